@@ -1,0 +1,95 @@
+# cserve build. `make` builds build/cserve; `make run` and `make test` also install what is
+# missing (scripts/install-deps). Sanitizer builds go to build/asan and build/ubsan.
+
+CC        ?= cc
+BUILD     ?= build
+SAN       ?=
+OPT       ?= -O2
+LLHTTP_SRC ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+PYTHON    ?= /usr/bin/python3
+
+WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS  = -std=c11 -D_GNU_SOURCE $(OPT) -g -pthread $(SAN) -fno-omit-frame-pointer
+CPPFLAGS = -Isrc -Iinclude -I$(LLHTTP_INC)
+LDFLAGS = -pthread $(SAN)
+LDLIBS  = -ldl
+
+SRC      := $(shell find src -name '*.c' | sort)
+OBJ      := $(SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(filter-out $(BUILD)/src/main.o,$(OBJ))
+LLHTTP_OBJ := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+MODEL_SRC := $(wildcard tests/models/*.c) $(wildcard examples/native/*/*.c)
+MODEL_SO := $(patsubst %.c,$(BUILD)/%.so,$(MODEL_SRC))
+
+.PHONY: all deps run test unit e2e asan ubsan fuzz bench format format-check clean
+
+all: $(BUILD)/cserve $(BUILD)/seldon-core-microservice $(MODEL_SO)
+
+$(BUILD)/cserve: $(OBJ) $(LLHTTP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/seldon-core-microservice: $(BUILD)/cserve
+	ln -sf cserve $@
+
+$(BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
+
+# llhttp is compiled from where Debian's node-llhttp package puts its C sources; it is generated
+# code, built without our warning set.
+$(BUILD)/llhttp/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -I$(LLHTTP_INC) $(CFLAGS) -w -c -o $@ $<
+
+$(BUILD)/%.so: %.c include/cserve/model.h
+	@mkdir -p $(dir $@)
+	$(CC) -Iinclude $(CFLAGS) $(WARN) -fPIC -shared -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(LLHTTP_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $^ $(LDFLAGS) -lcmocka $(LDLIBS)
+
+deps:
+	@scripts/install-deps
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/cserve
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+e2e: all
+	CSERVE_BIN=$(abspath $(BUILD)/cserve) CSERVE_BUILD=$(abspath $(BUILD)) \
+	    $(PYTHON) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) e2e
+
+asan:
+	$(MAKE) BUILD=build/asan SAN="-fsanitize=address" OPT=-O1 all unit e2e
+
+ubsan:
+	$(MAKE) BUILD=build/ubsan SAN="-fsanitize=undefined -fno-sanitize-recover=undefined" all unit e2e
+
+fuzz:
+	$(MAKE) -C tests/fuzz
+
+bench: deps all
+	bench/run
+
+format:
+	clang-format -i $(shell find src include tests examples -name '*.[ch]')
+
+format-check:
+	clang-format --dry-run --Werror $(shell find src include tests examples -name '*.[ch]')
+
+clean:
+	rm -rf build
+
+-include $(OBJ:.o=.d)

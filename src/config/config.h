@@ -1,0 +1,81 @@
+/* Configuration: command line + environment → one immutable cs_config_t.
+ *
+ * Names, defaults and parsing rules are Seldon's (spec §1.1–§1.5): a flag always wins over its
+ * environment variable, integers parse like Python's int(), and each boolean variable keeps the
+ * rule the reference applies to it. cserve-only options (--host, limits, timeouts) are marked as
+ * such in --help. */
+#ifndef CS_CONFIG_CONFIG_H
+#define CS_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CS_MAX_THREADS 256
+#define CS_MAX_WORKERS 128
+
+typedef struct {
+    const char *interface_name; /* NULL: the built-in mock classifier */
+    const char *service_type;
+    long persistence;
+    const char *parameters; /* JSON text, "[]" by default */
+    int log_level;          /* cs_log_level_t value for our own log */
+    bool debug;
+    long tracing;
+    int workers;
+    int threads; /* model threads per worker, after FLASK_SINGLE_THREADED */
+    bool single_threaded;
+    long max_requests;
+    long max_requests_jitter;
+    int keepalive; /* seconds */
+    int http_port, grpc_port, metrics_port;
+    const char *host;
+    const char *pidfile;
+    bool access_log;
+    int grpc_threads, grpc_workers;
+    const char *metrics_endpoint;
+    bool payload_passthrough;
+    bool include_metrics_in_response;
+    bool executor_enabled;
+    bool filter_metrics_access_logs;
+
+    /* Supervision. */
+    int timeout;          /* seconds a model call (and a worker heartbeat) may take */
+    int graceful_timeout; /* seconds a stopping worker gets to finish */
+    const char *annotations_file;
+    const char *log_file;
+
+    /* HTTP limits (0 = unlimited where said). */
+    int backlog;
+    int limit_request_line;
+    int limit_request_fields;
+    int limit_request_field_size;
+    int64_t limit_request_body;
+    int client_timeout; /* seconds without progress on a request being read or written */
+} cs_config_t;
+
+typedef const char *(*cs_getenv_fn)(const char *name);
+
+enum {
+    CS_CONFIG_OK = 0,
+    CS_CONFIG_HELP = -1, /* --help was asked; usage already printed to `err` */
+};
+
+/* Fills `cfg` from argv and the environment read through `getenv_fn` (NULL = getenv).
+ * Returns CS_CONFIG_OK, CS_CONFIG_HELP, or the exit status the reference uses for the failure
+ * (1 bad environment value, 2 usage error, 255 unknown argument) with a one-line message in
+ * `err`. Strings in `cfg` borrow from argv/environ or static storage. Main thread only. */
+int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn getenv_fn, char *err,
+                    size_t errlen);
+
+/* Python int() on a string: surrounding whitespace, one sign, digits with single underscores
+ * between them. Returns 0 or -EINVAL / -ERANGE. Exposed for tests. */
+int cs_config_parse_int(const char *s, long *out);
+
+/* Rule B1: lower-cased value in {1, true, t}. */
+bool cs_config_bool_b1(const char *s);
+
+/* Usage text for --help. */
+const char *cs_config_usage(void);
+
+#endif

@@ -1,0 +1,121 @@
+/* Thread pool with a FIFO of waiting jobs under one mutex and a completion list under another.
+ * The eventfd is written only when the completion list goes from empty to non-empty, so a burst
+ * of completions costs the loop one wake-up. */
+#include "event/pool.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+typedef struct {
+    cs_pool_t *pool;
+    int index;
+} thread_arg_t;
+
+void cs_pool_complete(cs_pool_t *pool, cs_job_t *job) {
+    job->next = NULL;
+    pthread_mutex_lock(&pool->done_mu);
+    int was_empty = pool->done_head == NULL;
+    if (pool->done_tail)
+        pool->done_tail->next = job;
+    else
+        pool->done_head = job;
+    pool->done_tail = job;
+    pthread_mutex_unlock(&pool->done_mu);
+    if (was_empty) {
+        uint64_t one = 1;
+        ssize_t w = write(pool->efd, &one, sizeof(one));
+        (void)w;
+    }
+}
+
+static void *thread_main(void *p) {
+    thread_arg_t a = *(thread_arg_t *)p;
+    free(p);
+    cs_pool_t *pool = a.pool;
+    if (pool->thread_start)
+        pool->thread_start(a.index, pool->arg);
+    for (;;) {
+        pthread_mutex_lock(&pool->mu);
+        while (pool->head == NULL)
+            pthread_cond_wait(&pool->cv, &pool->mu);
+        cs_job_t *job = pool->head;
+        pool->head = job->next;
+        if (pool->head == NULL)
+            pool->tail = NULL;
+        pool->waiting--;
+        pthread_mutex_unlock(&pool->mu);
+        job->run(job, a.index);
+        cs_pool_complete(pool, job);
+    }
+    return NULL;
+}
+
+int cs_pool_start(cs_pool_t *pool, int n, void (*thread_start)(int, void *), void *arg) {
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_mutex_init(&pool->done_mu, NULL);
+    pthread_cond_init(&pool->cv, NULL);
+    pool->head = pool->tail = pool->done_head = pool->done_tail = NULL;
+    pool->waiting = 0;
+    pool->thread_start = thread_start;
+    pool->arg = arg;
+    pool->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (pool->efd < 0)
+        return -errno;
+    pool->threads = calloc((size_t)n, sizeof(pthread_t));
+    if (pool->threads == NULL)
+        return -ENOMEM;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    /* Model code (numpy, BLAS, user code) can recurse deeply: keep glibc's 8 MiB default stack
+     * rather than a small one; untouched stack pages cost no memory. */
+    for (int i = 0; i < n; i++) {
+        thread_arg_t *a = malloc(sizeof(*a));
+        if (a == NULL)
+            return -ENOMEM;
+        a->pool = pool;
+        a->index = i;
+        int rc = pthread_create(&pool->threads[i], &attr, thread_main, a);
+        if (rc) {
+            free(a);
+            pthread_attr_destroy(&attr);
+            return -rc;
+        }
+        pool->nthreads = i + 1;
+    }
+    pthread_attr_destroy(&attr);
+    return 0;
+}
+
+void cs_pool_submit(cs_pool_t *pool, cs_job_t *job) {
+    job->next = NULL;
+    pthread_mutex_lock(&pool->mu);
+    if (pool->tail)
+        pool->tail->next = job;
+    else
+        pool->head = job;
+    pool->tail = job;
+    pool->waiting++;
+    pthread_cond_signal(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+}
+
+cs_job_t *cs_pool_take_done(cs_pool_t *pool) {
+    uint64_t v;
+    ssize_t r = read(pool->efd, &v, sizeof(v));
+    (void)r;
+    pthread_mutex_lock(&pool->done_mu);
+    cs_job_t *list = pool->done_head;
+    pool->done_head = pool->done_tail = NULL;
+    pthread_mutex_unlock(&pool->done_mu);
+    return list;
+}
+
+unsigned cs_pool_waiting(cs_pool_t *pool) {
+    pthread_mutex_lock(&pool->mu);
+    unsigned n = pool->waiting;
+    pthread_mutex_unlock(&pool->mu);
+    return n;
+}

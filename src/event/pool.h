@@ -1,0 +1,50 @@
+/* Model thread pool: the loop thread submits jobs, N threads run them, finished jobs come back
+ * to the loop through an eventfd (libuv's queue_work shape: work on a pool thread, completion on
+ * the loop). */
+#ifndef CS_EVENT_POOL_H
+#define CS_EVENT_POOL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+typedef struct cs_job cs_job_t;
+struct cs_job {
+    /* Runs on a pool thread; `thread_index` is 0..n-1 and stable for the thread's life. */
+    void (*run)(cs_job_t *job, int thread_index);
+    cs_job_t *next;
+};
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    cs_job_t *head, *tail; /* waiting jobs */
+    unsigned waiting;
+    pthread_mutex_t done_mu;
+    cs_job_t *done_head, *done_tail;
+    int efd; /* readable when done jobs are waiting */
+    int nthreads;
+    pthread_t *threads;
+    void (*thread_start)(int index, void *arg);
+    void *arg;
+} cs_pool_t;
+
+/* Starts n threads; each first calls thread_start(index, arg) (may be NULL), then serves jobs.
+ * Threads inherit the caller's signal mask. Returns 0 or -errno. Loop thread. */
+int cs_pool_start(cs_pool_t *pool, int n, void (*thread_start)(int, void *), void *arg);
+
+/* Queues a job; ownership stays with the caller, who must not touch it until it comes back
+ * from cs_pool_take_done(). Loop thread. */
+void cs_pool_submit(cs_pool_t *pool, cs_job_t *job);
+
+/* Marks `job` finished from a pool thread (called for you after run(); exposed so thread_start
+ * can report too). */
+void cs_pool_complete(cs_pool_t *pool, cs_job_t *job);
+
+/* After the eventfd polled readable: returns the finished jobs as a list in completion order.
+ * Loop thread. */
+cs_job_t *cs_pool_take_done(cs_pool_t *pool);
+
+/* Number of jobs queued but not yet picked up by a thread. Loop thread. */
+unsigned cs_pool_waiting(cs_pool_t *pool);
+
+#endif

@@ -1,0 +1,250 @@
+/* HTTP/1.1 parsing with llhttp.
+ *
+ * llhttp hands URL, header names and values over in pieces (a span can cross two reads), so
+ * every piece is appended to one `head` buffer and headers are kept as offsets into it; the
+ * pointers in cs_request_t are fixed up once the message is complete, when the buffer no longer
+ * moves. llhttp runs in its default strict mode: conflicting Content-Length / Transfer-Encoding,
+ * bad chunk sizes and invalid header characters are errors (request smuggling defences). The
+ * parser pauses in on_message_complete, which is what keeps pipelined requests in order. */
+#include "http/http1.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define FROM_PARSER(lp) ((cs_http1_t *)(lp)->data)
+
+static int reject(cs_http1_t *p, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int reject(cs_http1_t *p, int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->error_info, sizeof(p->error_info), fmt, ap);
+    va_end(ap);
+    p->error_status = status;
+    p->error_reason = "MICROSERVICE_BAD_DATA";
+    return -1;
+}
+
+static int on_message_begin(llhttp_t *lp) {
+    FROM_PARSER(lp)->started = true;
+    return 0;
+}
+
+static int on_url(llhttp_t *lp, const char *at, size_t len) {
+    cs_http1_t *p = FROM_PARSER(lp);
+    size_t line = strlen(llhttp_method_name(lp->method)) + 1 + p->url_len + len + 9;
+    if (line > p->limits.limit_request_line)
+        return reject(p, 400, "Request Line is too large (%zu > %u)", line,
+                      p->limits.limit_request_line);
+    if (cs_buf_append(&p->head, at, len))
+        return reject(p, 503, "out of memory");
+    p->url_len += (uint32_t)len;
+    return 0;
+}
+
+static int add_span(cs_http1_t *p) {
+    if (p->span_count == p->limits.limit_request_fields)
+        return reject(p, 431, "Too many headers (more than %u)", p->limits.limit_request_fields);
+    if (p->span_count == p->span_cap) {
+        uint32_t cap = p->span_cap ? p->span_cap * 2 : 16;
+        cs_http1_span_t *s = realloc(p->spans, cap * sizeof(*s));
+        if (s == NULL)
+            return reject(p, 503, "out of memory");
+        p->spans = s;
+        p->span_cap = cap;
+    }
+    cs_http1_span_t *s = &p->spans[p->span_count++];
+    s->name_off = (uint32_t)p->head.len;
+    s->name_len = s->value_len = 0;
+    s->value_off = (uint32_t)p->head.len;
+    return 0;
+}
+
+static int check_field(cs_http1_t *p, const cs_http1_span_t *s) {
+    uint32_t size = s->name_len + s->value_len + 2;
+    if (size > p->limits.limit_request_field_size)
+        return reject(p, 431, "Request Header Fields Too Large (%u > %u)", size,
+                      p->limits.limit_request_field_size);
+    return 0;
+}
+
+static int on_header_field(llhttp_t *lp, const char *at, size_t len) {
+    cs_http1_t *p = FROM_PARSER(lp);
+    if (p->span_count == 0 || p->in_value) {
+        if (add_span(p))
+            return -1;
+        p->in_value = false;
+    }
+    cs_http1_span_t *s = &p->spans[p->span_count - 1];
+    if (len > p->limits.limit_request_field_size)
+        return reject(p, 431, "Request Header Fields Too Large");
+    s->name_len += (uint32_t)len;
+    if (check_field(p, s))
+        return -1;
+    if (cs_buf_append(&p->head, at, len))
+        return reject(p, 503, "out of memory");
+    s->value_off = (uint32_t)p->head.len;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *lp, const char *at, size_t len) {
+    cs_http1_t *p = FROM_PARSER(lp);
+    p->in_value = true;
+    cs_http1_span_t *s = &p->spans[p->span_count - 1];
+    if (len > p->limits.limit_request_field_size)
+        return reject(p, 431, "Request Header Fields Too Large");
+    s->value_len += (uint32_t)len;
+    if (check_field(p, s))
+        return -1;
+    if (cs_buf_append(&p->head, at, len))
+        return reject(p, 503, "out of memory");
+    return 0;
+}
+
+static bool span_is(const cs_http1_t *p, const cs_http1_span_t *s, const char *name,
+                    const char *value) {
+    size_t n = strlen(name), v = strlen(value);
+    return s->name_len == n && strncasecmp(p->head.data + s->name_off, name, n) == 0 &&
+           s->value_len == v && strncasecmp(p->head.data + s->value_off, value, v) == 0;
+}
+
+static int on_headers_complete(llhttp_t *lp) {
+    cs_http1_t *p = FROM_PARSER(lp);
+    p->headers_done = true;
+    if (p->limits.limit_request_body && (lp->flags & F_CONTENT_LENGTH) &&
+        lp->content_length > p->limits.limit_request_body)
+        return reject(p, 413, "Request body too large (%llu > %llu bytes)",
+                      (unsigned long long)lp->content_length,
+                      (unsigned long long)p->limits.limit_request_body);
+    if (lp->http_major == 1 && lp->http_minor >= 1) {
+        for (uint32_t i = 0; i < p->span_count; i++)
+            if (span_is(p, &p->spans[i], "expect", "100-continue"))
+                p->expect_continue = true;
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *lp, const char *at, size_t len) {
+    cs_http1_t *p = FROM_PARSER(lp);
+    if (p->limits.limit_request_body && p->body.len + len > p->limits.limit_request_body)
+        return reject(p, 413, "Request body too large (more than %llu bytes)",
+                      (unsigned long long)p->limits.limit_request_body);
+    if (cs_buf_append(&p->body, at, len))
+        return reject(p, 503, "out of memory");
+    return 0;
+}
+
+static cs_http_method_t method_of(uint8_t m) {
+    switch (m) {
+    case HTTP_GET:
+        return CS_METHOD_GET;
+    case HTTP_HEAD:
+        return CS_METHOD_HEAD;
+    case HTTP_POST:
+        return CS_METHOD_POST;
+    case HTTP_OPTIONS:
+        return CS_METHOD_OPTIONS;
+    default:
+        return CS_METHOD_OTHER;
+    }
+}
+
+static int on_message_complete(llhttp_t *lp) {
+    cs_http1_t *p = FROM_PARSER(lp);
+    if (p->span_count > 0 && p->headers == NULL)
+        p->headers = malloc(p->limits.limit_request_fields * sizeof(cs_header_t));
+    if (p->span_count > 0 && p->headers == NULL)
+        return reject(p, 503, "out of memory");
+    cs_request_t *r = &p->req;
+    memset(r, 0, sizeof(*r));
+    r->method = method_of(lp->method);
+    r->method_name = llhttp_method_name(lp->method);
+    r->url = p->head.data ? p->head.data : "";
+    r->url_len = p->url_len;
+    const char *q = memchr(r->url, '?', r->url_len);
+    r->path = r->url;
+    r->path_len = q ? (uint32_t)(q - r->url) : r->url_len;
+    if (q) {
+        r->query = q + 1;
+        r->query_len = r->url_len - r->path_len - 1;
+    }
+    for (uint32_t i = 0; i < p->span_count; i++) {
+        const cs_http1_span_t *s = &p->spans[i];
+        p->headers[i] = (cs_header_t){p->head.data + s->name_off, p->head.data + s->value_off,
+                                      s->name_len, s->value_len};
+    }
+    r->headers = p->headers;
+    r->header_count = p->span_count;
+    r->body = p->body.data ? p->body.data : "";
+    r->body_len = p->body.len;
+    r->http_major = lp->http_major;
+    r->http_minor = lp->http_minor;
+    r->keep_alive = llhttp_should_keep_alive(lp);
+    p->complete = true;
+    return HPE_PAUSED;
+}
+
+void cs_http1_init(cs_http1_t *p, const cs_http1_limits_t *limits) {
+    memset(p, 0, sizeof(*p));
+    p->limits = *limits;
+    llhttp_settings_init(&p->settings);
+    p->settings.on_message_begin = on_message_begin;
+    p->settings.on_url = on_url;
+    p->settings.on_header_field = on_header_field;
+    p->settings.on_header_value = on_header_value;
+    p->settings.on_headers_complete = on_headers_complete;
+    p->settings.on_body = on_body;
+    p->settings.on_message_complete = on_message_complete;
+    llhttp_init(&p->parser, HTTP_REQUEST, &p->settings);
+    p->parser.data = p;
+}
+
+void cs_http1_close(cs_http1_t *p) {
+    cs_buf_free(&p->head);
+    cs_buf_free(&p->body);
+    free(p->spans);
+    free(p->headers);
+    memset(p, 0, sizeof(*p));
+}
+
+cs_http1_result_t cs_http1_feed(cs_http1_t *p, const char *data, size_t len, size_t *consumed) {
+    *consumed = 0;
+    if (p->error_status)
+        return CS_HTTP1_ERROR;
+    llhttp_errno_t err = llhttp_execute(&p->parser, data, len);
+    if (err == HPE_OK) {
+        *consumed = len;
+        return CS_HTTP1_MORE;
+    }
+    if (err == HPE_PAUSED && p->complete) {
+        *consumed = (size_t)(llhttp_get_error_pos(&p->parser) - data);
+        return CS_HTTP1_REQUEST;
+    }
+    if (!p->error_status) {
+        p->error_status = 400;
+        p->error_reason = "MICROSERVICE_BAD_DATA";
+        snprintf(p->error_info, sizeof(p->error_info), "Bad Request: %s",
+                 llhttp_get_error_reason(&p->parser) ? llhttp_get_error_reason(&p->parser)
+                                                      : llhttp_errno_name(err));
+    }
+    return CS_HTTP1_ERROR;
+}
+
+void cs_http1_next(cs_http1_t *p) {
+    cs_buf_reset(&p->head);
+    /* A large body's buffer is given back rather than kept for the life of the connection. */
+    if (p->body.cap > (1u << 20))
+        cs_buf_free(&p->body);
+    else
+        cs_buf_reset(&p->body);
+    p->span_count = 0;
+    p->url_len = 0;
+    p->in_value = false;
+    p->started = p->headers_done = p->complete = p->expect_continue = false;
+    memset(&p->req, 0, sizeof(p->req));
+    llhttp_resume(&p->parser);
+}

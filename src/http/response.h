@@ -1,0 +1,19 @@
+/* HTTP/1.1 response head serialisation. */
+#ifndef CS_HTTP_RESPONSE_H
+#define CS_HTTP_RESPONSE_H
+
+#include "base/buf.h"
+#include "http/request.h"
+
+#include <stdbool.h>
+
+/* Appends the status line and headers for `resp` (Content-Length from its body, CORS as
+ * flask-cors sends it, Connection per `keep_alive`) to `out`. `req` may be NULL when the request
+ * could not be parsed. Loop thread only (uses a per-thread Date cache). Returns 0 or -ENOMEM. */
+int cs_http_response_head(cs_buf_t *out, const cs_response_t *resp, const cs_request_t *req,
+                          bool keep_alive);
+
+/* Reason phrase for a status code ("OK", "Not Found", ...). */
+const char *cs_http_status_text(int status);
+
+#endif

@@ -1,0 +1,64 @@
+/* cserve entry point: configuration, listeners, the model, then the arbiter (or, in debug mode,
+ * one worker in this process). Also installed under the name seldon-core-microservice, which
+ * behaves the same. */
+#include "base/log.h"
+#include "config/config.h"
+#include "event/socket.h"
+#include "master/arbiter.h"
+#include "runtime/runtime.h"
+#include "worker/slot.h"
+#include "worker/worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CSERVE_VERSION "0.1.0"
+
+int main(int argc, char **argv) {
+    static cs_config_t cfg;
+    char err[8192];
+    int rc = cs_config_parse(&cfg, argc, argv, NULL, err, sizeof(err));
+    if (rc == CS_CONFIG_HELP) {
+        fputs(err, stdout);
+        return 0;
+    }
+    if (rc != CS_CONFIG_OK) {
+        fprintf(stderr, "cserve: %s\n", err);
+        return rc;
+    }
+    cs_log_set_level(cfg.debug ? CS_LOG_DEBUG : (cs_log_level_t)cfg.log_level);
+    if (cfg.log_file && (rc = cs_log_open(cfg.log_file)) < 0) {
+        fprintf(stderr, "cserve: --log-file %s: %s\n", cfg.log_file, strerror(-rc));
+        return 1;
+    }
+    cs_log_info("Starting cserve %s (seldon-core-microservice compatible)", CSERVE_VERSION);
+    if (cfg.persistence)
+        cs_log_error("Persistence: ignored, persistence is deprecated");
+
+    cs_runtime_t *runtime = NULL;
+    if (cs_runtime_open(cfg.interface_name, cfg.parameters, &runtime, err, sizeof(err)) < 0) {
+        cs_log_error("%s", err);
+        return 1;
+    }
+    int lfd = cs_listen_tcp(cfg.host, cfg.http_port, cfg.backlog, err, sizeof(err));
+    if (lfd < 0) {
+        cs_log_error("%s", err);
+        cs_runtime_close(runtime);
+        return 1;
+    }
+    cs_log_info("Listening at: http://%s:%d (%d)", cfg.host, cfg.http_port, (int)getpid());
+
+    if (cfg.debug) {
+        /* Development mode: no master, no fork. */
+        static cs_slot_t slot;
+        cs_worker_opts_t o = {&cfg, runtime, &lfd, 1, &slot, 0, false};
+        rc = cs_worker_run(&o);
+        /* Model threads may still be inside a call: leave without running destructors. */
+        _exit(rc);
+    }
+    rc = cs_arbiter_run(&cfg, runtime, &lfd, 1);
+    cs_runtime_close(runtime);
+    return rc;
+}

@@ -1,0 +1,29 @@
+/* The model behind a request, whatever it is written in: native shared object, built-in mock
+ * classifier, later embedded Python. The worker sees only this interface. */
+#ifndef CS_RUNTIME_RUNTIME_H
+#define CS_RUNTIME_RUNTIME_H
+
+#include "http/request.h"
+#include "http/router.h"
+
+#include <stddef.h>
+
+typedef struct cs_runtime cs_runtime_t;
+
+/* Finds and constructs the model named by `interface_name` (NULL: built-in) with the JSON
+ * `parameters`. Master, before fork. Returns 0, or -1 with a one-line reason in `err`. */
+int cs_runtime_open(const char *interface_name, const char *parameters, cs_runtime_t **out,
+                    char *err, size_t errlen);
+
+/* The model's per-worker load hook. Model thread of a worker. 0, or -1 with `err`. */
+int cs_runtime_load(cs_runtime_t *rt, char *err, size_t errlen);
+
+/* Serves one model route into `resp` (never fails: errors become error bodies). `req` is
+ * borrowed. Model threads, concurrently. */
+void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *req,
+                        cs_response_t *resp);
+
+/* Destroys the model. Master (or the debug process) at exit. */
+void cs_runtime_close(cs_runtime_t *rt);
+
+#endif

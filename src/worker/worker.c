@@ -1,0 +1,776 @@
+/* Worker event loop.
+ *
+ * One thread owns every socket: it accepts (listeners shared with the other workers through
+ * EPOLLEXCLUSIVE, so one worker wakes per connection), reads and parses requests, answers the
+ * cheap routes inline and hands model routes to the pool; finished calls come back through the
+ * pool's eventfd and are written here. Connections are edge-triggered; a connection is driven by
+ * conn_run() until it must wait, with no recursion, so pipelined requests cannot grow the stack.
+ *
+ * Timers are four intrusive lists, each sorted by construction because every entry in a list has
+ * the same timeout: idle keep-alive, active (a request being read or a response being written:
+ * the slow-client timeout), lingering close, and model calls in flight. A tick every
+ * TICK_MS expires them and refreshes the heartbeat the master watches.
+ *
+ * Stopping (TERM, max-requests, a timed-out model call, master gone) is one path: drain. The
+ * listeners leave this process (queued connections stay in the kernel for the other workers and
+ * the replacement), every later response says Connection: close, and the process exits when no
+ * connection is left or the graceful timeout runs out. A model call that outlives the timeout is
+ * answered 504 by the loop itself, so its client gets an answer, and the worker drains: the other
+ * in-flight requests still finish. */
+#include "worker/worker.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "event/pool.h"
+#include "event/socket.h"
+#include "http/http1.h"
+#include "http/response.h"
+#include "http/router.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TICK_MS 250
+#define LINGER_MS 2000
+#define READ_CHUNK 65536
+#define MAX_EVENTS 256
+#define ACCEPT_BATCH 64
+#define RUN_BUDGET 64 /* state-machine steps per connection before yielding to others */
+
+enum { TAG_SIGNAL = 1, TAG_POOL = 2, TAG_LISTENER = 16 };
+
+typedef enum { C_READ, C_CALL, C_WRITE, C_LINGER } conn_state_t;
+typedef enum { L_NONE, L_IDLE, L_ACTIVE, L_LINGER, L_CALL, L_READY, L_COUNT } list_id_t;
+
+typedef struct worker worker_t;
+typedef struct conn conn_t;
+
+struct conn {
+    cs_job_t job; /* first: a finished job is cast back to its connection */
+    worker_t *w;
+    int fd;
+    conn_state_t state;
+    cs_http1_t http;
+    cs_buf_t in;
+    cs_buf_t head;
+    cs_response_t resp;
+    size_t sent;
+    cs_route_t route;
+    bool keep_alive, head_only, peer_eof, continue_sent, abandoned, has_request;
+    _Atomic uint64_t call_started_ms; /* written by the model thread when it picks the job */
+    uint64_t deadline_ms;
+    uint64_t request_start_ms;
+    list_id_t list;
+    conn_t *prev, *next;
+    char peer[48];
+};
+
+typedef struct {
+    conn_t *head, *tail;
+} conn_list_t;
+
+struct worker {
+    const cs_worker_opts_t *o;
+    const cs_config_t *cfg;
+    int ep, sfd;
+    cs_pool_t pool;
+    cs_http1_limits_t limits;
+    conn_list_t lists[L_COUNT];
+    unsigned live;      /* connections with an open socket */
+    unsigned abandoned; /* timed-out calls whose thread has not returned */
+    uint64_t served;
+    uint64_t max_requests; /* 0 = never recycle */
+    bool booted, draining;
+    int boot_status;
+    char boot_error[512];
+    uint64_t drain_deadline_ms;
+    pid_t master_pid;
+    cs_job_t boot_job;
+};
+
+/* ---- lists ------------------------------------------------------------------------------ */
+
+static void list_remove(worker_t *w, conn_t *c) {
+    if (c->list == L_NONE)
+        return;
+    conn_list_t *l = &w->lists[c->list];
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    c->list = L_NONE;
+}
+
+static void list_push(worker_t *w, conn_t *c, list_id_t id, uint64_t deadline) {
+    list_remove(w, c);
+    conn_list_t *l = &w->lists[id];
+    c->deadline_ms = deadline;
+    c->list = id;
+    c->prev = l->tail;
+    c->next = NULL;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
+
+/* ---- connection life -------------------------------------------------------------------- */
+
+static void conn_destroy(worker_t *w, conn_t *c) {
+    list_remove(w, c);
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+        w->live--;
+    }
+    cs_http1_close(&c->http);
+    cs_buf_free(&c->in);
+    cs_buf_free(&c->head);
+    cs_response_close(&c->resp);
+    free(c);
+}
+
+/* Closes a connection; one whose model call is still running is kept until the call returns. */
+static void conn_close(worker_t *w, conn_t *c) {
+    if (c->state == C_CALL) {
+        list_remove(w, c);
+        close(c->fd);
+        c->fd = -1;
+        w->live--;
+        c->abandoned = true;
+        w->abandoned++;
+        return;
+    }
+    conn_destroy(w, c);
+}
+
+static void conn_new(worker_t *w, int fd) {
+    conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        cs_log_error("out of memory accepting a connection");
+        close(fd);
+        return;
+    }
+    c->w = w;
+    c->fd = fd;
+    c->state = C_READ;
+    cs_http1_init(&c->http, &w->limits);
+    cs_response_init(&c->resp);
+    if (w->cfg->access_log)
+        cs_socket_peer(fd, c->peer, sizeof(c->peer));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        cs_log_error("epoll_ctl() failed (%d: %s)", errno, strerror(errno));
+        close(fd);
+        free(c);
+        return;
+    }
+    w->live++;
+    /* Data often arrives with the connection: treat it as readable now. */
+    list_push(w, c, L_READY, 0);
+}
+
+/* ---- responses -------------------------------------------------------------------------- */
+
+static void begin_drain(worker_t *w, cs_retire_cause_t cause);
+
+static void start_response(worker_t *w, conn_t *c) {
+    if (w->draining)
+        c->keep_alive = false;
+    cs_buf_reset(&c->head);
+    if (cs_http_response_head(&c->head, &c->resp, c->has_request ? &c->http.req : NULL,
+                              c->keep_alive) < 0) {
+        conn_close(w, c);
+        return;
+    }
+    if (w->o->has_master == false && cs_log_get_level() <= CS_LOG_DEBUG)
+        cs_log_debug("response %d %.*s", c->resp.status,
+                     (int)(c->resp.body.len > 2048 ? 2048 : c->resp.body.len),
+                     c->resp.body.data ? c->resp.body.data : "");
+    c->sent = 0;
+    c->state = C_WRITE;
+}
+
+static void respond_error(worker_t *w, conn_t *c, int status, const char *reason,
+                          const char *info, bool close_after) {
+    if (cs_response_error(&c->resp, status, reason, info) < 0) {
+        conn_close(w, c);
+        return;
+    }
+    if (close_after)
+        c->keep_alive = false;
+    start_response(w, c);
+}
+
+static void access_log(worker_t *w, conn_t *c) {
+    const cs_request_t *r = &c->http.req;
+    char line[6144];
+    char when[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    uint32_t rl = 0, ul = 0;
+    const char *ref = c->has_request ? cs_request_header(r, "referer", &rl) : NULL;
+    const char *ua = c->has_request ? cs_request_header(r, "user-agent", &ul) : NULL;
+    int n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %.*s HTTP/%d.%d\" %d %zu \"%.*s\" \"%.*s\"",
+                     c->peer[0] ? c->peer : "-", when,
+                     c->has_request ? r->method_name : "-",
+                     c->has_request ? (int)(r->url_len > 4096 ? 4096 : r->url_len) : 1,
+                     c->has_request ? r->url : "-", c->has_request ? r->http_major : 1,
+                     c->has_request ? r->http_minor : 1, c->resp.status, c->resp.body.len,
+                     ref ? (int)(rl > 512 ? 512 : rl) : 1, ref ? ref : "-",
+                     ua ? (int)(ul > 512 ? 512 : ul) : 1, ua ? ua : "-");
+    if (n > (int)sizeof(line) - 1)
+        n = (int)sizeof(line) - 1;
+    (void)w;
+    cs_log_access_line(line, n);
+}
+
+/* The response is fully written: log it, count it, then keep the connection or close it. */
+static void finish_response(worker_t *w, conn_t *c) {
+    if (w->cfg->access_log)
+        access_log(w, c);
+    w->served++;
+    atomic_store_explicit(&w->o->slot->requests, w->served, memory_order_relaxed);
+    if (w->max_requests && w->served >= w->max_requests && !w->draining) {
+        cs_log_info("Autorestarting worker after current request (%llu requests).",
+                    (unsigned long long)w->served);
+        begin_drain(w, CS_RETIRE_RECYCLE);
+    }
+    cs_buf_reset(&c->resp.body);
+    if (c->resp.body.cap > (1u << 20))
+        cs_buf_free(&c->resp.body);
+    c->resp.status = 200;
+    c->resp.content_type = NULL;
+    c->resp.allow = NULL;
+    if (c->has_request)
+        cs_http1_next(&c->http);
+    c->has_request = false;
+    c->continue_sent = false;
+    if (!c->keep_alive || c->peer_eof) {
+        shutdown(c->fd, SHUT_WR);
+        c->state = C_LINGER;
+        cs_buf_reset(&c->in);
+        list_push(w, c, L_LINGER, cs_now_ms() + LINGER_MS);
+        return;
+    }
+    c->state = C_READ;
+}
+
+/* ---- requests --------------------------------------------------------------------------- */
+
+static void run_call(cs_job_t *job, int thread_index) {
+    (void)thread_index;
+    conn_t *c = (conn_t *)job;
+    atomic_store_explicit(&c->call_started_ms, cs_now_ms(), memory_order_relaxed);
+    cs_runtime_execute(c->w->o->runtime, c->route, &c->http.req, &c->resp);
+}
+
+static const char not_found_info[] =
+    "404 Not Found: The requested URL was not found on the server. If you entered the URL "
+    "manually please check your spelling and try again.";
+static const char not_allowed_info[] =
+    "405 Method Not Allowed: The method is not allowed for the requested URL.";
+
+static void dispatch(worker_t *w, conn_t *c) {
+    const cs_request_t *req = &c->http.req;
+    c->has_request = true;
+    c->head_only = req->method == CS_METHOD_HEAD;
+    c->keep_alive = req->keep_alive && w->cfg->keepalive > 0 && !w->draining;
+    c->request_start_ms = cs_now_ms();
+    if (!w->o->has_master && cs_log_get_level() <= CS_LOG_DEBUG)
+        cs_log_debug("request %s %.*s %.*s", req->method_name, (int)req->url_len, req->url,
+                     (int)(req->body_len > 2048 ? 2048 : req->body_len), req->body);
+    cs_route_match_t m = cs_router_match(req->method, req->path, req->path_len);
+    if (m.route == CS_ROUTE_NONE) {
+        respond_error(w, c, 404, "MICROSERVICE_INTERNAL_ERROR", not_found_info, false);
+        return;
+    }
+    if (!m.method_allowed) {
+        if (cs_response_error(&c->resp, 405, "MICROSERVICE_INTERNAL_ERROR", not_allowed_info) < 0) {
+            conn_close(w, c);
+            return;
+        }
+        c->resp.allow = m.allow;
+        start_response(w, c);
+        return;
+    }
+    if (req->method == CS_METHOD_OPTIONS) {
+        c->resp.status = 200;
+        c->resp.content_type = "text/html; charset=utf-8";
+        c->resp.allow = m.allow;
+        start_response(w, c);
+        return;
+    }
+    c->route = m.route;
+    if (m.route == CS_ROUTE_PING) {
+        c->resp.status = 200;
+        c->resp.content_type = "text/html; charset=utf-8";
+        if (cs_buf_append(&c->resp.body, "pong", 4) < 0) {
+            conn_close(w, c);
+            return;
+        }
+        start_response(w, c);
+        return;
+    }
+    if (m.route == CS_ROUTE_OPENAPI) {
+        respond_error(w, c, 404, "MICROSERVICE_INTERNAL_ERROR", not_found_info, false);
+        return;
+    }
+    c->state = C_CALL;
+    atomic_store_explicit(&c->call_started_ms, 0, memory_order_relaxed);
+    c->job.run = run_call;
+    list_push(w, c, L_CALL, 0);
+    cs_pool_submit(&w->pool, &c->job);
+}
+
+/* Parses buffered input. Returns true when it made progress (consumed a request or changed
+ * state), false when more bytes are needed. */
+static bool parse_step(worker_t *w, conn_t *c) {
+    size_t used = 0;
+    cs_http1_result_t r = cs_http1_feed(&c->http, c->in.data, c->in.len, &used);
+    cs_buf_consume(&c->in, used);
+    switch (r) {
+    case CS_HTTP1_REQUEST:
+        dispatch(w, c);
+        return true;
+    case CS_HTTP1_ERROR:
+        c->has_request = false;
+        respond_error(w, c, c->http.error_status, c->http.error_reason, c->http.error_info, true);
+        c->keep_alive = false;
+        return true;
+    case CS_HTTP1_MORE:
+        if (cs_http1_wants_continue(&c->http) && !c->continue_sent) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            ssize_t n = write(c->fd, cont, sizeof(cont) - 1);
+            (void)n; /* if the socket is full the client sends the body after its own delay */
+            c->continue_sent = true;
+        }
+        return false;
+    }
+    return false;
+}
+
+typedef enum { IO_DONE, IO_AGAIN, IO_EOF, IO_ERROR } io_result_t;
+
+static io_result_t read_some(conn_t *c) {
+    if (cs_buf_reserve(&c->in, READ_CHUNK) < 0)
+        return IO_ERROR;
+    ssize_t n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+    if (n > 0) {
+        c->in.len += (size_t)n;
+        return IO_DONE;
+    }
+    if (n == 0)
+        return IO_EOF;
+    if (errno == EAGAIN || errno == EINTR)
+        return IO_AGAIN;
+    return IO_ERROR;
+}
+
+static io_result_t flush(conn_t *c) {
+    for (;;) {
+        struct iovec iov[2];
+        int cnt = 0;
+        size_t total = c->head.len + (c->head_only ? 0 : c->resp.body.len);
+        if (c->sent >= total)
+            return IO_DONE;
+        if (c->sent < c->head.len) {
+            iov[cnt++] = (struct iovec){c->head.data + c->sent, c->head.len - c->sent};
+            if (!c->head_only && c->resp.body.len)
+                iov[cnt++] = (struct iovec){c->resp.body.data, c->resp.body.len};
+        } else {
+            size_t off = c->sent - c->head.len;
+            iov[cnt++] = (struct iovec){c->resp.body.data + off, c->resp.body.len - off};
+        }
+        ssize_t n = writev(c->fd, iov, cnt);
+        if (n > 0) {
+            c->sent += (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return IO_AGAIN;
+        return IO_ERROR;
+    }
+}
+
+/* Drives one connection until it has to wait for the network or the model. */
+static void conn_run(worker_t *w, conn_t *c) {
+    for (int budget = RUN_BUDGET; budget > 0; budget--) {
+        switch (c->state) {
+        case C_CALL:
+            return;
+        case C_WRITE:
+            switch (flush(c)) {
+            case IO_DONE:
+                finish_response(w, c);
+                continue;
+            case IO_AGAIN:
+                list_push(w, c, L_ACTIVE, cs_now_ms() + (uint64_t)w->cfg->client_timeout * 1000);
+                return;
+            default:
+                conn_close(w, c);
+                return;
+            }
+        case C_LINGER: {
+            char sink[4096];
+            for (int i = 0; i < 16; i++) {
+                ssize_t n = read(c->fd, sink, sizeof(sink));
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                    conn_destroy(w, c);
+                    return;
+                }
+                if (n < 0)
+                    return;
+            }
+            return;
+        }
+        case C_READ:
+            if (c->in.len && parse_step(w, c))
+                continue;
+            if (c->peer_eof) {
+                conn_close(w, c);
+                return;
+            }
+            switch (read_some(c)) {
+            case IO_DONE:
+                list_push(w, c, L_ACTIVE, cs_now_ms() + (uint64_t)w->cfg->client_timeout * 1000);
+                continue;
+            case IO_EOF:
+                c->peer_eof = true;
+                if (c->in.len && !cs_http1_started(&c->http))
+                    continue;
+                conn_close(w, c);
+                return;
+            case IO_AGAIN:
+                if (cs_http1_started(&c->http) || c->in.len)
+                    list_push(w, c, L_ACTIVE,
+                              cs_now_ms() + (uint64_t)w->cfg->client_timeout * 1000);
+                else if (w->draining && w->cfg->keepalive == 0)
+                    conn_close(w, c);
+                else
+                    list_push(w, c, L_IDLE, cs_now_ms() + (uint64_t)w->cfg->keepalive * 1000);
+                return;
+            default:
+                conn_close(w, c);
+                return;
+            }
+        }
+    }
+    /* Budget spent (a client pipelining a flood): let the others run first. */
+    list_push(w, c, L_READY, 0);
+}
+
+/* ---- model calls come back -------------------------------------------------------------- */
+
+static void on_pool(worker_t *w) {
+    for (cs_job_t *j = cs_pool_take_done(&w->pool), *next; j; j = next) {
+        next = j->next;
+        if (j == &w->boot_job) {
+            w->booted = true;
+            continue;
+        }
+        conn_t *c = (conn_t *)j;
+        if (c->abandoned) {
+            w->abandoned--;
+            conn_destroy(w, c);
+            continue;
+        }
+        list_remove(w, c);
+        start_response(w, c);
+        conn_run(w, c);
+    }
+}
+
+/* ---- timers ----------------------------------------------------------------------------- */
+
+/* A model call outlived the timeout: answer its client ourselves, leave the thread to finish
+ * (or not) on its own, and drain so the master replaces this worker. */
+static void call_timed_out(worker_t *w, conn_t *c, uint64_t ran_ms) {
+    cs_log_error("WORKER TIMEOUT (pid:%d): %s call running for %llu ms (timeout %d s); answering "
+                 "504 and replacing this worker",
+                 (int)getpid(), cs_route_name(c->route), (unsigned long long)ran_ms,
+                 w->cfg->timeout);
+    cs_response_t r;
+    cs_response_init(&r);
+    cs_buf_t head = {0};
+    char info[160];
+    snprintf(info, sizeof(info), "Model call timed out after %d seconds", w->cfg->timeout);
+    if (cs_response_error(&r, 504, "MICROSERVICE_INTERNAL_ERROR", info) == 0 &&
+        cs_http_response_head(&head, &r, &c->http.req, false) == 0) {
+        struct iovec iov[2] = {{head.data, head.len}, {r.body.data, r.body.len}};
+        ssize_t n = writev(c->fd, iov, 2);
+        (void)n; /* best effort: the socket buffer is empty while a call runs */
+    }
+    cs_buf_free(&head);
+    cs_response_close(&r);
+    shutdown(c->fd, SHUT_WR);
+    conn_close(w, c); /* keeps the struct until the thread returns */
+    begin_drain(w, CS_RETIRE_TIMEOUT);
+}
+
+static void expire(worker_t *w, uint64_t now) {
+    conn_t *c, *next;
+    for (c = w->lists[L_IDLE].head; c && c->deadline_ms <= now; c = next) {
+        next = c->next;
+        conn_close(w, c);
+    }
+    for (c = w->lists[L_ACTIVE].head; c && c->deadline_ms <= now; c = next) {
+        next = c->next;
+        if (c->state == C_READ && cs_http1_started(&c->http)) {
+            /* A slow client: tell it why, then close. */
+            c->has_request = false;
+            list_remove(w, c);
+            respond_error(w, c, 408, "MICROSERVICE_BAD_DATA",
+                          "Request Timeout: the request was not received in time", true);
+            if (c->state == C_WRITE && flush(c) == IO_DONE) {
+                finish_response(w, c);
+                continue;
+            }
+        }
+        conn_close(w, c);
+    }
+    for (c = w->lists[L_LINGER].head; c && c->deadline_ms <= now; c = next) {
+        next = c->next;
+        conn_destroy(w, c);
+    }
+    uint64_t limit = (uint64_t)w->cfg->timeout * 1000;
+    for (c = w->lists[L_CALL].head; c; c = next) {
+        next = c->next;
+        uint64_t started = atomic_load_explicit(&c->call_started_ms, memory_order_relaxed);
+        if (started && now > started && now - started > limit)
+            call_timed_out(w, c, now - started);
+    }
+}
+
+/* ---- draining --------------------------------------------------------------------------- */
+
+static void begin_drain(worker_t *w, cs_retire_cause_t cause) {
+    if (w->draining)
+        return;
+    w->draining = true;
+    w->drain_deadline_ms = cs_now_ms() + (uint64_t)w->cfg->graceful_timeout * 1000;
+    atomic_store(&w->o->slot->cause, cause);
+    atomic_store(&w->o->slot->state, CS_SLOT_RETIRING);
+    for (int i = 0; i < w->o->listen_count; i++) {
+        epoll_ctl(w->ep, EPOLL_CTL_DEL, w->o->listen_fds[i], NULL);
+        close(w->o->listen_fds[i]);
+    }
+    /* Idle keep-alive connections get no new request after this instant: a request already on
+     * its way is still served (then closed) if it arrives before the keep-alive deadline. */
+}
+
+/* ---- signals, accept, loop -------------------------------------------------------------- */
+
+static void on_signal(worker_t *w) {
+    struct signalfd_siginfo si;
+    while (read(w->sfd, &si, sizeof(si)) == sizeof(si)) {
+        switch (si.ssi_signo) {
+        case SIGTERM:
+            begin_drain(w, CS_RETIRE_SIGNAL);
+            break;
+        case SIGINT:
+        case SIGQUIT:
+            _exit(0);
+        case SIGUSR1:
+            cs_log_reopen();
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void on_accept(worker_t *w, int lfd) {
+    for (int i = 0; i < ACCEPT_BATCH && !w->draining; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            conn_new(w, fd);
+            continue;
+        }
+        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+            return;
+        static uint64_t last_log;
+        uint64_t now = cs_now_ms();
+        if (now - last_log > 1000) {
+            cs_log_error("accept4() failed (%d: %s)", errno, strerror(errno));
+            last_log = now;
+        }
+        return;
+    }
+}
+
+static void thread_start(int index, void *arg) {
+    worker_t *w = arg;
+    if (index != 0)
+        return;
+    /* The load hook runs on model thread 0: with one thread (FLASK_SINGLE_THREADED) that is the
+     * thread that later makes every model call. */
+    w->boot_status = cs_runtime_load(w->o->runtime, w->boot_error, sizeof(w->boot_error));
+    cs_pool_complete(&w->pool, &w->boot_job);
+}
+
+static int setup(worker_t *w) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGQUIT);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGTTIN);
+    sigaddset(&mask, SIGTTOU);
+    sigaddset(&mask, SIGUSR2);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_SETMASK, &mask, NULL); /* inherited by the model threads */
+    signal(SIGPIPE, SIG_IGN);
+    w->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    w->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (w->sfd < 0 || w->ep < 0) {
+        cs_log_error("signalfd()/epoll_create1() failed (%d: %s)", errno, strerror(errno));
+        return -1;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_SIGNAL};
+    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->sfd, &ev);
+    int rc = cs_pool_start(&w->pool, w->cfg->threads, thread_start, w);
+    if (rc < 0) {
+        cs_log_error("cannot start model threads (%d: %s)", -rc, strerror(-rc));
+        return -1;
+    }
+    ev = (struct epoll_event){.events = EPOLLIN, .data.u64 = TAG_POOL};
+    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->pool.efd, &ev);
+    return 0;
+}
+
+static int add_listeners(worker_t *w) {
+    for (int i = 0; i < w->o->listen_count; i++) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+                                 .data.u64 = (uint64_t)(TAG_LISTENER + i)};
+        if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->o->listen_fds[i], &ev) < 0) {
+            cs_log_error("epoll_ctl() failed (%d: %s)", errno, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void run_ready(worker_t *w) {
+    /* Connections parked for another turn; conn_run may park them again at the tail, so take
+     * the current list first. */
+    conn_list_t ready = w->lists[L_READY];
+    w->lists[L_READY].head = w->lists[L_READY].tail = NULL;
+    for (conn_t *c = ready.head, *next; c; c = next) {
+        next = c->next;
+        c->prev = c->next = NULL;
+        c->list = L_NONE;
+        conn_run(w, c);
+    }
+}
+
+int cs_worker_run(const cs_worker_opts_t *o) {
+    worker_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return 1;
+    w->o = o;
+    w->cfg = o->cfg;
+    w->master_pid = getppid();
+    w->limits = (cs_http1_limits_t){(uint32_t)o->cfg->limit_request_line,
+                                    (uint32_t)o->cfg->limit_request_fields,
+                                    (uint32_t)o->cfg->limit_request_field_size,
+                                    (uint64_t)o->cfg->limit_request_body};
+    if (o->cfg->max_requests > 0) {
+        unsigned seed = (unsigned)getpid() ^ (unsigned)cs_now_ms();
+        long jitter = o->cfg->max_requests_jitter > 0
+                          ? (long)(rand_r(&seed) % (o->cfg->max_requests_jitter + 1))
+                          : 0;
+        w->max_requests = (uint64_t)(o->cfg->max_requests + jitter);
+    }
+    if (o->has_master)
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+    atomic_store(&o->slot->state, CS_SLOT_BOOTING);
+    atomic_store(&o->slot->heartbeat_ms, cs_now_ms());
+    if (setup(w) < 0)
+        return 1;
+    cs_log_info("Booting worker with pid: %d", (int)getpid());
+
+    struct epoll_event events[MAX_EVENTS];
+    for (;;) {
+        uint64_t now = cs_now_ms();
+        atomic_store_explicit(&o->slot->heartbeat_ms, now, memory_order_relaxed);
+        int timeout = w->lists[L_READY].head ? 0 : TICK_MS;
+        int n = epoll_wait(w->ep, events, MAX_EVENTS, timeout);
+        if (n < 0 && errno != EINTR) {
+            cs_log_error("epoll_wait() failed (%d: %s)", errno, strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = events[i].data.u64;
+            if (tag == TAG_SIGNAL) {
+                on_signal(w);
+            } else if (tag == TAG_POOL) {
+                bool was_booted = w->booted;
+                on_pool(w);
+                if (!was_booted && w->booted) {
+                    if (w->boot_status < 0) {
+                        cs_log_error("Worker failed to boot: %s", w->boot_error);
+                        return CS_EXIT_BOOT;
+                    }
+                    if (w->draining || add_listeners(w) < 0)
+                        return w->draining ? 0 : 1;
+                    atomic_store(&o->slot->state, CS_SLOT_READY);
+                }
+            } else if (tag >= TAG_LISTENER && tag < TAG_LISTENER + (uint64_t)o->listen_count) {
+                on_accept(w, o->listen_fds[tag - TAG_LISTENER]);
+            } else {
+                conn_t *c = events[i].data.ptr;
+                if (c->state == C_CALL)
+                    continue; /* the response will be written when the call returns */
+                if (c->list == L_READY)
+                    list_remove(w, c);
+                conn_run(w, c);
+            }
+        }
+        run_ready(w);
+        now = cs_now_ms();
+        expire(w, now);
+        if (o->has_master && getppid() != w->master_pid && !w->draining) {
+            cs_log_warning("master process is gone; worker stopping");
+            begin_drain(w, CS_RETIRE_SIGNAL);
+        }
+        if (w->draining) {
+            if (w->live == 0) {
+                cs_log_info("Worker exiting (pid: %d)", (int)getpid());
+                return 0;
+            }
+            if (now >= w->drain_deadline_ms) {
+                cs_log_warning("Worker (pid: %d) graceful timeout reached with %u open "
+                               "connection(s); exiting",
+                               (int)getpid(), w->live);
+                return 0;
+            }
+        }
+    }
+}

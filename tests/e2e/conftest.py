@@ -1,0 +1,208 @@
+"""Black-box test helpers: start the real cserve binary on a loopback port, talk to it, stop it.
+
+Every wait is bounded in time; every server started is stopped at the end of its test."""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import http.client
+
+import pytest
+
+BIN = os.environ.get("CSERVE_BIN", os.path.join(os.path.dirname(__file__), "../../build/cserve"))
+BUILD = os.environ.get("CSERVE_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
+TEST_MODEL = os.path.join(BUILD, "tests/models/test_model.so")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def children(pid):
+    """Direct child pids of `pid` (the workers of a master)."""
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return sorted(out)
+
+
+def thread_count(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Server:
+    def __init__(self, args=(), env=None, model=TEST_MODEL, binary=BIN, wait=True):
+        self.port = free_port()
+        self.log = tempfile.NamedTemporaryFile(prefix="cserve-", suffix=".log", delete=False)
+        full_env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("GUNICORN_", "SELDON_", "FLASK_", "PREDICTIVE_UNIT_"))}
+        full_env.update(env or {})
+        cmd = [binary] + ([model] if model else []) + [
+            "--host", "127.0.0.1", "--http-port", str(self.port),
+            "--annotations-file", "/nonexistent"] + list(args)
+        self.proc = subprocess.Popen(cmd, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, workers=None, timeout=15):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.logs()}")
+            try:
+                st, _, _ = self.request("GET", "/health/ping", timeout=1)
+                return st == 200
+            except OSError:
+                return False
+        wait_until(ready, timeout, what="server ready")
+        if workers is not None:
+            wait_until(lambda: len(self.workers()) == workers, timeout, what=f"{workers} workers")
+
+    def workers(self):
+        return children(self.proc.pid)
+
+    def logs(self):
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            c.close()
+
+    def raw(self, data, timeout=5, read_until_close=True):
+        """Sends raw bytes, returns everything read until the server closes or times out."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        try:
+            s.sendall(data)
+            out = b""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+                if not read_until_close:
+                    break
+            return out
+        finally:
+            s.close()
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        # Workers of a dead master stop by themselves (parent-death signal); make sure.
+        os.unlink(self.log.name)
+
+
+class Load:
+    """Keep-alive clients in threads sending `body` to `path` until stopped or `max_requests`
+    each. Records every outcome: a status code or the exception name."""
+
+    def __init__(self, server, clients=8, path="/predict", body=b"hello", max_requests=100000,
+                 max_seconds=60):
+        self.server, self.path, self.body = server, path, body
+        # the test model answers "sleep:N" with {"slept":N} and echoes anything else
+        self.expect = (b'{"slept":' + body[6:] + b"}") if body.startswith(b"sleep:") else body
+        self.max_requests, self.deadline = max_requests, time.monotonic() + max_seconds
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+        self.ok = 0
+        self.failures = []
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self):
+        conn = None
+        for _ in range(self.max_requests):
+            if self.stop_flag.is_set() or time.monotonic() > self.deadline:
+                break
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+                conn.request("POST", self.path, body=self.body,
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                data = r.read()
+                if r.status == 200 and data == self.expect:
+                    with self.lock:
+                        self.ok += 1
+                else:
+                    with self.lock:
+                        self.failures.append((r.status, data[:200]))
+                if r.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except Exception as e:  # noqa: BLE001 - every failure kind is recorded
+                with self.lock:
+                    self.failures.append(type(e).__name__)
+                if conn is not None:
+                    conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    def count(self):
+        with self.lock:
+            return self.ok
+
+    def finish(self, timeout=60, stop=True):
+        """Stops the clients (or, with stop=False, lets each send its max_requests) and
+        returns (successes, failures)."""
+        if stop:
+            self.stop_flag.set()
+        for t in self.threads:
+            t.join(timeout)
+        return self.ok, list(self.failures)
+
+
+@pytest.fixture
+def server_factory():
+    started = []
+
+    def make(*args, **kwargs):
+        s = Server(*args, **kwargs)
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        s.stop()
