@@ -28,8 +28,8 @@
 extern "C" {
 #endif
 
-#define CS_MODEL_ABI_MAJOR 0
-#define CS_MODEL_ABI_MINOR 1
+#define CS_MODEL_ABI_MAJOR   0
+#define CS_MODEL_ABI_MINOR   1
 #define CS_MODEL_ABI_VERSION ((uint32_t)((CS_MODEL_ABI_MAJOR << 16) | CS_MODEL_ABI_MINOR))
 
 typedef struct cs_model cs_model; /* the model's own state, opaque to cserve */

@@ -29,10 +29,10 @@ int cs_log_reopen(void);
 void cs_log(cs_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cs_log_v(cs_log_level_t level, const char *fmt, va_list ap);
 
-#define cs_log_debug(...) cs_log(CS_LOG_DEBUG, __VA_ARGS__)
-#define cs_log_info(...) cs_log(CS_LOG_INFO, __VA_ARGS__)
+#define cs_log_debug(...)   cs_log(CS_LOG_DEBUG, __VA_ARGS__)
+#define cs_log_info(...)    cs_log(CS_LOG_INFO, __VA_ARGS__)
 #define cs_log_warning(...) cs_log(CS_LOG_WARNING, __VA_ARGS__)
-#define cs_log_error(...) cs_log(CS_LOG_ERROR, __VA_ARGS__)
+#define cs_log_error(...)   cs_log(CS_LOG_ERROR, __VA_ARGS__)
 
 /* Writes one already formatted access-log line (a newline is appended) to stdout. */
 void cs_log_access_line(const char *line, int len);

@@ -69,7 +69,8 @@ static const opt_t opts[O_COUNT] = {
     [O_SERVICE_TYPE] = {"service-type", OPT_CHOICE, "TYPE",
                         "MODEL|ROUTER|TRANSFORMER|COMBINER|OUTLIER_DETECTOR (no effect)"},
     [O_PERSISTENCE] = {"persistence", OPT_INT_OPTVAL, "N", "deprecated, ignored"},
-    [O_PARAMETERS] = {"parameters", OPT_STR, "JSON", "model parameters (PREDICTIVE_UNIT_PARAMETERS)"},
+    [O_PARAMETERS] = {"parameters", OPT_STR, "JSON",
+                      "model parameters (PREDICTIVE_UNIT_PARAMETERS)"},
     [O_LOG_LEVEL] = {"log-level", OPT_CHOICE, "L", "DEBUG|INFO|WARNING|ERROR (default INFO)"},
     [O_DEBUG] = {"debug", OPT_BOOL_OPTVAL, "V", "single process, no master (SELDON_DEBUG)"},
     [O_TRACING] = {"tracing", OPT_INT_OPTVAL, "N", "tracing flag (TRACING)"},
@@ -83,12 +84,15 @@ static const opt_t opts[O_COUNT] = {
     [O_KEEPALIVE] = {"keepalive", OPT_INT, "S", "idle keep-alive seconds (GUNICORN_KEEPALIVE, 2)"},
     [O_SINGLE_THREADED] = {"single-threaded", OPT_INT, "N",
                            "1: one model thread per worker (FLASK_SINGLE_THREADED)"},
-    [O_HTTP_PORT] = {"http-port", OPT_INT, "P", "REST port (PREDICTIVE_UNIT_HTTP_SERVICE_PORT, 9000)"},
-    [O_GRPC_PORT] = {"grpc-port", OPT_INT, "P", "gRPC port (PREDICTIVE_UNIT_GRPC_SERVICE_PORT, 5000)"},
+    [O_HTTP_PORT] = {"http-port", OPT_INT, "P",
+                     "REST port (PREDICTIVE_UNIT_HTTP_SERVICE_PORT, 9000)"},
+    [O_GRPC_PORT] = {"grpc-port", OPT_INT, "P",
+                     "gRPC port (PREDICTIVE_UNIT_GRPC_SERVICE_PORT, 5000)"},
     [O_METRICS_PORT] = {"metrics-port", OPT_INT, "P",
                         "metrics port (PREDICTIVE_UNIT_METRICS_SERVICE_PORT, 6000)"},
     [O_PIDFILE] = {"pidfile", OPT_STR, "PATH", "write the master's pid here"},
-    [O_ACCESS_LOG] = {"access-log", OPT_BOOL_OPTVAL, "V", "access log on stdout (GUNICORN_ACCESS_LOG)"},
+    [O_ACCESS_LOG] = {"access-log", OPT_BOOL_OPTVAL, "V",
+                      "access log on stdout (GUNICORN_ACCESS_LOG)"},
     [O_GRPC_THREADS] = {"grpc-threads", OPT_INT, "N", "gRPC threads (GRPC_THREADS, 1)"},
     [O_GRPC_WORKERS] = {"grpc-workers", OPT_INT, "N", "gRPC workers (GRPC_WORKERS, 1; 0 = off)"},
     [O_HOST] = {"host", OPT_STR, "ADDR", "[cserve] listen address (default 0.0.0.0)"},
@@ -128,8 +132,7 @@ const char *cs_config_usage(void) {
         "omitted: the built-in mock classifier.\n\noptions:\n");
     for (int i = 0; i < O_COUNT && n < sizeof(usage_text); i++) {
         char left[64];
-        snprintf(left, sizeof(left), "--%s%s%s%s", opts[i].name,
-                 opts[i].metavar ? " " : "",
+        snprintf(left, sizeof(left), "--%s%s%s%s", opts[i].name, opts[i].metavar ? " " : "",
                  (opts[i].kind == OPT_BOOL_OPTVAL || opts[i].kind == OPT_INT_OPTVAL) ? "[" : "",
                  opts[i].metavar ? opts[i].metavar : "");
         if (opts[i].kind == OPT_BOOL_OPTVAL || opts[i].kind == OPT_INT_OPTVAL)
@@ -220,8 +223,7 @@ static int level_from_env(const char *s) {
 }
 
 static int is_service_type(const char *s) {
-    static const char *types[] = {"MODEL", "ROUTER", "TRANSFORMER", "COMBINER",
-                                  "OUTLIER_DETECTOR"};
+    static const char *types[] = {"MODEL", "ROUTER", "TRANSFORMER", "COMBINER", "OUTLIER_DETECTOR"};
     for (int i = 0; i < 5; i++)
         if (strcmp(s, types[i]) == 0)
             return 1;
@@ -265,8 +267,8 @@ static int find_option(const char *name, size_t len, char *err, size_t errlen) {
         if (opts[i].name[len] == '\0')
             return i; /* exact match beats prefixes */
         if (found >= 0) {
-            snprintf(err, errlen, "ambiguous option: --%.*s could match --%s, --%s", (int)len,
-                     name, opts[found].name, opts[i].name);
+            snprintf(err, errlen, "ambiguous option: --%.*s could match --%s, --%s", (int)len, name,
+                     opts[found].name, opts[i].name);
             return -2;
         }
         found = i;
@@ -287,8 +289,9 @@ static int parse_argv(cli_t *cli, const char **positional, int argc, char **argv
         }
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
             if (a[0] == '-' && a[1] != '\0' && strcmp(a, "--") != 0) {
-                un += (size_t)snprintf(unknown + un, un < sizeof(unknown) ? sizeof(unknown) - un : 0,
-                                       "%s'%s'", un ? ", " : "", a);
+                un +=
+                    (size_t)snprintf(unknown + un, un < sizeof(unknown) ? sizeof(unknown) - un : 0,
+                                     "%s'%s'", un ? ", " : "", a);
                 continue;
             }
             if (strcmp(a, "--") == 0)
@@ -296,8 +299,9 @@ static int parse_argv(cli_t *cli, const char **positional, int argc, char **argv
             if (positional_count++ == 0) {
                 *positional = a;
             } else {
-                un += (size_t)snprintf(unknown + un, un < sizeof(unknown) ? sizeof(unknown) - un : 0,
-                                       "%s'%s'", un ? ", " : "", a);
+                un +=
+                    (size_t)snprintf(unknown + un, un < sizeof(unknown) ? sizeof(unknown) - un : 0,
+                                     "%s'%s'", un ? ", " : "", a);
             }
             continue;
         }
@@ -328,7 +332,8 @@ static int parse_argv(cli_t *cli, const char **positional, int argc, char **argv
         default:
             if (eq)
                 cli->val[o] = eq + 1;
-            else if (i + 1 < argc && (argv[i + 1][0] != '-' || isdigit((unsigned char)argv[i + 1][1])))
+            else if (i + 1 < argc &&
+                     (argv[i + 1][0] != '-' || isdigit((unsigned char)argv[i + 1][1])))
                 cli->val[o] = argv[++i];
             else
                 return fail(err, errlen, 2, "argument --%s: expected one argument", opts[o].name);
@@ -344,8 +349,8 @@ static int parse_argv(cli_t *cli, const char **positional, int argc, char **argv
 
 /* Integer option: the flag if given (usage error on bad text), else the environment variable if
  * set (exit 1 on bad text, as Python's int() traceback), else the default. */
-static int int_option(const cli_t *cli, int o, cs_getenv_fn get, const char *env, long def,
-                      long lo, long hi, long *out, char *err, size_t errlen) {
+static int int_option(const cli_t *cli, int o, cs_getenv_fn get, const char *env, long def, long lo,
+                      long hi, long *out, char *err, size_t errlen) {
     long v = def;
     const char *src = env;
     int status = 1;
@@ -438,8 +443,8 @@ int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn get, c
         if (cli.seen[o]) {
             v = 1;
             if (cli.val[o] && cs_config_parse_int(cli.val[o], &v) < 0)
-                return fail(err, errlen, 2, "argument --%s: invalid int value: '%s'",
-                            opts[o].name, cli.val[o]);
+                return fail(err, errlen, 2, "argument --%s: invalid int value: '%s'", opts[o].name,
+                            cli.val[o]);
         }
         if (o == O_PERSISTENCE)
             cfg->persistence = v;
@@ -447,7 +452,7 @@ int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn get, c
             cfg->tracing = v;
     }
 
-    cfg->parameters = cli.seen[O_PARAMETERS] ? cli.val[O_PARAMETERS]
+    cfg->parameters = cli.seen[O_PARAMETERS]              ? cli.val[O_PARAMETERS]
                       : get("PREDICTIVE_UNIT_PARAMETERS") ? get("PREDICTIVE_UNIT_PARAMETERS")
                                                           : "[]";
 
@@ -495,8 +500,8 @@ int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn get, c
     if ((rc = int_option(&cli, O_MAX_REQUESTS_JITTER, get, "GUNICORN_MAX_REQUESTS_JITTER", 0, 0,
                          LONG_MAX / 2, &cfg->max_requests_jitter, err, errlen)))
         return rc;
-    if ((rc = int_option(&cli, O_KEEPALIVE, get, "GUNICORN_KEEPALIVE", 2, 0, 3600, &v, err,
-                         errlen)))
+    if ((rc =
+             int_option(&cli, O_KEEPALIVE, get, "GUNICORN_KEEPALIVE", 2, 0, 3600, &v, err, errlen)))
         return rc;
     cfg->keepalive = (int)v;
 
@@ -550,8 +555,8 @@ int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn get, c
     if ((rc = int_option(&cli, O_BACKLOG, get, NULL, 2048, 1, 65535, &v, err, errlen)))
         return rc;
     cfg->backlog = (int)v;
-    if ((rc = int_option(&cli, O_LIMIT_REQUEST_LINE, get, NULL, 4094, 64, 1 << 20, &v, err,
-                         errlen)))
+    if ((rc =
+             int_option(&cli, O_LIMIT_REQUEST_LINE, get, NULL, 4094, 64, 1 << 20, &v, err, errlen)))
         return rc;
     cfg->limit_request_line = (int)v;
     if ((rc = int_option(&cli, O_LIMIT_REQUEST_FIELDS, get, NULL, 100, 1, 32768, &v, err, errlen)))

@@ -229,7 +229,7 @@ cs_http1_result_t cs_http1_feed(cs_http1_t *p, const char *data, size_t len, siz
         p->error_reason = "MICROSERVICE_BAD_DATA";
         snprintf(p->error_info, sizeof(p->error_info), "Bad Request: %s",
                  llhttp_get_error_reason(&p->parser) ? llhttp_get_error_reason(&p->parser)
-                                                      : llhttp_errno_name(err));
+                                                     : llhttp_errno_name(err));
     }
     return CS_HTTP1_ERROR;
 }

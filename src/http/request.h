@@ -22,7 +22,7 @@ typedef enum {
 
 typedef struct {
     cs_http_method_t method;
-    const char *method_name; /* static string, e.g. "PUT" */
+    const char *method_name;  /* static string, e.g. "PUT" */
     const char *path, *query; /* query: NULL when the URL has no '?' */
     uint32_t path_len, query_len;
     const char *url;

@@ -74,8 +74,8 @@ int cs_http_response_head(cs_buf_t *out, const cs_response_t *resp, const cs_req
     uint32_t olen = 0;
     const char *origin = req ? cs_request_header(req, "origin", &olen) : NULL;
     if (!rc && origin)
-        rc = cs_buf_appendf(out, "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n",
-                            (int)olen, origin);
+        rc = cs_buf_appendf(out, "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n", (int)olen,
+                            origin);
     else if (!rc)
         rc = cs_buf_append(out, "Access-Control-Allow-Origin: *\r\n", 32);
     if (!rc)

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#define M_GET (1 << CS_METHOD_GET)
+#define M_GET  (1 << CS_METHOD_GET)
 #define M_POST (1 << CS_METHOD_POST)
 
 typedef struct {
@@ -39,12 +39,12 @@ cs_route_match_t cs_router_match(cs_http_method_t method, const char *path, uint
         if (strlen(e->path) != len || memcmp(e->path, path, len) != 0)
             continue;
         m.route = e->route;
-        m.allow = (e->methods & M_POST) ? ((e->methods & M_GET) ? "GET, HEAD, OPTIONS, POST"
-                                                                : "OPTIONS, POST")
-                                        : "GET, HEAD, OPTIONS";
+        m.allow = (e->methods & M_POST)
+                      ? ((e->methods & M_GET) ? "GET, HEAD, OPTIONS, POST" : "OPTIONS, POST")
+                      : "GET, HEAD, OPTIONS";
         int bit = method == CS_METHOD_HEAD ? M_GET : (1 << method);
-        m.method_allowed = method == CS_METHOD_OPTIONS || (method != CS_METHOD_OTHER &&
-                                                            (e->methods & bit) != 0);
+        m.method_allowed =
+            method == CS_METHOD_OPTIONS || (method != CS_METHOD_OTHER && (e->methods & bit) != 0);
         return m;
     }
     return m;

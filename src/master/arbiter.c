@@ -33,8 +33,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define TICK_MS 100
-#define SLOTS (2 * CS_MAX_WORKERS)
+#define TICK_MS       100
+#define SLOTS         (2 * CS_MAX_WORKERS)
 #define KILL_GRACE_MS 5000 /* after graceful_timeout, before SIGKILL */
 
 typedef struct {

@@ -77,9 +77,8 @@ static cs_error *api_call_respond(cs_call *call, int status, const char *content
     /* The content type must outlive the call: keep only the common static ones. */
     r->content_type = content_type == NULL || strcmp(content_type, "application/json") == 0
                           ? "application/json"
-                      : strncmp(content_type, "text/plain", 10) == 0
-                          ? "text/plain; charset=utf-8"
-                          : "application/octet-stream";
+                      : strncmp(content_type, "text/plain", 10) == 0 ? "text/plain; charset=utf-8"
+                                                                     : "application/octet-stream";
     call->responded = 1;
     return NULL;
 }

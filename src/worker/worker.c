@@ -44,12 +44,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TICK_MS 250
-#define LINGER_MS 2000
-#define READ_CHUNK 65536
-#define MAX_EVENTS 256
+#define TICK_MS      250
+#define LINGER_MS    2000
+#define READ_CHUNK   65536
+#define MAX_EVENTS   256
 #define ACCEPT_BATCH 64
-#define RUN_BUDGET 64 /* state-machine steps per connection before yielding to others */
+#define RUN_BUDGET   64 /* state-machine steps per connection before yielding to others */
 
 enum { TAG_SIGNAL = 1, TAG_POOL = 2, TAG_LISTENER = 16 };
 
@@ -213,8 +213,8 @@ static void start_response(worker_t *w, conn_t *c) {
     c->state = C_WRITE;
 }
 
-static void respond_error(worker_t *w, conn_t *c, int status, const char *reason,
-                          const char *info, bool close_after) {
+static void respond_error(worker_t *w, conn_t *c, int status, const char *reason, const char *info,
+                          bool close_after) {
     if (cs_response_error(&c->resp, status, reason, info) < 0) {
         conn_close(w, c);
         return;
@@ -235,14 +235,14 @@ static void access_log(worker_t *w, conn_t *c) {
     uint32_t rl = 0, ul = 0;
     const char *ref = c->has_request ? cs_request_header(r, "referer", &rl) : NULL;
     const char *ua = c->has_request ? cs_request_header(r, "user-agent", &ul) : NULL;
-    int n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %.*s HTTP/%d.%d\" %d %zu \"%.*s\" \"%.*s\"",
-                     c->peer[0] ? c->peer : "-", when,
-                     c->has_request ? r->method_name : "-",
-                     c->has_request ? (int)(r->url_len > 4096 ? 4096 : r->url_len) : 1,
-                     c->has_request ? r->url : "-", c->has_request ? r->http_major : 1,
-                     c->has_request ? r->http_minor : 1, c->resp.status, c->resp.body.len,
-                     ref ? (int)(rl > 512 ? 512 : rl) : 1, ref ? ref : "-",
-                     ua ? (int)(ul > 512 ? 512 : ul) : 1, ua ? ua : "-");
+    int n =
+        snprintf(line, sizeof(line), "%s - - [%s] \"%s %.*s HTTP/%d.%d\" %d %zu \"%.*s\" \"%.*s\"",
+                 c->peer[0] ? c->peer : "-", when, c->has_request ? r->method_name : "-",
+                 c->has_request ? (int)(r->url_len > 4096 ? 4096 : r->url_len) : 1,
+                 c->has_request ? r->url : "-", c->has_request ? r->http_major : 1,
+                 c->has_request ? r->http_minor : 1, c->resp.status, c->resp.body.len,
+                 ref ? (int)(rl > 512 ? 512 : rl) : 1, ref ? ref : "-",
+                 ua ? (int)(ul > 512 ? 512 : ul) : 1, ua ? ua : "-");
     if (n > (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 1;
     (void)w;
@@ -697,10 +697,9 @@ int cs_worker_run(const cs_worker_opts_t *o) {
     w->o = o;
     w->cfg = o->cfg;
     w->master_pid = getppid();
-    w->limits = (cs_http1_limits_t){(uint32_t)o->cfg->limit_request_line,
-                                    (uint32_t)o->cfg->limit_request_fields,
-                                    (uint32_t)o->cfg->limit_request_field_size,
-                                    (uint64_t)o->cfg->limit_request_body};
+    w->limits = (cs_http1_limits_t){
+        (uint32_t)o->cfg->limit_request_line, (uint32_t)o->cfg->limit_request_fields,
+        (uint32_t)o->cfg->limit_request_field_size, (uint64_t)o->cfg->limit_request_body};
     if (o->cfg->max_requests > 0) {
         unsigned seed = (unsigned)getpid() ^ (unsigned)cs_now_ms();
         long jitter = o->cfg->max_requests_jitter > 0

@@ -1,0 +1,231 @@
+"""HTTP/1.1 behaviour of the real binary: framing, keep-alive, limits, errors, logs."""
+import json
+import re
+import socket
+import subprocess
+import time
+
+from conftest import BIN, wait_until
+
+
+def parse_responses(data):
+    """Splits raw bytes into (status, headers, body) tuples using Content-Length."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.decode().split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+        n = int(headers.get("content-length", 0)) if status != 100 else 0
+        out.append((status, headers, rest[:n]))
+        data = rest[n:]
+    return out
+
+
+def seldon_error(body):
+    d = json.loads(body)
+    assert set(d) == {"status"}
+    assert d["status"]["code"] == -1 and d["status"]["status"] == 1
+    return d["status"]
+
+
+def test_ping_headers(server_factory):
+    s = server_factory()
+    st, h, body = s.request("GET", "/health/ping")
+    assert (st, body) == (200, b"pong")
+    assert h["Content-Type"] == "text/html; charset=utf-8"
+    assert h["Access-Control-Allow-Origin"] == "*"
+    assert h["Connection"] == "keep-alive"
+    assert "Date" in h
+
+
+def test_cors_origin_is_echoed(server_factory):
+    s = server_factory()
+    _, h, _ = s.request("GET", "/health/ping", headers={"Origin": "http://x.example"})
+    assert h["Access-Control-Allow-Origin"] == "http://x.example"
+    assert h["Vary"] == "Origin"
+
+
+def test_pipelined_requests_answered_in_order(server_factory):
+    s = server_factory()
+    reqs = b"".join(
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b)
+        for b in [b"sleep:200", b"one", b"sleep:50", b"two"])
+    reqs += b"GET /health/ping HTTP/1.1\r\nConnection: close\r\n\r\n"
+    resps = parse_responses(s.raw(reqs))
+    assert [r[2] for r in resps] == [b'{"slept":200}', b"one", b'{"slept":50}', b"two", b"pong"]
+    assert resps[-1][1]["connection"] == "close"
+
+
+def test_chunked_request_body(server_factory):
+    s = server_factory()
+    raw = (b"POST /predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+           b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    [(st, _, body)] = parse_responses(s.raw(raw))
+    assert (st, body) == (200, b"hello world")
+
+
+def test_expect_100_continue(server_factory):
+    s = server_factory()
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    try:
+        sock.sendall(b"POST /predict HTTP/1.1\r\nContent-Length: 4\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"body")
+        data = b""
+        while b"body" not in data:
+            chunk = sock.recv(4096)
+            assert chunk
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200 OK")
+    finally:
+        sock.close()
+
+
+def test_http10_and_head(server_factory):
+    s = server_factory()
+    [(st, h, body)] = parse_responses(s.raw(b"GET /health/ping HTTP/1.0\r\n\r\n"))
+    assert (st, body, h["connection"]) == (200, b"pong", "close")
+    data = s.raw(b"HEAD /health/ping HTTP/1.1\r\nConnection: close\r\n\r\n")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert b"Content-Length: 4" in head and rest == b""
+
+
+def test_options_and_unknown_paths(server_factory):
+    s = server_factory()
+    st, h, body = s.request("OPTIONS", "/api/v1.0/predictions")
+    assert st == 200 and body == b"" and "POST" in h["Allow"]
+    st, _, body = s.request("GET", "/nope")
+    assert st == 404
+    assert seldon_error(body)["info"].startswith("404 Not Found")
+    st, h, body = s.request("GET", "/api/v1.0/predictions")
+    assert st == 405 and h["Allow"] == "OPTIONS, POST"
+    assert seldon_error(body)["info"].startswith("405 Method Not Allowed")
+    st, _, _ = s.request("GET", "/predict/")
+    assert st == 404
+
+
+def test_limits_give_seldon_error_bodies(server_factory):
+    s = server_factory(args=["--limit-request-body", "1000"])
+    [(st, h, body)] = parse_responses(s.raw(b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\n\r\n"))
+    assert st == 400 and h["connection"] == "close"
+    assert "Request Line is too large" in seldon_error(body)["info"]
+    [(st, _, body)] = parse_responses(
+        s.raw(b"GET / HTTP/1.1\r\nX: " + b"v" * 9000 + b"\r\n\r\n"))
+    assert st == 431
+    [(st, _, body)] = parse_responses(
+        s.raw(b"GET / HTTP/1.1\r\n" + b"A: b\r\n" * 101 + b"\r\n"))
+    assert st == 431
+    [(st, _, body)] = parse_responses(
+        s.raw(b"POST /predict HTTP/1.1\r\nContent-Length: 5000\r\n\r\n"))
+    assert st == 413
+    assert seldon_error(body)["reason"] == "MICROSERVICE_BAD_DATA"
+    # the server is still fine
+    assert s.request("GET", "/health/ping")[0] == 200
+
+
+def test_conflicting_length_and_chunked_is_rejected(server_factory):
+    s = server_factory()
+    raw = (b"POST /predict HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"0\r\n\r\nGET /health/ping HTTP/1.1\r\n\r\n")
+    resps = parse_responses(s.raw(raw))
+    assert len(resps) == 1 and resps[0][0] == 400
+    assert resps[0][1]["connection"] == "close"
+
+
+def test_garbage_gets_400_and_server_survives(server_factory):
+    s = server_factory()
+    for junk in [b"\x00\x01\x02\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"GET\r\n\r\n",
+                 b"POST /predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]:
+        resps = parse_responses(s.raw(junk))
+        assert resps and resps[0][0] == 400, junk
+    assert s.request("GET", "/health/ping")[0] == 200
+
+
+def test_slow_client_is_timed_out(server_factory):
+    s = server_factory(args=["--client-timeout", "1"])
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    try:
+        sock.sendall(b"POST /predict HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        t0 = time.monotonic()
+        data = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        assert time.monotonic() - t0 < 5
+        [(st, _, body)] = parse_responses(data)
+        assert st == 408
+    finally:
+        sock.close()
+
+
+def test_idle_keepalive_connection_closed_after_keepalive(server_factory):
+    s = server_factory(env={"GUNICORN_KEEPALIVE": "1"})
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    try:
+        sock.sendall(b"GET /health/ping HTTP/1.1\r\n\r\n")
+        assert b"pong" in sock.recv(4096)
+        t0 = time.monotonic()
+        assert sock.recv(4096) == b""  # closed by the server
+        assert 0.5 < time.monotonic() - t0 < 4
+    finally:
+        sock.close()
+
+
+def test_keepalive_zero_closes_after_each_response(server_factory):
+    s = server_factory(env={"GUNICORN_KEEPALIVE": "0"})
+    _, h, _ = s.request("GET", "/health/ping")
+    assert h["Connection"] == "close"
+
+
+def test_large_body_roundtrip(server_factory):
+    s = server_factory()
+    body = bytes(range(256)) * 8192  # 2 MiB
+    st, _, out = s.request("POST", "/predict", body)
+    assert st == 200 and out == body
+
+
+def test_access_log_gunicorn_format(server_factory):
+    s = server_factory(env={"GUNICORN_ACCESS_LOG": "true"})
+    s.request("GET", "/health/ping?x=1", headers={"User-Agent": "tester/1",
+                                                   "Referer": "http://r"})
+    pat = (r'127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] '
+           r'"GET /health/ping\?x=1 HTTP/1\.1" 200 4 "http://r" "tester/1"')
+    wait_until(lambda: re.search(pat, s.logs()), 5, what="access log line")
+
+
+def test_no_access_log_by_default(server_factory):
+    s = server_factory()
+    s.request("GET", "/health/ping")
+    time.sleep(0.2)
+    assert '"GET /health/ping' not in s.logs()
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=20,
+                          env=env or {"PATH": "/usr/bin:/bin"})
+
+
+def test_cli_errors_and_help():
+    r = run_cli("--help")
+    assert r.returncode == 0 and "--workers" in r.stdout and "GUNICORN_THREADS" in r.stdout
+    r = run_cli("M.so", "--bogus")
+    assert r.returncode == 255 and "Unknown args" in r.stderr
+    r = run_cli("--workers", "many")
+    assert r.returncode == 2 and "--workers" in r.stderr
+    r = run_cli(env={"PATH": "/usr/bin", "GUNICORN_THREADS": "ten"})
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "GUNICORN_THREADS" in r.stderr
+    r = run_cli("/nonexistent/model.so", "--http-port", "0")
+    assert r.returncode == 1 and "cannot load native model" in r.stderr
+
+
+def test_port_in_use_is_a_clear_error(server_factory):
+    s = server_factory()
+    r = run_cli("--host", "127.0.0.1", "--http-port", str(s.port), "--annotations-file", "/x")
+    assert r.returncode == 1 and "bind()" in r.stderr

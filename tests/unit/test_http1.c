@@ -1,0 +1,185 @@
+/* HTTP/1.1 parser: whole requests, pieces, pipelining, chunked bodies, limits, smuggling. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "http/http1.h"
+#include "http/request.h"
+
+#include <string.h>
+
+static const cs_http1_limits_t limits = {4094, 100, 8190, 1024};
+
+static cs_http1_result_t feed_all(cs_http1_t *p, const char *s, size_t *used) {
+    return cs_http1_feed(p, s, strlen(s), used);
+}
+
+static void test_simple_get(void **state) {
+    (void)state;
+    cs_http1_t p;
+    cs_http1_init(&p, &limits);
+    size_t used;
+    const char *req = "GET /health/ping?x=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: t\r\n\r\n";
+    assert_int_equal(feed_all(&p, req, &used), CS_HTTP1_REQUEST);
+    assert_int_equal(used, strlen(req));
+    assert_int_equal(p.req.method, CS_METHOD_GET);
+    assert_int_equal(p.req.path_len, 12);
+    assert_memory_equal(p.req.path, "/health/ping", 12);
+    assert_int_equal(p.req.query_len, 3);
+    assert_memory_equal(p.req.query, "x=1", 3);
+    uint32_t len;
+    const char *ua = cs_request_header(&p.req, "USER-AGENT", &len);
+    assert_non_null(ua);
+    assert_int_equal(len, 1);
+    assert_true(p.req.keep_alive);
+    cs_http1_close(&p);
+}
+
+static void test_byte_by_byte_with_body(void **state) {
+    (void)state;
+    cs_http1_t p;
+    cs_http1_init(&p, &limits);
+    const char *req = "POST /predict HTTP/1.1\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 7\r\n\r\n{\"a\":1}";
+    size_t n = strlen(req), used;
+    for (size_t i = 0; i < n - 1; i++) {
+        assert_int_equal(cs_http1_feed(&p, req + i, 1, &used), CS_HTTP1_MORE);
+        assert_int_equal(used, 1);
+    }
+    assert_int_equal(cs_http1_feed(&p, req + n - 1, 1, &used), CS_HTTP1_REQUEST);
+    assert_int_equal(p.req.body_len, 7);
+    assert_memory_equal(p.req.body, "{\"a\":1}", 7);
+    uint32_t len;
+    const char *ct = cs_request_header(&p.req, "content-type", &len);
+    assert_int_equal(len, 16);
+    assert_memory_equal(ct, "application/json", 16);
+    cs_http1_close(&p);
+}
+
+static void test_pipelined_requests_come_one_at_a_time(void **state) {
+    (void)state;
+    cs_http1_t p;
+    cs_http1_init(&p, &limits);
+    const char *two = "GET /a HTTP/1.1\r\n\r\nGET /bb HTTP/1.1\r\n\r\n";
+    size_t used;
+    assert_int_equal(feed_all(&p, two, &used), CS_HTTP1_REQUEST);
+    assert_int_equal(used, 19);
+    assert_memory_equal(p.req.path, "/a", 2);
+    cs_http1_next(&p);
+    assert_int_equal(cs_http1_feed(&p, two + used, strlen(two) - used, &used), CS_HTTP1_REQUEST);
+    assert_int_equal(used, 20);
+    assert_int_equal(p.req.path_len, 3);
+    cs_http1_close(&p);
+}
+
+static void test_chunked_body(void **state) {
+    (void)state;
+    cs_http1_t p;
+    cs_http1_init(&p, &limits);
+    const char *req = "POST /predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n";
+    size_t used;
+    assert_int_equal(feed_all(&p, req, &used), CS_HTTP1_REQUEST);
+    assert_int_equal(p.req.body_len, 7);
+    assert_memory_equal(p.req.body, "abcdefg", 7);
+    cs_http1_close(&p);
+}
+
+static void test_expect_continue(void **state) {
+    (void)state;
+    cs_http1_t p;
+    cs_http1_init(&p, &limits);
+    size_t used;
+    assert_int_equal(
+        feed_all(&p, "POST /predict HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+                 &used),
+        CS_HTTP1_MORE);
+    assert_true(cs_http1_wants_continue(&p));
+    assert_int_equal(feed_all(&p, "ok", &used), CS_HTTP1_REQUEST);
+    assert_false(cs_http1_wants_continue(&p));
+    cs_http1_close(&p);
+}
+
+static void test_http10_closes_by_default(void **state) {
+    (void)state;
+    cs_http1_t p;
+    cs_http1_init(&p, &limits);
+    size_t used;
+    assert_int_equal(feed_all(&p, "GET / HTTP/1.0\r\n\r\n", &used), CS_HTTP1_REQUEST);
+    assert_false(p.req.keep_alive);
+    cs_http1_close(&p);
+    cs_http1_init(&p, &limits);
+    assert_int_equal(feed_all(&p, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &used),
+                     CS_HTTP1_REQUEST);
+    assert_true(p.req.keep_alive);
+    cs_http1_close(&p);
+}
+
+static void expect_error(const char *req, int status, const char *info_part) {
+    cs_http1_t p;
+    cs_http1_init(&p, &limits);
+    size_t used;
+    assert_int_equal(cs_http1_feed(&p, req, strlen(req), &used), CS_HTTP1_ERROR);
+    assert_int_equal(p.error_status, status);
+    assert_non_null(strstr(p.error_info, info_part));
+    cs_http1_close(&p);
+}
+
+static void test_limits(void **state) {
+    (void)state;
+    char line[5000];
+    memset(line, 'a', sizeof(line));
+    memcpy(line, "GET /", 5);
+    memcpy(line + 4980, " HTTP/1.1\r\n\r\n", 14);
+    line[4994] = '\0';
+    expect_error(line, 400, "Request Line is too large");
+
+    char big_header[9000] = "GET / HTTP/1.1\r\nX: ";
+    size_t n = strlen(big_header);
+    memset(big_header + n, 'v', 8500);
+    strcpy(big_header + n + 8500, "\r\n\r\n");
+    expect_error(big_header, 431, "Request Header Fields Too Large");
+
+    char many[4096] = "GET / HTTP/1.1\r\n";
+    for (int i = 0; i < 101; i++)
+        strcat(many, "A: b\r\n");
+    strcat(many, "\r\n");
+    expect_error(many, 431, "Too many headers");
+
+    expect_error("POST / HTTP/1.1\r\nContent-Length: 2048\r\n\r\n", 413, "too large");
+    char chunked[4096] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 5; i++) {
+        strcat(chunked, "100\r\n");
+        size_t l = strlen(chunked);
+        memset(chunked + l, 'x', 256);
+        strcpy(chunked + l + 256, "\r\n");
+    }
+    expect_error(chunked, 413, "too large");
+}
+
+static void test_smuggling_and_garbage_rejected(void **state) {
+    (void)state;
+    expect_error("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "0\r\n\r\n",
+                 400, "Bad Request");
+    expect_error("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400,
+                 "Bad Request");
+    expect_error("GARBAGE\r\n\r\n", 400, "Bad Request");
+    expect_error("GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400, "Bad Request");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_simple_get),
+        cmocka_unit_test(test_byte_by_byte_with_body),
+        cmocka_unit_test(test_pipelined_requests_come_one_at_a_time),
+        cmocka_unit_test(test_chunked_body),
+        cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_http10_closes_by_default),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_smuggling_and_garbage_rejected),
+    };
+    return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
+}
