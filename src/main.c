@@ -48,7 +48,8 @@ int main(int argc, char **argv) {
         cs_runtime_close(runtime);
         return 1;
     }
-    cs_log_info("Listening at: http://%s:%d (%d)", cfg.host, cfg.http_port, (int)getpid());
+    /* With port 0 the kernel chose one: log the real port (tests rely on it). */
+    cs_log_info("Listening at: http://%s:%d (%d)", cfg.host, cs_socket_port(lfd), (int)getpid());
 
     if (cfg.debug) {
         /* Development mode: no master, no fork. */

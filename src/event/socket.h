@@ -8,6 +8,9 @@
  * SO_REUSEADDR. Returns the fd, or -1 with a message naming the failed call in `err`. */
 int cs_listen_tcp(const char *host, int port, int backlog, char *err, size_t errlen);
 
+/* The local port a socket is bound to (the real one when 0 was asked), or -1. */
+int cs_socket_port(int fd);
+
 /* Formats the peer address of a connected socket as "ip" into buf. */
 void cs_socket_peer(int fd, char *buf, size_t len);
 

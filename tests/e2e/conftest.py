@@ -2,6 +2,7 @@
 
 Every wait is bounded in time; every server started is stopped at the end of its test."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,12 +16,6 @@ import pytest
 BIN = os.environ.get("CSERVE_BIN", os.path.join(os.path.dirname(__file__), "../../build/cserve"))
 BUILD = os.environ.get("CSERVE_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 TEST_MODEL = os.path.join(BUILD, "tests/models/test_model.so")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
@@ -55,13 +50,14 @@ def thread_count(pid):
 
 class Server:
     def __init__(self, args=(), env=None, model=TEST_MODEL, binary=BIN, wait=True):
-        self.port = free_port()
+        self.args = list(args)
+        self.port = None  # the server picks a free port; read back from its log
         self.log = tempfile.NamedTemporaryFile(prefix="cserve-", suffix=".log", delete=False)
         full_env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("GUNICORN_", "SELDON_", "FLASK_", "PREDICTIVE_UNIT_"))}
         full_env.update(env or {})
         cmd = [binary] + ([model] if model else []) + [
-            "--host", "127.0.0.1", "--http-port", str(self.port),
+            "--host", "127.0.0.1", "--http-port", "0",
             "--annotations-file", "/nonexistent"] + list(args)
         self.proc = subprocess.Popen(cmd, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
         if wait:
@@ -71,6 +67,11 @@ class Server:
         def ready():
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.logs()}")
+            if self.port is None:
+                m = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", self.logs())
+                if not m:
+                    return False
+                self.port = int(m.group(1))
             try:
                 st, _, _ = self.request("GET", "/health/ping", timeout=1)
                 return st == 200
@@ -84,8 +85,17 @@ class Server:
         return children(self.proc.pid)
 
     def logs(self):
-        with open(self.log.name, errors="replace") as f:
-            return f.read()
+        text = ""
+        paths = [self.log.name]
+        if "--log-file" in self.args:
+            paths.append(self.args[self.args.index("--log-file") + 1])
+        for p in paths:
+            try:
+                with open(p, errors="replace") as f:
+                    text += f.read()
+            except FileNotFoundError:
+                pass
+        return text
 
     def request(self, method, path, body=None, headers=None, timeout=10):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -128,8 +138,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        # Workers of a dead master stop by themselves (parent-death signal); make sure.
+        logs = self.logs()
         os.unlink(self.log.name)
+        # Sanitizer builds (make asan / make ubsan) report into the log: any report fails.
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in logs:
+                pytest.fail(f"sanitizer report in server log:\n{logs[-4000:]}")
 
 
 class Load:
