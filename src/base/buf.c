@@ -86,7 +86,9 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
         }
         v = (v << 6) | (s[i] & 0x3F);
     }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+    /* Encoded surrogates are let through: the JSON decoder stores a lone \ud800 escape that
+     * way, and it must be written back as \ud800, as Python does. */
+    if (v < min || v > 0x10FFFF) {
         *cp = 0xFFFD;
         return 1;
     }

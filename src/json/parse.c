@@ -1,0 +1,358 @@
+/* JSON document → cs_json_t tree, driven by the pull tokenizer.
+ *
+ * The tree is built bottom-up without recursion: finished children wait on one scratch stack
+ * and are copied into the arena, exactly sized, when their container closes.
+ *
+ * Numeric arrays take a fast path: after '[' the array is scanned directly into one buffer of
+ * 8-byte slots (int64 while every element is an integer literal; converted in place to double
+ * on the first non-integer), discovering the shape as it goes. At the first thing that does not
+ * fit (a string, bool, null, object, big integer, or a ragged row) it gives up and the tokenizer
+ * goes on from the '[' as usual, so the result is the same either way, just slower. */
+#include "json/json.h"
+#include "json/lexer.h"
+#include "json/number.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    cs_json_member_t *v;
+    size_t len, cap;
+} scratch_t;
+
+static int scratch_push(scratch_t *s, cs_json_member_t m) {
+    if (s->len == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        cs_json_member_t *v = realloc(s->v, cap * sizeof(*v));
+        if (v == NULL)
+            return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->len++] = m;
+    return 0;
+}
+
+static inline bool is_ws(char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* Scans a numeric array whose '[' is at text[start - 1]. On success fills *out (arena memory)
+ * and returns the offset past the closing ']'; returns 0 when the array is not a rectangular
+ * array of numbers (nothing is consumed then). */
+static size_t scan_numarray(const char *text, size_t len, size_t start, bool allow_nan,
+                            uint32_t depth_left, cs_arena_t *arena, cs_json_t *out) {
+    int64_t shape[CS_JSON_MAX_DIMS];
+    int64_t count[CS_JSON_MAX_DIMS];
+    uint32_t ndim = 1;
+    size_t p = start;
+    /* The leading run of '[' fixes the number of dimensions. */
+    for (;;) {
+        while (p < len && is_ws(text[p]))
+            p++;
+        if (p < len && text[p] == '[') {
+            if (ndim == CS_JSON_MAX_DIMS || ndim >= depth_left)
+                return 0;
+            ndim++;
+            p++;
+            continue;
+        }
+        break;
+    }
+    /* Upper bound on the element count: every number takes at least one digit and a comma. */
+    size_t max_count = (len - start) / 2 + 1;
+    union slot {
+        int64_t i;
+        double d;
+    } *data = cs_arena_alloc(arena, max_count * sizeof(union slot));
+    if (data == NULL)
+        return 0;
+    for (uint32_t d = 0; d < ndim; d++)
+        shape[d] = -1, count[d] = 0;
+    size_t n = 0;
+    bool is_float = false, int_literals = false;
+    uint32_t depth = ndim; /* current nesting: 1..ndim */
+    p = start;
+    for (uint32_t d = 1; d < ndim; d++) { /* re-walk the opening brackets */
+        while (is_ws(text[p]))
+            p++;
+        p++;
+    }
+    for (;;) {
+        while (p < len && is_ws(text[p]))
+            p++;
+        if (p >= len)
+            return 0;
+        char c = text[p];
+        if (depth == ndim) {
+            /* inside a leaf array: a number, or ']' for an empty one */
+            if (c == ']' && count[depth - 1] == 0)
+                goto close;
+            size_t l;
+            int64_t iv = 0;
+            double dv = 0;
+            cs_num_kind_t k;
+            if ((c >= '0' && c <= '9') || c == '-') {
+                k = cs_json_parse_number(text + p, len - p, &l, &iv, &dv);
+                if (k == CS_NUM_INVALID || k == CS_NUM_BIGINT) {
+                    if (!(allow_nan && c == '-' && len - p >= 9 &&
+                          memcmp(text + p, "-Infinity", 9) == 0))
+                        return 0;
+                    k = CS_NUM_FLOAT, dv = -INFINITY, l = 9;
+                }
+            } else if (allow_nan && c == 'N' && len - p >= 3 && memcmp(text + p, "NaN", 3) == 0) {
+                k = CS_NUM_FLOAT, dv = NAN, l = 3;
+            } else if (allow_nan && c == 'I' && len - p >= 8 &&
+                       memcmp(text + p, "Infinity", 8) == 0) {
+                k = CS_NUM_FLOAT, dv = INFINITY, l = 8;
+            } else {
+                return 0;
+            }
+            if (k == CS_NUM_INT) {
+                if (is_float) {
+                    data[n++].d = (double)iv;
+                    int_literals = true;
+                } else {
+                    data[n++].i = iv;
+                }
+            } else {
+                if (!is_float) {
+                    for (size_t j = 0; j < n; j++)
+                        data[j].d = (double)data[j].i;
+                    int_literals = n > 0;
+                    is_float = true;
+                }
+                data[n++].d = dv;
+            }
+            count[depth - 1]++;
+            p += l;
+            while (p < len && is_ws(text[p]))
+                p++;
+            if (p >= len)
+                return 0;
+            if (text[p] == ',') {
+                p++;
+                continue;
+            }
+            if (text[p] != ']')
+                return 0;
+        } else {
+            /* inside an outer array: '[' opens the next row, ']' closes an empty outer array */
+            if (c == '[') {
+                p++;
+                depth++;
+                count[depth - 1] = 0;
+                continue;
+            }
+            if (!(c == ']' && count[depth - 1] == 0))
+                return 0;
+        }
+    close:
+        /* text[p] == ']': close the array at `depth` */
+        if (shape[depth - 1] < 0)
+            shape[depth - 1] = count[depth - 1];
+        else if (shape[depth - 1] != count[depth - 1])
+            return 0; /* ragged */
+        p++;
+        if (depth == 1)
+            break;
+        depth--;
+        count[depth - 1]++;
+        while (p < len && is_ws(text[p]))
+            p++;
+        if (p >= len)
+            return 0;
+        if (text[p] == ',') {
+            p++;
+            while (p < len && is_ws(text[p]))
+                p++;
+            if (p >= len || text[p] != '[')
+                return 0;
+            p++;
+            depth++;
+            count[depth - 1] = 0;
+            continue;
+        }
+        if (text[p] != ']')
+            return 0;
+        c = ']';
+        goto close;
+    }
+    /* Dimensions never reached (e.g. "[[]]" has no leaf values) have size 0 when an outer
+     * dimension closed empty before them. */
+    for (uint32_t d = 0; d < ndim; d++)
+        if (shape[d] < 0)
+            shape[d] = 0;
+    cs_numarray_t *na = cs_arena_alloc(arena, sizeof(*na));
+    int64_t *sh = cs_arena_alloc(arena, ndim * sizeof(int64_t));
+    if (na == NULL || sh == NULL)
+        return 0;
+    memcpy(sh, shape, ndim * sizeof(int64_t));
+    na->dtype = is_float || n == 0 ? CS_DTYPE_FLOAT64 : CS_DTYPE_INT64;
+    na->ndim = ndim;
+    na->int_literals = int_literals;
+    na->shape = sh;
+    na->data = data;
+    na->count = n;
+    na->raw = text + start - 1;
+    na->raw_len = p - start + 1;
+    out->type = CS_JSON_NUMARRAY;
+    out->len = (uint32_t)n;
+    out->u.num = na;
+    return p;
+}
+
+int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs_arena_t *arena,
+                  cs_json_t *out, cs_json_error_t *err) {
+    uint8_t kinds_small[256];
+    uint32_t max_depth = opt->max_depth ? opt->max_depth : 512;
+    uint8_t *kinds = max_depth <= sizeof(kinds_small) ? kinds_small : malloc(max_depth);
+    /* frames: index into scratch where each open container's children start */
+    size_t *frames = malloc(max_depth * sizeof(size_t));
+    scratch_t sc = {0};
+    int rc = -1;
+    if (kinds == NULL || frames == NULL) {
+        snprintf(err->message, sizeof(err->message), "out of memory");
+        goto done;
+    }
+    cs_json_lexer_t lx;
+    cs_json_lexer_init(&lx, text, len, max_depth, kinds, opt->allow_nan, err);
+    const char *pending_key = NULL;
+    uint32_t pending_key_len = 0;
+    cs_tok_t tok;
+    for (;;) {
+        cs_json_t v;
+        memset(&v, 0, sizeof(v));
+        switch (cs_json_next(&lx, &tok)) {
+        case CS_TOK_ERROR:
+            goto done;
+        case CS_TOK_END:
+            rc = 0;
+            goto done;
+        case CS_TOK_KEY: {
+            char *k = cs_arena_alloc(arena, tok.len + 1);
+            if (k == NULL)
+                goto oom;
+            pending_key_len = (uint32_t)cs_json_decode_string(&tok, k);
+            pending_key = k;
+            continue;
+        }
+        case CS_TOK_BEGIN_ARRAY:
+            if (opt->numeric_arrays) {
+                size_t end = scan_numarray(text, len, lx.pos, opt->allow_nan,
+                                           max_depth - lx.depth + 1, arena, &v);
+                if (end) {
+                    cs_json_lexer_array_consumed(&lx, end);
+                    break;
+                }
+            }
+            /* fall through */
+        case CS_TOK_BEGIN_OBJECT: {
+            frames[lx.depth - 1] = sc.len;
+            /* the key of this container in its parent rides on a placeholder entry */
+            cs_json_member_t holder = {pending_key, pending_key_len, {0}};
+            holder.value.type = tok.type == CS_TOK_BEGIN_ARRAY ? CS_JSON_ARRAY : CS_JSON_OBJECT;
+            if (scratch_push(&sc, holder) < 0)
+                goto oom;
+            pending_key = NULL;
+            continue;
+        }
+        case CS_TOK_END_ARRAY:
+        case CS_TOK_END_OBJECT: {
+            size_t start = frames[lx.depth];
+            cs_json_member_t holder = sc.v[start];
+            size_t count = sc.len - start - 1;
+            v.type = holder.value.type;
+            v.len = (uint32_t)count;
+            if (v.type == CS_JSON_ARRAY) {
+                cs_json_t *items = cs_arena_alloc(arena, count * sizeof(cs_json_t));
+                if (items == NULL)
+                    goto oom;
+                for (size_t j = 0; j < count; j++)
+                    items[j] = sc.v[start + 1 + j].value;
+                v.u.items = items;
+            } else {
+                cs_json_member_t *m = cs_arena_alloc(arena, count * sizeof(cs_json_member_t));
+                if (m == NULL)
+                    goto oom;
+                memcpy(m, sc.v + start + 1, count * sizeof(cs_json_member_t));
+                v.u.members = m;
+            }
+            sc.len = start;
+            pending_key = holder.key;
+            pending_key_len = holder.key_len;
+            break;
+        }
+        case CS_TOK_STRING: {
+            char *s = cs_arena_alloc(arena, tok.len + 1);
+            if (s == NULL)
+                goto oom;
+            v.type = CS_JSON_STRING;
+            v.len = (uint32_t)cs_json_decode_string(&tok, s);
+            v.u.s = s;
+            break;
+        }
+        case CS_TOK_INT:
+            v.type = CS_JSON_INT;
+            v.u.i = tok.i;
+            break;
+        case CS_TOK_BIGINT: {
+            char *s = cs_arena_alloc(arena, tok.len + 1);
+            if (s == NULL)
+                goto oom;
+            memcpy(s, tok.start, tok.len);
+            s[tok.len] = '\0';
+            v.type = CS_JSON_BIGINT;
+            v.len = (uint32_t)tok.len;
+            v.u.s = s;
+            break;
+        }
+        case CS_TOK_FLOAT:
+            v.type = CS_JSON_FLOAT;
+            v.u.d = tok.d;
+            break;
+        case CS_TOK_TRUE:
+            v.type = CS_JSON_TRUE;
+            break;
+        case CS_TOK_FALSE:
+            v.type = CS_JSON_FALSE;
+            break;
+        case CS_TOK_NULL:
+            v.type = CS_JSON_NULL;
+            break;
+        }
+        /* a complete value: attach it to its container, or it is the document */
+        if (lx.depth == 0) {
+            *out = v;
+            continue; /* the next token must be CS_TOK_END */
+        }
+        cs_json_member_t m = {pending_key, pending_key_len, v};
+        pending_key = NULL;
+        if (scratch_push(&sc, m) < 0)
+            goto oom;
+    }
+oom:
+    snprintf(err->message, sizeof(err->message), "out of memory");
+    err->offset = lx.pos;
+done:
+    free(sc.v);
+    free(frames);
+    if (kinds != kinds_small)
+        free(kinds);
+    return rc;
+}
+
+const cs_json_t *cs_json_get(const cs_json_t *obj, const char *key) {
+    if (obj == NULL || obj->type != CS_JSON_OBJECT)
+        return NULL;
+    size_t kl = strlen(key);
+    for (uint32_t i = obj->len; i-- > 0;) {
+        const cs_json_member_t *m = &obj->u.members[i];
+        if (m->key_len == kl && memcmp(m->key, key, kl) == 0)
+            return &m->value;
+    }
+    return NULL;
+}

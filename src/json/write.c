@@ -1,0 +1,263 @@
+/* JSON and Python-repr output.
+ *
+ * cs_json_write matches Flask's JSON provider (json.dumps with sort_keys=True, compact
+ * separators, ensure_ascii): keys sort by code point, which for UTF-8 is plain byte order; a
+ * duplicated key keeps its last value (a Python dict built by json.loads). Float formatting is
+ * json/number.c. A numeric array that mixed integer and float literals is re-read from its
+ * source text so each element keeps its own type, as the reference echoes lists unchanged. */
+#include "json/json.h"
+
+#include "json/number.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cs_json_write_numbers(cs_buf_t *out, cs_dtype_t dtype, const void *data, size_t count) {
+    /* worst case per element: 32 bytes of number + comma */
+    if (count > (SIZE_MAX - 2) / 33 || cs_buf_reserve(out, count * 33 + 2) < 0)
+        return -ENOMEM;
+    char *o = out->data + out->len;
+    *o++ = '[';
+    if (dtype == CS_DTYPE_INT64) {
+        const int64_t *v = data;
+        for (size_t i = 0; i < count; i++) {
+            if (i)
+                *o++ = ',';
+            o += cs_json_format_int(v[i], o);
+        }
+    } else {
+        const double *v = data;
+        for (size_t i = 0; i < count; i++) {
+            if (i)
+                *o++ = ',';
+            o += cs_json_format_double(v[i], o);
+        }
+    }
+    *o++ = ']';
+    out->len = (size_t)(o - out->data);
+    return 0;
+}
+
+static int write_nested(cs_buf_t *out, cs_dtype_t dtype, const char *data, const int64_t *shape,
+                        uint32_t ndim, size_t stride_bytes) {
+    if (ndim == 1)
+        return cs_json_write_numbers(out, dtype, data, (size_t)shape[0]);
+    size_t inner = stride_bytes / (size_t)(shape[0] ? shape[0] : 1);
+    if (cs_buf_append(out, "[", 1) < 0)
+        return -ENOMEM;
+    for (int64_t i = 0; i < shape[0]; i++) {
+        if (i && cs_buf_append(out, ",", 1) < 0)
+            return -ENOMEM;
+        if (write_nested(out, dtype, data + (size_t)i * inner, shape + 1, ndim - 1, inner) < 0)
+            return -ENOMEM;
+    }
+    return cs_buf_append(out, "]", 1);
+}
+
+int cs_json_write_nested(cs_buf_t *out, cs_dtype_t dtype, const void *data, const int64_t *shape,
+                         uint32_t ndim) {
+    if (ndim == 0)
+        return cs_json_write_numbers(out, dtype, data, 1) < 0 ? -ENOMEM : 0;
+    size_t total = 8;
+    for (uint32_t d = 0; d < ndim; d++)
+        total *= (size_t)shape[d];
+    return write_nested(out, dtype, data, shape, ndim, total);
+}
+
+/* Re-reads a numeric array's source as plain values (each element keeps int or float). */
+static int with_plain_values(const cs_numarray_t *na, int (*fn)(cs_buf_t *, const cs_json_t *),
+                             cs_buf_t *out) {
+    cs_arena_t arena;
+    cs_arena_init(&arena);
+    cs_json_t v;
+    cs_json_error_t err;
+    cs_json_options_t opt = {.max_depth = CS_JSON_MAX_DIMS + 1, .allow_nan = true};
+    int rc = cs_json_parse(na->raw, na->raw_len, &opt, &arena, &v, &err);
+    if (rc == 0)
+        rc = fn(out, &v);
+    cs_arena_free(&arena);
+    return rc < 0 ? -ENOMEM : 0;
+}
+
+static int compare_members(const void *a, const void *b) {
+    const cs_json_member_t *x = *(cs_json_member_t *const *)a, *y = *(cs_json_member_t *const *)b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    if (c)
+        return c;
+    if (x->key_len != y->key_len)
+        return x->key_len < y->key_len ? -1 : 1;
+    return x < y ? -1 : x > y; /* stable: later duplicates after earlier ones */
+}
+
+static int write_value(cs_buf_t *out, const cs_json_t *v) {
+    char num[40];
+    switch (v->type) {
+    case CS_JSON_NULL:
+        return cs_buf_append(out, "null", 4);
+    case CS_JSON_TRUE:
+        return cs_buf_append(out, "true", 4);
+    case CS_JSON_FALSE:
+        return cs_buf_append(out, "false", 5);
+    case CS_JSON_INT:
+        return cs_buf_append(out, num, cs_json_format_int(v->u.i, num));
+    case CS_JSON_BIGINT:
+        return cs_buf_append(out, v->u.s, v->len);
+    case CS_JSON_FLOAT:
+        return cs_buf_append(out, num, cs_json_format_double(v->u.d, num));
+    case CS_JSON_STRING:
+        return cs_buf_append_json_string(out, v->u.s, v->len);
+    case CS_JSON_NUMARRAY: {
+        const cs_numarray_t *na = v->u.num;
+        if (na->int_literals)
+            return with_plain_values(na, write_value, out);
+        return cs_json_write_nested(out, na->dtype, na->data, na->shape, na->ndim);
+    }
+    case CS_JSON_ARRAY:
+        if (cs_buf_append(out, "[", 1) < 0)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < v->len; i++) {
+            if ((i && cs_buf_append(out, ",", 1) < 0) || write_value(out, &v->u.items[i]) < 0)
+                return -ENOMEM;
+        }
+        return cs_buf_append(out, "]", 1);
+    case CS_JSON_OBJECT: {
+        const cs_json_member_t *small[16];
+        const cs_json_member_t **idx = v->len <= 16 ? small : malloc(v->len * sizeof(*idx));
+        if (idx == NULL)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < v->len; i++)
+            idx[i] = &v->u.members[i];
+        qsort(idx, v->len, sizeof(*idx), compare_members);
+        int rc = cs_buf_append(out, "{", 1);
+        bool first = true;
+        for (uint32_t i = 0; i < v->len && rc == 0; i++) {
+            const cs_json_member_t *m = idx[i];
+            /* a duplicate key: only its last occurrence (sorted last) is written */
+            if (i + 1 < v->len && idx[i + 1]->key_len == m->key_len &&
+                memcmp(idx[i + 1]->key, m->key, m->key_len) == 0)
+                continue;
+            if (!first)
+                rc = cs_buf_append(out, ",", 1);
+            first = false;
+            if (rc == 0)
+                rc = cs_buf_append_json_string(out, m->key, m->key_len);
+            if (rc == 0)
+                rc = cs_buf_append(out, ":", 1);
+            if (rc == 0)
+                rc = write_value(out, &m->value);
+        }
+        if (rc == 0)
+            rc = cs_buf_append(out, "}", 1);
+        if (idx != small)
+            free(idx);
+        return rc;
+    }
+    }
+    return 0;
+}
+
+int cs_json_write(cs_buf_t *out, const cs_json_t *v) {
+    return write_value(out, v) < 0 ? -ENOMEM : 0;
+}
+
+/* Python str repr: single quotes unless the text has a ' and no ", escapes for \\, the quote,
+ * \n \r \t and other control characters; printable non-ASCII is kept. */
+static int repr_string(cs_buf_t *out, const char *s, size_t n) {
+    bool has_single = memchr(s, '\'', n) != NULL, has_double = memchr(s, '"', n) != NULL;
+    char q = has_single && !has_double ? '"' : '\'';
+    int rc = cs_buf_append(out, &q, 1);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\\' || c == (unsigned char)q) {
+            char e[2] = {'\\', (char)c};
+            rc = cs_buf_append(out, e, 2);
+        } else if (c == '\n') {
+            rc = cs_buf_append(out, "\\n", 2);
+        } else if (c == '\r') {
+            rc = cs_buf_append(out, "\\r", 2);
+        } else if (c == '\t') {
+            rc = cs_buf_append(out, "\\t", 2);
+        } else if (c < 0x20 || c == 0x7F) {
+            rc = cs_buf_appendf(out, "\\x%02x", c);
+        } else {
+            rc = cs_buf_append(out, &s[i], 1);
+        }
+    }
+    if (rc == 0)
+        rc = cs_buf_append(out, &q, 1);
+    return rc;
+}
+
+static int repr_double(cs_buf_t *out, double d) {
+    char num[40];
+    size_t n = cs_json_format_double(d, num);
+    if (num[0] == 'N')
+        return cs_buf_append(out, "nan", 3);
+    if (num[0] == 'I')
+        return cs_buf_append(out, "inf", 3);
+    if (num[0] == '-' && num[1] == 'I')
+        return cs_buf_append(out, "-inf", 4);
+    return cs_buf_append(out, num, n);
+}
+
+static int repr_value(cs_buf_t *out, const cs_json_t *v) {
+    char num[40];
+    switch (v->type) {
+    case CS_JSON_NULL:
+        return cs_buf_append(out, "None", 4);
+    case CS_JSON_TRUE:
+        return cs_buf_append(out, "True", 4);
+    case CS_JSON_FALSE:
+        return cs_buf_append(out, "False", 5);
+    case CS_JSON_INT:
+        return cs_buf_append(out, num, cs_json_format_int(v->u.i, num));
+    case CS_JSON_BIGINT:
+        return cs_buf_append(out, v->u.s, v->len);
+    case CS_JSON_FLOAT:
+        return repr_double(out, v->u.d);
+    case CS_JSON_STRING:
+        return repr_string(out, v->u.s, v->len);
+    case CS_JSON_NUMARRAY:
+        return with_plain_values(v->u.num, repr_value, out);
+    case CS_JSON_ARRAY:
+        if (cs_buf_append(out, "[", 1) < 0)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < v->len; i++)
+            if ((i && cs_buf_append(out, ", ", 2) < 0) || repr_value(out, &v->u.items[i]) < 0)
+                return -ENOMEM;
+        return cs_buf_append(out, "]", 1);
+    case CS_JSON_OBJECT: {
+        /* dict order: first insertion position, last value */
+        if (cs_buf_append(out, "{", 1) < 0)
+            return -ENOMEM;
+        bool first = true;
+        for (uint32_t i = 0; i < v->len; i++) {
+            const cs_json_member_t *m = &v->u.members[i];
+            bool seen = false;
+            for (uint32_t j = 0; j < i && !seen; j++)
+                seen = v->u.members[j].key_len == m->key_len &&
+                       memcmp(v->u.members[j].key, m->key, m->key_len) == 0;
+            if (seen)
+                continue;
+            const cs_json_t *val = &m->value;
+            for (uint32_t j = i + 1; j < v->len; j++)
+                if (v->u.members[j].key_len == m->key_len &&
+                    memcmp(v->u.members[j].key, m->key, m->key_len) == 0)
+                    val = &v->u.members[j].value;
+            if ((!first && cs_buf_append(out, ", ", 2) < 0) ||
+                repr_string(out, m->key, m->key_len) < 0 || cs_buf_append(out, ": ", 2) < 0 ||
+                repr_value(out, val) < 0)
+                return -ENOMEM;
+            first = false;
+        }
+        return cs_buf_append(out, "}", 1);
+    }
+    }
+    return 0;
+}
+
+int cs_json_write_repr(cs_buf_t *out, const cs_json_t *v) {
+    return repr_value(out, v) < 0 ? -ENOMEM : 0;
+}

@@ -1,0 +1,316 @@
+/* JSON codec: JSONTestSuite conformance, Python-compatible number printing and error messages,
+ * the numeric-array fast path, the Flask-style writer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "json/json.h"
+#include "json/number.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cs_json_options_t strict = {
+    .max_depth = 512, .allow_nan = false, .numeric_arrays = true};
+static const cs_json_options_t strict_plain = {
+    .max_depth = 512, .allow_nan = false, .numeric_arrays = false};
+static const cs_json_options_t python = {
+    .max_depth = 512, .allow_nan = true, .numeric_arrays = true};
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    *len = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    return buf;
+}
+
+static int parse_ok(const char *text, size_t len, const cs_json_options_t *opt) {
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v;
+    cs_json_error_t err;
+    int rc = cs_json_parse(text, len, opt, &a, &v, &err);
+    if (rc == 0) { /* whatever parses must also serialise */
+        cs_buf_t out = {0};
+        assert_int_equal(cs_json_write(&out, &v), 0);
+        cs_buf_free(&out);
+    }
+    cs_arena_free(&a);
+    return rc == 0;
+}
+
+static void test_json_test_suite(void **state) {
+    (void)state;
+    const char *root = getenv("CSERVE_SHARED") ? getenv("CSERVE_SHARED") : "../shared";
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s/testdata/JSONTestSuite/test_parsing", root);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        printf("skipping JSONTestSuite: %s not found (shared test data is absent)\n", dir);
+        skip();
+    }
+    int checked = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != 'y' && e->d_name[0] != 'n' && e->d_name[0] != 'i')
+            continue;
+        char path[2048];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        size_t len = 0;
+        char *text = read_file(path, &len);
+        assert_non_null(text);
+        int a = parse_ok(text, len, &strict), b = parse_ok(text, len, &strict_plain);
+        parse_ok(text, len, &python); /* i_ and everything else: must not crash */
+        if (a != b)
+            fail_msg("%s: fast path and plain parse disagree", e->d_name);
+        if (e->d_name[0] == 'y' && !a)
+            fail_msg("%s: valid JSON rejected", e->d_name);
+        if (e->d_name[0] == 'n' && a)
+            fail_msg("%s: invalid JSON accepted", e->d_name);
+        free(text);
+        checked++;
+    }
+    closedir(d);
+    assert_true(checked > 300);
+}
+
+static void check_format(double v, const char *want) {
+    char out[40];
+    size_t n = cs_json_format_double(v, out);
+    out[n] = '\0';
+    assert_string_equal(out, want);
+}
+
+static void test_python_float_repr(void **state) {
+    (void)state;
+    static const char *cases[] = {"1.0",
+                                  "0.1",
+                                  "1e-05",
+                                  "1e+16",
+                                  "1e+22",
+                                  "5e-324",
+                                  "1.7976931348623157e+308",
+                                  "0.0001",
+                                  "100.0",
+                                  "1234.5",
+                                  "-0.0",
+                                  "1000000000000000.0",
+                                  "0.2856375705089441",
+                                  "1.2345678901234568e+17",
+                                  "123456789.12345679",
+                                  "2.5e-05",
+                                  "0.30000000000000004",
+                                  "-1.5",
+                                  "1e+100",
+                                  "1e+23",
+                                  "1.5e-323"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        check_format(strtod(cases[i], NULL), cases[i]);
+    check_format(NAN, "NaN");
+    check_format(INFINITY, "Infinity");
+    check_format(-INFINITY, "-Infinity");
+    check_format(0.1f, "0.10000000149011612");
+}
+
+static void test_number_round_trip(void **state) {
+    (void)state;
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v;
+        memcpy(&v, &x, sizeof(v));
+        if (!isfinite(v))
+            continue;
+        char out[40];
+        size_t n = cs_json_format_double(v, out);
+        size_t len;
+        int64_t iv;
+        double back;
+        cs_num_kind_t k = cs_json_parse_number(out, n, &len, &iv, &back);
+        assert_int_equal(len, n);
+        if (k == CS_NUM_FLOAT)
+            assert_true(back == v || (v == 0 && back == 0));
+        else
+            fail_msg("formatted float %.*s parsed as an integer", (int)n, out);
+    }
+    /* decimal strings parse exactly like strtod */
+    const char *texts[] = {"0.1",
+                           "1e23",
+                           "2.2250738585072011e-308",
+                           "123456789012345678901234.5",
+                           "9007199254740993.0",
+                           "1.00000000000000011102230246251565404236316680908203125",
+                           "4.9e-324",
+                           "1e-400",
+                           "1e400"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        size_t len;
+        int64_t iv;
+        double d;
+        assert_int_equal(cs_json_parse_number(texts[i], strlen(texts[i]), &len, &iv, &d),
+                         CS_NUM_FLOAT);
+        assert_true(d == strtod(texts[i], NULL));
+    }
+    size_t len;
+    int64_t iv;
+    double d;
+    assert_int_equal(cs_json_parse_number("-9223372036854775808", 20, &len, &iv, &d), CS_NUM_INT);
+    assert_true(iv == INT64_MIN);
+    assert_int_equal(cs_json_parse_number("9223372036854775808", 19, &len, &iv, &d), CS_NUM_BIGINT);
+    assert_int_equal(cs_json_parse_number("1.", 2, &len, &iv, &d), CS_NUM_INT);
+    assert_int_equal(len, 1);
+}
+
+static cs_json_t parse(cs_arena_t *a, const char *text, const cs_json_options_t *opt) {
+    cs_json_t v;
+    cs_json_error_t err;
+    if (cs_json_parse(text, strlen(text), opt, a, &v, &err) != 0)
+        fail_msg("parse of %s failed: %s", text, err.message);
+    return v;
+}
+
+static void test_numeric_arrays(void **state) {
+    (void)state;
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v = parse(&a, "[[1, 2, 3], [4, 5, 6]]", &python);
+    assert_int_equal(v.type, CS_JSON_NUMARRAY);
+    assert_int_equal(v.u.num->dtype, CS_DTYPE_INT64);
+    assert_int_equal(v.u.num->ndim, 2);
+    assert_int_equal(v.u.num->shape[0], 2);
+    assert_int_equal(v.u.num->shape[1], 3);
+    assert_int_equal(((int64_t *)v.u.num->data)[5], 6);
+
+    v = parse(&a, "[[1, 2.5]]", &python);
+    assert_int_equal(v.u.num->dtype, CS_DTYPE_FLOAT64);
+    assert_true(v.u.num->int_literals);
+    assert_true(((double *)v.u.num->data)[0] == 1.0);
+    cs_buf_t out = {0};
+    assert_int_equal(cs_json_write(&out, &v), 0);
+    assert_int_equal(out.len, 9);
+    assert_memory_equal(out.data, "[[1,2.5]]", 9); /* each element keeps its type */
+
+    v = parse(&a, "[[[1e3],[2]],[[3],[NaN]]]", &python);
+    assert_int_equal(v.u.num->ndim, 3);
+    assert_true(isnan(((double *)v.u.num->data)[3]));
+
+    v = parse(&a, "[]", &python);
+    assert_int_equal(v.type, CS_JSON_NUMARRAY);
+    assert_int_equal(v.u.num->shape[0], 0);
+    v = parse(&a, "[[], []]", &python);
+    assert_int_equal(v.u.num->ndim, 2);
+    assert_int_equal(v.u.num->shape[0], 2);
+    assert_int_equal(v.u.num->shape[1], 0);
+
+    /* not numeric, or ragged: plain arrays */
+    assert_int_equal(parse(&a, "[[1, 2], [3]]", &python).type, CS_JSON_ARRAY);
+    assert_int_equal(parse(&a, "[1, \"a\"]", &python).type, CS_JSON_ARRAY);
+    assert_int_equal(parse(&a, "[[1], 2]", &python).type, CS_JSON_ARRAY);
+    assert_int_equal(parse(&a, "[true]", &python).type, CS_JSON_ARRAY);
+    assert_int_equal(parse(&a, "[123456789012345678901234567890]", &python).type, CS_JSON_ARRAY);
+    cs_buf_free(&out);
+    cs_arena_free(&a);
+}
+
+static void check_write(const char *in, const char *want) {
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v = parse(&a, in, &python);
+    cs_buf_t out = {0};
+    assert_int_equal(cs_json_write(&out, &v), 0);
+    assert_int_equal(cs_buf_append(&out, "", 1), 0);
+    assert_string_equal(out.data, want);
+    cs_buf_free(&out);
+    cs_arena_free(&a);
+}
+
+static void check_repr(const char *in, const char *want) {
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v = parse(&a, in, &python);
+    cs_buf_t out = {0};
+    assert_int_equal(cs_json_write_repr(&out, &v), 0);
+    assert_int_equal(cs_buf_append(&out, "", 1), 0);
+    assert_string_equal(out.data, want);
+    cs_buf_free(&out);
+    cs_arena_free(&a);
+}
+
+static void test_writer_and_repr(void **state) {
+    (void)state;
+    check_write("{\"b\": 1, \"a\": [1.50, 1E2, -0], \"c\": {\"z\": null, \"y\": true}}",
+                "{\"a\":[1.5,100.0,0],\"b\":1,\"c\":{\"y\":true,\"z\":null}}");
+    check_write("{\"a\": 1, \"a\": 2}", "{\"a\":2}");
+    check_write("\"h\\u00e9llo \\u2603 <>\"", "\"h\\u00e9llo \\u2603 <>\"");
+    check_write("\"\\ud83d\\ude00 \\ud800\"", "\"\\ud83d\\ude00 \\ud800\"");
+    check_write("[NaN, Infinity, -Infinity, 1e400]", "[NaN,Infinity,-Infinity,Infinity]");
+    check_write("123456789012345678901234567890", "123456789012345678901234567890");
+    check_repr("{}", "{}");
+    check_repr("[1, 2, 3]", "[1, 2, 3]");
+    check_repr("{\"wrong\": [{\"data\": {\"ndarray\": [1]}}]}",
+               "{'wrong': [{'data': {'ndarray': [1]}}]}");
+    check_repr("{\"a\": true, \"b\": null, \"c\": 1.0, \"d\": \"it's\", \"a\": false}",
+               "{'a': False, 'b': None, 'c': 1.0, 'd': \"it's\"}");
+}
+
+static void check_error(const char *in, const char *want) {
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v;
+    cs_json_error_t err;
+    assert_int_equal(cs_json_parse(in, strlen(in), &python, &a, &v, &err), -1);
+    assert_string_equal(err.message, want);
+    cs_arena_free(&a);
+}
+
+static void test_python_error_messages(void **state) {
+    (void)state;
+    check_error("", "Expecting value: line 1 column 1 (char 0)");
+    check_error("{\"a\" 1}", "Expecting ':' delimiter: line 1 column 6 (char 5)");
+    check_error("[1 2]", "Expecting ',' delimiter: line 1 column 4 (char 3)");
+    check_error("{a}",
+                "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)");
+    check_error("\"abc", "Unterminated string starting at: line 1 column 1 (char 0)");
+    check_error("[1] x", "Extra data: line 1 column 5 (char 4)");
+    check_error("[1,]", "Expecting value: line 1 column 4 (char 3)");
+    check_error("{\"a\":1,}",
+                "Expecting property name enclosed in double quotes: line 1 column 8 (char 7)");
+    check_error("[\n1,\n]", "Expecting value: line 3 column 1 (char 5)");
+    check_error("\"\\x\"", "Invalid \\escape: line 1 column 2 (char 1)");
+    check_error("\"\xc3\xa9\" x", "Extra data: line 1 column 5 (char 4)");
+}
+
+static void test_depth_limit(void **state) {
+    (void)state;
+    cs_json_options_t opt = {.max_depth = 8, .allow_nan = true, .numeric_arrays = true};
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v;
+    cs_json_error_t err;
+    assert_int_equal(cs_json_parse("[[[[[[[[1]]]]]]]]", 17, &opt, &a, &v, &err), 0);
+    assert_int_equal(cs_json_parse("[[[[[[[[[1]]]]]]]]]", 19, &opt, &a, &v, &err), -1);
+    assert_non_null(strstr(err.message, "too deep"));
+    assert_int_equal(cs_json_parse("[{\"a\":[[[[[[[1]]]]]]]}]", 23, &opt, &a, &v, &err), -1);
+    cs_arena_free(&a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_test_suite),   cmocka_unit_test(test_python_float_repr),
+        cmocka_unit_test(test_number_round_trip), cmocka_unit_test(test_numeric_arrays),
+        cmocka_unit_test(test_writer_and_repr),   cmocka_unit_test(test_python_error_messages),
+        cmocka_unit_test(test_depth_limit),
+    };
+    return cmocka_run_group_tests_name("json", tests, NULL, NULL);
+}
