@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
         cs_log_error("Persistence: ignored, persistence is deprecated");
 
     cs_runtime_t *runtime = NULL;
-    if (cs_runtime_open(cfg.interface_name, cfg.parameters, &runtime, err, sizeof(err)) < 0) {
+    if (cs_runtime_open(&cfg, &runtime, err, sizeof(err)) < 0) {
         cs_log_error("%s", err);
         return 1;
     }

@@ -45,8 +45,36 @@ typedef enum {
     CS_CALL_ROUTE = 5,
     CS_CALL_AGGREGATE = 6,
     CS_CALL_HEALTH_STATUS = 7,
-    CS_CALL_METADATA = 8,
+    CS_CALL_METADATA = 8, /* at start-up, in the master: answer with respond_json(object) */
 } cs_call_kind;
+
+/* What the request message carries (spec §3.4). */
+typedef enum {
+    CS_PAYLOAD_ABSENT = 0,  /* no message (health status, or no truth in a feedback) */
+    CS_PAYLOAD_NDARRAY = 1, /* data.ndarray */
+    CS_PAYLOAD_TENSOR = 2,  /* data.tensor */
+    CS_PAYLOAD_DATA_EMPTY = 4, /* data without ndarray/tensor: an empty float64 array */
+    CS_PAYLOAD_JSON = 5,    /* jsonData */
+    CS_PAYLOAD_STR = 6,     /* strData */
+    CS_PAYLOAD_BIN = 7,     /* binData (base64-decoded) */
+} cs_payload;
+
+typedef enum {
+    CS_DT_BOOL = 1, /* one byte per element, 0 or 1 */
+    CS_DT_UINT8 = 2,
+    CS_DT_INT32 = 3,
+    CS_DT_INT64 = 4,
+    CS_DT_FLOAT32 = 5,
+    CS_DT_FLOAT64 = 6,
+} cs_datatype;
+
+/* A dense row-major array. `shape` has `ndim` entries (ndim 0: a scalar). */
+typedef struct {
+    cs_datatype dtype;
+    uint32_t ndim;
+    const int64_t *shape;
+    const void *data;
+} cs_tensor;
 
 typedef enum {
     CS_LOG_LEVEL_DEBUG = 10,
@@ -83,6 +111,57 @@ typedef struct cs_api {
 
     /* Writes one line to the server log at `level`. Any thread. */
     void (*log)(cs_log_level level, const char *message);
+
+    /* ---- since ABI 0.2: the decoded request and typed answers -------------------------------
+     * Request accessors take a message index: 0 for predict, transforms and route; 0..n-1 for
+     * aggregate (n = call_message_count); for send-feedback message 0 is the feedback's request
+     * and message 1 its truth; health status has none. Everything returned borrows memory owned
+     * by cserve until cs_model_execute returns. Model thread of the call only.
+     *
+     * A call the model leaves unanswered (returns NULL without answering) gets the reference's
+     * "method not implemented" behaviour: predict answers empty data, transforms return their
+     * input, route/aggregate answer 400 "Route not defined"/"Aggregate not defined", health
+     * answers "healthy", feedback an empty array. */
+    uint32_t (*call_message_count)(const cs_call *call);
+    cs_payload (*call_payload)(const cs_call *call, uint32_t msg);
+
+    /* The numeric ndarray/tensor of a message as an INT64 (every element an integer literal)
+     * or FLOAT64 tensor. An error for a payload that is not a numeric array (strings, bools,
+     * jsonData...): read those with call_json. */
+    cs_error *(*call_tensor)(const cs_call *call, uint32_t msg, cs_tensor *out);
+
+    /* data.names of a message (count 0 when absent); name i as a NUL-terminated string, NULL
+     * when that entry is not a string. */
+    uint32_t (*call_name_count)(const cs_call *call, uint32_t msg);
+    const char *(*call_name)(const cs_call *call, uint32_t msg, uint32_t i);
+
+    /* strData text (UTF-8) or the decoded binData bytes. An error for other payloads. */
+    cs_error *(*call_bytes)(const cs_call *call, uint32_t msg, const char **data, size_t *len);
+
+    /* The payload member (ndarray list, tensor values, jsonData, strData) as compact JSON. */
+    cs_error *(*call_json)(cs_call *call, uint32_t msg, const char **json, size_t *len);
+
+    /* send-feedback only: the reward (0 when absent) and the routing entry for this unit
+     * (*has_routing = 0 when absent). */
+    cs_error *(*call_feedback)(const cs_call *call, double *reward, int64_t *routing,
+                               int *has_routing);
+
+    /* Answers, at most one per call; the response is then built by the reference's rules
+     * (which data kind, names, meta). All arguments are copied. */
+    cs_error *(*respond_tensor)(cs_call *call, const cs_tensor *tensor);
+    cs_error *(*respond_str)(cs_call *call, const char *text, size_t len);
+    cs_error *(*respond_bin)(cs_call *call, const void *bytes, size_t len);
+    /* A JSON value: an array becomes data (as a Python list would), an object jsonData, a
+     * string strData; anything else is the reference's 400 "Unknown data type". */
+    cs_error *(*respond_json)(cs_call *call, const char *json, size_t len);
+    /* route only: the child index. */
+    cs_error *(*respond_route)(cs_call *call, int64_t child);
+
+    /* Output column names for results of two or more dimensions (else t:0, t:1, ...). */
+    cs_error *(*set_class_names)(cs_call *call, uint32_t count, const char *const *names);
+    /* Adds meta.tags[key] = value, `value_json` being any JSON value; the model's tags win over
+     * the request's. */
+    cs_error *(*add_tag)(cs_call *call, const char *key, const char *value_json);
 } cs_api;
 
 /* Entry points a model exports (C linkage, these exact names). Only cs_model_abi_version,

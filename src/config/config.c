@@ -540,6 +540,9 @@ int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn get, c
     cfg->include_metrics_in_response = imr == NULL || strcasecmp(imr, "true") == 0;
     const char *ee = get("SELDON_EXECUTOR_ENABLED");
     cfg->executor_enabled = ee == NULL || strcasecmp(ee, "false") != 0;
+    cfg->unit_id = get("PREDICTIVE_UNIT_ID");
+    cfg->unit_image = get("PREDICTIVE_UNIT_IMAGE");
+    cfg->model_metadata = get("MODEL_METADATA");
     const char *fm = get("FILTER_METRICS_ACCESS_LOGS");
     cfg->filter_metrics_access_logs = fm ? cs_config_bool_b1(fm) : !cfg->debug;
 

@@ -38,6 +38,9 @@ typedef struct {
     bool include_metrics_in_response;
     bool executor_enabled;
     bool filter_metrics_access_logs;
+    const char *unit_id;        /* PREDICTIVE_UNIT_ID */
+    const char *unit_image;     /* PREDICTIVE_UNIT_IMAGE */
+    const char *model_metadata; /* MODEL_METADATA */
 
     /* Supervision. */
     int timeout;          /* seconds a model call (and a worker heartbeat) may take */

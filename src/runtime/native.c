@@ -4,6 +4,8 @@
 #include "runtime/native.h"
 
 #include "base/log.h"
+#include "json/json.h"
+#include "protocol/seldon.h"
 #include "runtime/runtime.h"
 
 #include <dlfcn.h>
@@ -22,13 +24,27 @@ struct cs_call {
     cs_call_kind kind;
     const cs_request_t *req;
     cs_response_t *resp;
-    int responded;
+    cs_arena_t *arena;
+    const cs_seldon_msg_t *msgs;
+    uint32_t count;
+    int responded; /* call_respond: the raw answer is final */
+    int answered;  /* a respond_* answer is in `result` */
+    cs_seldon_result_t result;
+    cs_json_member_t *tags;
+    uint32_t tag_count, tag_cap;
+    cs_json_t class_names;
+    double reward;
+    int64_t routing;
+    int has_routing;
 };
 
 struct cs_runtime {
     void *dl; /* NULL for the built-in model */
     cs_native_entry_t entry;
     cs_model *model;
+    cs_seldon_env_t env;
+    cs_buf_t metadata; /* the /metadata body, computed once at start-up */
+    bool metadata_ok;
     char name[256];
 };
 
@@ -67,8 +83,8 @@ static void api_call_body(const cs_call *call, const char **data, size_t *len) {
 
 static cs_error *api_call_respond(cs_call *call, int status, const char *content_type,
                                   const void *body, size_t len) {
-    if (call->responded)
-        return api_error_new(500, NULL, "call_respond called twice");
+    if (call->responded || call->answered)
+        return api_error_new(500, NULL, "the call was already answered");
     cs_response_t *r = call->resp;
     cs_buf_reset(&r->body);
     if (cs_buf_append(&r->body, body, len) < 0)
@@ -87,6 +103,291 @@ static void api_log(cs_log_level level, const char *message) {
     cs_log((cs_log_level_t)level, "%s", message);
 }
 
+static uint32_t api_call_message_count(const cs_call *call) {
+    return call->count;
+}
+
+static const cs_seldon_msg_t *message(const cs_call *call, uint32_t msg) {
+    return msg < call->count ? &call->msgs[msg] : NULL;
+}
+
+static cs_payload api_call_payload(const cs_call *call, uint32_t msg) {
+    const cs_seldon_msg_t *m = message(call, msg);
+    if (m == NULL)
+        return CS_PAYLOAD_ABSENT;
+    switch (m->kind) {
+    case CS_MSG_NDARRAY:
+        return CS_PAYLOAD_NDARRAY;
+    case CS_MSG_TENSOR:
+        return CS_PAYLOAD_TENSOR;
+    case CS_MSG_DATA_EMPTY:
+        return CS_PAYLOAD_DATA_EMPTY;
+    case CS_MSG_JSONDATA:
+        return CS_PAYLOAD_JSON;
+    case CS_MSG_STRDATA:
+        return CS_PAYLOAD_STR;
+    case CS_MSG_BINDATA:
+        return CS_PAYLOAD_BIN;
+    default:
+        return CS_PAYLOAD_ABSENT;
+    }
+}
+
+static cs_error *api_call_tensor(const cs_call *call, uint32_t msg, cs_tensor *out) {
+    const cs_seldon_msg_t *m = message(call, msg);
+    if (m == NULL || !m->numeric)
+        return api_error_new(500, NULL, "the request payload is not a numeric array");
+    out->dtype = m->array.dtype == CS_DTYPE_INT64 ? CS_DT_INT64 : CS_DT_FLOAT64;
+    out->ndim = m->array.ndim;
+    out->shape = m->array.shape;
+    out->data = m->array.data;
+    return NULL;
+}
+
+static uint32_t api_call_name_count(const cs_call *call, uint32_t msg) {
+    const cs_seldon_msg_t *m = message(call, msg);
+    return m && m->names && m->names->type == CS_JSON_ARRAY ? m->names->len : 0;
+}
+
+static const char *api_call_name(const cs_call *call, uint32_t msg, uint32_t i) {
+    if (i >= api_call_name_count(call, msg))
+        return NULL;
+    const cs_json_t *v = &call->msgs[msg].names->u.items[i];
+    return v->type == CS_JSON_STRING ? v->u.s : NULL;
+}
+
+static cs_error *api_call_bytes(const cs_call *call, uint32_t msg, const char **data, size_t *len) {
+    const cs_seldon_msg_t *m = message(call, msg);
+    if (m == NULL || m->bytes == NULL)
+        return api_error_new(500, NULL, "the request payload is not strData or binData");
+    *data = m->bytes;
+    *len = m->bytes_len;
+    return NULL;
+}
+
+static cs_error *api_call_json(cs_call *call, uint32_t msg, const char **json, size_t *len) {
+    const cs_seldon_msg_t *m = message(call, msg);
+    if (m == NULL || m->payload == NULL)
+        return api_error_new(500, NULL, "the request has no JSON payload");
+    cs_buf_t b = {0};
+    if (cs_json_write(&b, m->payload) < 0) {
+        cs_buf_free(&b);
+        return api_error_new(500, NULL, "out of memory");
+    }
+    char *copy = cs_arena_alloc(call->arena, b.len + 1);
+    if (copy == NULL) {
+        cs_buf_free(&b);
+        return api_error_new(500, NULL, "out of memory");
+    }
+    memcpy(copy, b.data, b.len);
+    copy[b.len] = '\0';
+    *json = copy;
+    *len = b.len;
+    cs_buf_free(&b);
+    return NULL;
+}
+
+static cs_error *api_call_feedback(const cs_call *call, double *reward, int64_t *routing,
+                                   int *has_routing) {
+    if (call->kind != CS_CALL_SEND_FEEDBACK)
+        return api_error_new(500, NULL, "call_feedback outside send-feedback");
+    *reward = call->reward;
+    *routing = call->routing;
+    *has_routing = call->has_routing;
+    return NULL;
+}
+
+static cs_error *answer(cs_call *call) {
+    if (call->answered || call->responded)
+        return api_error_new(500, NULL, "the call was already answered");
+    call->answered = 1;
+    return NULL;
+}
+
+static size_t dtype_size(cs_datatype dt) {
+    switch (dt) {
+    case CS_DT_BOOL:
+    case CS_DT_UINT8:
+        return 1;
+    case CS_DT_INT32:
+    case CS_DT_FLOAT32:
+        return 4;
+    case CS_DT_INT64:
+    case CS_DT_FLOAT64:
+        return 8;
+    }
+    return 0;
+}
+
+static cs_error *api_respond_tensor(cs_call *call, const cs_tensor *t) {
+    if (dtype_size(t->dtype) == 0 || t->ndim > CS_JSON_MAX_DIMS)
+        return api_error_new(500, NULL, "respond_tensor: bad dtype or too many dimensions");
+    size_t count = 1;
+    for (uint32_t i = 0; i < t->ndim; i++) {
+        if (t->shape[i] < 0 || (t->shape[i] && count > SIZE_MAX / 8 / (size_t)t->shape[i]))
+            return api_error_new(500, NULL, "respond_tensor: bad shape");
+        count *= (size_t)t->shape[i];
+    }
+    cs_error *e = answer(call);
+    if (e)
+        return e;
+    cs_seldon_array_t *a = &call->result.array;
+    a->ndim = t->ndim;
+    memcpy(a->shape, t->shape, t->ndim * sizeof(int64_t));
+    a->count = count;
+    /* Widen to what JSON prints: int64 or float64 (float32 0.1f prints 0.10000000149011612,
+     * as numpy's tolist() gives it); bools stay bytes. */
+    void *data = cs_arena_alloc(call->arena, (count ? count : 1) * 8);
+    if (data == NULL)
+        return api_error_new(500, NULL, "out of memory");
+    call->result.kind = t->dtype == CS_DT_BOOL ? CS_RESULT_BOOL_ARRAY : CS_RESULT_ARRAY;
+    switch (t->dtype) {
+    case CS_DT_BOOL:
+        for (size_t i = 0; i < count; i++)
+            ((uint8_t *)data)[i] = ((const uint8_t *)t->data)[i] != 0;
+        a->dtype = CS_DTYPE_INT64;
+        break;
+    case CS_DT_UINT8:
+        for (size_t i = 0; i < count; i++)
+            ((int64_t *)data)[i] = ((const uint8_t *)t->data)[i];
+        a->dtype = CS_DTYPE_INT64;
+        break;
+    case CS_DT_INT32:
+        for (size_t i = 0; i < count; i++)
+            ((int64_t *)data)[i] = ((const int32_t *)t->data)[i];
+        a->dtype = CS_DTYPE_INT64;
+        break;
+    case CS_DT_INT64:
+        memcpy(data, t->data, count * 8);
+        a->dtype = CS_DTYPE_INT64;
+        break;
+    case CS_DT_FLOAT32:
+        for (size_t i = 0; i < count; i++)
+            ((double *)data)[i] = ((const float *)t->data)[i];
+        a->dtype = CS_DTYPE_FLOAT64;
+        break;
+    case CS_DT_FLOAT64:
+        memcpy(data, t->data, count * 8);
+        a->dtype = CS_DTYPE_FLOAT64;
+        break;
+    }
+    a->data = data;
+    return NULL;
+}
+
+static char *arena_copy(cs_arena_t *arena, const void *p, size_t n) {
+    char *c = cs_arena_alloc(arena, n + 1);
+    if (c) {
+        memcpy(c, p, n);
+        c[n] = '\0';
+    }
+    return c;
+}
+
+static cs_error *respond_bytes(cs_call *call, cs_result_kind_t kind, const void *p, size_t n) {
+    cs_error *e = answer(call);
+    if (e)
+        return e;
+    char *c = arena_copy(call->arena, p, n);
+    if (c == NULL)
+        return api_error_new(500, NULL, "out of memory");
+    call->result.kind = kind;
+    call->result.bytes = c;
+    call->result.bytes_len = n;
+    return NULL;
+}
+
+static cs_error *api_respond_str(cs_call *call, const char *s, size_t n) {
+    return respond_bytes(call, CS_RESULT_STR, s, n);
+}
+
+static cs_error *api_respond_bin(cs_call *call, const void *b, size_t n) {
+    return respond_bytes(call, CS_RESULT_BIN, b, n);
+}
+
+static const cs_json_options_t model_json = {.max_depth = 512, .allow_nan = true,
+                                             .numeric_arrays = true};
+
+static char *arena_copy(cs_arena_t *arena, const void *p, size_t n);
+
+static cs_error *parse_model_json(cs_call *call, const char *json, size_t len, cs_json_t **out) {
+    cs_json_t *v = cs_arena_alloc(call->arena, sizeof(*v));
+    /* the model's buffer is only borrowed, and the tree may point into its text */
+    char *text = arena_copy(call->arena, json, len);
+    cs_json_error_t jerr;
+    if (v == NULL || text == NULL)
+        return api_error_new(500, NULL, "out of memory");
+    if (cs_json_parse(text, len, &model_json, call->arena, v, &jerr) < 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "the model returned invalid JSON: %s", jerr.message);
+        return api_error_new(500, NULL, msg);
+    }
+    *out = v;
+    return NULL;
+}
+
+static cs_error *api_respond_json(cs_call *call, const char *json, size_t len) {
+    cs_json_t *v;
+    cs_error *e = parse_model_json(call, json, len, &v);
+    if (e == NULL)
+        e = answer(call);
+    if (e)
+        return e;
+    call->result.kind = CS_RESULT_JSON;
+    call->result.json = v;
+    return NULL;
+}
+
+static cs_error *api_respond_route(cs_call *call, int64_t child) {
+    if (call->kind != CS_CALL_ROUTE)
+        return api_error_new(500, NULL, "respond_route outside route");
+    cs_error *e = answer(call);
+    if (e)
+        return e;
+    call->result.kind = CS_RESULT_ROUTE;
+    call->result.route = child;
+    return NULL;
+}
+
+static cs_error *api_set_class_names(cs_call *call, uint32_t n, const char *const *names) {
+    cs_json_t *items = cs_arena_alloc(call->arena, (n ? n : 1) * sizeof(cs_json_t));
+    if (items == NULL)
+        return api_error_new(500, NULL, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        size_t l = strlen(names[i]);
+        char *c = arena_copy(call->arena, names[i], l);
+        if (c == NULL)
+            return api_error_new(500, NULL, "out of memory");
+        items[i] = (cs_json_t){.type = CS_JSON_STRING, .len = (uint32_t)l, .u.s = c};
+    }
+    call->class_names = (cs_json_t){.type = CS_JSON_ARRAY, .len = n, .u.items = items};
+    call->result.class_names = &call->class_names;
+    return NULL;
+}
+
+static cs_error *api_add_tag(cs_call *call, const char *key, const char *value_json) {
+    cs_json_t *v;
+    cs_error *e = parse_model_json(call, value_json, strlen(value_json), &v);
+    if (e)
+        return e;
+    if (call->tag_count == call->tag_cap) {
+        uint32_t cap = call->tag_cap ? call->tag_cap * 2 : 8;
+        cs_json_member_t *m = cs_arena_alloc(call->arena, cap * sizeof(*m));
+        if (m == NULL)
+            return api_error_new(500, NULL, "out of memory");
+        if (call->tag_count)
+            memcpy(m, call->tags, call->tag_count * sizeof(*m));
+        call->tags = m;
+        call->tag_cap = cap;
+    }
+    size_t kl = strlen(key);
+    char *k = arena_copy(call->arena, key, kl);
+    if (k == NULL)
+        return api_error_new(500, NULL, "out of memory");
+    call->tags[call->tag_count++] = (cs_json_member_t){k, (uint32_t)kl, *v};
+    return NULL;
+}
+
 static const cs_api server_api = {
     .abi_version = CS_MODEL_ABI_VERSION,
     .size = sizeof(cs_api),
@@ -96,6 +397,21 @@ static const cs_api server_api = {
     .call_body = api_call_body,
     .call_respond = api_call_respond,
     .log = api_log,
+    .call_message_count = api_call_message_count,
+    .call_payload = api_call_payload,
+    .call_tensor = api_call_tensor,
+    .call_name_count = api_call_name_count,
+    .call_name = api_call_name,
+    .call_bytes = api_call_bytes,
+    .call_json = api_call_json,
+    .call_feedback = api_call_feedback,
+    .respond_tensor = api_respond_tensor,
+    .respond_str = api_respond_str,
+    .respond_bin = api_respond_bin,
+    .respond_json = api_respond_json,
+    .respond_route = api_respond_route,
+    .set_class_names = api_set_class_names,
+    .add_tag = api_add_tag,
 };
 
 static int check_abi(const cs_native_entry_t *e, const char *name, char *err, size_t errlen) {
@@ -151,8 +467,60 @@ static int is_native_path(const char *name) {
     return strchr(name, '/') != NULL || (n > 3 && strcmp(name + n - 3, ".so") == 0);
 }
 
-int cs_runtime_open(const char *interface_name, const char *parameters, cs_runtime_t **out,
-                    char *err, size_t errlen) {
+/* init_metadata(): a METADATA call answered with a JSON object, at start-up. */
+static int model_metadata(cs_runtime_t *rt, const cs_config_t *cfg, char *err, size_t errlen) {
+    cs_arena_t arena;
+    cs_arena_init(&arena);
+    cs_request_t req;
+    memset(&req, 0, sizeof(req));
+    req.body = "";
+    cs_response_t resp;
+    cs_response_init(&resp);
+    cs_call call;
+    memset(&call, 0, sizeof(call));
+    call.kind = CS_CALL_METADATA;
+    call.req = &req;
+    call.resp = &resp;
+    call.arena = &arena;
+    int rc = 0;
+    const cs_json_t *from_model = NULL;
+    cs_error *e = rt->entry.execute(rt->model, &call);
+    if (e) {
+        rc = take_error(e, "model metadata failed", err, errlen);
+        goto done;
+    }
+    if (call.answered && call.result.kind == CS_RESULT_JSON && call.result.json->type == CS_JSON_OBJECT)
+        from_model = call.result.json;
+    else if (call.answered || call.responded)
+        cs_log_warning("model metadata is not a JSON object; using {}");
+    cs_json_t env_doc;
+    const cs_json_t *from_env = NULL;
+    if (cfg->model_metadata) {
+        cs_json_error_t jerr;
+        static const cs_json_options_t opt = {.max_depth = 64, .allow_nan = false};
+        if (cs_json_parse(cfg->model_metadata, strlen(cfg->model_metadata), &opt, &arena, &env_doc,
+                          &jerr) < 0) {
+            cs_log_error("MODEL_METADATA is not valid JSON (%s); ignored", jerr.message);
+        } else if (env_doc.type != CS_JSON_OBJECT) {
+            snprintf(err, errlen, "MODEL_METADATA must be a mapping");
+            rc = -1;
+            goto done;
+        } else {
+            from_env = &env_doc;
+        }
+    }
+    rt->metadata_ok = cs_seldon_metadata(from_model, from_env, cfg->unit_image, &arena,
+                                         &rt->metadata) == 0;
+    if (!rt->metadata_ok)
+        cs_log_error("model metadata is invalid; /metadata will answer 500");
+done:
+    cs_response_close(&resp);
+    cs_arena_free(&arena);
+    return rc;
+}
+
+int cs_runtime_open(const cs_config_t *cfg, cs_runtime_t **out, char *err, size_t errlen) {
+    const char *interface_name = cfg->interface_name, *parameters = cfg->parameters;
     cs_runtime_t *rt = calloc(1, sizeof(*rt));
     if (rt == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -179,6 +547,9 @@ int cs_runtime_open(const char *interface_name, const char *parameters, cs_runti
         take_error(e, "model init failed", err, errlen);
         goto fail;
     }
+    rt->env = (cs_seldon_env_t){cfg->unit_id, cfg->unit_image, cfg->include_metrics_in_response};
+    if (model_metadata(rt, cfg, err, errlen) < 0)
+        goto fail;
     cs_log_info("Loaded model %s", rt->name);
     *out = rt;
     return 0;
@@ -217,17 +588,93 @@ static cs_call_kind call_kind_of(cs_route_t route) {
     }
 }
 
+/* Decodes the request messages a route needs into `call`. Returns 0 or -1 with `err`. */
+static int decode_request(cs_runtime_t *rt, cs_route_t route, cs_call *call,
+                          cs_seldon_error_t *err) {
+    if (route == CS_ROUTE_HEALTH_STATUS)
+        return 0;
+    cs_json_t *doc = cs_arena_alloc(call->arena, sizeof(*doc));
+    if (doc == NULL) {
+        err->status = 500, err->reason = "MICROSERVICE_INTERNAL_ERROR";
+        snprintf(err->info, sizeof(err->info), "out of memory");
+        return -1;
+    }
+    if (cs_seldon_extract(call->req, call->arena, doc, err) < 0)
+        return -1;
+    cs_seldon_msg_t *msgs;
+    if (route == CS_ROUTE_FEEDBACK) {
+        msgs = cs_arena_alloc(call->arena, 2 * sizeof(*msgs));
+        if (msgs == NULL ||
+            cs_seldon_feedback_decode(doc, call->arena, rt->env.unit_id, msgs, &call->reward,
+                                      &call->routing, &call->has_routing, err) < 0)
+            return -1;
+        call->msgs = msgs;
+        call->count = 2;
+        return 0;
+    }
+    if (route == CS_ROUTE_AGGREGATE) {
+        const cs_json_t *items;
+        size_t n;
+        if (cs_seldon_message_list(doc, &items, &n, call->arena, err) < 0)
+            return -1;
+        msgs = cs_arena_alloc(call->arena, (n ? n : 1) * sizeof(*msgs));
+        if (msgs == NULL)
+            return -1;
+        for (size_t i = 0; i < n; i++)
+            if (cs_seldon_decode(&items[i], call->arena, &msgs[i], err) < 0)
+                return -1;
+        call->msgs = msgs;
+        call->count = (uint32_t)n;
+        return 0;
+    }
+    msgs = cs_arena_alloc(call->arena, sizeof(*msgs));
+    if (msgs == NULL || cs_seldon_decode(doc, call->arena, msgs, err) < 0)
+        return -1;
+    call->msgs = msgs;
+    call->count = 1;
+    return 0;
+}
+
 void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *req,
                         cs_response_t *resp) {
-    cs_call call = {call_kind_of(route), req, resp, 0};
+    /* One arena per model thread, kept across calls (its first block is reused). */
+    static _Thread_local cs_arena_t arena;
+    if (route == CS_ROUTE_METADATA) {
+        cs_buf_reset(&resp->body);
+        if (rt->metadata_ok) {
+            resp->status = 200;
+            resp->content_type = "application/json";
+            cs_buf_append(&resp->body, rt->metadata.data, rt->metadata.len);
+        } else {
+            cs_response_error(resp, 500, "MICROSERVICE_BAD_METADATA", "Model metadata unavailable");
+        }
+        return;
+    }
+    cs_call call;
+    memset(&call, 0, sizeof(call));
+    call.kind = call_kind_of(route);
+    call.req = req;
+    call.resp = resp;
+    call.arena = &arena;
+    cs_seldon_error_t err;
+    if (decode_request(rt, route, &call, &err) < 0) {
+        cs_seldon_error_respond(&err, resp);
+        cs_arena_reset(&arena);
+        return;
+    }
     cs_error *e = rt->entry.execute(rt->model, &call);
     if (e) {
         cs_response_error(resp, e->status, e->reason, e->message);
         api_error_free(e);
     } else if (!call.responded) {
-        cs_response_error(resp, 500, "MICROSERVICE_INTERNAL_ERROR",
-                          "the model returned without a response");
+        cs_json_t tags = {.type = CS_JSON_OBJECT, .len = call.tag_count, .u.members = call.tags};
+        if (call.tag_count)
+            call.result.tags = &tags;
+        if (cs_seldon_respond(route, call.msgs, call.count, &call.result, &rt->env, &arena, resp,
+                              &err) < 0)
+            cs_seldon_error_respond(&err, resp);
     }
+    cs_arena_reset(&arena);
 }
 
 void cs_runtime_close(cs_runtime_t *rt) {
@@ -237,5 +684,6 @@ void cs_runtime_close(cs_runtime_t *rt) {
         rt->entry.fini(rt->model);
     if (rt->dl)
         dlclose(rt->dl);
+    cs_buf_free(&rt->metadata);
     free(rt);
 }

@@ -3,6 +3,7 @@
 #ifndef CS_RUNTIME_RUNTIME_H
 #define CS_RUNTIME_RUNTIME_H
 
+#include "config/config.h"
 #include "http/request.h"
 #include "http/router.h"
 
@@ -10,10 +11,10 @@
 
 typedef struct cs_runtime cs_runtime_t;
 
-/* Finds and constructs the model named by `interface_name` (NULL: built-in) with the JSON
- * `parameters`. Master, before fork. Returns 0, or -1 with a one-line reason in `err`. */
-int cs_runtime_open(const char *interface_name, const char *parameters, cs_runtime_t **out,
-                    char *err, size_t errlen);
+/* Finds and constructs the model named by cfg->interface_name (NULL: built-in) with the JSON
+ * parameters, and computes its metadata. `cfg` must outlive the runtime. Master, before fork.
+ * Returns 0, or -1 with a one-line reason in `err`. */
+int cs_runtime_open(const cs_config_t *cfg, cs_runtime_t **out, char *err, size_t errlen);
 
 /* The model's per-worker load hook. Model thread of a worker. 0, or -1 with `err`. */
 int cs_runtime_load(cs_runtime_t *rt, char *err, size_t errlen);

@@ -1,0 +1,168 @@
+/* Where the SeldonMessage of a request comes from (spec §3.2, §3.3), in the reference's order:
+ * multipart parts, the `json` field of an urlencoded form, the `json` query parameter, then the
+ * body when its media type is JSON. The error statuses and texts are the reference's (Flask and
+ * Werkzeug's), including its 500 for a non-JSON content type. */
+#include "protocol/seldon.h"
+
+#include "base/base64.h"
+#include "http/form.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_FORM_FIELD 500000 /* Flask 3.1's max_form_memory_size */
+#define MAX_FORM_PARTS 1000
+
+static const cs_json_options_t python_json = {.max_depth = 512, .allow_nan = true,
+                                              .numeric_arrays = true};
+
+static void set_error(cs_seldon_error_t *err, int status, const char *reason, const char *info) {
+    err->status = status;
+    err->reason = reason;
+    snprintf(err->info, sizeof(err->info), "%s", info);
+}
+
+static const char too_large[] =
+    "413 Request Entity Too Large: The data value transmitted exceeds the capacity limit.";
+
+/* Parses text given as a form field or query parameter: errors are Python's json messages. */
+static int parse_field(const char *s, size_t n, cs_arena_t *arena, cs_json_t *out,
+                       cs_seldon_error_t *err) {
+    /* the tree may point into its source text (numeric arrays keep it), so the text must live
+     * in the arena with the tree */
+    char *text = cs_arena_alloc(arena, n + 1);
+    if (text == NULL) {
+        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory");
+        return -1;
+    }
+    memcpy(text, s, n);
+    text[n] = '\0';
+    cs_json_error_t jerr;
+    if (cs_json_parse(text, n, &python_json, arena, out, &jerr) == 0)
+        return 0;
+    set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", jerr.message);
+    return -1;
+}
+
+static bool media_type_is(const char *ct, uint32_t len, const char *type, size_t tl) {
+    return len >= tl && strncasecmp(ct, type, tl) == 0 &&
+           (len == tl || ct[tl] == ';' || ct[tl] == ' ' || ct[tl] == '\t');
+}
+
+/* application/json or application/<anything>+json, parameters ignored (Werkzeug's is_json). */
+static bool is_json_type(const char *ct, uint32_t len) {
+    uint32_t n = 0;
+    while (n < len && ct[n] != ';' && ct[n] != ' ' && ct[n] != '\t')
+        n++;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return true;
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+static char *arena_strndup(cs_arena_t *a, const char *s, size_t n) {
+    char *p = cs_arena_alloc(a, n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_len,
+                          cs_arena_t *arena, cs_json_t *out, cs_seldon_error_t *err) {
+    cs_form_part_t *parts = cs_arena_alloc(arena, MAX_FORM_PARTS * sizeof(cs_form_part_t));
+    size_t count = 0;
+    if (parts == NULL) {
+        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory");
+        return -1;
+    }
+    int rc = cs_form_multipart(ct, ct_len, req->body, req->body_len, parts, MAX_FORM_PARTS, &count);
+    if (rc == -E2BIG) {
+        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", too_large);
+        return -1;
+    }
+    if (rc < 0)
+        count = 0; /* Werkzeug yields an empty form for a body it cannot split */
+    cs_json_member_t *members = cs_arena_alloc(arena, (count ? count : 1) * sizeof(*members));
+    uint32_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        cs_form_part_t *p = &parts[i];
+        bool seen = false; /* only the first value of a repeated name counts */
+        for (uint32_t j = 0; j < n && !seen; j++)
+            seen = members[j].key_len == p->name_len && memcmp(members[j].key, p->name, p->name_len) == 0;
+        if (seen)
+            continue;
+        cs_json_member_t *m = &members[n];
+        m->key = arena_strndup(arena, p->name, p->name_len);
+        m->key_len = (uint32_t)p->name_len;
+        bool is_bin = p->name_len == 7 && memcmp(p->name, "binData", 7) == 0;
+        bool is_str = p->name_len == 7 && memcmp(p->name, "strData", 7) == 0;
+        if (!p->is_file && p->len > MAX_FORM_FIELD) {
+            set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", too_large);
+            return -1;
+        }
+        if (p->is_file && is_bin) {
+            /* the reference base64-encodes file bytes under binData; decoding restores them */
+            cs_buf_t b64 = {0};
+            if (cs_base64_encode(&b64, p->data, p->len) < 0)
+                return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
+            m->value = (cs_json_t){.type = CS_JSON_STRING, .len = (uint32_t)b64.len,
+                                   .u.s = arena_strndup(arena, b64.data ? b64.data : "", b64.len)};
+            cs_buf_free(&b64);
+        } else if (p->is_file || is_str) {
+            m->value = (cs_json_t){.type = CS_JSON_STRING, .len = (uint32_t)p->len,
+                                   .u.s = arena_strndup(arena, p->data, p->len)};
+        } else if (parse_field(p->data, p->len, arena, &m->value, err) < 0) {
+            return -1;
+        }
+        n++;
+    }
+    *out = (cs_json_t){.type = CS_JSON_OBJECT, .len = n, .u.members = members};
+    return 0;
+}
+
+int cs_seldon_extract(const cs_request_t *req, cs_arena_t *arena, cs_json_t *out,
+                      cs_seldon_error_t *err) {
+    uint32_t ct_len = 0;
+    const char *ct = cs_request_header(req, "content-type", &ct_len);
+    if (ct && memmem(ct, ct_len, "multipart/form-data", 19))
+        return from_multipart(req, ct, ct_len, arena, out, err);
+
+    cs_buf_t field = {0};
+    int found = 0;
+    if (ct && media_type_is(ct, ct_len, "application/x-www-form-urlencoded", 33))
+        found = cs_form_urlencoded_get(req->body, req->body_len, "json", &field);
+    if (found > 0 && field.len > MAX_FORM_FIELD) {
+        cs_buf_free(&field);
+        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", too_large);
+        return -1;
+    }
+    if (found <= 0 || field.len == 0) {
+        cs_buf_reset(&field);
+        found = req->query ? cs_form_urlencoded_get(req->query, req->query_len, "json", &field) : 0;
+    }
+    if (found > 0 && field.len > 0) {
+        int rc = parse_field(field.data, field.len, arena, out, err);
+        cs_buf_free(&field);
+        return rc;
+    }
+    cs_buf_free(&field);
+
+    if (ct == NULL || !is_json_type(ct, ct_len)) {
+        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR",
+                  "415 Unsupported Media Type: Did not attempt to load JSON data because the "
+                  "request Content-Type was not 'application/json'.");
+        return -1;
+    }
+    cs_json_error_t jerr;
+    if (req->body_len == 0 ||
+        cs_json_parse(req->body, req->body_len, &python_json, arena, out, &jerr) < 0 ||
+        out->type == CS_JSON_NULL) {
+        set_error(err, 400, "MICROSERVICE_BAD_DATA", "Can't find JSON in data");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,156 @@
+/* Parameter conversion with Python's rules: int() for INT (whitespace, sign, underscores),
+ * float() for FLOAT/DOUBLE (also "nan", "inf", "1e3"), distutils strtobool for BOOL. */
+#include "protocol/parameters.h"
+
+#include "config/config.h"
+#include "json/json.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Python float(): optional whitespace, sign, decimal or inf/infinity/nan (any case). */
+static int py_float(const char *s, double *out) {
+    while (isspace((unsigned char)*s))
+        s++;
+    const char *p = s;
+    int neg = 0;
+    if (*p == '+' || *p == '-')
+        neg = *p++ == '-';
+    char *end;
+    double d;
+    if (strncasecmp(p, "infinity", 8) == 0) {
+        d = INFINITY, end = (char *)p + 8;
+    } else if (strncasecmp(p, "inf", 3) == 0) {
+        d = INFINITY, end = (char *)p + 3;
+    } else if (strncasecmp(p, "nan", 3) == 0) {
+        d = NAN, end = (char *)p + 3;
+    } else {
+        if (!isdigit((unsigned char)*p) && !(*p == '.' && isdigit((unsigned char)p[1])))
+            return -1;
+        d = strtod(p, &end);
+        if (end == p)
+            return -1;
+    }
+    while (isspace((unsigned char)*end))
+        end++;
+    if (*end)
+        return -1;
+    *out = neg ? -d : d;
+    return 0;
+}
+
+static int strtobool(const char *s, bool *out) {
+    static const char *yes[] = {"y", "yes", "t", "true", "on", "1"};
+    static const char *no[] = {"n", "no", "f", "false", "off", "0"};
+    for (int i = 0; i < 6; i++) {
+        if (strcasecmp(s, yes[i]) == 0)
+            return *out = true, 0;
+        if (strcasecmp(s, no[i]) == 0)
+            return *out = false, 0;
+    }
+    return -1;
+}
+
+/* The value as Python's str() would give it to the converters. */
+static const char *value_text(const cs_json_t *v, cs_arena_t *arena) {
+    if (v->type == CS_JSON_STRING)
+        return v->u.s;
+    cs_buf_t b = {0};
+    cs_json_write(&b, v);
+    char *s = cs_arena_alloc(arena, b.len + 1);
+    if (s) {
+        memcpy(s, b.data, b.len);
+        s[b.len] = '\0';
+    }
+    cs_buf_free(&b);
+    return s;
+}
+
+int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, char *err,
+                        size_t errlen) {
+    cs_json_t doc;
+    cs_json_error_t jerr;
+    static const cs_json_options_t opt = {.max_depth = 64, .allow_nan = true};
+    if (cs_json_parse(json, strlen(json), &opt, arena, &doc, &jerr) < 0) {
+        snprintf(err, errlen, "json.decoder.JSONDecodeError: %s", jerr.message);
+        return -1;
+    }
+    if (doc.type != CS_JSON_ARRAY && !(doc.type == CS_JSON_NUMARRAY && doc.u.num->count == 0)) {
+        snprintf(err, errlen, "model parameters must be a JSON list of {name, value, type}");
+        return -1;
+    }
+    uint32_t n = doc.type == CS_JSON_ARRAY ? doc.len : 0;
+    cs_param_t *ps = cs_arena_alloc(arena, (n ? n : 1) * sizeof(*ps));
+    if (ps == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int count = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const cs_json_t *it = &doc.u.items[i];
+        const cs_json_t *name = cs_json_get(it, "name"), *value = cs_json_get(it, "value"),
+                        *type = cs_json_get(it, "type");
+        if (it->type != CS_JSON_OBJECT || name == NULL || value == NULL || type == NULL ||
+            name->type != CS_JSON_STRING || type->type != CS_JSON_STRING) {
+            snprintf(err, errlen, "model parameter %u must be an object with string name and type "
+                     "and a value", i);
+            return -1;
+        }
+        cs_param_t p = {.name = name->u.s, .s = value_text(value, arena)};
+        const char *t = type->u.s;
+        if (p.s == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (strcmp(t, "INT") == 0) {
+            long v;
+            p.type = CS_PARAM_INT;
+            if (value->type == CS_JSON_INT) {
+                p.i = value->u.i;
+            } else if (value->type == CS_JSON_FLOAT && isfinite(value->u.d)) {
+                p.i = (int64_t)value->u.d; /* int(3.7) == 3 */
+            } else if (value->type == CS_JSON_STRING && cs_config_parse_int(p.s, &v) == 0) {
+                p.i = v;
+            } else {
+                snprintf(err, errlen, "Bad model parameter: %s with value %s can't be parsed as a %s",
+                         p.name, p.s, t);
+                return -1;
+            }
+        } else if (strcmp(t, "FLOAT") == 0 || strcmp(t, "DOUBLE") == 0) {
+            p.type = CS_PARAM_FLOAT;
+            if (value->type == CS_JSON_INT)
+                p.d = (double)value->u.i;
+            else if (value->type == CS_JSON_FLOAT)
+                p.d = value->u.d;
+            else if (value->type != CS_JSON_STRING || py_float(p.s, &p.d) < 0) {
+                snprintf(err, errlen, "Bad model parameter: %s with value %s can't be parsed as a %s",
+                         p.name, p.s, t);
+                return -1;
+            }
+        } else if (strcmp(t, "STRING") == 0) {
+            p.type = CS_PARAM_STRING;
+        } else if (strcmp(t, "BOOL") == 0) {
+            p.type = CS_PARAM_BOOL;
+            if (value->type != CS_JSON_STRING || strtobool(p.s, &p.b) < 0) {
+                snprintf(err, errlen, "ValueError: invalid truth value '%s'", p.s);
+                return -1;
+            }
+        } else {
+            snprintf(err, errlen, "Bad model parameter type: %s valid are INT, FLOAT, DOUBLE, STRING, BOOL",
+                     t);
+            return -1;
+        }
+        int j;
+        for (j = 0; j < count && strcmp(ps[j].name, p.name) != 0; j++)
+            ;
+        ps[j] = p;
+        if (j == count)
+            count++;
+    }
+    *out = ps;
+    return count;
+}

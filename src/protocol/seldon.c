@@ -1,0 +1,843 @@
+/* SeldonMessage decoding and response construction (spec §2.3, §3.4, §3.7, §3.8).
+ *
+ * Decoding keeps the request as its JSON tree and adds what a model needs: the payload kind,
+ * a typed array for numeric ndarray/tensor payloads (straight from the codec's numeric-array
+ * buffer, no copy), the decoded bytes of strData/binData. Errors carry the reference's texts,
+ * several of which are Python or numpy messages.
+ *
+ * Responses are built as a JSON tree in the request arena and serialised once; the writer's key
+ * sorting and last-duplicate-wins rule do the merging of tags and requestPath (request tags
+ * first, model tags after, so the model's win). */
+#include "protocol/seldon.h"
+
+#include "base/base64.h"
+#include "json/number.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int fail(cs_seldon_error_t *err, int status, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(cs_seldon_error_t *err, int status, const char *reason, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->info, sizeof(err->info), fmt, ap);
+    va_end(ap);
+    err->status = status;
+    err->reason = reason;
+    return -1;
+}
+
+#define BAD_DATA "MICROSERVICE_BAD_DATA"
+#define INTERNAL "MICROSERVICE_INTERNAL_ERROR"
+
+void cs_seldon_error_respond(const cs_seldon_error_t *err, cs_response_t *resp) {
+    cs_response_error(resp, err->status, err->reason, err->info);
+}
+
+static const char *py_type(const cs_json_t *v) {
+    switch (v->type) {
+    case CS_JSON_NULL:
+        return "NoneType";
+    case CS_JSON_TRUE:
+    case CS_JSON_FALSE:
+        return "bool";
+    case CS_JSON_INT:
+    case CS_JSON_BIGINT:
+        return "int";
+    case CS_JSON_FLOAT:
+        return "float";
+    case CS_JSON_STRING:
+        return "str";
+    case CS_JSON_ARRAY:
+    case CS_JSON_NUMARRAY:
+        return "list";
+    case CS_JSON_OBJECT:
+        return "dict";
+    }
+    return "object";
+}
+
+/* "Invalid request data type: <repr>" */
+static int invalid_request(cs_seldon_error_t *err, const cs_json_t *v) {
+    cs_buf_t b = {0};
+    cs_json_write_repr(&b, v);
+    fail(err, 400, BAD_DATA, "Invalid request data type: %.*s", (int)(b.len > 400 ? 400 : b.len),
+         b.data ? b.data : "");
+    cs_buf_free(&b);
+    return -1;
+}
+
+/* Python tuple text of a shape: (2,) or (2,3). */
+static void shape_text(char *out, size_t n, const int64_t *shape, uint32_t ndim) {
+    size_t k = (size_t)snprintf(out, n, "(");
+    for (uint32_t i = 0; i < ndim && k < n; i++)
+        k += (size_t)snprintf(out + k, n - k, "%s%lld", i ? "," : "", (long long)shape[i]);
+    if (k < n)
+        snprintf(out + k, n - k, ndim == 1 ? ",)" : ")");
+}
+
+/* ---- numpy's view of nested lists -------------------------------------------------------- */
+
+static bool is_list(const cs_json_t *v) {
+    return v->type == CS_JSON_ARRAY || v->type == CS_JSON_NUMARRAY;
+}
+
+static int64_t list_len_at(const cs_json_t *v) {
+    return v->type == CS_JSON_ARRAY ? v->len : v->u.num->shape[0];
+}
+
+/* Checks that every node at depth d < ndim is a list of length shape[d] and that nothing deeper
+ * is a list. Returns the depth of the first inconsistency, or -1. */
+static int check_shape(const cs_json_t *v, uint32_t d, const int64_t *shape, uint32_t ndim) {
+    if (d == ndim)
+        return is_list(v) ? (int)d : -1;
+    if (!is_list(v) || list_len_at(v) != shape[d])
+        return (int)d;
+    if (v->type == CS_JSON_NUMARRAY) {
+        const cs_numarray_t *na = v->u.num;
+        if (na->ndim != ndim - d)
+            return (int)(na->ndim < ndim - d ? d + na->ndim : ndim);
+        for (uint32_t i = 0; i < na->ndim; i++)
+            if (na->shape[i] != shape[d + i])
+                return (int)(d + i);
+        return -1;
+    }
+    for (uint32_t i = 0; i < v->len; i++) {
+        int bad = check_shape(&v->u.items[i], d + 1, shape, ndim);
+        if (bad >= 0)
+            return bad;
+    }
+    return -1;
+}
+
+/* numpy.array(list) shape discovery: the first-element chain proposes a shape, every element
+ * must agree. Returns 0, or -1 with numpy's "inhomogeneous shape" error. */
+static int list_shape(const cs_json_t *v, int64_t *shape, uint32_t *ndim, cs_seldon_error_t *err) {
+    uint32_t n = 0;
+    const cs_json_t *p = v;
+    while (n < CS_JSON_MAX_DIMS && is_list(p)) {
+        if (p->type == CS_JSON_NUMARRAY) {
+            for (uint32_t i = 0; i < p->u.num->ndim && n < CS_JSON_MAX_DIMS; i++)
+                shape[n++] = p->u.num->shape[i];
+            break;
+        }
+        shape[n++] = p->len;
+        if (p->len == 0)
+            break;
+        p = &p->u.items[0];
+    }
+    int bad = check_shape(v, 0, shape, n);
+    if (bad >= 0) {
+        char st[256];
+        shape_text(st, sizeof(st), shape, (uint32_t)bad);
+        return fail(err, 500, INTERNAL,
+                    "setting an array element with a sequence. The requested array has an "
+                    "inhomogeneous shape after %d dimensions. The detected shape was %s + "
+                    "inhomogeneous part.",
+                    bad, st);
+    }
+    *ndim = n;
+    return 0;
+}
+
+/* ---- decoding ----------------------------------------------------------------------------- */
+
+static void set_numarray(cs_seldon_array_t *a, const cs_numarray_t *na) {
+    a->dtype = na->dtype;
+    a->ndim = na->ndim;
+    memcpy(a->shape, na->shape, na->ndim * sizeof(int64_t));
+    a->data = na->data;
+    a->count = na->count;
+}
+
+static int decode_ndarray(cs_seldon_msg_t *m, const cs_json_t *nd, cs_arena_t *arena,
+                          cs_seldon_error_t *err) {
+    m->kind = CS_MSG_NDARRAY;
+    m->payload = nd;
+    if (nd->type == CS_JSON_NUMARRAY) {
+        m->numeric = true;
+        set_numarray(&m->array, nd->u.num);
+        return 0;
+    }
+    if (nd->type == CS_JSON_INT || nd->type == CS_JSON_FLOAT) {
+        /* "ndarray": 5 is a 0-d array */
+        int64_t *slot = cs_arena_alloc(arena, sizeof(int64_t));
+        if (slot == NULL)
+            return fail(err, 500, INTERNAL, "out of memory");
+        if (nd->type == CS_JSON_INT)
+            *slot = nd->u.i;
+        else
+            memcpy(slot, &nd->u.d, sizeof(double));
+        m->numeric = true;
+        m->array = (cs_seldon_array_t){.dtype = nd->type == CS_JSON_INT ? CS_DTYPE_INT64
+                                                                        : CS_DTYPE_FLOAT64,
+                                       .ndim = 0, .data = slot, .count = 1};
+        return 0;
+    }
+    if (nd->type == CS_JSON_ARRAY) {
+        int64_t shape[CS_JSON_MAX_DIMS];
+        uint32_t ndim;
+        return list_shape(nd, shape, &ndim, err);
+    }
+    return 0; /* a string, bool or null: a 0-d non-numeric array */
+}
+
+static int decode_tensor(cs_seldon_msg_t *m, const cs_json_t *t, cs_seldon_error_t *err) {
+    m->kind = CS_MSG_TENSOR;
+    if (t->type != CS_JSON_OBJECT) {
+        if (t->type == CS_JSON_NULL || t->type == CS_JSON_INT || t->type == CS_JSON_FLOAT ||
+            t->type == CS_JSON_TRUE || t->type == CS_JSON_FALSE)
+            return fail(err, 500, INTERNAL, "'%s' object is not subscriptable", py_type(t));
+        return fail(err, 500, INTERNAL, "%s indices must be integers or slices, not str",
+                    py_type(t));
+    }
+    const cs_json_t *shape = cs_json_get(t, "shape"), *values = cs_json_get(t, "values");
+    if (shape == NULL)
+        return fail(err, 500, INTERNAL, "'shape'");
+    if (values == NULL)
+        return fail(err, 500, INTERNAL, "'values'");
+    m->payload = values;
+    if (values->type != CS_JSON_NUMARRAY)
+        return fail(err, 500, INTERNAL, "tensor values must be a list of numbers");
+    const cs_numarray_t *na = values->u.num;
+    int64_t dims[CS_JSON_MAX_DIMS];
+    uint32_t ndim = 0;
+    if (shape->type == CS_JSON_NUMARRAY && shape->u.num->dtype == CS_DTYPE_INT64 &&
+        shape->u.num->ndim == 1 && shape->u.num->count <= CS_JSON_MAX_DIMS) {
+        ndim = (uint32_t)shape->u.num->count;
+        memcpy(dims, shape->u.num->data, ndim * sizeof(int64_t));
+    } else if (!(shape->type == CS_JSON_NUMARRAY && shape->u.num->count == 0)) {
+        return fail(err, 500, INTERNAL, "tensor shape must be a list of integers");
+    }
+    int64_t known = 1;
+    int infer = -1;
+    for (uint32_t i = 0; i < ndim; i++) {
+        if (dims[i] == -1 && infer < 0)
+            infer = (int)i;
+        else if (dims[i] < 0)
+            return fail(err, 500, INTERNAL, "negative dimensions not allowed");
+        else
+            known *= dims[i];
+    }
+    int64_t size = (int64_t)na->count;
+    if (infer >= 0 && known > 0 && size % known == 0)
+        dims[infer] = size / known;
+    else if (infer >= 0 || known != size) {
+        char st[256];
+        shape_text(st, sizeof(st), dims, ndim);
+        return fail(err, 500, INTERNAL, "cannot reshape array of size %lld into shape %s",
+                    (long long)size, st);
+    }
+    m->numeric = true;
+    m->array.dtype = na->dtype;
+    m->array.ndim = ndim;
+    memcpy(m->array.shape, dims, ndim * sizeof(int64_t));
+    m->array.data = na->data;
+    m->array.count = na->count;
+    return 0;
+}
+
+int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_seldon_msg_t *m,
+                     cs_seldon_error_t *err) {
+    memset(m, 0, sizeof(*m));
+    m->msg = v;
+    if (v->type != CS_JSON_OBJECT)
+        return invalid_request(err, v);
+    const cs_json_t *meta = cs_json_get(v, "meta");
+    if (meta && meta->type != CS_JSON_OBJECT)
+        return fail(err, 500, INTERNAL, "'%s' object has no attribute 'get'", py_type(meta));
+    m->meta = meta;
+    const cs_json_t *data = cs_json_get(v, "data"), *p;
+    if (data) {
+        if (data->type != CS_JSON_OBJECT && data->type != CS_JSON_ARRAY &&
+            data->type != CS_JSON_NUMARRAY && data->type != CS_JSON_STRING)
+            return fail(err, 500, INTERNAL, "argument of type '%s' is not iterable",
+                        py_type(data));
+        const cs_json_t *names = cs_json_get(data, "names");
+        m->names = names;
+        if ((p = cs_json_get(data, "tensor")))
+            return decode_tensor(m, p, err);
+        if ((p = cs_json_get(data, "ndarray")))
+            return decode_ndarray(m, p, arena, err);
+        if ((p = cs_json_get(data, "tftensor"))) {
+            m->kind = CS_MSG_TFTENSOR;
+            return fail(err, 500, INTERNAL, "name 'TensorProto' is not defined");
+        }
+        m->kind = CS_MSG_DATA_EMPTY;
+        m->numeric = true;
+        m->array = (cs_seldon_array_t){.dtype = CS_DTYPE_FLOAT64, .ndim = 1, .shape = {0}};
+        return 0;
+    }
+    if ((p = cs_json_get(v, "jsonData"))) {
+        m->kind = CS_MSG_JSONDATA;
+        m->payload = p;
+        return 0;
+    }
+    if ((p = cs_json_get(v, "strData"))) {
+        m->kind = CS_MSG_STRDATA;
+        m->payload = p;
+        if (p->type == CS_JSON_STRING) {
+            m->bytes = p->u.s;
+            m->bytes_len = p->len;
+        }
+        return 0;
+    }
+    if ((p = cs_json_get(v, "binData"))) {
+        m->kind = CS_MSG_BINDATA;
+        m->payload = p;
+        if (p->type != CS_JSON_STRING)
+            return fail(err, 500, INTERNAL,
+                        "argument should be a bytes-like object or ASCII string, not '%s'",
+                        py_type(p));
+        unsigned char *out = cs_arena_alloc(arena, p->len * 3 / 4 + 3);
+        if (out == NULL)
+            return fail(err, 500, INTERNAL, "out of memory");
+        if (cs_base64_decode(p->u.s, p->len, out, &m->bytes_len, err->info, sizeof(err->info)) < 0)
+            return err->status = 500, err->reason = INTERNAL, -1;
+        m->bytes = (const char *)out;
+        return 0;
+    }
+    return invalid_request(err, v);
+}
+
+int cs_seldon_message_list(const cs_json_t *v, const cs_json_t **items, size_t *count,
+                           cs_arena_t *arena, cs_seldon_error_t *err) {
+    const cs_json_t *list = v;
+    if (v->type == CS_JSON_OBJECT) {
+        list = cs_json_get(v, "seldonMessages");
+        if (list == NULL || !is_list(list))
+            return invalid_request(err, v);
+    } else if (v->type == CS_JSON_INT || v->type == CS_JSON_FLOAT || v->type == CS_JSON_TRUE ||
+               v->type == CS_JSON_FALSE || v->type == CS_JSON_NULL) {
+        return fail(err, 500, INTERNAL, "argument of type '%s' is not iterable", py_type(v));
+    } else if (!is_list(v)) {
+        return invalid_request(err, v);
+    }
+    if (list->type == CS_JSON_NUMARRAY) {
+        /* a list of numbers: the first element is not a message */
+        if (list->u.num->count == 0) {
+            *items = NULL;
+            *count = 0;
+            return 0;
+        }
+        cs_json_t *first = cs_arena_alloc(arena, sizeof(cs_json_t));
+        if (first == NULL)
+            return fail(err, 500, INTERNAL, "out of memory");
+        const cs_numarray_t *na = list->u.num;
+        if (na->ndim > 1) {
+            *first = (cs_json_t){.type = CS_JSON_ARRAY, .len = 0};
+        } else if (na->dtype == CS_DTYPE_INT64) {
+            *first = (cs_json_t){.type = CS_JSON_INT, .u.i = ((int64_t *)na->data)[0]};
+        } else {
+            *first = (cs_json_t){.type = CS_JSON_FLOAT, .u.d = ((double *)na->data)[0]};
+        }
+        return invalid_request(err, first);
+    }
+    *items = list->u.items;
+    *count = list->len;
+    return 0;
+}
+
+/* ---- building responses ------------------------------------------------------------------ */
+
+typedef struct {
+    cs_json_member_t *m;
+    uint32_t len, cap;
+    cs_arena_t *arena;
+} obj_builder_t;
+
+static int ob_init(obj_builder_t *b, cs_arena_t *arena, uint32_t cap) {
+    b->arena = arena;
+    b->len = 0;
+    b->cap = cap;
+    b->m = cs_arena_alloc(arena, cap * sizeof(cs_json_member_t));
+    return b->m ? 0 : -1;
+}
+
+static int ob_add(obj_builder_t *b, const char *key, const cs_json_t *v) {
+    if (b->len == b->cap) {
+        uint32_t cap = b->cap * 2 + 4;
+        cs_json_member_t *m = cs_arena_alloc(b->arena, cap * sizeof(*m));
+        if (m == NULL)
+            return -1;
+        memcpy(m, b->m, b->len * sizeof(*m));
+        b->m = m;
+        b->cap = cap;
+    }
+    b->m[b->len++] = (cs_json_member_t){key, (uint32_t)strlen(key), *v};
+    return 0;
+}
+
+/* Adds every member of `obj` (if an object). */
+static int ob_merge(obj_builder_t *b, const cs_json_t *obj) {
+    if (obj == NULL || obj->type != CS_JSON_OBJECT)
+        return 0;
+    for (uint32_t i = 0; i < obj->len; i++)
+        if (ob_add(b, obj->u.members[i].key, &obj->u.members[i].value) < 0)
+            return -1;
+    return 0;
+}
+
+static cs_json_t ob_value(const obj_builder_t *b) {
+    return (cs_json_t){.type = CS_JSON_OBJECT, .len = b->len, .u.members = b->m};
+}
+
+/* Distinct keys of an object built with duplicates (the writer keeps the last of each). */
+static uint32_t distinct_keys(const obj_builder_t *b) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < b->len; i++) {
+        bool later = false;
+        for (uint32_t j = i + 1; j < b->len && !later; j++)
+            later = b->m[j].key_len == b->m[i].key_len &&
+                    memcmp(b->m[j].key, b->m[i].key, b->m[i].key_len) == 0;
+        n += !later;
+    }
+    return n;
+}
+
+static cs_json_t string_value(const char *s, size_t n) {
+    return (cs_json_t){.type = CS_JSON_STRING, .len = (uint32_t)n, .u.s = s};
+}
+
+static bool truthy(const cs_json_t *v) {
+    switch (v->type) {
+    case CS_JSON_NULL:
+    case CS_JSON_FALSE:
+        return false;
+    case CS_JSON_INT:
+        return v->u.i != 0;
+    case CS_JSON_FLOAT:
+        return v->u.d != 0;
+    case CS_JSON_NUMARRAY:
+        return v->u.num->count > 0 || v->u.num->shape[0] > 0;
+    case CS_JSON_STRING:
+    case CS_JSON_ARRAY:
+    case CS_JSON_OBJECT:
+        return v->len > 0;
+    default:
+        return true;
+    }
+}
+
+/* Python str() of a result value, for "Unknown data type returned as payload". */
+static void py_str(cs_buf_t *b, const cs_json_t *v) {
+    if (v->type == CS_JSON_STRING)
+        cs_buf_append(b, v->u.s, v->len);
+    else
+        cs_json_write_repr(b, v);
+}
+
+/* A typed array as a NUMARRAY node (so the writer prints it), widening to int64/float64. */
+static int array_node(const cs_seldon_array_t *a, cs_arena_t *arena, cs_json_t *out) {
+    cs_numarray_t *na = cs_arena_alloc(arena, sizeof(*na));
+    int64_t *shape = cs_arena_alloc(arena, (a->ndim ? a->ndim : 1) * sizeof(int64_t));
+    if (na == NULL || shape == NULL)
+        return -1;
+    memcpy(shape, a->shape, a->ndim * sizeof(int64_t));
+    *na = (cs_numarray_t){.dtype = a->dtype, .ndim = a->ndim, .shape = shape,
+                          .data = (void *)a->data, .count = a->count};
+    *out = (cs_json_t){.type = CS_JSON_NUMARRAY, .len = (uint32_t)a->count, .u.num = na};
+    return 0;
+}
+
+/* The flat `values` list of a tensor. */
+static int flat_node(const cs_seldon_array_t *a, cs_arena_t *arena, cs_json_t *out) {
+    cs_seldon_array_t flat = *a;
+    flat.ndim = 1;
+    flat.shape[0] = (int64_t)a->count;
+    return array_node(&flat, arena, out);
+}
+
+static int shape_node(const int64_t *shape, uint32_t ndim, cs_arena_t *arena, cs_json_t *out) {
+    cs_seldon_array_t s = {.dtype = CS_DTYPE_INT64, .ndim = 1, .shape = {ndim},
+                           .data = shape, .count = ndim};
+    return array_node(&s, arena, out);
+}
+
+/* `names` (§3.7.3): class names or t:0..t:n-1 over dimension 1 when ndim >= 2, else []. */
+static int names_node(const int64_t *shape, uint32_t ndim, const cs_json_t *class_names,
+                      cs_arena_t *arena, cs_json_t *out) {
+    if (ndim >= 2 && class_names) {
+        *out = *class_names;
+        return 0;
+    }
+    int64_t n = ndim >= 2 ? shape[1] : 0;
+    if (n > 1000000)
+        n = 1000000;
+    cs_json_t *items = cs_arena_alloc(arena, (size_t)(n ? n : 1) * sizeof(cs_json_t));
+    if (items == NULL)
+        return -1;
+    for (int64_t i = 0; i < n; i++) {
+        char *s = cs_arena_alloc(arena, 24);
+        if (s == NULL)
+            return -1;
+        int l = snprintf(s, 24, "t:%lld", (long long)i);
+        items[i] = string_value(s, (size_t)l);
+    }
+    *out = (cs_json_t){.type = CS_JSON_ARRAY, .len = (uint32_t)n, .u.items = items};
+    return 0;
+}
+
+/* The `data` member for an array result. `as_tensor` picks {"tensor": {shape, values}} over
+ * {"ndarray": nested}. `list` is the result list as returned (printed unchanged as ndarray). */
+static int data_member(const cs_seldon_array_t *a, const cs_json_t *list, bool as_tensor,
+                       const cs_json_t *class_names, cs_arena_t *arena, cs_json_t *out) {
+    obj_builder_t d;
+    cs_json_t names, payload;
+    if (ob_init(&d, arena, 2) < 0 || names_node(a->shape, a->ndim, class_names, arena, &names) < 0)
+        return -1;
+    if (as_tensor) {
+        obj_builder_t t;
+        cs_json_t shape, values;
+        if (ob_init(&t, arena, 2) < 0 || shape_node(a->shape, a->ndim, arena, &shape) < 0 ||
+            flat_node(a, arena, &values) < 0 || ob_add(&t, "shape", &shape) < 0 ||
+            ob_add(&t, "values", &values) < 0)
+            return -1;
+        payload = ob_value(&t);
+    } else if (list) {
+        payload = *list;
+    } else if (array_node(a, arena, &payload) < 0) {
+        return -1;
+    }
+    if (ob_add(&d, "names", &names) < 0 || ob_add(&d, as_tensor ? "tensor" : "ndarray", &payload) < 0)
+        return -1;
+    *out = ob_value(&d);
+    return 0;
+}
+
+/* Bool arrays print as nested true/false lists. */
+static int bool_list(const cs_seldon_array_t *a, const uint8_t *data, uint32_t dim, size_t *pos,
+                     cs_arena_t *arena, cs_json_t *out) {
+    if (dim == a->ndim) {
+        *out = (cs_json_t){.type = data[(*pos)++] ? CS_JSON_TRUE : CS_JSON_FALSE};
+        return 0;
+    }
+    int64_t n = a->shape[dim];
+    cs_json_t *items = cs_arena_alloc(arena, (size_t)(n ? n : 1) * sizeof(cs_json_t));
+    if (items == NULL)
+        return -1;
+    for (int64_t i = 0; i < n; i++)
+        if (bool_list(a, data, dim + 1, pos, arena, &items[i]) < 0)
+            return -1;
+    *out = (cs_json_t){.type = CS_JSON_ARRAY, .len = (uint32_t)n, .u.items = items};
+    return 0;
+}
+
+static int build_meta(cs_route_t route, const cs_seldon_msg_t *msgs, size_t count,
+                      const cs_seldon_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
+                      cs_json_t *out) {
+    obj_builder_t meta, tags, path;
+    if (ob_init(&meta, arena, 4) < 0 || ob_init(&tags, arena, 8) < 0 || ob_init(&path, arena, 4) < 0)
+        return -1;
+    cs_json_t *metrics = NULL;
+    size_t nmetrics = 0, capmetrics = 0;
+    /* Which request metas feed the response (§3.7.4 step 1). */
+    size_t from = 0, to = 0;
+    if (route == CS_ROUTE_PREDICT || route == CS_ROUTE_TRANSFORM_INPUT ||
+        route == CS_ROUTE_TRANSFORM_OUTPUT)
+        to = count ? 1 : 0;
+    else if (route == CS_ROUTE_AGGREGATE)
+        to = count;
+    if (env->unit_id) {
+        const char *img = env->unit_image ? env->unit_image : "NOT_IMPLEMENTED:NOT_IMPLEMENTED";
+        cs_json_t v = string_value(img, strlen(img));
+        if (ob_add(&path, env->unit_id, &v) < 0)
+            return -1;
+    }
+    for (size_t i = from; i < to; i++) {
+        const cs_json_t *m = msgs[i].meta;
+        if (m == NULL)
+            continue;
+        if (ob_merge(&tags, cs_json_get(m, "tags")) < 0 ||
+            ob_merge(&path, cs_json_get(m, "requestPath")) < 0)
+            return -1;
+        const cs_json_t *ms = cs_json_get(m, "metrics");
+        if (ms && ms->type == CS_JSON_ARRAY) {
+            if (nmetrics + ms->len > capmetrics) {
+                size_t cap = (nmetrics + ms->len) * 2;
+                cs_json_t *nm = cs_arena_alloc(arena, cap * sizeof(cs_json_t));
+                if (nm == NULL)
+                    return -1;
+                if (nmetrics)
+                    memcpy(nm, metrics, nmetrics * sizeof(cs_json_t));
+                metrics = nm;
+                capmetrics = cap;
+            }
+            memcpy(metrics + nmetrics, ms->u.items, ms->len * sizeof(cs_json_t));
+            nmetrics += ms->len;
+        }
+    }
+    if (ob_merge(&tags, res->tags) < 0)
+        return -1;
+    if (distinct_keys(&tags)) {
+        cs_json_t v = ob_value(&tags);
+        if (ob_add(&meta, "tags", &v) < 0)
+            return -1;
+    }
+    if (nmetrics) {
+        cs_json_t v = {.type = CS_JSON_ARRAY, .len = (uint32_t)nmetrics, .u.items = metrics};
+        if (ob_add(&meta, "metrics", &v) < 0)
+            return -1;
+    }
+    /* puid: kept for every route that has a request, from the first message, if truthy */
+    if (count && msgs[0].meta) {
+        const cs_json_t *puid = cs_json_get(msgs[0].meta, "puid");
+        if (puid && truthy(puid) && ob_add(&meta, "puid", puid) < 0)
+            return -1;
+    }
+    if (path.len) {
+        cs_json_t v = ob_value(&path);
+        if (ob_add(&meta, "requestPath", &v) < 0)
+            return -1;
+    }
+    *out = ob_value(&meta);
+    return 0;
+}
+
+/* The model's answer when it answered nothing (§2.2 "missing"). */
+static int fallback(cs_route_t route, const cs_seldon_msg_t *req, cs_seldon_result_t *r,
+                    cs_seldon_error_t *err) {
+    static const double none[1];
+    switch (route) {
+    case CS_ROUTE_ROUTE:
+        return fail(err, 400, BAD_DATA, "Route not defined");
+    case CS_ROUTE_AGGREGATE:
+        return fail(err, 400, BAD_DATA, "Aggregate not defined");
+    case CS_ROUTE_HEALTH_STATUS:
+        r->kind = CS_RESULT_STR;
+        r->bytes = "healthy";
+        r->bytes_len = 7;
+        return 0;
+    case CS_ROUTE_TRANSFORM_INPUT:
+    case CS_ROUTE_TRANSFORM_OUTPUT:
+        if (req->numeric) {
+            r->kind = CS_RESULT_ARRAY;
+            r->array = req->array;
+            /* an ndarray request is echoed as the list it was */
+            r->json = req->kind == CS_MSG_NDARRAY ? req->payload : NULL;
+        } else if (req->kind == CS_MSG_STRDATA && req->bytes) {
+            r->kind = CS_RESULT_STR;
+            r->bytes = req->bytes;
+            r->bytes_len = req->bytes_len;
+        } else if (req->kind == CS_MSG_BINDATA) {
+            r->kind = CS_RESULT_BIN;
+            r->bytes = req->bytes;
+            r->bytes_len = req->bytes_len;
+        } else {
+            r->kind = CS_RESULT_JSON;
+            r->json = req->payload;
+        }
+        return 0;
+    default: /* predict: an empty list */
+        r->kind = CS_RESULT_ARRAY;
+        r->array = (cs_seldon_array_t){.dtype = CS_DTYPE_FLOAT64, .ndim = 1, .shape = {0},
+                                       .data = none, .count = 0};
+        return 0;
+    }
+}
+
+/* ---- protobuf JSON printing, for send-feedback ------------------------------------------ */
+
+/* Every number as a double (protobuf Value / repeated double), recursively. */
+static int floats(cs_json_t *v, cs_arena_t *arena) {
+    switch (v->type) {
+    case CS_JSON_INT:
+        v->type = CS_JSON_FLOAT;
+        v->u.d = (double)v->u.i;
+        return 0;
+    case CS_JSON_NUMARRAY: {
+        cs_numarray_t *na = cs_arena_alloc(arena, sizeof(*na));
+        if (na == NULL)
+            return -1;
+        *na = *v->u.num;
+        if (na->dtype == CS_DTYPE_INT64) {
+            double *d = cs_arena_alloc(arena, (na->count ? na->count : 1) * sizeof(double));
+            if (d == NULL)
+                return -1;
+            for (size_t i = 0; i < na->count; i++)
+                d[i] = (double)((const int64_t *)na->data)[i];
+            na->data = d;
+            na->dtype = CS_DTYPE_FLOAT64;
+        }
+        na->int_literals = false;
+        v->u.num = na;
+        return 0;
+    }
+    case CS_JSON_ARRAY: {
+        cs_json_t *items = cs_arena_alloc(arena, (v->len ? v->len : 1) * sizeof(cs_json_t));
+        if (items == NULL)
+            return -1;
+        memcpy(items, v->u.items, v->len * sizeof(cs_json_t));
+        for (uint32_t i = 0; i < v->len; i++)
+            if (floats(&items[i], arena) < 0)
+                return -1;
+        v->u.items = items;
+        return 0;
+    }
+    case CS_JSON_OBJECT: {
+        cs_json_member_t *m = cs_arena_alloc(arena, (v->len ? v->len : 1) * sizeof(*m));
+        if (m == NULL)
+            return -1;
+        memcpy(m, v->u.members, v->len * sizeof(*m));
+        for (uint32_t i = 0; i < v->len; i++)
+            if (floats(&m[i].value, arena) < 0)
+                return -1;
+        v->u.members = m;
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+static bool empty_list(const cs_json_t *v) {
+    return (v->type == CS_JSON_ARRAY && v->len == 0) ||
+           (v->type == CS_JSON_NUMARRAY && v->u.num->count == 0 && v->u.num->ndim == 1);
+}
+
+/* Drops member `key` when its value is an empty list (protobuf omits empty repeated scalar
+ * fields such as names and values; an empty ListValue like ndarray still prints as []). */
+static void drop_empty_list(cs_json_t *obj, const char *key) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < obj->len; i++)
+        if (strcmp(obj->u.members[i].key, key) != 0 || !empty_list(&obj->u.members[i].value))
+            obj->u.members[k++] = obj->u.members[i];
+    obj->len = k;
+}
+
+static int proto_style(cs_json_t *doc, cs_arena_t *arena) {
+    for (uint32_t i = 0; i < doc->len; i++) {
+        cs_json_member_t *m = &doc->u.members[i];
+        if (strcmp(m->key, "data") == 0) {
+            drop_empty_list(&m->value, "names");
+            for (uint32_t j = 0; j < m->value.len; j++) {
+                cs_json_member_t *d = &m->value.u.members[j];
+                if (strcmp(d->key, "ndarray") == 0 && floats(&d->value, arena) < 0)
+                    return -1;
+                if (strcmp(d->key, "tensor") == 0) {
+                    drop_empty_list(&d->value, "values");
+                    for (uint32_t t = 0; t < d->value.len; t++)
+                        if (strcmp(d->value.u.members[t].key, "values") == 0 &&
+                            floats(&d->value.u.members[t].value, arena) < 0)
+                            return -1;
+                }
+            }
+        } else if (strcmp(m->key, "jsonData") == 0 || strcmp(m->key, "meta") == 0) {
+            if (floats(&m->value, arena) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t count,
+                      const cs_seldon_result_t *result, const cs_seldon_env_t *env,
+                      cs_arena_t *arena, cs_response_t *resp, cs_seldon_error_t *err) {
+    static const cs_seldon_msg_t empty;
+    const cs_seldon_msg_t *req = count ? &msgs[0] : &empty;
+    cs_seldon_result_t r = *result;
+    if (r.kind == CS_RESULT_NONE && fallback(route, req, &r, err) < 0)
+        return -1;
+    /* route(): the int becomes [[r]] (§3.8.3) */
+    int64_t *route_cell = NULL;
+    if (r.kind == CS_RESULT_ROUTE) {
+        route_cell = cs_arena_alloc(arena, sizeof(int64_t));
+        if (route_cell == NULL)
+            return fail(err, 500, INTERNAL, "out of memory");
+        *route_cell = r.route;
+        r.kind = CS_RESULT_ARRAY;
+        r.json = NULL;
+        r.array = (cs_seldon_array_t){.dtype = CS_DTYPE_INT64, .ndim = 2, .shape = {1, 1},
+                                      .data = route_cell, .count = 1};
+    }
+    bool req_has_data = req->kind == CS_MSG_NDARRAY || req->kind == CS_MSG_TENSOR ||
+                        req->kind == CS_MSG_TFTENSOR || req->kind == CS_MSG_DATA_EMPTY;
+    /* Mirroring (§3.7.2): numeric results follow the request's data kind. */
+    bool numeric_as_tensor = !req_has_data || req->kind == CS_MSG_TENSOR;
+
+    obj_builder_t top;
+    if (ob_init(&top, arena, 2) < 0)
+        return fail(err, 500, INTERNAL, "out of memory");
+    cs_json_t member;
+    const char *member_name = "data";
+    int rc = 0;
+    switch (r.kind) {
+    case CS_RESULT_ARRAY:
+        rc = data_member(&r.array, r.json, numeric_as_tensor, r.class_names, arena, &member);
+        break;
+    case CS_RESULT_BOOL_ARRAY: {
+        size_t pos = 0;
+        cs_json_t list;
+        rc = bool_list(&r.array, r.array.data, 0, &pos, arena, &list);
+        if (rc == 0)
+            rc = data_member(&r.array, &list, false, r.class_names, arena, &member);
+        break;
+    }
+    case CS_RESULT_JSON: {
+        const cs_json_t *v = r.json;
+        if (v->type == CS_JSON_NUMARRAY) {
+            cs_seldon_array_t a;
+            set_numarray(&a, v->u.num);
+            rc = data_member(&a, v, numeric_as_tensor, r.class_names, arena, &member);
+        } else if (v->type == CS_JSON_ARRAY) {
+            cs_seldon_array_t a = {0};
+            if (list_shape(v, a.shape, &a.ndim, err) < 0)
+                return -1;
+            rc = data_member(&a, v, false, r.class_names, arena, &member);
+        } else if (v->type == CS_JSON_OBJECT) {
+            member_name = "jsonData";
+            member = *v;
+        } else if (v->type == CS_JSON_STRING) {
+            member_name = "strData";
+            member = *v;
+        } else {
+            cs_buf_t b = {0};
+            py_str(&b, v);
+            fail(err, 400, BAD_DATA,
+                 "Unknown data type returned as payload (must be list or np array):%.*s",
+                 (int)b.len, b.data ? b.data : "");
+            cs_buf_free(&b);
+            return -1;
+        }
+        break;
+    }
+    case CS_RESULT_STR:
+        member_name = "strData";
+        member = string_value(r.bytes, r.bytes_len);
+        break;
+    case CS_RESULT_BIN: {
+        cs_buf_t b64 = {0};
+        if (cs_base64_encode(&b64, r.bytes, r.bytes_len) < 0)
+            return fail(err, 500, INTERNAL, "out of memory");
+        char *s = cs_arena_alloc(arena, b64.len + 1);
+        if (s == NULL) {
+            cs_buf_free(&b64);
+            return fail(err, 500, INTERNAL, "out of memory");
+        }
+        if (b64.len)
+            memcpy(s, b64.data, b64.len);
+        s[b64.len] = '\0';
+        member = string_value(s, b64.len);
+        member_name = "binData";
+        cs_buf_free(&b64);
+        break;
+    }
+    default:
+        return fail(err, 500, INTERNAL, "model result of an unknown kind");
+    }
+    cs_json_t meta;
+    if (rc < 0 || ob_add(&top, member_name, &member) < 0 ||
+        build_meta(route, msgs, count, &r, env, arena, &meta) < 0 || ob_add(&top, "meta", &meta) < 0)
+        return fail(err, 500, INTERNAL, "out of memory");
+    cs_json_t doc = ob_value(&top);
+    if (route == CS_ROUTE_FEEDBACK && proto_style(&doc, arena) < 0)
+        return fail(err, 500, INTERNAL, "out of memory");
+    resp->status = 200;
+    resp->content_type = "application/json";
+    cs_buf_reset(&resp->body);
+    if (cs_json_write(&resp->body, &doc) < 0 || cs_buf_append(&resp->body, "\n", 1) < 0)
+        return fail(err, 500, INTERNAL, "out of memory");
+    return 0;
+}

@@ -1,0 +1,124 @@
+/* The Seldon v1 REST protocol (spec §3): getting the SeldonMessage out of a request, decoding
+ * it into what a model receives, and building the response from what the model returned. No
+ * model calls happen here: runtimes drive these steps around their own calls. */
+#ifndef CS_PROTOCOL_SELDON_H
+#define CS_PROTOCOL_SELDON_H
+
+#include "base/arena.h"
+#include "http/request.h"
+#include "http/router.h"
+#include "json/json.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* An error on its way to becoming a Seldon error body. */
+typedef struct {
+    int status;
+    const char *reason;
+    char info[512];
+} cs_seldon_error_t;
+
+/* Turns an error into the response (the one place, via cs_response_error). */
+void cs_seldon_error_respond(const cs_seldon_error_t *err, cs_response_t *resp);
+
+/* Server settings the protocol needs (spec §1.2). */
+typedef struct {
+    const char *unit_id;    /* PREDICTIVE_UNIT_ID or NULL */
+    const char *unit_image; /* PREDICTIVE_UNIT_IMAGE or NULL */
+    bool include_metrics;   /* INCLUDE_METRICS_IN_CLIENT_RESPONSE */
+} cs_seldon_env_t;
+
+/* §3.2: the request's JSON value from multipart parts, the `json` form field, the `json` query
+ * parameter or the body, in that order. Returns 0 or -1 with `err`. */
+int cs_seldon_extract(const cs_request_t *req, cs_arena_t *arena, cs_json_t *out,
+                      cs_seldon_error_t *err);
+
+typedef enum {
+    CS_MSG_NONE = 0, /* health: no request */
+    CS_MSG_NDARRAY,
+    CS_MSG_TENSOR,
+    CS_MSG_TFTENSOR,
+    CS_MSG_DATA_EMPTY, /* "data" with none of the three: X is an empty float64 array */
+    CS_MSG_JSONDATA,
+    CS_MSG_STRDATA,
+    CS_MSG_BINDATA,
+} cs_payload_kind_t;
+
+/* A typed, contiguous, row-major array. */
+typedef struct {
+    cs_dtype_t dtype;
+    uint32_t ndim;
+    int64_t shape[CS_JSON_MAX_DIMS];
+    const void *data;
+    size_t count;
+} cs_seldon_array_t;
+
+/* One decoded request message (§2.3). Pointers borrow the JSON tree and the arena. */
+typedef struct {
+    const cs_json_t *msg;
+    const cs_json_t *meta; /* object or NULL */
+    const cs_json_t *names;
+    cs_payload_kind_t kind;
+    const cs_json_t *payload; /* the ndarray / jsonData / strData value */
+    bool numeric;             /* `array` holds X (numeric ndarray or tensor) */
+    cs_seldon_array_t array;
+    const char *bytes; /* strData text or decoded binData */
+    size_t bytes_len;
+} cs_seldon_msg_t;
+
+/* §3.4: validates one message and decodes its payload. Returns 0 or -1 with `err`. */
+int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_seldon_msg_t *m,
+                     cs_seldon_error_t *err);
+
+/* What a model answered, before the response rules of §3.7 are applied. */
+typedef enum {
+    CS_RESULT_NONE = 0, /* not implemented: the route's fallback applies */
+    CS_RESULT_ARRAY,    /* a typed array (numpy-like) */
+    CS_RESULT_BOOL_ARRAY,
+    CS_RESULT_JSON, /* a JSON value: list → data, object → jsonData, string → strData */
+    CS_RESULT_STR,
+    CS_RESULT_BIN,
+    CS_RESULT_ROUTE, /* route(): an integer */
+} cs_result_kind_t;
+
+typedef struct {
+    cs_result_kind_t kind;
+    cs_seldon_array_t array; /* ARRAY, BOOL_ARRAY (bool data as uint8) */
+    const cs_json_t *json;
+    const char *bytes;
+    size_t bytes_len;
+    int64_t route;
+    const cs_json_t *class_names; /* array of strings, or NULL for t:0, t:1 ... */
+    const cs_json_t *tags;        /* object, or NULL */
+} cs_seldon_result_t;
+
+/* Builds the response for `route` (§3.7, §3.8) into `resp`: `msgs[0..count)` are the decoded
+ * request messages (several for aggregate, none for health). A CS_RESULT_NONE result gets the
+ * route's fallback (identity for transforms, empty data for predict, "healthy" ...). Returns 0
+ * or -1 with `err`. */
+int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t count,
+                      const cs_seldon_result_t *res, const cs_seldon_env_t *env,
+                      cs_arena_t *arena, cs_response_t *resp, cs_seldon_error_t *err);
+
+/* Aggregate bodies (§3.8.4): the list of messages, from an array or {"seldonMessages": [...]}.
+ * Returns 0 or -1 with `err`. */
+int cs_seldon_message_list(const cs_json_t *v, const cs_json_t **items, size_t *count,
+                           cs_arena_t *arena, cs_seldon_error_t *err);
+
+/* Model metadata (§3.8.7): defaults from `image` (PREDICTIVE_UNIT_IMAGE, may be NULL), then
+ * `model_meta`'s keys, then `env_meta`'s (MODEL_METADATA), validated against the reference's
+ * schema. Writes the /metadata body to `out` and returns 0, or -1 when the result is invalid
+ * (the route then answers 500 "Model metadata unavailable"). */
+int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, const char *image,
+                       cs_arena_t *arena, cs_buf_t *out);
+
+/* send-feedback (§3.8.5): validates the Feedback message as the reference's protobuf parser
+ * would (unknown fields and a non-numeric reward are 400 "Invalid JSON: ..."), decodes its
+ * request (msgs[0]) and truth (msgs[1]) with numbers as doubles, and finds the routing entry
+ * for `unit_id` (or "0") in response.meta.routing. Returns 0 or -1 with `err`. */
+int cs_seldon_feedback_decode(const cs_json_t *v, cs_arena_t *arena, const char *unit_id,
+                              cs_seldon_msg_t msgs[2], double *reward, int64_t *routing,
+                              int *has_routing, cs_seldon_error_t *err);
+
+#endif
