@@ -17,6 +17,9 @@ LDLIBS  = -ldl -lm
 
 SRC      := $(shell find src -name '*.c' | sort)
 OBJ      := $(SRC:%.c=$(BUILD)/%.o)
+# The built-in model is the mock classifier example compiled into the binary.
+BUILTIN_OBJ := $(BUILD)/builtin/mock_classifier.o
+OBJ      += $(BUILTIN_OBJ)
 LIB_OBJ  := $(filter-out $(BUILD)/src/main.o,$(OBJ))
 LLHTTP_OBJ := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -38,6 +41,10 @@ $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
 
+$(BUILTIN_OBJ): examples/native/mock_classifier/mock_classifier.c include/cserve/model.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -DCS_MODEL_BUILTIN -MMD -MP -c -o $@ $<
+
 # llhttp is compiled from where Debian's node-llhttp package puts its C sources; it is generated
 # code, built without our warning set.
 $(BUILD)/llhttp/%.o: $(LLHTTP_SRC)/%.c
@@ -46,7 +53,7 @@ $(BUILD)/llhttp/%.o: $(LLHTTP_SRC)/%.c
 
 $(BUILD)/%.so: %.c include/cserve/model.h
 	@mkdir -p $(dir $@)
-	$(CC) -Iinclude $(CFLAGS) $(WARN) -fPIC -shared -o $@ $<
+	$(CC) -Iinclude $(CFLAGS) $(WARN) -fPIC -shared -o $@ $< -lm
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(LLHTTP_OBJ)
 	@mkdir -p $(dir $@)

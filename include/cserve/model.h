@@ -35,6 +35,15 @@ extern "C" {
 typedef struct cs_model cs_model; /* the model's own state, opaque to cserve */
 typedef struct cs_call cs_call;   /* one request being served, opaque to the model */
 typedef struct cs_error cs_error; /* an error, opaque to both */
+typedef struct cs_parameters cs_parameters; /* the model's typed parameters, opaque */
+
+/* Parameter types (spec §1.4). FLOAT covers FLOAT and DOUBLE. */
+typedef enum {
+    CS_PARAM_TYPE_INT = 1,
+    CS_PARAM_TYPE_FLOAT = 2,
+    CS_PARAM_TYPE_STRING = 3,
+    CS_PARAM_TYPE_BOOL = 4,
+} cs_param_type;
 
 /* Which Seldon endpoint a call serves (spec §3.1). */
 typedef enum {
@@ -112,6 +121,19 @@ typedef struct cs_api {
     /* Writes one line to the server log at `level`. Any thread. */
     void (*log)(cs_log_level level, const char *message);
 
+    /* ---- since ABI 0.2: parameters -------------------------------------------------------------
+     * PREDICTIVE_UNIT_PARAMETERS / --parameters, already converted and checked by the server
+     * with the reference's rules (a bad value stops start-up before cs_model_init). Borrowed,
+     * valid during cs_model_init only. */
+    uint32_t (*param_count)(const cs_parameters *params);
+    const char *(*param_name)(const cs_parameters *params, uint32_t i);
+    cs_param_type (*param_type)(const cs_parameters *params, uint32_t i);
+    int64_t (*param_int)(const cs_parameters *params, uint32_t i);
+    double (*param_float)(const cs_parameters *params, uint32_t i);
+    int (*param_bool)(const cs_parameters *params, uint32_t i);
+    /* The value as text (a STRING's value; other types: the text as given). */
+    const char *(*param_string)(const cs_parameters *params, uint32_t i);
+
     /* ---- since ABI 0.2: the decoded request and typed answers -------------------------------
      * Request accessors take a message index: 0 for predict, transforms and route; 0..n-1 for
      * aggregate (n = call_message_count); for send-feedback message 0 is the feedback's request
@@ -170,10 +192,11 @@ typedef struct cs_api {
 /* The ABI the model was built for: return CS_MODEL_ABI_VERSION. */
 uint32_t cs_model_abi_version(void);
 
-/* Builds the model. `api` lives for the whole process. `parameters` is the JSON text of
- * PREDICTIVE_UNIT_PARAMETERS / --parameters (a JSON array, "[]" when none), borrowed for the
- * duration of the call. On success stores the model in *out. Master process, before fork. */
-cs_error *cs_model_init(const cs_api *api, const char *parameters, cs_model **out);
+/* Builds the model. `api` lives for the whole process. `params` holds the typed parameters
+ * (read them with api->param_*), borrowed for the duration of the call; a parameter the model
+ * does not know should be an error, as an unexpected keyword argument is for a Python class.
+ * On success stores the model in *out. Master process, before fork. */
+cs_error *cs_model_init(const cs_api *api, const cs_parameters *params, cs_model **out);
 
 /* Per-worker start-up after fork (open files, start sessions). Optional. An error here stops
  * cserve with the message instead of respawning the worker. Model thread of each worker. */

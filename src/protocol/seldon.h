@@ -27,6 +27,7 @@ typedef struct {
     const char *unit_id;    /* PREDICTIVE_UNIT_ID or NULL */
     const char *unit_image; /* PREDICTIVE_UNIT_IMAGE or NULL */
     bool include_metrics;   /* INCLUDE_METRICS_IN_CLIENT_RESPONSE */
+    bool passthrough;       /* PAYLOAD_PASSTHROUGH: predict bodies go to the model undecoded */
 } cs_seldon_env_t;
 
 /* §3.2: the request's JSON value from multipart parts, the `json` form field, the `json` query

@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "json/json.h"
+#include "protocol/parameters.h"
 #include "protocol/seldon.h"
 #include "runtime/runtime.h"
 
@@ -36,6 +37,11 @@ struct cs_call {
     double reward;
     int64_t routing;
     int has_routing;
+};
+
+struct cs_parameters {
+    cs_param_t *items;
+    uint32_t count;
 };
 
 struct cs_runtime {
@@ -388,6 +394,49 @@ static cs_error *api_add_tag(cs_call *call, const char *key, const char *value_j
     return NULL;
 }
 
+static uint32_t api_param_count(const cs_parameters *p) {
+    return p->count;
+}
+
+static const cs_param_t *param(const cs_parameters *p, uint32_t i) {
+    static const cs_param_t none = {.name = "", .s = ""};
+    return i < p->count ? &p->items[i] : &none;
+}
+
+static const char *api_param_name(const cs_parameters *p, uint32_t i) {
+    return param(p, i)->name;
+}
+
+static cs_param_type api_param_type(const cs_parameters *p, uint32_t i) {
+    switch (param(p, i)->type) {
+    case CS_PARAM_INT:
+        return CS_PARAM_TYPE_INT;
+    case CS_PARAM_FLOAT:
+        return CS_PARAM_TYPE_FLOAT;
+    case CS_PARAM_BOOL:
+        return CS_PARAM_TYPE_BOOL;
+    default:
+        return CS_PARAM_TYPE_STRING;
+    }
+}
+
+static int64_t api_param_int(const cs_parameters *p, uint32_t i) {
+    return param(p, i)->i;
+}
+
+static double api_param_float(const cs_parameters *p, uint32_t i) {
+    const cs_param_t *x = param(p, i);
+    return x->type == CS_PARAM_INT ? (double)x->i : x->d;
+}
+
+static int api_param_bool(const cs_parameters *p, uint32_t i) {
+    return param(p, i)->b;
+}
+
+static const char *api_param_string(const cs_parameters *p, uint32_t i) {
+    return param(p, i)->s;
+}
+
 static const cs_api server_api = {
     .abi_version = CS_MODEL_ABI_VERSION,
     .size = sizeof(cs_api),
@@ -397,6 +446,13 @@ static const cs_api server_api = {
     .call_body = api_call_body,
     .call_respond = api_call_respond,
     .log = api_log,
+    .param_count = api_param_count,
+    .param_name = api_param_name,
+    .param_type = api_param_type,
+    .param_int = api_param_int,
+    .param_float = api_param_float,
+    .param_bool = api_param_bool,
+    .param_string = api_param_string,
     .call_message_count = api_call_message_count,
     .call_payload = api_call_payload,
     .call_tensor = api_call_tensor,
@@ -542,12 +598,24 @@ int cs_runtime_open(const cs_config_t *cfg, cs_runtime_t **out, char *err, size_
     }
     if (check_abi(&rt->entry, rt->name, err, errlen) < 0)
         goto fail;
-    cs_error *e = rt->entry.init(&server_api, parameters, &rt->model);
+    /* Parameters are converted and checked here, before the model sees them (spec §1.4). */
+    cs_arena_t params_arena;
+    cs_arena_init(&params_arena);
+    cs_parameters params = {0};
+    int n = cs_parameters_parse(parameters, &params_arena, &params.items, err, errlen);
+    if (n < 0) {
+        cs_arena_free(&params_arena);
+        goto fail;
+    }
+    params.count = (uint32_t)n;
+    cs_error *e = rt->entry.init(&server_api, &params, &rt->model);
+    cs_arena_free(&params_arena);
     if (e) {
         take_error(e, "model init failed", err, errlen);
         goto fail;
     }
-    rt->env = (cs_seldon_env_t){cfg->unit_id, cfg->unit_image, cfg->include_metrics_in_response};
+    rt->env = (cs_seldon_env_t){cfg->unit_id, cfg->unit_image, cfg->include_metrics_in_response,
+                                cfg->payload_passthrough};
     if (model_metadata(rt, cfg, err, errlen) < 0)
         goto fail;
     cs_log_info("Loaded model %s", rt->name);
@@ -591,7 +659,9 @@ static cs_call_kind call_kind_of(cs_route_t route) {
 /* Decodes the request messages a route needs into `call`. Returns 0 or -1 with `err`. */
 static int decode_request(cs_runtime_t *rt, cs_route_t route, cs_call *call,
                           cs_seldon_error_t *err) {
-    if (route == CS_ROUTE_HEALTH_STATUS)
+    /* Health has no request; with PAYLOAD_PASSTHROUGH a predict body is the model's to read
+     * (call_body) and answer raw (spec §3.10). */
+    if (route == CS_ROUTE_HEALTH_STATUS || (route == CS_ROUTE_PREDICT && rt->env.passthrough))
         return 0;
     cs_json_t *doc = cs_arena_alloc(call->arena, sizeof(*doc));
     if (doc == NULL) {
@@ -666,6 +736,11 @@ void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *
     if (e) {
         cs_response_error(resp, e->status, e->reason, e->message);
         api_error_free(e);
+    } else if (!call.responded && route == CS_ROUTE_PREDICT && rt->env.passthrough) {
+        /* the reference's normal path then fails on the bytes */
+        char info[200];
+        snprintf(info, sizeof(info), "Invalid request data type: b'%.100s'", req->body);
+        cs_response_error(resp, 400, "MICROSERVICE_BAD_DATA", info);
     } else if (!call.responded) {
         cs_json_t tags = {.type = CS_JSON_OBJECT, .len = call.tag_count, .u.members = call.tags};
         if (call.tag_count)

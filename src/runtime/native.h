@@ -7,7 +7,7 @@
 /* The entry points of a native model, whether resolved with dlsym or linked in (built-in). */
 typedef struct {
     uint32_t (*abi_version)(void);
-    cs_error *(*init)(const cs_api *api, const char *parameters, cs_model **out);
+    cs_error *(*init)(const cs_api *api, const cs_parameters *params, cs_model **out);
     cs_error *(*load)(cs_model *model);
     cs_error *(*execute)(cs_model *model, cs_call *call);
     void (*fini)(cs_model *model);

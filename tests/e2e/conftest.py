@@ -55,6 +55,9 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(prefix="cserve-", suffix=".log", delete=False)
         full_env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("GUNICORN_", "SELDON_", "FLASK_", "PREDICTIVE_UNIT_"))}
+        if model == TEST_MODEL:
+            # the test model reads and answers raw bodies (sleep:N, crash, whoami, echo)
+            full_env["PAYLOAD_PASSTHROUGH"] = "true"
         full_env.update(env or {})
         cmd = [binary] + ([model] if model else []) + [
             "--host", "127.0.0.1", "--http-port", "0",

@@ -23,8 +23,8 @@ uint32_t cs_model_abi_version(void) {
     return CS_MODEL_ABI_VERSION;
 }
 
-cs_error *cs_model_init(const cs_api *api, const char *parameters, cs_model **out) {
-    (void)parameters;
+cs_error *cs_model_init(const cs_api *api, const cs_parameters *params, cs_model **out) {
+    (void)params;
     cs_model *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return api->error_new(500, NULL, "out of memory");
@@ -41,6 +41,8 @@ cs_error *cs_model_load(cs_model *m) {
 }
 
 cs_error *cs_model_execute(cs_model *m, cs_call *call) {
+    if (m->api->call_kind(call) != CS_CALL_PREDICT)
+        return NULL;
     const char *body;
     size_t len;
     m->api->call_body(call, &body, &len);
