@@ -18,7 +18,7 @@ LDLIBS  = -ldl -lm
 SRC      := $(shell find src -name '*.c' | sort)
 OBJ      := $(SRC:%.c=$(BUILD)/%.o)
 # The built-in model is the mock classifier example compiled into the binary.
-BUILTIN_OBJ := $(BUILD)/builtin/mock_classifier.o
+BUILTIN_OBJ := $(BUILD)/builtin/mock_classifier.o $(BUILD)/builtin/openapi_json.o
 OBJ      += $(BUILTIN_OBJ)
 LIB_OBJ  := $(filter-out $(BUILD)/src/main.o,$(OBJ))
 LLHTTP_OBJ := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o
@@ -41,9 +41,14 @@ $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
 
-$(BUILTIN_OBJ): examples/native/mock_classifier/mock_classifier.c include/cserve/model.h
+$(BUILD)/builtin/mock_classifier.o: examples/native/mock_classifier/mock_classifier.c include/cserve/model.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -DCS_MODEL_BUILTIN -MMD -MP -c -o $@ $<
+
+# /seldon.json, linked in as data (symbols _binary_openapi_json_start/_end).
+$(BUILD)/builtin/openapi_json.o: src/protocol/openapi.json
+	@mkdir -p $(dir $@)
+	cd src/protocol && ld -r -b binary -z noexecstack -o $(abspath $@) openapi.json
 
 # llhttp is compiled from where Debian's node-llhttp package puts its C sources; it is generated
 # code, built without our warning set.

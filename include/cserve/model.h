@@ -32,9 +32,9 @@ extern "C" {
 #define CS_MODEL_ABI_MINOR   1
 #define CS_MODEL_ABI_VERSION ((uint32_t)((CS_MODEL_ABI_MAJOR << 16) | CS_MODEL_ABI_MINOR))
 
-typedef struct cs_model cs_model; /* the model's own state, opaque to cserve */
-typedef struct cs_call cs_call;   /* one request being served, opaque to the model */
-typedef struct cs_error cs_error; /* an error, opaque to both */
+typedef struct cs_model cs_model;           /* the model's own state, opaque to cserve */
+typedef struct cs_call cs_call;             /* one request being served, opaque to the model */
+typedef struct cs_error cs_error;           /* an error, opaque to both */
 typedef struct cs_parameters cs_parameters; /* the model's typed parameters, opaque */
 
 /* Parameter types (spec §1.4). FLOAT covers FLOAT and DOUBLE. */
@@ -59,13 +59,13 @@ typedef enum {
 
 /* What the request message carries (spec §3.4). */
 typedef enum {
-    CS_PAYLOAD_ABSENT = 0,  /* no message (health status, or no truth in a feedback) */
-    CS_PAYLOAD_NDARRAY = 1, /* data.ndarray */
-    CS_PAYLOAD_TENSOR = 2,  /* data.tensor */
+    CS_PAYLOAD_ABSENT = 0,     /* no message (health status, or no truth in a feedback) */
+    CS_PAYLOAD_NDARRAY = 1,    /* data.ndarray */
+    CS_PAYLOAD_TENSOR = 2,     /* data.tensor */
     CS_PAYLOAD_DATA_EMPTY = 4, /* data without ndarray/tensor: an empty float64 array */
-    CS_PAYLOAD_JSON = 5,    /* jsonData */
-    CS_PAYLOAD_STR = 6,     /* strData */
-    CS_PAYLOAD_BIN = 7,     /* binData (base64-decoded) */
+    CS_PAYLOAD_JSON = 5,       /* jsonData */
+    CS_PAYLOAD_STR = 6,        /* strData */
+    CS_PAYLOAD_BIN = 7,        /* binData (base64-decoded) */
 } cs_payload;
 
 typedef enum {

@@ -59,8 +59,8 @@ static int value_of(unsigned char c) {
 int cs_base64_decode(const char *s, size_t len, unsigned char *out, size_t *out_len, char *err,
                      size_t errlen) {
     uint32_t acc = 0;
-    int quad = 0;       /* characters in the current quantum */
-    int pads = 0;       /* '=' seen in the current quantum */
+    int quad = 0; /* characters in the current quantum */
+    int pads = 0; /* '=' seen in the current quantum */
     size_t data_chars = 0, o = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];

@@ -62,8 +62,7 @@ int cs_form_urlencoded_get(const char *s, size_t len, const char *name, cs_buf_t
 }
 
 /* Value of parameter `param` in a header value like `form-data; name="x"; filename="y"`. */
-static bool header_param(const char *h, size_t hl, const char *param, const char **v,
-                         size_t *vl) {
+static bool header_param(const char *h, size_t hl, const char *param, const char **v, size_t *vl) {
     size_t pl = strlen(param);
     for (size_t i = 0; i + pl < hl; i++) {
         if (strncasecmp(h + i, param, pl) != 0 || h[i + pl] != '=')

@@ -40,7 +40,8 @@ typedef struct {
     int status;
     const char *content_type; /* static string */
     cs_buf_t body;
-    const char *allow; /* optional Allow header value, static */
+    const char *allow;         /* optional Allow header value, static */
+    const char *extra_headers; /* optional CRLF-terminated header lines, static */
 } cs_response_t;
 
 /* Case-insensitive header lookup; returns the value (not NUL-terminated) or NULL. */

@@ -2,6 +2,7 @@
  * flask-cors defaults (spec §3.12): no Origin → `*`; with Origin → echoed plus `Vary: Origin`. */
 #include "http/response.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,8 @@ const char *cs_http_status_text(int status) {
         return "Continue";
     case 200:
         return "OK";
+    case 304:
+        return "Not Modified";
     case 204:
         return "No Content";
     case 400:
@@ -71,13 +74,28 @@ int cs_http_response_head(cs_buf_t *out, const cs_response_t *resp, const cs_req
         rc = cs_buf_appendf(out, "Content-Type: %s\r\n", resp->content_type);
     if (!rc && resp->allow)
         rc = cs_buf_appendf(out, "Allow: %s\r\n", resp->allow);
-    uint32_t olen = 0;
+    if (!rc && resp->extra_headers)
+        rc = cs_buf_append(out, resp->extra_headers, strlen(resp->extra_headers));
+    uint32_t olen = 0, hlen = 0;
     const char *origin = req ? cs_request_header(req, "origin", &olen) : NULL;
+    bool preflight = req && req->method == CS_METHOD_OPTIONS &&
+                     cs_request_header(req, "access-control-request-method", NULL);
     if (!rc && origin)
         rc = cs_buf_appendf(out, "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n", (int)olen,
                             origin);
+    else if (!rc && preflight)
+        rc = cs_buf_append(out, "Access-Control-Allow-Origin: *\r\nVary: Origin\r\n", 46);
     else if (!rc)
         rc = cs_buf_append(out, "Access-Control-Allow-Origin: *\r\n", 32);
+    if (!rc && preflight) {
+        /* flask-cors defaults: every method allowed, the requested headers echoed */
+        static const char methods[] =
+            "Access-Control-Allow-Methods: DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT\r\n";
+        rc = cs_buf_append(out, methods, sizeof(methods) - 1);
+        const char *h = cs_request_header(req, "access-control-request-headers", &hlen);
+        if (!rc && h)
+            rc = cs_buf_appendf(out, "Access-Control-Allow-Headers: %.*s\r\n", (int)hlen, h);
+    }
     if (!rc)
         rc = cs_buf_append(out, "\r\n", 2);
     return rc;

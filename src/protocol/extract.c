@@ -15,8 +15,8 @@
 #define MAX_FORM_FIELD 500000 /* Flask 3.1's max_form_memory_size */
 #define MAX_FORM_PARTS 1000
 
-static const cs_json_options_t python_json = {.max_depth = 512, .allow_nan = true,
-                                              .numeric_arrays = true};
+static const cs_json_options_t python_json = {
+    .max_depth = 512, .allow_nan = true, .numeric_arrays = true};
 
 static void set_error(cs_seldon_error_t *err, int status, const char *reason, const char *info) {
     err->status = status;
@@ -92,7 +92,8 @@ static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_l
         cs_form_part_t *p = &parts[i];
         bool seen = false; /* only the first value of a repeated name counts */
         for (uint32_t j = 0; j < n && !seen; j++)
-            seen = members[j].key_len == p->name_len && memcmp(members[j].key, p->name, p->name_len) == 0;
+            seen = members[j].key_len == p->name_len &&
+                   memcmp(members[j].key, p->name, p->name_len) == 0;
         if (seen)
             continue;
         cs_json_member_t *m = &members[n];
@@ -109,11 +110,13 @@ static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_l
             cs_buf_t b64 = {0};
             if (cs_base64_encode(&b64, p->data, p->len) < 0)
                 return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
-            m->value = (cs_json_t){.type = CS_JSON_STRING, .len = (uint32_t)b64.len,
+            m->value = (cs_json_t){.type = CS_JSON_STRING,
+                                   .len = (uint32_t)b64.len,
                                    .u.s = arena_strndup(arena, b64.data ? b64.data : "", b64.len)};
             cs_buf_free(&b64);
         } else if (p->is_file || is_str) {
-            m->value = (cs_json_t){.type = CS_JSON_STRING, .len = (uint32_t)p->len,
+            m->value = (cs_json_t){.type = CS_JSON_STRING,
+                                   .len = (uint32_t)p->len,
                                    .u.s = arena_strndup(arena, p->data, p->len)};
         } else if (parse_field(p->data, p->len, arena, &m->value, err) < 0) {
             return -1;

@@ -32,8 +32,8 @@ static int to_float(cs_seldon_msg_t *m, cs_arena_t *arena) {
 
 /* A sub-message of the feedback: absent, or any SeldonMessage (one without a payload is an
  * empty message, not an error, for protobuf). */
-static int decode_part(const cs_json_t *fb, const char *name, cs_arena_t *arena,
-                       cs_seldon_msg_t *m, cs_seldon_error_t *err) {
+static int decode_part(const cs_json_t *fb, const char *name, cs_arena_t *arena, cs_seldon_msg_t *m,
+                       cs_seldon_error_t *err) {
     memset(m, 0, sizeof(*m));
     const cs_json_t *v = cs_json_get(fb, name);
     if (v == NULL || v->type == CS_JSON_NULL)

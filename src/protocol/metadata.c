@@ -143,7 +143,8 @@ int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, c
         return -1;
     memcpy(nm, name, name_len);
     nm[name_len] = '\0';
-    m[n++] = (cs_json_member_t){"name", 4, {.type = CS_JSON_STRING, .len = (uint32_t)name_len, .u.s = nm}};
+    m[n++] = (cs_json_member_t){
+        "name", 4, {.type = CS_JSON_STRING, .len = (uint32_t)name_len, .u.s = nm}};
     m[n++] = (cs_json_member_t){"versions", 8, {.type = CS_JSON_ARRAY, .len = 1, .u.items = ver}};
     m[n++] = (cs_json_member_t){"platform", 8, {.type = CS_JSON_STRING, .len = 0, .u.s = ""}};
     m[n++] = (cs_json_member_t){"inputs", 6, {.type = CS_JSON_ARRAY, .len = 0}};

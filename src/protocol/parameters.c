@@ -96,8 +96,10 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
                         *type = cs_json_get(it, "type");
         if (it->type != CS_JSON_OBJECT || name == NULL || value == NULL || type == NULL ||
             name->type != CS_JSON_STRING || type->type != CS_JSON_STRING) {
-            snprintf(err, errlen, "model parameter %u must be an object with string name and type "
-                     "and a value", i);
+            snprintf(err, errlen,
+                     "model parameter %u must be an object with string name and type "
+                     "and a value",
+                     i);
             return -1;
         }
         cs_param_t p = {.name = name->u.s, .s = value_text(value, arena)};
@@ -116,8 +118,9 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
             } else if (value->type == CS_JSON_STRING && cs_config_parse_int(p.s, &v) == 0) {
                 p.i = v;
             } else {
-                snprintf(err, errlen, "Bad model parameter: %s with value %s can't be parsed as a %s",
-                         p.name, p.s, t);
+                snprintf(err, errlen,
+                         "Bad model parameter: %s with value %s can't be parsed as a %s", p.name,
+                         p.s, t);
                 return -1;
             }
         } else if (strcmp(t, "FLOAT") == 0 || strcmp(t, "DOUBLE") == 0) {
@@ -127,8 +130,9 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
             else if (value->type == CS_JSON_FLOAT)
                 p.d = value->u.d;
             else if (value->type != CS_JSON_STRING || py_float(p.s, &p.d) < 0) {
-                snprintf(err, errlen, "Bad model parameter: %s with value %s can't be parsed as a %s",
-                         p.name, p.s, t);
+                snprintf(err, errlen,
+                         "Bad model parameter: %s with value %s can't be parsed as a %s", p.name,
+                         p.s, t);
                 return -1;
             }
         } else if (strcmp(t, "STRING") == 0) {
@@ -140,8 +144,8 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
                 return -1;
             }
         } else {
-            snprintf(err, errlen, "Bad model parameter type: %s valid are INT, FLOAT, DOUBLE, STRING, BOOL",
-                     t);
+            snprintf(err, errlen,
+                     "Bad model parameter type: %s valid are INT, FLOAT, DOUBLE, STRING, BOOL", t);
             return -1;
         }
         int j;

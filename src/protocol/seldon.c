@@ -173,7 +173,9 @@ static int decode_ndarray(cs_seldon_msg_t *m, const cs_json_t *nd, cs_arena_t *a
         m->numeric = true;
         m->array = (cs_seldon_array_t){.dtype = nd->type == CS_JSON_INT ? CS_DTYPE_INT64
                                                                         : CS_DTYPE_FLOAT64,
-                                       .ndim = 0, .data = slot, .count = 1};
+                                       .ndim = 0,
+                                       .data = slot,
+                                       .count = 1};
         return 0;
     }
     if (nd->type == CS_JSON_ARRAY) {
@@ -253,8 +255,7 @@ int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_seldon_msg_t *m,
     if (data) {
         if (data->type != CS_JSON_OBJECT && data->type != CS_JSON_ARRAY &&
             data->type != CS_JSON_NUMARRAY && data->type != CS_JSON_STRING)
-            return fail(err, 500, INTERNAL, "argument of type '%s' is not iterable",
-                        py_type(data));
+            return fail(err, 500, INTERNAL, "argument of type '%s' is not iterable", py_type(data));
         const cs_json_t *names = cs_json_get(data, "names");
         m->names = names;
         if ((p = cs_json_get(data, "tensor")))
@@ -436,8 +437,11 @@ static int array_node(const cs_seldon_array_t *a, cs_arena_t *arena, cs_json_t *
     if (na == NULL || shape == NULL)
         return -1;
     memcpy(shape, a->shape, a->ndim * sizeof(int64_t));
-    *na = (cs_numarray_t){.dtype = a->dtype, .ndim = a->ndim, .shape = shape,
-                          .data = (void *)a->data, .count = a->count};
+    *na = (cs_numarray_t){.dtype = a->dtype,
+                          .ndim = a->ndim,
+                          .shape = shape,
+                          .data = (void *)a->data,
+                          .count = a->count};
     *out = (cs_json_t){.type = CS_JSON_NUMARRAY, .len = (uint32_t)a->count, .u.num = na};
     return 0;
 }
@@ -451,8 +455,8 @@ static int flat_node(const cs_seldon_array_t *a, cs_arena_t *arena, cs_json_t *o
 }
 
 static int shape_node(const int64_t *shape, uint32_t ndim, cs_arena_t *arena, cs_json_t *out) {
-    cs_seldon_array_t s = {.dtype = CS_DTYPE_INT64, .ndim = 1, .shape = {ndim},
-                           .data = shape, .count = ndim};
+    cs_seldon_array_t s = {
+        .dtype = CS_DTYPE_INT64, .ndim = 1, .shape = {ndim}, .data = shape, .count = ndim};
     return array_node(&s, arena, out);
 }
 
@@ -501,7 +505,8 @@ static int data_member(const cs_seldon_array_t *a, const cs_json_t *list, bool a
     } else if (array_node(a, arena, &payload) < 0) {
         return -1;
     }
-    if (ob_add(&d, "names", &names) < 0 || ob_add(&d, as_tensor ? "tensor" : "ndarray", &payload) < 0)
+    if (ob_add(&d, "names", &names) < 0 ||
+        ob_add(&d, as_tensor ? "tensor" : "ndarray", &payload) < 0)
         return -1;
     *out = ob_value(&d);
     return 0;
@@ -529,7 +534,8 @@ static int build_meta(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
                       const cs_seldon_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
                       cs_json_t *out) {
     obj_builder_t meta, tags, path;
-    if (ob_init(&meta, arena, 4) < 0 || ob_init(&tags, arena, 8) < 0 || ob_init(&path, arena, 4) < 0)
+    if (ob_init(&meta, arena, 4) < 0 || ob_init(&tags, arena, 8) < 0 ||
+        ob_init(&path, arena, 4) < 0)
         return -1;
     cs_json_t *metrics = NULL;
     size_t nmetrics = 0, capmetrics = 0;
@@ -613,10 +619,10 @@ static int fallback(cs_route_t route, const cs_seldon_msg_t *req, cs_seldon_resu
     case CS_ROUTE_TRANSFORM_INPUT:
     case CS_ROUTE_TRANSFORM_OUTPUT:
         if (req->numeric) {
+            /* X is the numpy array: [[1, 2.5]] comes back as [[1.0, 2.5]] */
             r->kind = CS_RESULT_ARRAY;
             r->array = req->array;
-            /* an ndarray request is echoed as the list it was */
-            r->json = req->kind == CS_MSG_NDARRAY ? req->payload : NULL;
+            r->json = NULL;
         } else if (req->kind == CS_MSG_STRDATA && req->bytes) {
             r->kind = CS_RESULT_STR;
             r->bytes = req->bytes;
@@ -632,8 +638,8 @@ static int fallback(cs_route_t route, const cs_seldon_msg_t *req, cs_seldon_resu
         return 0;
     default: /* predict: an empty list */
         r->kind = CS_RESULT_ARRAY;
-        r->array = (cs_seldon_array_t){.dtype = CS_DTYPE_FLOAT64, .ndim = 1, .shape = {0},
-                                       .data = none, .count = 0};
+        r->array = (cs_seldon_array_t){
+            .dtype = CS_DTYPE_FLOAT64, .ndim = 1, .shape = {0}, .data = none, .count = 0};
         return 0;
     }
 }
@@ -749,8 +755,8 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
         *route_cell = r.route;
         r.kind = CS_RESULT_ARRAY;
         r.json = NULL;
-        r.array = (cs_seldon_array_t){.dtype = CS_DTYPE_INT64, .ndim = 2, .shape = {1, 1},
-                                      .data = route_cell, .count = 1};
+        r.array = (cs_seldon_array_t){
+            .dtype = CS_DTYPE_INT64, .ndim = 2, .shape = {1, 1}, .data = route_cell, .count = 1};
     }
     bool req_has_data = req->kind == CS_MSG_NDARRAY || req->kind == CS_MSG_TENSOR ||
                         req->kind == CS_MSG_TFTENSOR || req->kind == CS_MSG_DATA_EMPTY;
@@ -829,7 +835,8 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
     }
     cs_json_t meta;
     if (rc < 0 || ob_add(&top, member_name, &member) < 0 ||
-        build_meta(route, msgs, count, &r, env, arena, &meta) < 0 || ob_add(&top, "meta", &meta) < 0)
+        build_meta(route, msgs, count, &r, env, arena, &meta) < 0 ||
+        ob_add(&top, "meta", &meta) < 0)
         return fail(err, 500, INTERNAL, "out of memory");
     cs_json_t doc = ob_value(&top);
     if (route == CS_ROUTE_FEEDBACK && proto_style(&doc, arena) < 0)

@@ -99,8 +99,8 @@ typedef struct {
  * route's fallback (identity for transforms, empty data for predict, "healthy" ...). Returns 0
  * or -1 with `err`. */
 int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t count,
-                      const cs_seldon_result_t *res, const cs_seldon_env_t *env,
-                      cs_arena_t *arena, cs_response_t *resp, cs_seldon_error_t *err);
+                      const cs_seldon_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
+                      cs_response_t *resp, cs_seldon_error_t *err);
 
 /* Aggregate bodies (§3.8.4): the list of messages, from an array or {"seldonMessages": [...]}.
  * Returns 0 or -1 with `err`. */

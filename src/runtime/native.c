@@ -311,8 +311,8 @@ static cs_error *api_respond_bin(cs_call *call, const void *b, size_t n) {
     return respond_bytes(call, CS_RESULT_BIN, b, n);
 }
 
-static const cs_json_options_t model_json = {.max_depth = 512, .allow_nan = true,
-                                             .numeric_arrays = true};
+static const cs_json_options_t model_json = {
+    .max_depth = 512, .allow_nan = true, .numeric_arrays = true};
 
 static char *arena_copy(cs_arena_t *arena, const void *p, size_t n);
 
@@ -545,7 +545,8 @@ static int model_metadata(cs_runtime_t *rt, const cs_config_t *cfg, char *err, s
         rc = take_error(e, "model metadata failed", err, errlen);
         goto done;
     }
-    if (call.answered && call.result.kind == CS_RESULT_JSON && call.result.json->type == CS_JSON_OBJECT)
+    if (call.answered && call.result.kind == CS_RESULT_JSON &&
+        call.result.json->type == CS_JSON_OBJECT)
         from_model = call.result.json;
     else if (call.answered || call.responded)
         cs_log_warning("model metadata is not a JSON object; using {}");
@@ -565,8 +566,8 @@ static int model_metadata(cs_runtime_t *rt, const cs_config_t *cfg, char *err, s
             from_env = &env_doc;
         }
     }
-    rt->metadata_ok = cs_seldon_metadata(from_model, from_env, cfg->unit_image, &arena,
-                                         &rt->metadata) == 0;
+    rt->metadata_ok =
+        cs_seldon_metadata(from_model, from_env, cfg->unit_image, &arena, &rt->metadata) == 0;
     if (!rt->metadata_ok)
         cs_log_error("model metadata is invalid; /metadata will answer 500");
 done:

@@ -27,6 +27,7 @@
 #include "http/http1.h"
 #include "http/response.h"
 #include "http/router.h"
+#include "protocol/openapi.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -266,6 +267,7 @@ static void finish_response(worker_t *w, conn_t *c) {
     c->resp.status = 200;
     c->resp.content_type = NULL;
     c->resp.allow = NULL;
+    c->resp.extra_headers = NULL;
     if (c->has_request)
         cs_http1_next(&c->http);
     c->has_request = false;
@@ -294,6 +296,28 @@ static const char not_found_info[] =
     "manually please check your spelling and try again.";
 static const char not_allowed_info[] =
     "405 Method Not Allowed: The method is not allowed for the requested URL.";
+
+/* /seldon.json: a static document with its validators; If-None-Match gives 304. */
+static void serve_openapi(worker_t *w, conn_t *c, const cs_request_t *req) {
+    uint32_t len = 0;
+    const char *inm = cs_request_header(req, "if-none-match", &len);
+    const char *etag = cs_openapi_etag();
+    c->resp.extra_headers = cs_openapi_headers();
+    if (inm && ((len == 1 && inm[0] == '*') || memmem(inm, len, etag, strlen(etag)))) {
+        c->resp.status = 304;
+        start_response(w, c);
+        return;
+    }
+    size_t n;
+    const char *doc = cs_openapi_document(&n);
+    c->resp.status = 200;
+    c->resp.content_type = "application/json";
+    if (cs_buf_append(&c->resp.body, doc, n) < 0) {
+        conn_close(w, c);
+        return;
+    }
+    start_response(w, c);
+}
 
 static void dispatch(worker_t *w, conn_t *c) {
     const cs_request_t *req = &c->http.req;
@@ -337,7 +361,7 @@ static void dispatch(worker_t *w, conn_t *c) {
         return;
     }
     if (m.route == CS_ROUTE_OPENAPI) {
-        respond_error(w, c, 404, "MICROSERVICE_INTERNAL_ERROR", not_found_info, false);
+        serve_openapi(w, c, req);
         return;
     }
     c->state = C_CALL;

@@ -1,28 +1,54 @@
-/* Identity model: predict returns its input, whatever the payload (numeric arrays, strings,
- * bytes, JSON), and tags each answer with {"model": "identity"}. route picks child 0, and
- * aggregate returns the first message's payload. It shows every kind of answer in the ABI.
+/* Identity model: predict and the transforms return their input, whatever the payload (numeric
+ * arrays, strings, bytes, JSON); route picks child 0; aggregate returns the first message's
+ * payload. STRING parameters named "tag:<key>" add meta.tags[key] = <value as JSON> to every
+ * answer, e.g. [{"name":"tag:mytag","type":"STRING","value":"1"}]. It shows every kind of
+ * answer in the ABI.
  *
  * Serve it:  build/cserve build/examples/native/identity/identity.so */
 #include <cserve/model.h>
 
 #include <stdlib.h>
 
+#include <string.h>
+
+#define MAX_TAGS 16
+
 struct cs_model {
     const cs_api *api;
+    int tag_count;
+    char *tag_keys[MAX_TAGS];
+    char *tag_values[MAX_TAGS];
 };
 
 uint32_t cs_model_abi_version(void) {
     return CS_MODEL_ABI_VERSION;
 }
 
+void cs_model_fini(cs_model *m) {
+    for (int i = 0; i < m->tag_count; i++) {
+        free(m->tag_keys[i]);
+        free(m->tag_values[i]);
+    }
+    free(m);
+}
+
 cs_error *cs_model_init(const cs_api *api, const cs_parameters *params, cs_model **out) {
-    if (api->param_count(params) != 0)
-        return api->error_new(500, "MICROSERVICE_BAD_PARAMETER",
-                              "the identity model takes no parameters");
     cs_model *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return api->error_new(500, NULL, "out of memory");
     m->api = api;
+    for (uint32_t i = 0; i < api->param_count(params); i++) {
+        const char *name = api->param_name(params, i);
+        if (strncmp(name, "tag:", 4) != 0 || api->param_type(params, i) != CS_PARAM_TYPE_STRING ||
+            m->tag_count == MAX_TAGS) {
+            cs_model_fini(m);
+            return api->error_new(500, "MICROSERVICE_BAD_PARAMETER",
+                                  "identity takes only STRING parameters named tag:<key>");
+        }
+        m->tag_keys[m->tag_count] = strdup(name + 4);
+        m->tag_values[m->tag_count] = strdup(api->param_string(params, i));
+        m->tag_count++;
+    }
     *out = m;
     return NULL;
 }
@@ -61,8 +87,9 @@ cs_error *cs_model_execute(cs_model *m, cs_call *call) {
     case CS_CALL_PREDICT:
     case CS_CALL_TRANSFORM_INPUT:
     case CS_CALL_TRANSFORM_OUTPUT:
-        if ((e = api->add_tag(call, "model", "\"identity\"")))
-            return e;
+        for (int i = 0; i < m->tag_count; i++)
+            if ((e = api->add_tag(call, m->tag_keys[i], m->tag_values[i])))
+                return e;
         return echo(api, call, 0);
     case CS_CALL_AGGREGATE:
         return echo(api, call, 0);
@@ -71,8 +98,4 @@ cs_error *cs_model_execute(cs_model *m, cs_call *call) {
     default:
         return NULL;
     }
-}
-
-void cs_model_fini(cs_model *m) {
-    free(m);
 }

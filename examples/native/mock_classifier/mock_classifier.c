@@ -8,9 +8,9 @@
  * entry points), so the default server runs through the public ABI too. */
 #ifdef CS_MODEL_BUILTIN
 #define cs_model_abi_version cs_builtin_mock_abi_version
-#define cs_model_init cs_builtin_mock_init
-#define cs_model_execute cs_builtin_mock_execute
-#define cs_model_fini cs_builtin_mock_fini
+#define cs_model_init        cs_builtin_mock_init
+#define cs_model_execute     cs_builtin_mock_execute
+#define cs_model_fini        cs_builtin_mock_fini
 #endif
 
 #include <cserve/model.h>
