@@ -92,7 +92,13 @@ ubsan:
 fuzz:
 	$(MAKE) -C tests/fuzz
 
-bench: deps all
+$(BUILD)/bench/json_bench: bench/json_bench.c $(LIB_OBJ) $(LLHTTP_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+bench: deps
+	$(MAKE) all $(BUILD)/bench/json_bench
+	$(BUILD)/bench/json_bench
 	bench/run
 
 format:

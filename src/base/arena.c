@@ -1,5 +1,5 @@
 /* Arena: blocks of at least 16 KiB, doubling with use; a large request gets a block of its own
- * size so one big tensor does not waste a doubled block. */
+ * size so one big tensor does not waste a doubled block. A reset keeps one block for reuse. */
 #include "base/arena.h"
 
 #include <stdint.h>
@@ -12,6 +12,7 @@ struct cs_arena_block {
 };
 
 #define MIN_BLOCK 16384
+#define KEEP_MAX  (64u << 20)
 
 void cs_arena_init(cs_arena_t *a) {
     a->head = NULL;
@@ -47,16 +48,25 @@ void *cs_arena_alloc(cs_arena_t *a, size_t n) {
 void cs_arena_reset(cs_arena_t *a) {
     if (a->head == NULL)
         return;
-    /* keep the oldest (smallest) block */
-    cs_arena_block_t *b = a->head;
-    while (b->next) {
-        cs_arena_block_t *next = b->next;
-        free(b);
-        b = next;
+    /* Keep the largest block (up to KEEP_MAX): the next request of the same size then reuses
+     * memory that is already mapped and faulted in, instead of mapping it afresh. */
+    cs_arena_block_t *keep = NULL;
+    for (cs_arena_block_t *b = a->head; b; b = b->next)
+        if (b->size <= KEEP_MAX && (keep == NULL || b->size > keep->size))
+            keep = b;
+    for (cs_arena_block_t *b = a->head, *next; b; b = next) {
+        next = b->next;
+        if (b != keep)
+            free(b);
     }
-    a->head = b;
-    a->ptr = b->data;
-    a->end = b->data + b->size;
+    a->head = keep;
+    if (keep) {
+        keep->next = NULL;
+        a->ptr = keep->data;
+        a->end = keep->data + keep->size;
+    } else {
+        a->ptr = a->end = NULL;
+    }
     a->total = 0;
 }
 

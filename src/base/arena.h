@@ -16,7 +16,7 @@ typedef struct {
 void cs_arena_init(cs_arena_t *a);
 /* 16-byte aligned, uninitialised; NULL when out of memory. */
 void *cs_arena_alloc(cs_arena_t *a, size_t n);
-/* Frees every block but the first, which is kept for the next request. */
+/* Frees every block but the largest (up to 64 MiB), which is kept for the next request. */
 void cs_arena_reset(cs_arena_t *a);
 void cs_arena_free(cs_arena_t *a);
 

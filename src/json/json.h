@@ -39,7 +39,9 @@ typedef struct cs_json_member cs_json_member_t;
 typedef struct {
     cs_dtype_t dtype;
     uint32_t ndim;
-    bool int_literals; /* a float64 array that also held integer literals (1 next to 2.5) */
+    bool int_literals;  /* a float64 array that also held integer literals (1 next to 2.5) */
+    bool int_inexact;   /* ... one of them beyond 2^53, so only the source text has it exactly */
+    uint64_t *int_mask; /* with int_literals: bit i set when element i was an integer literal */
     int64_t *shape;
     void *data; /* int64_t[] or double[], row-major */
     size_t count;
@@ -97,9 +99,11 @@ int cs_json_write(cs_buf_t *out, const cs_json_t *v);
  * used by error messages that embed the request. Returns 0 or -ENOMEM. */
 int cs_json_write_repr(cs_buf_t *out, const cs_json_t *v);
 
-/* Writes a numeric array buffer as nested JSON lists (row-major by shape) or flat values. */
-int cs_json_write_numbers(cs_buf_t *out, cs_dtype_t dtype, const void *data, size_t count);
+/* Writes a numeric array buffer as nested JSON lists (row-major by shape) or flat values.
+ * `int_mask` (may be NULL) marks float64 elements to print as integers. */
+int cs_json_write_numbers(cs_buf_t *out, cs_dtype_t dtype, const void *data, size_t count,
+                          const uint64_t *int_mask, size_t first);
 int cs_json_write_nested(cs_buf_t *out, cs_dtype_t dtype, const void *data, const int64_t *shape,
-                         uint32_t ndim);
+                         uint32_t ndim, const uint64_t *int_mask);
 
 #endif

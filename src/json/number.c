@@ -14,16 +14,17 @@
  * Python's rules: scientific notation when the exponent is < -4 or >= 16. */
 #include "json/number.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+const double cs__json_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-static double slow_strtod(const char *s, size_t n) {
+double cs__json_strtod(const char *s, size_t n) {
     char buf[128];
     char *p = n < sizeof(buf) ? buf : malloc(n + 1);
     if (p == NULL)
@@ -36,86 +37,37 @@ static double slow_strtod(const char *s, size_t n) {
     return d;
 }
 
-cs_num_kind_t cs_json_parse_number(const char *s, size_t n, size_t *len, int64_t *iv, double *dv) {
-    size_t i = 0;
-    int neg = 0;
-    if (i < n && s[i] == '-')
-        neg = 1, i++;
-    if (i >= n || (unsigned)(s[i] - '0') > 9)
-        return CS_NUM_INVALID;
-    uint64_t mant = 0;
-    int digits = 0;    /* significant digits accumulated into mant */
-    int dropped = 0;   /* integer digits that did not fit (each one scales by 10) */
-    int truncated = 0; /* a non-zero digit was dropped */
-    if (s[i] == '0') {
-        i++;
-    } else {
-        while (i < n && (unsigned)(s[i] - '0') <= 9) {
-            if (digits < 19) {
-                mant = mant * 10 + (uint64_t)(s[i] - '0');
-                if (mant)
-                    digits++;
-            } else {
-                dropped++;
-                truncated |= s[i] != '0';
-            }
-            i++;
-        }
-    }
-    int is_int = 1;
-    int exp10 = dropped;
-    /* Python's NUMBER_RE: a '.' or 'e' not followed by digits is not part of the number. */
-    if (i + 1 < n && s[i] == '.' && (unsigned)(s[i + 1] - '0') <= 9) {
-        is_int = 0;
-        i++;
-        while (i < n && (unsigned)(s[i] - '0') <= 9) {
-            if (digits < 19) {
-                mant = mant * 10 + (uint64_t)(s[i] - '0');
-                if (mant)
-                    digits++;
-                exp10--;
-            } else {
-                truncated |= s[i] != '0';
-            }
-            i++;
-        }
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        size_t j = i + 1;
-        if (j < n && (s[j] == '+' || s[j] == '-'))
-            j++;
-        if (j >= n || (unsigned)(s[j] - '0') > 9)
-            goto done;
-        is_int = 0;
-        int eneg = s[i + 1] == '-';
-        i = j;
-        int e = 0;
-        while (i < n && (unsigned)(s[i] - '0') <= 9) {
-            if (e < 100000)
-                e = e * 10 + (s[i] - '0');
-            i++;
-        }
-        exp10 += eneg ? -e : e;
-    }
-done:
-    *len = i;
-    if (is_int) {
-        if (dropped == 0 &&
-            (mant <= (uint64_t)INT64_MAX || (neg && mant == (uint64_t)INT64_MAX + 1))) {
-            *iv = neg ? (int64_t)(0 - mant) : (int64_t)mant;
-            return CS_NUM_INT;
-        }
-        return CS_NUM_BIGINT;
-    }
-    if (!truncated && mant <= (1ULL << 53) && exp10 >= -22 && exp10 <= 22) {
-        double d = (double)mant;
-        d = exp10 < 0 ? d / pow10_exact[-exp10] : d * pow10_exact[exp10];
-        *dv = neg ? -d : d;
-        return CS_NUM_FLOAT;
-    }
-    *dv = slow_strtod(s, i);
-    return CS_NUM_FLOAT;
+#if defined(__x86_64__) && LDBL_MANT_DIG == 64 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static const long double pow10_ld[28] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,
+                                         1e8L,  1e9L,  1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L,
+                                         1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L, 1e23L,
+                                         1e24L, 1e25L, 1e26L, 1e27L}; /* each exact in 64 bits */
+
+/* In x87 extended precision mant and 10^|exp10| are exact, so the product or quotient is
+ * rounded once, to 64 bits; rounding that to 53 bits is then correct unless the 11 dropped bits
+ * sit next to the halfway point (the exact value could be on the other side of it). */
+int cs__json_extended(uint64_t mant, int exp10, double *out) {
+    if (exp10 < -27 || exp10 > 27)
+        return 0;
+    long double x = (long double)mant;
+    x = exp10 < 0 ? x / pow10_ld[-exp10] : x * pow10_ld[exp10];
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof(bits)); /* the 64-bit significand, explicit integer bit */
+    unsigned low = (unsigned)(bits & 0x7FF);
+    if (low >= 0x3FF && low <= 0x401)
+        return 0;
+    double d = (double)x;
+    if (!(d >= 2.2250738585072014e-308 && d <= 1.7976931348623157e308))
+        return 0; /* subnormal or overflow: fewer bits, another rounding point */
+    *out = d;
+    return 1;
 }
+#else
+int cs__json_extended(uint64_t mant, int exp10, double *out) {
+    (void)mant, (void)exp10, (void)out;
+    return 0;
+}
+#endif
 
 size_t cs_json_format_int(int64_t v, char *out) {
     char tmp[24];
@@ -133,9 +85,90 @@ size_t cs_json_format_int(int64_t v, char *out) {
     return k;
 }
 
+#if defined(__x86_64__) && LDBL_MANT_DIG == 64
+/* Does the k-digit decimal nearest to v read back as v? On success stores that decimal as
+ * m * 10^-p. Returns 1 yes, 0 no, -1 cannot tell (then the caller falls back). */
+static int round_trips(double v, int k, int e10, uint64_t *m_out, int *p_out) {
+    int p = k - 1 - e10;
+    if (p < -27 || p > 27)
+        return -1;
+    long double x = (long double)v;
+    x = p < 0 ? x / pow10_ld[-p] : x * pow10_ld[p];
+    /* one rounding in 64 bits: the nearest integer is right unless x is close to a half */
+    long double fl = floorl(x);
+    long double fr = x - fl;
+    if (fr > 0.49L && fr < 0.51L)
+        return -1;
+    uint64_t m = (uint64_t)fl + (fr > 0.5L);
+    *m_out = m;
+    *p_out = p;
+    if (k == 17)
+        return 1; /* 17 significant digits always read back */
+    double back;
+    if (m <= (1ULL << 53) && p >= -22 && p <= 22)
+        back = p < 0 ? (double)m * cs__json_pow10[-p] : (double)m / cs__json_pow10[p];
+    else if (!cs__json_extended(m, -p, &back))
+        return -1;
+    return back == v;
+}
+
+/* The shortest digits by binary search on the digit count (reading back is monotone in it),
+ * in extended precision. Returns the digit count, or 0 when it cannot decide. */
+static int fast_shortest(double v, char *digits, int *exp) {
+    int e2;
+    frexp(v, &e2);
+    int e10 = (int)floor((e2 - 1) * 0.30102999566398120);
+    if (e10 < -20 || e10 > 20)
+        return 0;
+    /* the estimate may be one too low */
+    if ((long double)v >= (e10 + 1 >= 0 ? pow10_ld[e10 + 1] : 1.0L / pow10_ld[-(e10 + 1)]))
+        e10++;
+    int lo = 1, hi = 17;
+    uint64_t m = 0, mk;
+    int p = 0, pk;
+    if (round_trips(v, 17, e10, &m, &p) < 0)
+        return 0;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        int r = round_trips(v, mid, e10, &mk, &pk);
+        if (r < 0)
+            return 0;
+        if (r) {
+            hi = mid;
+            m = mk;
+            p = pk;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    if (hi == 17 && round_trips(v, 17, e10, &m, &p) < 0)
+        return 0;
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    for (int i = 0; i < n; i++)
+        digits[i] = tmp[n - 1 - i];
+    *exp = n - 1 - p;
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    return n;
+}
+#else
+static int fast_shortest(double v, char *digits, int *exp) {
+    (void)v, (void)digits, (void)exp;
+    return 0;
+}
+#endif
+
 /* Shortest round-trip digits of |v| (v finite, non-zero): writes the digits (no dot) to `digits`
  * and returns their count; *exp is the decimal exponent of the first digit. */
 static int shortest_digits(double v, char *digits, int *exp) {
+    int fast = fast_shortest(v, digits, exp);
+    if (fast)
+        return fast;
     char buf[40];
     /* Subnormals carry fewer significant bits, so fewer digits may suffice: search them all. */
     int first = v < 2.2250738585072014e-308 ? 1 : 15;

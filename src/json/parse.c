@@ -40,6 +40,78 @@ static inline bool is_ws(char c) {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
+/* Byte mask (0x80 per byte) of the non-digits among 8 loaded bytes; the lowest set byte is the
+ * first non-digit (borrows and carries only run towards higher bytes). */
+static inline uint64_t non_digits(uint64_t v) {
+    return ((v + 0x4646464646464646ULL) | (v - 0x3030303030303030ULL)) & 0x8080808080808080ULL;
+}
+
+/* The number written by the first k (1..8) bytes of v: pad it to eight digits with leading
+ * zeros and use the eight-digit SWAR parse, so the run length costs no branch. */
+static inline uint64_t parse_run(uint64_t v, unsigned k) {
+    if (k == 0)
+        return 0;
+    if (k < 8)
+        v = (v << (8 * (8 - k))) | (0x3030303030303030ULL >> (8 * k));
+    return cs__parse_8digits(v);
+}
+
+static const uint64_t pow10_u64[9] = {1,      10,      100,      1000,     10000,
+                                      100000, 1000000, 10000000, 100000000};
+
+/* A number of at most 19 digits (at most 7 before the point) and no exponent, with at least 32
+ * readable bytes at `q` (so no bounds checks): the shape of nearly every tensor element. Digit runs
+ * are read eight bytes at a time. Anything else returns CS_NUM_INVALID and goes to
+ * cs_json_parse_number, which handles every case. */
+static inline cs_num_kind_t short_number(const char *q, size_t *len, int64_t *iv, double *dv) {
+    const char *s = q;
+    int neg = *q == '-';
+    q += neg;
+    uint64_t v = cs__load8(q), nd = non_digits(v);
+    unsigned k = nd ? (unsigned)__builtin_ctzll(nd) >> 3 : 8;
+    /* no digit, a long integer part, or a leading zero (written without && so the random
+     * length of the integer part costs no mispredicted branch) */
+    if ((k == 0) | (k == 8) | ((k > 1) & (*q == '0')))
+        return CS_NUM_INVALID;
+    uint64_t m = parse_run(v, k);
+    q += k;
+    int frac = 0;
+    if (*q == '.') {
+        q++;
+        unsigned f;
+        do { /* up to 19 digits in all */
+            v = cs__load8(q);
+            nd = non_digits(v);
+            f = nd ? (unsigned)__builtin_ctzll(nd) >> 3 : 8;
+            if (k + (unsigned)frac + f > 19 || (f == 0 && frac == 0))
+                return CS_NUM_INVALID;
+            m = m * pow10_u64[f] + parse_run(v, f);
+            frac += (int)f;
+            q += f;
+        } while (f == 8);
+    }
+    if (*q == 'e' || *q == 'E')
+        return CS_NUM_INVALID;
+    *len = (size_t)(q - s);
+    if (frac == 0) {
+        *iv = neg ? -(int64_t)m : (int64_t)m;
+        return CS_NUM_INT;
+    }
+    double v2;
+    if (m > (1ULL << 53) || frac > 22) {
+        if (!cs__json_extended(m, -frac, &v2))
+            return CS_NUM_INVALID;
+    } else {
+        v2 = (double)m / cs__json_pow10[frac];
+    }
+    /* the sign of random data is unpredictable: set the bit instead of branching */
+    uint64_t bits;
+    memcpy(&bits, &v2, sizeof(bits));
+    bits |= (uint64_t)neg << 63;
+    memcpy(dv, &bits, sizeof(bits));
+    return CS_NUM_FLOAT;
+}
+
 /* Scans a numeric array whose '[' is at text[start - 1]. On success fills *out (arena memory)
  * and returns the offset past the closing ']'; returns 0 when the array is not a rectangular
  * array of numbers (nothing is consumed then). */
@@ -73,7 +145,8 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
     for (uint32_t d = 0; d < ndim; d++)
         shape[d] = -1, count[d] = 0;
     size_t n = 0;
-    bool is_float = false, int_literals = false;
+    bool is_float = false, int_literals = false, int_inexact = false;
+    uint64_t *int_mask = NULL;
     uint32_t depth = ndim; /* current nesting: 1..ndim */
     p = start;
     for (uint32_t d = 1; d < ndim; d++) { /* re-walk the opening brackets */
@@ -91,11 +164,30 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
             /* inside a leaf array: a number, or ']' for an empty one */
             if (c == ']' && count[depth - 1] == 0)
                 goto close;
+            if (is_float) {
+                /* the hot loop of float tensors: "1.234,-5.678,..." */
+                size_t l2;
+                double d2;
+                int64_t i2;
+                while (len - p >= 32 && short_number(text + p, &l2, &i2, &d2) == CS_NUM_FLOAT &&
+                       text[p + l2] == ',') {
+                    data[n++].d = d2;
+                    count[depth - 1]++;
+                    p += l2 + 1;
+                }
+                while (p < len && is_ws(text[p]))
+                    p++;
+                if (p >= len)
+                    return 0;
+                c = text[p];
+            }
             size_t l;
             int64_t iv = 0;
             double dv = 0;
             cs_num_kind_t k;
-            if ((c >= '0' && c <= '9') || c == '-') {
+            if (len - p >= 32 && (k = short_number(text + p, &l, &iv, &dv)) != CS_NUM_INVALID) {
+                /* the common case, done inline */
+            } else if ((c >= '0' && c <= '9') || c == '-') {
                 k = cs_json_parse_number(text + p, len - p, &l, &iv, &dv);
                 if (k == CS_NUM_INVALID || k == CS_NUM_BIGINT) {
                     if (!(allow_nan && c == '-' && len - p >= 9 &&
@@ -113,6 +205,14 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
             }
             if (k == CS_NUM_INT) {
                 if (is_float) {
+                    /* numpy makes it a float; the mask remembers it was written as an int */
+                    if (int_mask == NULL &&
+                        (int_mask = cs_arena_alloc(arena, (max_count + 63) / 64 * 8)) == NULL)
+                        return 0;
+                    if (!int_literals)
+                        memset(int_mask, 0, (max_count + 63) / 64 * 8);
+                    int_mask[n / 64] |= 1ULL << (n % 64);
+                    int_inexact |= iv > (1LL << 53) || iv < -(1LL << 53);
                     data[n++].d = (double)iv;
                     int_literals = true;
                 } else {
@@ -120,8 +220,17 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
                 }
             } else {
                 if (!is_float) {
-                    for (size_t j = 0; j < n; j++)
+                    if (n > 0) {
+                        int_mask = cs_arena_alloc(arena, (max_count + 63) / 64 * 8);
+                        if (int_mask == NULL)
+                            return 0;
+                        memset(int_mask, 0, (max_count + 63) / 64 * 8);
+                    }
+                    for (size_t j = 0; j < n; j++) {
+                        int_inexact |= data[j].i > (1LL << 53) || data[j].i < -(1LL << 53);
                         data[j].d = (double)data[j].i;
+                        int_mask[j / 64] |= 1ULL << (j % 64);
+                    }
                     int_literals = n > 0;
                     is_float = true;
                 }
@@ -129,6 +238,10 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
             }
             count[depth - 1]++;
             p += l;
+            if (p < len && text[p] == ',') {
+                p++;
+                continue;
+            }
             while (p < len && is_ws(text[p]))
                 p++;
             if (p >= len)
@@ -194,6 +307,8 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
     na->dtype = is_float || n == 0 ? CS_DTYPE_FLOAT64 : CS_DTYPE_INT64;
     na->ndim = ndim;
     na->int_literals = int_literals;
+    na->int_inexact = int_inexact;
+    na->int_mask = int_literals ? int_mask : NULL;
     na->shape = sh;
     na->data = data;
     na->count = n;

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cs_json_write_numbers(cs_buf_t *out, cs_dtype_t dtype, const void *data, size_t count) {
+int cs_json_write_numbers(cs_buf_t *out, cs_dtype_t dtype, const void *data, size_t count,
+                          const uint64_t *int_mask, size_t first) {
     /* worst case per element: 32 bytes of number + comma */
     if (count > (SIZE_MAX - 2) / 33 || cs_buf_reserve(out, count * 33 + 2) < 0)
         return -ENOMEM;
@@ -31,7 +32,11 @@ int cs_json_write_numbers(cs_buf_t *out, cs_dtype_t dtype, const void *data, siz
         for (size_t i = 0; i < count; i++) {
             if (i)
                 *o++ = ',';
-            o += cs_json_format_double(v[i], o);
+            size_t bit = first + i;
+            if (int_mask && (int_mask[bit / 64] >> (bit % 64) & 1))
+                o += cs_json_format_int((int64_t)v[i], o);
+            else
+                o += cs_json_format_double(v[i], o);
         }
     }
     *o++ = ']';
@@ -40,29 +45,40 @@ int cs_json_write_numbers(cs_buf_t *out, cs_dtype_t dtype, const void *data, siz
 }
 
 static int write_nested(cs_buf_t *out, cs_dtype_t dtype, const char *data, const int64_t *shape,
-                        uint32_t ndim, size_t stride_bytes) {
+                        uint32_t ndim, size_t stride_bytes, const uint64_t *int_mask,
+                        size_t first) {
     if (ndim == 1)
-        return cs_json_write_numbers(out, dtype, data, (size_t)shape[0]);
+        return cs_json_write_numbers(out, dtype, data, (size_t)shape[0], int_mask, first);
     size_t inner = stride_bytes / (size_t)(shape[0] ? shape[0] : 1);
     if (cs_buf_append(out, "[", 1) < 0)
         return -ENOMEM;
     for (int64_t i = 0; i < shape[0]; i++) {
         if (i && cs_buf_append(out, ",", 1) < 0)
             return -ENOMEM;
-        if (write_nested(out, dtype, data + (size_t)i * inner, shape + 1, ndim - 1, inner) < 0)
+        if (write_nested(out, dtype, data + (size_t)i * inner, shape + 1, ndim - 1, inner, int_mask,
+                         first + (size_t)i * inner / 8) < 0)
             return -ENOMEM;
     }
     return cs_buf_append(out, "]", 1);
 }
 
 int cs_json_write_nested(cs_buf_t *out, cs_dtype_t dtype, const void *data, const int64_t *shape,
-                         uint32_t ndim) {
-    if (ndim == 0)
-        return cs_json_write_numbers(out, dtype, data, 1) < 0 ? -ENOMEM : 0;
+                         uint32_t ndim, const uint64_t *int_mask) {
+    if (ndim == 0) {
+        /* a scalar: the number alone */
+        char num[40];
+        size_t n =
+            dtype == CS_DTYPE_INT64 || (int_mask && (int_mask[0] & 1))
+                ? cs_json_format_int(dtype == CS_DTYPE_INT64 ? *(const int64_t *)data
+                                                             : (int64_t) * (const double *)data,
+                                     num)
+                : cs_json_format_double(*(const double *)data, num);
+        return cs_buf_append(out, num, n);
+    }
     size_t total = 8;
     for (uint32_t d = 0; d < ndim; d++)
         total *= (size_t)shape[d];
-    return write_nested(out, dtype, data, shape, ndim, total);
+    return write_nested(out, dtype, data, shape, ndim, total, int_mask, 0);
 }
 
 /* Re-reads a numeric array's source as plain values (each element keeps int or float). */
@@ -110,9 +126,9 @@ static int write_value(cs_buf_t *out, const cs_json_t *v) {
         return cs_buf_append_json_string(out, v->u.s, v->len);
     case CS_JSON_NUMARRAY: {
         const cs_numarray_t *na = v->u.num;
-        if (na->int_literals)
+        if (na->int_inexact)
             return with_plain_values(na, write_value, out);
-        return cs_json_write_nested(out, na->dtype, na->data, na->shape, na->ndim);
+        return cs_json_write_nested(out, na->dtype, na->data, na->shape, na->ndim, na->int_mask);
     }
     case CS_JSON_ARRAY:
         if (cs_buf_append(out, "[", 1) < 0)

@@ -667,7 +667,8 @@ static int floats(cs_json_t *v, cs_arena_t *arena) {
             na->data = d;
             na->dtype = CS_DTYPE_FLOAT64;
         }
-        na->int_literals = false;
+        na->int_literals = na->int_inexact = false;
+        na->int_mask = NULL;
         v->u.num = na;
         return 0;
     }

@@ -172,6 +172,64 @@ static void test_number_round_trip(void **state) {
     assert_int_equal(len, 1);
 }
 
+/* Random decimal texts of every length, read by the single-number parser and by the tensor fast
+ * path, must give exactly what strtod gives. */
+static void test_decimal_parsing_matches_strtod(void **state) {
+    (void)state;
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    cs_buf_t arr = {0};
+    double expect[2000];
+    int count = 0;
+    cs_buf_append(&arr, "[", 1);
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        char text[64];
+        int digits = (int)(x % 19) + 1, point = (int)((x >> 8) % (unsigned)(digits + 1));
+        int n = 0;
+        if (x >> 63)
+            text[n++] = '-';
+        uint64_t y = x;
+        for (int d = 0; d < digits; d++) {
+            if (d == point && d > 0)
+                text[n++] = '.';
+            text[n++] = (char)('0' + (d == 0 ? 1 + y % 9 : y % 10));
+            y = y / 10 ? y / 10 : x ^ (uint64_t)d * 2654435761u;
+        }
+        if ((x >> 20) % 4 == 0)
+            n += snprintf(text + n, sizeof(text) - (size_t)n, "e%d", (int)((x >> 24) % 60) - 30);
+        text[n] = '\0';
+        size_t len;
+        int64_t iv;
+        double d;
+        cs_num_kind_t k = cs_json_parse_number(text, (size_t)n, &len, &iv, &d);
+        assert_int_equal(len, (size_t)n);
+        if (k == CS_NUM_FLOAT && d != strtod(text, NULL))
+            fail_msg("%s parsed as %.17g, strtod says %.17g", text, d, strtod(text, NULL));
+        if (k == CS_NUM_INT)
+            assert_true((double)iv == strtod(text, NULL));
+        if (count < 2000 && k != CS_NUM_BIGINT) {
+            if (count)
+                cs_buf_append(&arr, ",", 1);
+            cs_buf_append(&arr, text, (size_t)n);
+            expect[count++] = strtod(text, NULL);
+        }
+    }
+    cs_buf_append(&arr, "]", 1);
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v;
+    cs_json_error_t err;
+    assert_int_equal(cs_json_parse(arr.data, arr.len, &python, &a, &v, &err), 0);
+    assert_int_equal(v.type, CS_JSON_NUMARRAY);
+    assert_int_equal(v.u.num->count, (size_t)count);
+    for (int i = 0; i < count; i++)
+        if (((double *)v.u.num->data)[i] != expect[i])
+            fail_msg("array element %d: %.17g != %.17g", i, ((double *)v.u.num->data)[i],
+                     expect[i]);
+    cs_arena_free(&a);
+    cs_buf_free(&arr);
+}
+
 static cs_json_t parse(cs_arena_t *a, const char *text, const cs_json_options_t *opt) {
     cs_json_t v;
     cs_json_error_t err;
@@ -200,6 +258,16 @@ static void test_numeric_arrays(void **state) {
     assert_int_equal(cs_json_write(&out, &v), 0);
     assert_int_equal(out.len, 9);
     assert_memory_equal(out.data, "[[1,2.5]]", 9); /* each element keeps its type */
+    cs_buf_reset(&out);
+    v = parse(&a, "[1.5, 2, 3, 4.25, 9007199254740993]", &python);
+    assert_true(v.u.num->int_inexact); /* 2^53 + 1 is only exact in the text */
+    assert_int_equal(cs_json_write(&out, &v), 0);
+    assert_int_equal(cs_buf_append(&out, "", 1), 0);
+    assert_string_equal(out.data, "[1.5,2,3,4.25,9007199254740993]");
+    cs_buf_reset(&out);
+    v = parse(&a, "5", &python);
+    assert_int_equal(cs_json_write_nested(&out, CS_DTYPE_INT64, &v.u.i, NULL, 0, NULL), 0);
+    assert_int_equal(out.len, 1); /* a 0-d array prints as its value */
 
     v = parse(&a, "[[[1e3],[2]],[[3],[NaN]]]", &python);
     assert_int_equal(v.u.num->ndim, 3);
@@ -307,9 +375,13 @@ static void test_depth_limit(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_test_suite),   cmocka_unit_test(test_python_float_repr),
-        cmocka_unit_test(test_number_round_trip), cmocka_unit_test(test_numeric_arrays),
-        cmocka_unit_test(test_writer_and_repr),   cmocka_unit_test(test_python_error_messages),
+        cmocka_unit_test(test_json_test_suite),
+        cmocka_unit_test(test_python_float_repr),
+        cmocka_unit_test(test_number_round_trip),
+        cmocka_unit_test(test_numeric_arrays),
+        cmocka_unit_test(test_decimal_parsing_matches_strtod),
+        cmocka_unit_test(test_writer_and_repr),
+        cmocka_unit_test(test_python_error_messages),
         cmocka_unit_test(test_depth_limit),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
