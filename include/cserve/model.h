@@ -206,6 +206,15 @@ cs_error *cs_model_load(cs_model *model);
  * Model threads, concurrently. */
 cs_error *cs_model_execute(cs_model *model, cs_call *call);
 
+/* Flags for cs_model_flags(). */
+#define CS_MODEL_NONBLOCKING 1u /* execute never blocks and returns within microseconds */
+
+/* Optional: the model's CS_MODEL_* flags, read once at load. With CS_MODEL_NONBLOCKING cserve
+ * may run cs_model_execute on its event-loop thread instead of handing it to a model thread
+ * (saving two thread switches per request), except with FLASK_SINGLE_THREADED=1. Such a call
+ * cannot be answered early by the model-call timeout: declare it only for pure computation. */
+uint32_t cs_model_flags(void);
+
 /* Releases the model. Optional. Called at process exit (master, or debug-mode process). */
 void cs_model_fini(cs_model *model);
 

@@ -120,6 +120,13 @@ static int on_headers_complete(llhttp_t *lp) {
         return reject(p, 413, "Request body too large (%llu > %llu bytes)",
                       (unsigned long long)lp->content_length,
                       (unsigned long long)p->limits.limit_request_body);
+    /* Size the body buffer once from Content-Length instead of doubling it as bytes arrive
+     * (bounded by the body limit checked above, or 64 MiB when there is none). */
+    if ((lp->flags & F_CONTENT_LENGTH) && lp->content_length > 0 &&
+        lp->content_length <= (p->limits.limit_request_body ? p->limits.limit_request_body
+                                                            : (64u << 20)) &&
+        cs_buf_reserve(&p->body, (size_t)lp->content_length) < 0)
+        return reject(p, 503, "out of memory");
     if (lp->http_major == 1 && lp->http_minor >= 1) {
         for (uint32_t i = 0; i < p->span_count; i++)
             if (span_is(p, &p->spans[i], "expect", "100-continue"))
@@ -133,6 +140,10 @@ static int on_body(llhttp_t *lp, const char *at, size_t len) {
     if (p->limits.limit_request_body && p->body.len + len > p->limits.limit_request_body)
         return reject(p, 413, "Request body too large (more than %llu bytes)",
                       (unsigned long long)p->limits.limit_request_body);
+    if (p->body.data && at == p->body.data + p->body.len) {
+        p->body.len += len; /* read in place through cs_http1_body_window */
+        return 0;
+    }
     if (cs_buf_append(&p->body, at, len))
         return reject(p, 503, "out of memory");
     return 0;
@@ -209,6 +220,18 @@ void cs_http1_close(cs_http1_t *p) {
     free(p->spans);
     free(p->headers);
     memset(p, 0, sizeof(*p));
+}
+
+char *cs_http1_body_window(cs_http1_t *p, size_t *len) {
+    const llhttp_t *lp = &p->parser;
+    if (!p->headers_done || p->complete || p->error_status || !(lp->flags & F_CONTENT_LENGTH) ||
+        (lp->flags & F_CHUNKED) || lp->content_length == 0)
+        return NULL;
+    /* llhttp counts the body bytes still expected down in content_length */
+    if (cs_buf_reserve(&p->body, (size_t)lp->content_length) < 0)
+        return NULL;
+    *len = (size_t)lp->content_length;
+    return p->body.data + p->body.len;
 }
 
 cs_http1_result_t cs_http1_feed(cs_http1_t *p, const char *data, size_t len, size_t *consumed) {

@@ -59,6 +59,11 @@ cs_http1_result_t cs_http1_feed(cs_http1_t *p, const char *data, size_t len, siz
 /* Releases the completed request and readies the parser for the next one on the connection. */
 void cs_http1_next(cs_http1_t *p);
 
+/* While a body of known length is arriving, the place where its next bytes go: the caller may
+ * read() straight into it (at most *len bytes) and then feed exactly that span, which the parser
+ * then takes without copying. NULL when the parser is anywhere else. */
+char *cs_http1_body_window(cs_http1_t *p, size_t *len);
+
 /* True once any byte of a request has arrived (used to tell idle from slow connections). */
 static inline bool cs_http1_started(const cs_http1_t *p) {
     return p->started;

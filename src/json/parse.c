@@ -63,7 +63,7 @@ static const uint64_t pow10_u64[9] = {1,      10,      100,      1000,     10000
  * readable bytes at `q` (so no bounds checks): the shape of nearly every tensor element. Digit runs
  * are read eight bytes at a time. Anything else returns CS_NUM_INVALID and goes to
  * cs_json_parse_number, which handles every case. */
-static inline cs_num_kind_t short_number(const char *q, size_t *len, int64_t *iv, double *dv) {
+static inline __attribute__((always_inline)) cs_num_kind_t short_number(const char *q, size_t *len, int64_t *iv, double *dv) {
     const char *s = q;
     int neg = *q == '-';
     q += neg;
@@ -97,18 +97,17 @@ static inline cs_num_kind_t short_number(const char *q, size_t *len, int64_t *iv
         *iv = neg ? -(int64_t)m : (int64_t)m;
         return CS_NUM_INT;
     }
-    double v2;
     if (m > (1ULL << 53) || frac > 22) {
+        double v2;
         if (!cs__json_extended(m, -frac, &v2))
             return CS_NUM_INVALID;
-    } else {
-        v2 = (double)m / cs__json_pow10[frac];
+        *dv = neg ? -v2 : v2;
+        return CS_NUM_FLOAT;
     }
-    /* the sign of random data is unpredictable: set the bit instead of branching */
-    uint64_t bits;
-    memcpy(&bits, &v2, sizeof(bits));
-    bits |= (uint64_t)neg << 63;
-    memcpy(dv, &bits, sizeof(bits));
+    /* The sign of random data is unpredictable: apply it to the integer without a branch
+     * (exact: |m| <= 2^53), then one correctly rounded division. -0.0 keeps its sign. */
+    int64_t sm = ((int64_t)m ^ -(int64_t)neg) + neg;
+    *dv = m ? (double)sm / cs__json_pow10[frac] : (neg ? -0.0 : 0.0);
     return CS_NUM_FLOAT;
 }
 
@@ -166,15 +165,21 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
                 goto close;
             if (is_float) {
                 /* the hot loop of float tensors: "1.234,-5.678,..." */
-                size_t l2;
-                double d2;
-                int64_t i2;
-                while (len - p >= 32 && short_number(text + p, &l2, &i2, &d2) == CS_NUM_FLOAT &&
-                       text[p + l2] == ',') {
-                    data[n++].d = d2;
-                    count[depth - 1]++;
-                    p += l2 + 1;
+                const char *t = text + p;
+                size_t nn = n, room = len - p; /* short_number reads up to 32 bytes ahead */
+                while (room >= 32) {
+                    size_t l2;
+                    double d2;
+                    int64_t i2;
+                    if (short_number(t, &l2, &i2, &d2) != CS_NUM_FLOAT || t[l2] != ',')
+                        break;
+                    data[nn++].d = d2;
+                    t += l2 + 1;
+                    room -= l2 + 1;
                 }
+                count[depth - 1] += (int64_t)(nn - n);
+                n = nn;
+                p = (size_t)(t - text);
                 while (p < len && is_ws(text[p]))
                     p++;
                 if (p >= len)

@@ -506,6 +506,7 @@ static int open_native(cs_runtime_t *rt, const char *path, char *err, size_t err
         {"cs_model_load", offsetof(cs_native_entry_t, load), 0},
         {"cs_model_execute", offsetof(cs_native_entry_t, execute), 1},
         {"cs_model_fini", offsetof(cs_native_entry_t, fini), 0},
+        {"cs_model_flags", offsetof(cs_native_entry_t, flags), 0},
     };
     for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
         void *p = dlsym(rt->dl, syms[i].sym);
@@ -751,6 +752,10 @@ void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *
             cs_seldon_error_respond(&err, resp);
     }
     cs_arena_reset(&arena);
+}
+
+bool cs_runtime_nonblocking(const cs_runtime_t *rt) {
+    return rt->entry.flags && (rt->entry.flags() & CS_MODEL_NONBLOCKING);
 }
 
 void cs_runtime_close(cs_runtime_t *rt) {

@@ -11,6 +11,7 @@ typedef struct {
     cs_error *(*load)(cs_model *model);
     cs_error *(*execute)(cs_model *model, cs_call *call);
     void (*fini)(cs_model *model);
+    uint32_t (*flags)(void);
 } cs_native_entry_t;
 
 /* The built-in mock classifier's entry points (runtime/builtin.c). */

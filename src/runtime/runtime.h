@@ -7,6 +7,7 @@
 #include "http/request.h"
 #include "http/router.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct cs_runtime cs_runtime_t;
@@ -23,6 +24,9 @@ int cs_runtime_load(cs_runtime_t *rt, char *err, size_t errlen);
  * borrowed. Model threads, concurrently. */
 void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *req,
                         cs_response_t *resp);
+
+/* True when the model may run on the event-loop thread (CS_MODEL_NONBLOCKING). Any thread. */
+bool cs_runtime_nonblocking(const cs_runtime_t *rt);
 
 /* Destroys the model. Master (or the debug process) at exit. */
 void cs_runtime_close(cs_runtime_t *rt);
