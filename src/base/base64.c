@@ -10,6 +10,8 @@
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int cs_base64_encode(cs_buf_t *out, const void *data, size_t len) {
+    if (len == 0)
+        return 0;
     if (len > (SIZE_MAX / 4) * 3 - 3)
         return -ENOMEM;
     size_t need = (len + 2) / 3 * 4;

@@ -123,8 +123,8 @@ static int on_headers_complete(llhttp_t *lp) {
     /* Size the body buffer once from Content-Length instead of doubling it as bytes arrive
      * (bounded by the body limit checked above, or 64 MiB when there is none). */
     if ((lp->flags & F_CONTENT_LENGTH) && lp->content_length > 0 &&
-        lp->content_length <= (p->limits.limit_request_body ? p->limits.limit_request_body
-                                                            : (64u << 20)) &&
+        lp->content_length <=
+            (p->limits.limit_request_body ? p->limits.limit_request_body : (64u << 20)) &&
         cs_buf_reserve(&p->body, (size_t)lp->content_length) < 0)
         return reject(p, 503, "out of memory");
     if (lp->http_major == 1 && lp->http_minor >= 1) {

@@ -63,7 +63,8 @@ static const uint64_t pow10_u64[9] = {1,      10,      100,      1000,     10000
  * readable bytes at `q` (so no bounds checks): the shape of nearly every tensor element. Digit runs
  * are read eight bytes at a time. Anything else returns CS_NUM_INVALID and goes to
  * cs_json_parse_number, which handles every case. */
-static inline __attribute__((always_inline)) cs_num_kind_t short_number(const char *q, size_t *len, int64_t *iv, double *dv) {
+static inline __attribute__((always_inline)) cs_num_kind_t short_number(const char *q, size_t *len,
+                                                                        int64_t *iv, double *dv) {
     const char *s = q;
     int neg = *q == '-';
     q += neg;

@@ -399,3 +399,13 @@ def test_e35_bad_parameters_stop_start_up(params, message):
                        timeout=20)
     assert r.returncode == 1
     assert message in r.stderr
+
+
+def test_builtin_matches_numpy_to_the_last_bit(builtin):
+    np = pytest.importorskip("numpy")
+    rnd = np.random.default_rng(7)
+    for rows, cols in [(3, 5), (2, 130), (4, 1000), (1, 7)]:
+        x = rnd.uniform(-10, 10, size=(rows, cols))
+        body = json.loads(ok(post(builtin, "/predict", {"data": {"ndarray": x.tolist()}})))
+        want = [[1 / (1 + math.exp(-(row.mean() - 0.5)))] for row in x]
+        assert body["data"]["ndarray"] == want  # exact: same summation order as numpy

@@ -94,7 +94,8 @@ static cs_error *predict(cs_model *m, cs_call *call) {
     if (proba == NULL)
         return api->error_new(500, NULL, "out of memory");
     double *row_buf = NULL;
-    if (x.dtype == CS_DT_INT64 && (row_buf = malloc((size_t)(cols ? cols : 1) * sizeof(double))) == NULL) {
+    if (x.dtype == CS_DT_INT64 &&
+        (row_buf = malloc((size_t)(cols ? cols : 1) * sizeof(double))) == NULL) {
         free(proba);
         return api->error_new(500, NULL, "out of memory");
     }
