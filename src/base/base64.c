@@ -69,6 +69,13 @@ int cs_base64_decode(const char *s, size_t len, unsigned char *out, size_t *out_
         if (c == '=') {
             /* padding counts only once at least two data characters are in the quantum */
             if (quad >= 2 && quad + ++pads >= 4) {
+                /* the padded final quantum holds one (2 chars) or two (3 chars) bytes */
+                if (quad == 2) {
+                    out[o++] = (unsigned char)(acc >> 4);
+                } else {
+                    out[o++] = (unsigned char)(acc >> 10);
+                    out[o++] = (unsigned char)(acc >> 2);
+                }
                 *out_len = o;
                 return 0; /* complete: the rest is ignored, as binascii does */
             }

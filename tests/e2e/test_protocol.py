@@ -112,6 +112,8 @@ def test_puid_dropped_when_falsy(identity):
 
 def test_e9_e12_bin_and_str_data(identity):
     assert ok(get(identity, "/predict", {"binData": "MTIz"})) == '{"binData":"MTIz","meta":{}}'
+    assert ok(get(identity, "/predict", {"binData": "MTIzNA=="})) == \
+        '{"binData":"MTIzNA==","meta":{}}'
     assert ok(get(identity, "/predict", {"strData": "my data"})) == \
         '{"meta":{},"strData":"my data"}'
 
