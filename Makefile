@@ -13,7 +13,7 @@ WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototype
 CFLAGS  = -std=c11 -D_GNU_SOURCE $(OPT) -g -pthread $(SAN) -fno-omit-frame-pointer
 CPPFLAGS = -Isrc -Iinclude -I$(LLHTTP_INC)
 LDFLAGS = -pthread $(SAN)
-LDLIBS  = -ldl -lm
+LDLIBS  = -ldl -lm -lyaml
 
 SRC      := $(shell find src -name '*.c' | sort)
 OBJ      := $(SRC:%.c=$(BUILD)/%.o)

@@ -7,6 +7,7 @@
 #include "json/json.h"
 #include "protocol/parameters.h"
 #include "protocol/seldon.h"
+#include "protocol/yaml.h"
 #include "runtime/runtime.h"
 
 #include <dlfcn.h>
@@ -554,11 +555,11 @@ static int model_metadata(cs_runtime_t *rt, const cs_config_t *cfg, char *err, s
     cs_json_t env_doc;
     const cs_json_t *from_env = NULL;
     if (cfg->model_metadata) {
-        cs_json_error_t jerr;
-        static const cs_json_options_t opt = {.max_depth = 64, .allow_nan = false};
-        if (cs_json_parse(cfg->model_metadata, strlen(cfg->model_metadata), &opt, &arena, &env_doc,
-                          &jerr) < 0) {
-            cs_log_error("MODEL_METADATA is not valid JSON (%s); ignored", jerr.message);
+        char yerr[256];
+        if (cs_yaml_parse(cfg->model_metadata, strlen(cfg->model_metadata), &arena, &env_doc, yerr,
+                          sizeof(yerr)) < 0) {
+            /* the reference logs a YAML error and goes on with {} */
+            cs_log_error("MODEL_METADATA is not valid YAML (%s); ignored", yerr);
         } else if (env_doc.type != CS_JSON_OBJECT) {
             snprintf(err, errlen, "MODEL_METADATA must be a mapping");
             rc = -1;

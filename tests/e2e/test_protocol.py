@@ -340,6 +340,26 @@ def test_metadata_from_environment():
         assert json.loads(ok(s.request("GET", "/metadata"))) == meta
     finally:
         s.stop()
+    # E59: the reference's YAML document
+    yaml_doc = ("name: test-name-env\nversions: [test-version]\nplatform: test-platform\n"
+                "inputs: [{datatype: BYTES, name: input, shape: [1, 2]}]\n"
+                "outputs: [{datatype: BYTES, name: output, shape: [1, 2, 3]}]\n"
+                "custom: {tag-key: tag-value}\n")
+    s = Server(model=IDENTITY, env={"MODEL_METADATA": yaml_doc})
+    try:
+        assert json.loads(ok(s.request("GET", "/metadata"))) == {
+            "name": "test-name-env", "versions": ["test-version"], "platform": "test-platform",
+            "inputs": [{"datatype": "BYTES", "name": "input", "shape": [1, 2]}],
+            "outputs": [{"datatype": "BYTES", "name": "output", "shape": [1, 2, 3]}],
+            "custom": {"tag-key": "tag-value"}}
+    finally:
+        s.stop()
+    # not YAML at all: logged and ignored
+    s = Server(model=IDENTITY, env={"MODEL_METADATA": "a: [unclosed"})
+    try:
+        assert json.loads(ok(s.request("GET", "/metadata")))["name"] == ""
+    finally:
+        s.stop()
     s = Server(model=IDENTITY, env={"PREDICTIVE_UNIT_IMAGE": "localhost:32000/sklearn-iris:0.1"})
     try:
         d = json.loads(ok(s.request("GET", "/metadata")))

@@ -22,8 +22,11 @@ static const char *respond(cs_route_t route, const char *req_json, cs_seldon_res
     cs_arena_t a;
     cs_arena_init(&a);
     cs_header_t ct = {"content-type", "application/json", 12, 16};
-    cs_request_t req = {.method = CS_METHOD_POST, .headers = &ct, .header_count = 1,
-                        .body = req_json, .body_len = strlen(req_json)};
+    cs_request_t req = {.method = CS_METHOD_POST,
+                        .headers = &ct,
+                        .header_count = 1,
+                        .body = req_json,
+                        .body_len = strlen(req_json)};
     cs_json_t doc;
     cs_seldon_msg_t msg;
     cs_seldon_error_t err;
@@ -49,12 +52,12 @@ static const char *respond(cs_route_t route, const char *req_json, cs_seldon_res
 static void test_mirroring_of_numeric_results(void **state) {
     (void)state;
     double d[2] = {0.1, 0.9};
-    cs_seldon_result_t r = {.kind = CS_RESULT_ARRAY,
-                            .array = {CS_DTYPE_FLOAT64, 2, {1, 2}, d, 2}};
+    cs_seldon_result_t r = {.kind = CS_RESULT_ARRAY, .array = {CS_DTYPE_FLOAT64, 2, {1, 2}, d, 2}};
     int st;
     /* ndarray request -> ndarray; tensor request -> tensor; strData request -> tensor */
-    assert_string_equal(respond(CS_ROUTE_PREDICT, "{\"data\":{\"ndarray\":[1]}}", &r, &no_env, &st),
-                        "{\"data\":{\"names\":[\"t:0\",\"t:1\"],\"ndarray\":[[0.1,0.9]]},\"meta\":{}}");
+    assert_string_equal(
+        respond(CS_ROUTE_PREDICT, "{\"data\":{\"ndarray\":[1]}}", &r, &no_env, &st),
+        "{\"data\":{\"names\":[\"t:0\",\"t:1\"],\"ndarray\":[[0.1,0.9]]},\"meta\":{}}");
     assert_string_equal(
         respond(CS_ROUTE_PREDICT, "{\"data\":{\"tensor\":{\"shape\":[1],\"values\":[1]}}}", &r,
                 &no_env, &st),
@@ -89,9 +92,10 @@ static void test_json_results_and_unknown_types(void **state) {
     cs_seldon_result_t r = {.kind = CS_RESULT_JSON, .json = &v};
     int st;
     assert_int_equal(cs_json_parse("[[\"a\",\"b\"]]", 11, &opt, &a, &v, &jerr), 0);
-    assert_string_equal(respond(CS_ROUTE_PREDICT, "{\"data\":{\"tensor\":{\"shape\":[1],\"values\":[1]}}}",
-                                &r, &no_env, &st),
-                        "{\"data\":{\"names\":[\"t:0\",\"t:1\"],\"ndarray\":[[\"a\",\"b\"]]},\"meta\":{}}");
+    assert_string_equal(
+        respond(CS_ROUTE_PREDICT, "{\"data\":{\"tensor\":{\"shape\":[1],\"values\":[1]}}}", &r,
+                &no_env, &st),
+        "{\"data\":{\"names\":[\"t:0\",\"t:1\"],\"ndarray\":[[\"a\",\"b\"]]},\"meta\":{}}");
     assert_int_equal(cs_json_parse("5", 1, &opt, &a, &v, &jerr), 0);
     respond(CS_ROUTE_PREDICT, "{\"strData\":\"s\"}", &r, &no_env, &st);
     assert_int_equal(st, 400);
@@ -122,10 +126,11 @@ static void test_meta_rules(void **state) {
                         "\"mytag\":1,\"shared\":\"model\"}},\"strData\":\"x\"}");
     /* route: the request's tags, metrics and requestPath are dropped, puid kept */
     cs_seldon_result_t route = {.kind = CS_RESULT_ROUTE, .route = -1};
-    assert_string_equal(respond(CS_ROUTE_ROUTE, req, &route, &env, &st),
-                        "{\"data\":{\"names\":[\"t:0\"],\"tensor\":{\"shape\":[1,1],\"values\":[-1]}},"
-                        "\"meta\":{\"puid\":\"p\",\"requestPath\":{\"unit\":\"NOT_IMPLEMENTED:"
-                        "NOT_IMPLEMENTED\"}}}");
+    assert_string_equal(
+        respond(CS_ROUTE_ROUTE, req, &route, &env, &st),
+        "{\"data\":{\"names\":[\"t:0\"],\"tensor\":{\"shape\":[1,1],\"values\":[-1]}},"
+        "\"meta\":{\"puid\":\"p\",\"requestPath\":{\"unit\":\"NOT_IMPLEMENTED:"
+        "NOT_IMPLEMENTED\"}}}");
     cs_arena_free(&a);
 }
 
@@ -133,10 +138,12 @@ static void test_fallbacks(void **state) {
     (void)state;
     cs_seldon_result_t none = {0};
     int st;
-    assert_string_equal(respond(CS_ROUTE_PREDICT, "{\"strData\":\"s\"}", &none, &no_env, &st),
-                        "{\"data\":{\"names\":[],\"tensor\":{\"shape\":[0],\"values\":[]}},\"meta\":{}}");
-    assert_string_equal(respond(CS_ROUTE_TRANSFORM_OUTPUT, "{\"strData\":\"s\"}", &none, &no_env, &st),
-                        "{\"meta\":{},\"strData\":\"s\"}");
+    assert_string_equal(
+        respond(CS_ROUTE_PREDICT, "{\"strData\":\"s\"}", &none, &no_env, &st),
+        "{\"data\":{\"names\":[],\"tensor\":{\"shape\":[0],\"values\":[]}},\"meta\":{}}");
+    assert_string_equal(
+        respond(CS_ROUTE_TRANSFORM_OUTPUT, "{\"strData\":\"s\"}", &none, &no_env, &st),
+        "{\"meta\":{},\"strData\":\"s\"}");
     respond(CS_ROUTE_ROUTE, "{\"strData\":\"s\"}", &none, &no_env, &st);
     assert_int_equal(st, 400);
 }
@@ -146,9 +153,10 @@ static void test_base64_like_python(void **state) {
     struct {
         const char *in, *out;
         int ok;
-    } cases[] = {{"MTIz", "123", 1},      {"MTIzNA==", "1234", 1}, {"MT-Iz", "123", 1},
-                 {"MTIzNA==garbage", "1234", 1}, {"YQ==YQ==", "a", 1},   {"MTIzNA", NULL, 0},
-                 {"M", NULL, 0},          {"", "", 1}};
+    } cases[] = {{"MTIz", "123", 1},   {"MTIzNA==", "1234", 1},
+                 {"MT-Iz", "123", 1},  {"MTIzNA==garbage", "1234", 1},
+                 {"YQ==YQ==", "a", 1}, {"MTIzNA", NULL, 0},
+                 {"M", NULL, 0},       {"", "", 1}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         unsigned char out[64];
         size_t n;
@@ -174,7 +182,8 @@ static void test_parameters(void **state) {
     cs_param_t *p;
     char err[256];
     int n = cs_parameters_parse(
-        "[{\"name\":\"i\",\"type\":\"INT\",\"value\":\" 1_0 \"},{\"name\":\"f\",\"type\":\"DOUBLE\","
+        "[{\"name\":\"i\",\"type\":\"INT\",\"value\":\" 1_0 "
+        "\"},{\"name\":\"f\",\"type\":\"DOUBLE\","
         "\"value\":\"1e3\"},{\"name\":\"b\",\"type\":\"BOOL\",\"value\":\"On\"},{\"name\":\"s\","
         "\"type\":\"STRING\",\"value\":\"x\"},{\"name\":\"i\",\"type\":\"INT\",\"value\":3}]",
         &a, &p, err, sizeof(err));
