@@ -571,7 +571,8 @@ static int build_meta(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
                 metrics = nm;
                 capmetrics = cap;
             }
-            memcpy(metrics + nmetrics, ms->u.items, ms->len * sizeof(cs_json_t));
+            if (ms->len)
+                memcpy(metrics + nmetrics, ms->u.items, ms->len * sizeof(cs_json_t));
             nmetrics += ms->len;
         }
     }
@@ -676,7 +677,8 @@ static int floats(cs_json_t *v, cs_arena_t *arena) {
         cs_json_t *items = cs_arena_alloc(arena, (v->len ? v->len : 1) * sizeof(cs_json_t));
         if (items == NULL)
             return -1;
-        memcpy(items, v->u.items, v->len * sizeof(cs_json_t));
+        if (v->len)
+            memcpy(items, v->u.items, v->len * sizeof(cs_json_t));
         for (uint32_t i = 0; i < v->len; i++)
             if (floats(&items[i], arena) < 0)
                 return -1;
@@ -687,7 +689,8 @@ static int floats(cs_json_t *v, cs_arena_t *arena) {
         cs_json_member_t *m = cs_arena_alloc(arena, (v->len ? v->len : 1) * sizeof(*m));
         if (m == NULL)
             return -1;
-        memcpy(m, v->u.members, v->len * sizeof(*m));
+        if (v->len)
+            memcpy(m, v->u.members, v->len * sizeof(*m));
         for (uint32_t i = 0; i < v->len; i++)
             if (floats(&m[i].value, arena) < 0)
                 return -1;

@@ -265,7 +265,8 @@ static cs_error *api_respond_tensor(cs_call *call, const cs_tensor *t) {
         a->dtype = CS_DTYPE_INT64;
         break;
     case CS_DT_INT64:
-        memcpy(data, t->data, count * 8);
+        if (count)
+            memcpy(data, t->data, count * 8);
         a->dtype = CS_DTYPE_INT64;
         break;
     case CS_DT_FLOAT32:
@@ -274,7 +275,8 @@ static cs_error *api_respond_tensor(cs_call *call, const cs_tensor *t) {
         a->dtype = CS_DTYPE_FLOAT64;
         break;
     case CS_DT_FLOAT64:
-        memcpy(data, t->data, count * 8);
+        if (count)
+            memcpy(data, t->data, count * 8);
         a->dtype = CS_DTYPE_FLOAT64;
         break;
     }
