@@ -3,8 +3,11 @@
  * behaves the same. */
 #include "base/log.h"
 #include "config/config.h"
+#include "base/buf.h"
 #include "event/socket.h"
 #include "master/arbiter.h"
+#include "metrics/labels.h"
+#include "metrics/registry.h"
 #include "runtime/runtime.h"
 #include "worker/slot.h"
 #include "worker/worker.h"
@@ -51,15 +54,36 @@ int main(int argc, char **argv) {
     /* With port 0 the kernel chose one: log the real port (tests rely on it). */
     cs_log_info("Listening at: http://%s:%d (%d)", cfg.host, cs_socket_port(lfd), (int)getpid());
 
+    /* Metrics: the shared region exists before any fork; the master serves the port. */
+    cs_metrics_t *metrics = cs_metrics_new(CS_WORKER_SLOTS);
+    cs_buf_t defaults = {0};
+    if (metrics == NULL || cs_labels_defaults(&defaults, &cfg) < 0 ||
+        cs_buf_append(&defaults, "", 1) < 0) {
+        cs_log_error("cannot set up the metrics region");
+        return 1;
+    }
+    int mfd = -1;
+    if (cfg.metrics_port != cfg.http_port || cfg.metrics_port == 0) {
+        mfd = cs_listen_tcp(cfg.host, cfg.metrics_port, cfg.backlog, err, sizeof(err));
+        if (mfd < 0) {
+            cs_log_error("metrics port: %s", err);
+            return 1;
+        }
+        cs_log_info("Metrics at: http://%s:%d%s (%d)", cfg.host, cs_socket_port(mfd),
+                    cfg.metrics_endpoint, (int)getpid());
+    }
+
     if (cfg.debug) {
         /* Development mode: no master, no fork. */
         static cs_slot_t slot;
-        cs_worker_opts_t o = {&cfg, runtime, &lfd, 1, &slot, 0, false};
+        cs_worker_opts_t o = {&cfg, runtime, &lfd, 1, &slot, 0, false, metrics, mfd,
+                              defaults.data};
         rc = cs_worker_run(&o);
         /* Model threads may still be inside a call: leave without running destructors. */
         _exit(rc);
     }
-    rc = cs_arbiter_run(&cfg, runtime, &lfd, 1);
+    rc = cs_arbiter_run(&cfg, runtime, &lfd, 1, metrics, mfd, defaults.data);
+    cs_buf_free(&defaults);
     cs_runtime_close(runtime);
     return rc;
 }

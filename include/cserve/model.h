@@ -85,6 +85,13 @@ typedef struct {
     const void *data;
 } cs_tensor;
 
+/* Model metric types (spec §4.1). */
+typedef enum {
+    CS_METRIC_COUNTER = 1, /* adds value */
+    CS_METRIC_GAUGE = 2,   /* sets value */
+    CS_METRIC_TIMER = 3,   /* observes value milliseconds */
+} cs_metric_type;
+
 typedef enum {
     CS_LOG_LEVEL_DEBUG = 10,
     CS_LOG_LEVEL_INFO = 20,
@@ -184,6 +191,14 @@ typedef struct cs_api {
     /* Adds meta.tags[key] = value, `value_json` being any JSON value; the model's tags win over
      * the request's. */
     cs_error *(*add_tag)(cs_call *call, const char *key, const char *value_json);
+
+    /* Records a model metric, as a Python model's metrics() list does: exposed on the metrics
+     * port (COUNTER as <key>_total, GAUGE, TIMER as a histogram in seconds) with the `method`
+     * label of the call and the deployment's default labels, and echoed in the response's
+     * meta.metrics unless INCLUDE_METRICS_IN_CLIENT_RESPONSE is false. `tags_json` is NULL or a
+     * JSON object whose values are strings (its keys become labels). Model thread of the call. */
+    cs_error *(*add_metric)(cs_call *call, const char *key, cs_metric_type type, double value,
+                            const char *tags_json);
 } cs_api;
 
 /* Entry points a model exports (C linkage, these exact names). Only cs_model_abi_version,

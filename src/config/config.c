@@ -61,6 +61,7 @@ enum {
     O_LIMIT_REQUEST_FIELD_SIZE,
     O_LIMIT_REQUEST_BODY,
     O_CLIENT_TIMEOUT,
+    O_METRICS_PER_WORKER,
     O_HELP,
     O_COUNT
 };
@@ -116,6 +117,9 @@ static const opt_t opts[O_COUNT] = {
     [O_CLIENT_TIMEOUT] = {"client-timeout", OPT_INT, "S",
                           "[cserve] seconds without progress before a slow client is dropped "
                           "(default 30)"},
+    [O_METRICS_PER_WORKER] = {"metrics-per-worker", OPT_BOOL_OPTVAL, "V",
+                              "[cserve] expose each worker's model metrics under worker_id "
+                              "instead of summing them (CSERVE_METRICS_PER_WORKER)"},
     [O_HELP] = {"help", OPT_HELP, NULL, "show this help and exit"},
 };
 
@@ -543,6 +547,13 @@ int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn get, c
     cfg->unit_id = get("PREDICTIVE_UNIT_ID");
     cfg->unit_image = get("PREDICTIVE_UNIT_IMAGE");
     cfg->model_metadata = get("MODEL_METADATA");
+    cfg->deployment_id = get("SELDON_DEPLOYMENT_ID");
+    cfg->predictor_id = get("PREDICTOR_ID");
+    cfg->predictor_labels = get("PREDICTOR_LABELS");
+    cfg->metrics_per_worker = cs_config_bool_b1(get("CSERVE_METRICS_PER_WORKER"));
+    if (cli.seen[O_METRICS_PER_WORKER])
+        cfg->metrics_per_worker =
+            cli.val[O_METRICS_PER_WORKER] == NULL || cli.val[O_METRICS_PER_WORKER][0] != '\0';
     const char *fm = get("FILTER_METRICS_ACCESS_LOGS");
     cfg->filter_metrics_access_logs = fm ? cs_config_bool_b1(fm) : !cfg->debug;
 

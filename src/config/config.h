@@ -13,6 +13,7 @@
 
 #define CS_MAX_THREADS 256
 #define CS_MAX_WORKERS 128
+#define CS_WORKER_SLOTS (2 * CS_MAX_WORKERS) /* room for replacements beside retiring workers */
 
 typedef struct {
     const char *interface_name; /* NULL: the built-in mock classifier */
@@ -41,6 +42,10 @@ typedef struct {
     const char *unit_id;        /* PREDICTIVE_UNIT_ID */
     const char *unit_image;     /* PREDICTIVE_UNIT_IMAGE */
     const char *model_metadata; /* MODEL_METADATA */
+    const char *deployment_id;    /* SELDON_DEPLOYMENT_ID */
+    const char *predictor_id;     /* PREDICTOR_ID */
+    const char *predictor_labels; /* PREDICTOR_LABELS (JSON) */
+    bool metrics_per_worker;      /* --metrics-per-worker: a worker_id label instead of sums */
 
     /* Supervision. */
     int timeout;          /* seconds a model call (and a worker heartbeat) may take */

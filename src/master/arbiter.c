@@ -19,6 +19,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "master/metrics_server.h"
 #include "worker/slot.h"
 #include "worker/worker.h"
 
@@ -34,7 +35,7 @@
 #include <unistd.h>
 
 #define TICK_MS       100
-#define SLOTS         (2 * CS_MAX_WORKERS)
+#define SLOTS         CS_WORKER_SLOTS
 #define KILL_GRACE_MS 5000 /* after graceful_timeout, before SIGKILL */
 
 typedef struct {
@@ -44,6 +45,7 @@ typedef struct {
     bool retiring;
     uint64_t retire_ms;
     bool killed;
+    cs_restart_cause_t cause; /* why it is retiring, for the restart counters */
 } proc_t;
 
 typedef enum { RUNNING, STOP_GRACEFUL, STOP_QUICK, HALT_BOOT } stop_mode_t;
@@ -61,6 +63,9 @@ typedef struct {
     uint64_t stop_deadline_ms;
     bool listeners_closed;
     int sfd;
+    cs_metrics_t *metrics;
+    cs_metrics_server_t *mserver;
+    const char *metrics_defaults;
 } arbiter_t;
 
 static const char *cause_name(int cause) {
@@ -105,17 +110,20 @@ static void spawn(arbiter_t *a) {
     }
     if (pid == 0) {
         close(a->sfd);
-        cs_worker_opts_t o = {a->cfg, a->runtime, a->listen_fds, a->listen_count, slot, i, true};
+        cs_worker_opts_t o = {a->cfg,   a->runtime,  a->listen_fds, a->listen_count,
+                              slot,     i,           true,          a->metrics,
+                              -1,       a->metrics_defaults};
         /* _exit: the master's atexit handlers and stdio buffers are not the worker's to run. */
         _exit(cs_worker_run(&o));
     }
     a->procs[i] = (proc_t){.pid = pid, .gen = a->gen, .spawned_ms = cs_now_ms()};
 }
 
-static void retire(arbiter_t *a, int i, const char *why) {
+static void retire(arbiter_t *a, int i, const char *why, cs_restart_cause_t cause) {
     proc_t *p = &a->procs[i];
     if (p->retiring)
         return;
+    p->cause = cause;
     cs_log_info("Retiring worker (pid: %d): %s", (int)p->pid, why);
     p->retiring = true;
     p->retire_ms = cs_now_ms();
@@ -131,6 +139,8 @@ static void kill_all(arbiter_t *a, int sig) {
 static void close_listeners(arbiter_t *a) {
     if (a->listeners_closed)
         return;
+    if (a->mserver)
+        cs_metrics_server_stop_listening(a->mserver);
     for (int i = 0; i < a->listen_count; i++)
         close(a->listen_fds[i]);
     a->listeners_closed = true;
@@ -176,6 +186,7 @@ static void reap(arbiter_t *a) {
             cs_log_error("Reason: Worker failed to boot.");
             begin_stop(a, HALT_BOOT);
         } else if (!p->retiring && a->stop == RUNNING) {
+            cs_metrics_restart(a->metrics, CS_RESTART_CRASH);
             if (WIFSIGNALED(status))
                 cs_log_error("Worker (pid:%d) was sent %s! Respawning into slot %d.", (int)pid,
                              strsignal(WTERMSIG(status)), i);
@@ -183,6 +194,9 @@ static void reap(arbiter_t *a) {
                 cs_log_error("Worker (pid:%d) exited with code %d. Respawning into slot %d.",
                              (int)pid, WEXITSTATUS(status), i);
         }
+        if (p->retiring && a->stop == RUNNING && p->cause != CS_RESTART_COUNT)
+            cs_metrics_restart(a->metrics, p->cause);
+        cs_metrics_retire_slot(a->metrics, i); /* its counts live on in the retired totals */
         atomic_store(&a->slots[i].state, CS_SLOT_FREE);
         a->procs[i] = (proc_t){0};
     }
@@ -202,6 +216,10 @@ static void check_workers(arbiter_t *a, uint64_t now) {
                         cause_name(atomic_load(&s->cause)));
             p->retiring = true;
             p->retire_ms = now;
+            int cause = atomic_load(&s->cause);
+            p->cause = cause == CS_RETIRE_TIMEOUT   ? CS_RESTART_TIMEOUT
+                       : cause == CS_RETIRE_RECYCLE ? CS_RESTART_RECYCLE
+                                                    : CS_RESTART_RELOAD;
         }
         uint64_t hb = atomic_load_explicit(&s->heartbeat_ms, memory_order_relaxed);
         if (state == CS_SLOT_BOOTING && now - p->spawned_ms > timeout && !p->retiring) {
@@ -217,6 +235,7 @@ static void check_workers(arbiter_t *a, uint64_t now) {
             kill(p->pid, SIGKILL);
             p->killed = true;
             p->retiring = true;
+            p->cause = CS_RESTART_TIMEOUT;
         } else if (p->retiring && now - p->retire_ms > grace) {
             cs_log_error("Worker (pid:%d) did not stop within the graceful timeout; killing it",
                          (int)p->pid);
@@ -244,7 +263,8 @@ static void converge(arbiter_t *a) {
         for (int k = active; k < a->want; k++)
             spawn(a);
     } else if (active > a->want && !booting) {
-        retire(a, old >= 0 ? old : oldest, old >= 0 ? "reload" : "worker count reduced");
+        retire(a, old >= 0 ? old : oldest, old >= 0 ? "reload" : "worker count reduced",
+               old >= 0 ? CS_RESTART_RELOAD : CS_RESTART_COUNT /* not replaced */);
     } else if (old >= 0 && !booting) {
         spawn(a); /* the replacement first; the old one retires once it is ready */
     }
@@ -306,8 +326,20 @@ static int write_pidfile(const char *path) {
     return 0;
 }
 
+/* The worker count and pids the exposition shows. */
+static void publish_workers(arbiter_t *a) {
+    int pids[SLOTS], n = 0, active = 0;
+    for (int i = 0; i < SLOTS; i++)
+        if (a->procs[i].pid) {
+            pids[n++] = a->procs[i].pid;
+            active += !a->procs[i].retiring;
+        }
+    cs_metrics_set_workers(a->metrics, active, pids, n);
+}
+
 int cs_arbiter_run(const cs_config_t *cfg, cs_runtime_t *runtime, const int *listen_fds,
-                   int listen_count) {
+                   int listen_count, cs_metrics_t *metrics, int metrics_fd,
+                   const char *metrics_defaults) {
     static arbiter_t arb;
     arbiter_t *a = &arb;
     a->cfg = cfg;
@@ -315,6 +347,14 @@ int cs_arbiter_run(const cs_config_t *cfg, cs_runtime_t *runtime, const int *lis
     a->listen_fds = listen_fds;
     a->listen_count = listen_count;
     a->want = cfg->workers;
+    a->metrics = metrics;
+    a->metrics_defaults = metrics_defaults;
+    if (metrics_fd >= 0) {
+        a->mserver = cs_metrics_server_new(metrics_fd, metrics, cfg->metrics_endpoint,
+                                           cfg->metrics_per_worker, metrics_defaults);
+        if (a->mserver == NULL)
+            return 1;
+    }
     a->slots = cs_slots_map(SLOTS);
     if (a->slots == NULL) {
         cs_log_error("mmap() of worker slots failed (%d: %s)", errno, strerror(errno));
@@ -342,10 +382,15 @@ int cs_arbiter_run(const cs_config_t *cfg, cs_runtime_t *runtime, const int *lis
                 cfg->threads == 1 ? "" : "s", cfg->workers, cfg->workers == 1 ? "" : "s");
 
     for (;;) {
-        struct pollfd pfd = {.fd = a->sfd, .events = POLLIN};
-        poll(&pfd, 1, TICK_MS);
+        struct pollfd pfd[2] = {{.fd = a->sfd, .events = POLLIN},
+                                {.fd = a->mserver ? cs_metrics_server_fd(a->mserver) : -1,
+                                 .events = POLLIN}};
+        poll(pfd, 2, TICK_MS);
         on_signals(a);
         reap(a);
+        if (a->mserver)
+            cs_metrics_server_run(a->mserver);
+        publish_workers(a);
         uint64_t now = cs_now_ms();
         if (a->stop == RUNNING) {
             check_workers(a, now);

@@ -32,6 +32,25 @@ static int fail(cs_seldon_error_t *err, int status, const char *reason, const ch
 #define BAD_DATA "MICROSERVICE_BAD_DATA"
 #define INTERNAL "MICROSERVICE_INTERNAL_ERROR"
 
+const char *cs_seldon_metric_method(cs_route_t route) {
+    switch (route) {
+    case CS_ROUTE_TRANSFORM_INPUT:
+        return "inputtransform";
+    case CS_ROUTE_TRANSFORM_OUTPUT:
+        return "outputtransform";
+    case CS_ROUTE_ROUTE:
+        return "router";
+    case CS_ROUTE_AGGREGATE:
+        return "aggregate";
+    case CS_ROUTE_FEEDBACK:
+        return "feedback";
+    case CS_ROUTE_HEALTH_STATUS:
+        return "health";
+    default:
+        return "predict";
+    }
+}
+
 void cs_seldon_error_respond(const cs_seldon_error_t *err, cs_response_t *resp) {
     cs_response_error(resp, err->status, err->reason, err->info);
 }
@@ -575,6 +594,19 @@ static int build_meta(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
                 memcpy(metrics + nmetrics, ms->u.items, ms->len * sizeof(cs_json_t));
             nmetrics += ms->len;
         }
+    }
+    /* the model's metrics follow the request's, unless the deployment hides them (§4.5) */
+    if (env->include_metrics && res->metrics && res->metrics->type == CS_JSON_ARRAY &&
+        res->metrics->len) {
+        size_t cap = nmetrics + res->metrics->len;
+        cs_json_t *nm = cs_arena_alloc(arena, cap * sizeof(cs_json_t));
+        if (nm == NULL)
+            return -1;
+        if (nmetrics)
+            memcpy(nm, metrics, nmetrics * sizeof(cs_json_t));
+        memcpy(nm + nmetrics, res->metrics->u.items, res->metrics->len * sizeof(cs_json_t));
+        metrics = nm;
+        nmetrics = cap;
     }
     if (ob_merge(&tags, res->tags) < 0)
         return -1;

@@ -28,7 +28,11 @@ typedef struct {
     const char *unit_image; /* PREDICTIVE_UNIT_IMAGE or NULL */
     bool include_metrics;   /* INCLUDE_METRICS_IN_CLIENT_RESPONSE */
     bool passthrough;       /* PAYLOAD_PASSTHROUGH: predict bodies go to the model undecoded */
+    bool executor_enabled;  /* SELDON_EXECUTOR_ENABLED: feedback rewards are counted */
 } cs_seldon_env_t;
+
+/* The `method` label of a route's model metrics (spec §4.3): predict, inputtransform, ... */
+const char *cs_seldon_metric_method(cs_route_t route);
 
 /* §3.2: the request's JSON value from multipart parts, the `json` form field, the `json` query
  * parameter or the body, in that order. Returns 0 or -1 with `err`. */
@@ -92,6 +96,7 @@ typedef struct {
     int64_t route;
     const cs_json_t *class_names; /* array of strings, or NULL for t:0, t:1 ... */
     const cs_json_t *tags;        /* object, or NULL */
+    const cs_json_t *metrics;     /* the model's metrics as a JSON array, or NULL */
 } cs_seldon_result_t;
 
 /* Builds the response for `route` (§3.7, §3.8) into `resp`: `msgs[0..count)` are the decoded

@@ -5,6 +5,8 @@
 
 #include "base/log.h"
 #include "json/json.h"
+#include "metrics/labels.h"
+#include "metrics/registry.h"
 #include "protocol/parameters.h"
 #include "protocol/seldon.h"
 #include "protocol/yaml.h"
@@ -35,6 +37,9 @@ struct cs_call {
     cs_json_member_t *tags;
     uint32_t tag_count, tag_cap;
     cs_json_t class_names;
+    cs_route_t route;
+    cs_json_t *metrics; /* the model's metrics, for meta.metrics */
+    uint32_t metric_count, metric_cap;
     double reward;
     int64_t routing;
     int has_routing;
@@ -440,6 +445,87 @@ static const char *api_param_string(const cs_parameters *p, uint32_t i) {
     return param(p, i)->s;
 }
 
+static cs_error *api_add_metric(cs_call *call, const char *key, cs_metric_type type,
+                                double value, const char *tags_json) {
+    static const char *const type_names[] = {NULL, "COUNTER", "GAUGE", "TIMER"};
+    if (key == NULL || key[0] == '\0' || type < CS_METRIC_COUNTER || type > CS_METRIC_TIMER)
+        return api_error_new(500, "MICROSERVICE_BAD_METRIC",
+                             "Bad metric created during request: a metric needs a key and a "
+                             "type COUNTER, GAUGE or TIMER");
+    cs_json_t *tags = NULL;
+    if (tags_json) {
+        cs_error *e = parse_model_json(call, tags_json, strlen(tags_json), &tags);
+        if (e)
+            return e;
+        if (tags->type != CS_JSON_OBJECT)
+            return api_error_new(500, "MICROSERVICE_BAD_METRIC",
+                                 "Bad metric created during request: tags must be an object");
+        for (uint32_t i = 0; i < tags->len; i++)
+            if (tags->u.members[i].value.type != CS_JSON_STRING)
+                return api_error_new(500, NULL, "metric tag values must be strings");
+    }
+    /* the tags plus method="<route's method>" (the reference sets it in the caller's dict) */
+    const char *method = cs_seldon_metric_method(call->route);
+    uint32_t n = tags ? tags->len : 0;
+    cs_json_member_t *members = cs_arena_alloc(call->arena, (n + 1) * sizeof(*members));
+    const char **keys = cs_arena_alloc(call->arena, (n + 1) * sizeof(char *));
+    const char **vals = cs_arena_alloc(call->arena, (n + 1) * sizeof(char *));
+    if (members == NULL || keys == NULL || vals == NULL)
+        return api_error_new(500, NULL, "out of memory");
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (strcmp(tags->u.members[i].key, "method") == 0)
+            continue;
+        members[k] = tags->u.members[i];
+        keys[k] = members[k].key;
+        vals[k] = members[k].value.u.s;
+        k++;
+    }
+    members[k] = (cs_json_member_t){"method", 6, {.type = CS_JSON_STRING,
+                                                  .len = (uint32_t)strlen(method), .u.s = method}};
+    keys[k] = "method";
+    vals[k] = method;
+    k++;
+    cs_buf_t labels = {0};
+    if (cs_labels_canonical(&labels, keys, vals, k) < 0 || cs_buf_append(&labels, "", 1) < 0) {
+        cs_buf_free(&labels);
+        return api_error_new(500, NULL, "out of memory");
+    }
+    cs_metrics_custom((cs_mx_type_t)type, key, labels.data, value);
+    cs_buf_free(&labels);
+    /* the response copy: {"key", "type", "value"[, "tags"]} as the model gave it */
+    if (call->metric_count == call->metric_cap) {
+        uint32_t cap = call->metric_cap ? call->metric_cap * 2 : 8;
+        cs_json_t *m = cs_arena_alloc(call->arena, cap * sizeof(*m));
+        if (m == NULL)
+            return api_error_new(500, NULL, "out of memory");
+        if (call->metric_count)
+            memcpy(m, call->metrics, call->metric_count * sizeof(*m));
+        call->metrics = m;
+        call->metric_cap = cap;
+    }
+    cs_json_member_t *obj = cs_arena_alloc(call->arena, 4 * sizeof(*obj));
+    char *kc = arena_copy(call->arena, key, strlen(key));
+    if (obj == NULL || kc == NULL)
+        return api_error_new(500, NULL, "out of memory");
+    uint32_t no = 0;
+    obj[no++] = (cs_json_member_t){"key", 3, {.type = CS_JSON_STRING, .len = (uint32_t)strlen(kc),
+                                              .u.s = kc}};
+    obj[no++] = (cs_json_member_t){"type", 4, {.type = CS_JSON_STRING,
+                                               .len = (uint32_t)strlen(type_names[type]),
+                                               .u.s = type_names[type]}};
+    cs_json_t v = {.type = CS_JSON_FLOAT, .u.d = value};
+    if (value == (double)(int64_t)value && value > -9e15 && value < 9e15)
+        v = (cs_json_t){.type = CS_JSON_INT, .u.i = (int64_t)value}; /* 1 stays 1, as sent */
+    obj[no++] = (cs_json_member_t){"value", 5, v};
+    if (tags)
+        obj[no++] = (cs_json_member_t){"tags", 4, {.type = CS_JSON_OBJECT, .len = k,
+                                                   .u.members = members}};
+    call->metrics[call->metric_count++] =
+        (cs_json_t){.type = CS_JSON_OBJECT, .len = no, .u.members = obj};
+    return NULL;
+}
+
 static const cs_api server_api = {
     .abi_version = CS_MODEL_ABI_VERSION,
     .size = sizeof(cs_api),
@@ -471,6 +557,7 @@ static const cs_api server_api = {
     .respond_route = api_respond_route,
     .set_class_names = api_set_class_names,
     .add_tag = api_add_tag,
+    .add_metric = api_add_metric,
 };
 
 static int check_abi(const cs_native_entry_t *e, const char *name, char *err, size_t errlen) {
@@ -620,7 +707,7 @@ int cs_runtime_open(const cs_config_t *cfg, cs_runtime_t **out, char *err, size_
         goto fail;
     }
     rt->env = (cs_seldon_env_t){cfg->unit_id, cfg->unit_image, cfg->include_metrics_in_response,
-                                cfg->payload_passthrough};
+                                cfg->payload_passthrough, cfg->executor_enabled};
     if (model_metadata(rt, cfg, err, errlen) < 0)
         goto fail;
     cs_log_info("Loaded model %s", rt->name);
@@ -728,6 +815,7 @@ void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *
     cs_call call;
     memset(&call, 0, sizeof(call));
     call.kind = call_kind_of(route);
+    call.route = route;
     call.req = req;
     call.resp = resp;
     call.arena = &arena;
@@ -737,6 +825,9 @@ void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *
         cs_arena_reset(&arena);
         return;
     }
+    /* Seldon's feedback counters (spec §4.2): non-zero rewards, unless in legacy mode */
+    if (route == CS_ROUTE_FEEDBACK && call.reward != 0 && rt->env.executor_enabled)
+        cs_metrics_feedback(call.reward);
     cs_error *e = rt->entry.execute(rt->model, &call);
     if (e) {
         cs_response_error(resp, e->status, e->reason, e->message);
@@ -750,6 +841,10 @@ void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *
         cs_json_t tags = {.type = CS_JSON_OBJECT, .len = call.tag_count, .u.members = call.tags};
         if (call.tag_count)
             call.result.tags = &tags;
+        cs_json_t metrics = {.type = CS_JSON_ARRAY, .len = call.metric_count,
+                             .u.items = call.metrics};
+        if (call.metric_count)
+            call.result.metrics = &metrics;
         if (cs_seldon_respond(route, call.msgs, call.count, &call.result, &rt->env, &arena, resp,
                               &err) < 0)
             cs_seldon_error_respond(&err, resp);

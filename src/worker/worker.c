@@ -27,6 +27,8 @@
 #include "http/http1.h"
 #include "http/response.h"
 #include "http/router.h"
+#include "master/metrics_server.h"
+#include "metrics/registry.h"
 #include "protocol/openapi.h"
 
 #include <errno.h>
@@ -55,7 +57,7 @@
  * enough that handing it to a model thread (and the other core) pays off. */
 #define INLINE_MAX_BODY 65536
 
-enum { TAG_SIGNAL = 1, TAG_POOL = 2, TAG_LISTENER = 16 };
+enum { TAG_SIGNAL = 1, TAG_POOL = 2, TAG_METRICS = 3, TAG_LISTENER = 16 };
 
 typedef enum { C_READ, C_CALL, C_WRITE, C_LINGER } conn_state_t;
 typedef enum { L_NONE, L_IDLE, L_ACTIVE, L_LINGER, L_CALL, L_READY, L_COUNT } list_id_t;
@@ -78,7 +80,8 @@ struct conn {
     bool drained; /* the last read emptied the socket: wait for the next EPOLLIN edge */
     _Atomic uint64_t call_started_ms; /* written by the model thread when it picks the job */
     uint64_t deadline_ms;
-    uint64_t request_start_ms;
+    uint64_t request_start_ns; /* the request's last byte arrived */
+    uint64_t submit_ns;        /* handed to the pool */
     list_id_t list;
     conn_t *prev, *next;
     char peer[48];
@@ -106,6 +109,7 @@ struct worker {
     uint64_t drain_deadline_ms;
     pid_t master_pid;
     cs_job_t boot_job;
+    cs_metrics_server_t *mserver; /* debug mode: this process serves the metrics port */
 };
 
 /* ---- lists ------------------------------------------------------------------------------ */
@@ -144,6 +148,9 @@ static void list_push(worker_t *w, conn_t *c, list_id_t id, uint64_t deadline) {
 
 static void conn_destroy(worker_t *w, conn_t *c) {
     list_remove(w, c);
+    cs_mx_slot_t *mx = cs_metrics_slot();
+    if (c->has_request && mx) /* a request that got no response still leaves the gauge */
+        atomic_fetch_sub_explicit(&mx->in_flight, 1, memory_order_relaxed);
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -259,6 +266,13 @@ static void access_log(worker_t *w, conn_t *c) {
 static void finish_response(worker_t *w, conn_t *c) {
     if (w->cfg->access_log)
         access_log(w, c);
+    if (c->has_request) {
+        cs_metrics_request(c->route, c->resp.status, cs_now_ns() - c->request_start_ns,
+                           c->http.req.body_len, c->resp.body.len);
+        cs_mx_slot_t *mx = cs_metrics_slot();
+        if (mx)
+            atomic_fetch_sub_explicit(&mx->in_flight, 1, memory_order_relaxed);
+    }
     w->served++;
     atomic_store_explicit(&w->o->slot->requests, w->served, memory_order_relaxed);
     if (w->max_requests && w->served >= w->max_requests && !w->draining) {
@@ -290,10 +304,17 @@ static void finish_response(worker_t *w, conn_t *c) {
 /* ---- requests --------------------------------------------------------------------------- */
 
 static void run_call(cs_job_t *job, int thread_index) {
-    (void)thread_index;
     conn_t *c = (conn_t *)job;
-    atomic_store_explicit(&c->call_started_ms, cs_now_ms(), memory_order_relaxed);
+    uint64_t start = cs_now_ns();
+    atomic_store_explicit(&c->call_started_ms, start / 1000000, memory_order_relaxed);
+    if (thread_index >= 0) { /* from the pool, not inline */
+        cs_mx_slot_t *mx = cs_metrics_slot();
+        if (mx)
+            atomic_fetch_sub_explicit(&mx->queued, 1, memory_order_relaxed);
+        cs_metrics_queue_wait(start - c->submit_ns);
+    }
     cs_runtime_execute(c->w->o->runtime, c->route, &c->http.req, &c->resp);
+    cs_metrics_model_call(c->route, cs_now_ns() - start);
 }
 
 static const char not_found_info[] =
@@ -329,11 +350,15 @@ static void dispatch(worker_t *w, conn_t *c) {
     c->has_request = true;
     c->head_only = req->method == CS_METHOD_HEAD;
     c->keep_alive = req->keep_alive && w->cfg->keepalive > 0 && !w->draining;
-    c->request_start_ms = cs_now_ms();
+    c->request_start_ns = cs_now_ns();
+    cs_mx_slot_t *mx = cs_metrics_slot();
+    if (mx)
+        atomic_fetch_add_explicit(&mx->in_flight, 1, memory_order_relaxed);
     if (!w->o->has_master && cs_log_get_level() <= CS_LOG_DEBUG)
         cs_log_debug("request %s %.*s %.*s", req->method_name, (int)req->url_len, req->url,
                      (int)(req->body_len > 2048 ? 2048 : req->body_len), req->body);
     cs_route_match_t m = cs_router_match(req->method, req->path, req->path_len);
+    c->route = m.route;
     if (m.route == CS_ROUTE_NONE) {
         respond_error(w, c, 404, "MICROSERVICE_INTERNAL_ERROR", not_found_info, false);
         return;
@@ -376,6 +401,9 @@ static void dispatch(worker_t *w, conn_t *c) {
     }
     c->state = C_CALL;
     atomic_store_explicit(&c->call_started_ms, 0, memory_order_relaxed);
+    c->submit_ns = cs_now_ns();
+    if (mx)
+        atomic_fetch_add_explicit(&mx->queued, 1, memory_order_relaxed);
     c->job.run = run_call;
     list_push(w, c, L_CALL, 0);
     cs_pool_submit(&w->pool, &c->job);
@@ -735,6 +763,10 @@ static int setup(worker_t *w) {
     }
     ev = (struct epoll_event){.events = EPOLLIN, .data.u64 = TAG_POOL};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, w->pool.efd, &ev);
+    if (w->mserver) {
+        ev = (struct epoll_event){.events = EPOLLIN, .data.u64 = TAG_METRICS};
+        epoll_ctl(w->ep, EPOLL_CTL_ADD, cs_metrics_server_fd(w->mserver), &ev);
+    }
     return 0;
 }
 
@@ -784,6 +816,13 @@ int cs_worker_run(const cs_worker_opts_t *o) {
     w->inline_calls = cs_runtime_nonblocking(o->runtime) && !o->cfg->single_threaded;
     if (o->has_master)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
+    cs_metrics_bind(o->metrics, o->index);
+    if (o->metrics_fd >= 0) {
+        w->mserver = cs_metrics_server_new(o->metrics_fd, o->metrics, o->cfg->metrics_endpoint,
+                                           o->cfg->metrics_per_worker, o->metrics_defaults);
+        if (w->mserver == NULL)
+            return 1;
+    }
     atomic_store(&o->slot->state, CS_SLOT_BOOTING);
     atomic_store(&o->slot->heartbeat_ms, cs_now_ms());
     if (setup(w) < 0)
@@ -804,6 +843,8 @@ int cs_worker_run(const cs_worker_opts_t *o) {
             uint64_t tag = events[i].data.u64;
             if (tag == TAG_SIGNAL) {
                 on_signal(w);
+            } else if (tag == TAG_METRICS) {
+                cs_metrics_server_run(w->mserver);
             } else if (tag == TAG_POOL) {
                 bool was_booted = w->booted;
                 on_pool(w);

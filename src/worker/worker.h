@@ -4,6 +4,7 @@
 #define CS_WORKER_WORKER_H
 
 #include "config/config.h"
+#include "metrics/registry.h"
 #include "runtime/runtime.h"
 #include "worker/slot.h"
 
@@ -21,6 +22,9 @@ typedef struct {
     cs_slot_t *slot; /* this worker's slot (private memory in debug mode) */
     int index;       /* worker number, for logs */
     bool has_master; /* false in debug mode */
+    cs_metrics_t *metrics;
+    int metrics_fd;               /* debug mode only: the metrics port's listener, else -1 */
+    const char *metrics_defaults; /* default label text for the exposition */
 } cs_worker_opts_t;
 
 /* Runs the worker until it has drained after a stop request; returns the exit status. Must be

@@ -1,7 +1,9 @@
 /* Identity model: predict and the transforms return their input, whatever the payload (numeric
  * arrays, strings, bytes, JSON); route picks child 0; aggregate returns the first message's
  * payload. STRING parameters named "tag:<key>" add meta.tags[key] = <value as JSON> to every
- * answer, e.g. [{"name":"tag:mytag","type":"STRING","value":"1"}]. It shows every kind of
+ * answer, e.g. [{"name":"tag:mytag","type":"STRING","value":"1"}], and FLOAT parameters named
+ * "metric:<COUNTER|GAUGE|TIMER>:<key>" record that metric with that value on every predict,
+ * e.g. [{"name":"metric:COUNTER:mycounter","type":"FLOAT","value":"1"}]. It shows every kind of
  * answer in the ABI.
  *
  * Serve it:  build/cserve build/examples/native/identity/identity.so */
@@ -18,6 +20,10 @@ struct cs_model {
     int tag_count;
     char *tag_keys[MAX_TAGS];
     char *tag_values[MAX_TAGS];
+    int metric_count;
+    char *metric_keys[MAX_TAGS];
+    cs_metric_type metric_types[MAX_TAGS];
+    double metric_values[MAX_TAGS];
 };
 
 uint32_t cs_model_abi_version(void) {
@@ -29,6 +35,8 @@ void cs_model_fini(cs_model *m) {
         free(m->tag_keys[i]);
         free(m->tag_values[i]);
     }
+    for (int i = 0; i < m->metric_count; i++)
+        free(m->metric_keys[i]);
     free(m);
 }
 
@@ -39,11 +47,30 @@ cs_error *cs_model_init(const cs_api *api, const cs_parameters *params, cs_model
     m->api = api;
     for (uint32_t i = 0; i < api->param_count(params); i++) {
         const char *name = api->param_name(params, i);
+        static const struct {
+            const char *prefix;
+            cs_metric_type type;
+        } kinds[] = {{"metric:COUNTER:", CS_METRIC_COUNTER},
+                     {"metric:GAUGE:", CS_METRIC_GAUGE},
+                     {"metric:TIMER:", CS_METRIC_TIMER}};
+        int kind = -1;
+        for (int k = 0; k < 3; k++)
+            if (strncmp(name, kinds[k].prefix, strlen(kinds[k].prefix)) == 0)
+                kind = k;
+        if (kind >= 0 && api->param_type(params, i) == CS_PARAM_TYPE_FLOAT &&
+            m->metric_count < MAX_TAGS) {
+            m->metric_keys[m->metric_count] = strdup(name + strlen(kinds[kind].prefix));
+            m->metric_types[m->metric_count] = kinds[kind].type;
+            m->metric_values[m->metric_count] = api->param_float(params, i);
+            m->metric_count++;
+            continue;
+        }
         if (strncmp(name, "tag:", 4) != 0 || api->param_type(params, i) != CS_PARAM_TYPE_STRING ||
             m->tag_count == MAX_TAGS) {
             cs_model_fini(m);
             return api->error_new(500, "MICROSERVICE_BAD_PARAMETER",
-                                  "identity takes only STRING parameters named tag:<key>");
+                                  "identity takes STRING parameters tag:<key> and FLOAT "
+                                  "parameters metric:<TYPE>:<key>");
         }
         m->tag_keys[m->tag_count] = strdup(name + 4);
         m->tag_values[m->tag_count] = strdup(api->param_string(params, i));
@@ -89,6 +116,10 @@ cs_error *cs_model_execute(cs_model *m, cs_call *call) {
     case CS_CALL_TRANSFORM_OUTPUT:
         for (int i = 0; i < m->tag_count; i++)
             if ((e = api->add_tag(call, m->tag_keys[i], m->tag_values[i])))
+                return e;
+        for (int i = 0; i < m->metric_count; i++)
+            if ((e = api->add_metric(call, m->metric_keys[i], m->metric_types[i],
+                                     m->metric_values[i], "{\"source\":\"identity\"}")))
                 return e;
         return echo(api, call, 0);
     case CS_CALL_AGGREGATE:

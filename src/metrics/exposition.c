@@ -1,0 +1,396 @@
+/* Prometheus text format 0.0.4 from the shared region. One HELP/TYPE header per family; counters
+ * and histograms are summed over the live workers and the retired totals, and a gauge takes the
+ * most recently set value, unless per-worker output is asked for (the reference's layout, with
+ * a worker_id label). Values print as Python floats (1.0, 0.03), NaN and ±Inf in Prometheus'
+ * spelling. */
+#include "metrics/internal.h"
+
+#include "json/number.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int num(cs_buf_t *out, double v) {
+    if (isnan(v))
+        return cs_buf_append(out, "NaN", 3);
+    if (isinf(v))
+        return cs_buf_append(out, v > 0 ? "+Inf" : "-Inf", 4);
+    char b[40];
+    return cs_buf_append(out, b, cs_json_format_double(v, b));
+}
+
+/* `name{labels} value` with labels joined from up to three comma-separated parts. */
+static int sample(cs_buf_t *out, const char *name, const char *suffix, const char *l1,
+                  const char *l2, const char *l3, double v) {
+    int rc = cs_buf_appendf(out, "%s%s", name, suffix);
+    const char *parts[3] = {l1, l2, l3};
+    bool open = false;
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        if (parts[i] == NULL || parts[i][0] == '\0')
+            continue;
+        rc = cs_buf_appendf(out, "%s%s", open ? "," : "{", parts[i]);
+        open = true;
+    }
+    if (rc == 0 && open)
+        rc = cs_buf_append(out, "}", 1);
+    if (rc == 0)
+        rc = cs_buf_append(out, " ", 1);
+    if (rc == 0)
+        rc = num(out, v);
+    if (rc == 0)
+        rc = cs_buf_append(out, "\n", 1);
+    return rc;
+}
+
+static int header(cs_buf_t *out, const char *name, const char *help, const char *type) {
+    return cs_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static const char *route_label(int r) {
+    return cs_route_name((cs_route_t)r);
+}
+
+/* Sum over the worker slots and the retired slot of the cell at `cell` in slot 0. */
+static uint64_t sum_cell(const cs_metrics_t *m, const _Atomic uint64_t *cell) {
+    size_t off = (size_t)((const char *)cell - (const char *)&m->slot[0]);
+    uint64_t t = 0;
+    for (int i = 0; i <= m->slots; i++)
+        t += atomic_load_explicit((const _Atomic uint64_t *)((const char *)&m->slot[i] + off),
+                                  memory_order_relaxed);
+    return t;
+}
+
+#define SUM(m, field) sum_cell((m), &(m)->slot[0].field)
+
+static int histogram(cs_buf_t *out, const char *name, const char *labels, const uint64_t *bins,
+                     double sum) {
+    uint64_t cum = 0;
+    int rc = 0;
+    for (int b = 0; b < CS_MX_BUCKETS && rc == 0; b++) {
+        cum += bins[b];
+        char le[48];
+        if (b == CS_MX_BUCKETS - 1)
+            snprintf(le, sizeof(le), "le=\"+Inf\"");
+        else {
+            char v[40];
+            v[cs_json_format_double(cs_metrics_buckets[b], v)] = '\0';
+            snprintf(le, sizeof(le), "le=\"%s\"", v);
+        }
+        rc = sample(out, name, "_bucket", labels, le, NULL, (double)cum);
+    }
+    if (rc == 0)
+        rc = sample(out, name, "_count", labels, NULL, NULL, (double)cum);
+    if (rc == 0)
+        rc = sample(out, name, "_sum", labels, NULL, NULL, sum);
+    return rc;
+}
+
+static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
+    int rc = header(out, "cserve_requests_total", "Requests answered, by route and status code.",
+                    "counter");
+    char labels[128];
+    for (int r = 0; r < CS_ROUTE_COUNT && rc == 0; r++)
+        for (int c = 0; c < CS_MX_CODES && rc == 0; c++) {
+            uint64_t n = SUM(m, requests[r][c]);
+            if (n == 0)
+                continue;
+            char code[16];
+            snprintf(code, sizeof(code), c == CS_MX_CODES - 1 ? "other" : "%d",
+                     cs_metrics_codes[c]);
+            snprintf(labels, sizeof(labels), "code=\"%s\",route=\"%s\"", code, route_label(r));
+            rc = sample(out, "cserve_requests_total", "", labels, NULL, NULL, (double)n);
+        }
+    if (rc == 0)
+        rc = header(out, "cserve_request_duration_seconds",
+                    "Time from a request's last byte to its response's last byte.", "histogram");
+    for (int r = 0; r < CS_ROUTE_COUNT && rc == 0; r++)
+        for (int c = 0; c < CS_MX_CODES && rc == 0; c++) {
+            if (SUM(m, requests[r][c]) == 0)
+                continue;
+            uint64_t bins[CS_MX_BUCKETS];
+            for (int b = 0; b < CS_MX_BUCKETS; b++)
+                bins[b] = SUM(m, latency[r][c][b]);
+            char code[16];
+            snprintf(code, sizeof(code), c == CS_MX_CODES - 1 ? "other" : "%d",
+                     cs_metrics_codes[c]);
+            snprintf(labels, sizeof(labels), "code=\"%s\",route=\"%s\"", code, route_label(r));
+            rc = histogram(out, "cserve_request_duration_seconds", labels, bins,
+                           (double)SUM(m, latency_sum_ns[r][c]) / 1e9);
+        }
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } bytes[] = {{"cserve_request_bytes_total", "Request body bytes received, by route.",
+                  offsetof(cs_mx_slot_t, request_bytes)},
+                 {"cserve_response_bytes_total", "Response body bytes sent, by route.",
+                  offsetof(cs_mx_slot_t, response_bytes)}};
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        rc = header(out, bytes[k].name, bytes[k].help, "counter");
+        for (int r = 0; r < CS_ROUTE_COUNT && rc == 0; r++) {
+            uint64_t n = 0;
+            for (int i = 0; i <= m->slots; i++)
+                n += atomic_load((_Atomic uint64_t *)((char *)&m->slot[i] + bytes[k].off) + r);
+            if (n == 0)
+                continue;
+            snprintf(labels, sizeof(labels), "route=\"%s\"", route_label(r));
+            rc = sample(out, bytes[k].name, "", labels, NULL, NULL, (double)n);
+        }
+    }
+    if (rc == 0)
+        rc = header(out, "cserve_model_call_duration_seconds", "Time spent in the model, by route.",
+                    "histogram");
+    for (int r = 0; r < CS_ROUTE_COUNT && rc == 0; r++) {
+        uint64_t bins[CS_MX_BUCKETS], any = 0;
+        for (int b = 0; b < CS_MX_BUCKETS; b++)
+            any += bins[b] = SUM(m, model[r][b]);
+        if (any == 0)
+            continue;
+        snprintf(labels, sizeof(labels), "route=\"%s\"", route_label(r));
+        rc = histogram(out, "cserve_model_call_duration_seconds", labels, bins,
+                       (double)SUM(m, model_sum_ns[r]) / 1e9);
+    }
+    if (rc == 0) {
+        uint64_t bins[CS_MX_BUCKETS];
+        for (int b = 0; b < CS_MX_BUCKETS; b++)
+            bins[b] = SUM(m, wait[b]);
+        rc = header(out, "cserve_model_queue_wait_seconds",
+                    "Time a request waited for a model thread.", "histogram");
+        if (rc == 0)
+            rc = histogram(out, "cserve_model_queue_wait_seconds", NULL, bins,
+                           (double)SUM(m, wait_sum_ns) / 1e9);
+    }
+    int64_t in_flight = 0, queued = 0;
+    for (int i = 0; i < m->slots; i++) {
+        in_flight += atomic_load(&m->slot[i].in_flight);
+        queued += atomic_load(&m->slot[i].queued);
+    }
+    if (rc == 0)
+        rc = header(out, "cserve_in_flight_requests", "Requests being served now.", "gauge");
+    if (rc == 0)
+        rc = sample(out, "cserve_in_flight_requests", "", NULL, NULL, NULL, (double)in_flight);
+    if (rc == 0)
+        rc = header(out, "cserve_model_queue_depth", "Requests waiting for a model thread.",
+                    "gauge");
+    if (rc == 0)
+        rc = sample(out, "cserve_model_queue_depth", "", NULL, NULL, NULL, (double)queued);
+    if (rc == 0)
+        rc = header(out, "cserve_workers", "Worker processes running.", "gauge");
+    if (rc == 0)
+        rc = sample(out, "cserve_workers", "", NULL, NULL, NULL, (double)m->workers);
+    static const char *causes[CS_RESTART_COUNT] = {"crash", "timeout", "recycle", "reload"};
+    if (rc == 0)
+        rc = header(out, "cserve_worker_restarts_total", "Workers replaced, by cause.", "counter");
+    for (int c = 0; c < CS_RESTART_COUNT && rc == 0; c++) {
+        char l[32];
+        snprintf(l, sizeof(l), "cause=\"%s\"", causes[c]);
+        rc = sample(out, "cserve_worker_restarts_total", "", l, NULL, NULL, (double)m->restarts[c]);
+    }
+    if (rc == 0)
+        rc = header(out, "cserve_process_start_time_seconds",
+                    "Start time of the master since the Unix epoch.", "gauge");
+    if (rc == 0)
+        rc = sample(out, "cserve_process_start_time_seconds", "", NULL, NULL, NULL,
+                    m->start_time);
+    /* resident memory of the master and its workers, from /proc at scrape time */
+    double rss = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    int pids[257];
+    int n = 0;
+    pids[n++] = (int)getpid();
+    for (int i = 0; i < m->npids && n < 257; i++)
+        pids[n++] = m->pids[i];
+    for (int i = 0; i < n; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/statm", pids[i]);
+        FILE *f = fopen(path, "re");
+        long size, res;
+        if (f && fscanf(f, "%ld %ld", &size, &res) == 2)
+            rss += (double)res * (double)page;
+        if (f)
+            fclose(f);
+    }
+    if (rc == 0)
+        rc = header(out, "cserve_resident_memory_bytes",
+                    "Resident memory of the master and its workers.", "gauge");
+    if (rc == 0)
+        rc = sample(out, "cserve_resident_memory_bytes", "", NULL, NULL, NULL, rss);
+    return rc;
+}
+
+/* A Prometheus metric name from a model's key: invalid characters become '_'. */
+static void metric_name(char *out, size_t n, const char *key, const char *suffix) {
+    size_t k = 0;
+    for (const char *p = key; *p && k + 1 < n; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+                  (k > 0 && c >= '0' && c <= '9');
+        out[k++] = ok ? c : '_';
+    }
+    out[k] = '\0';
+    size_t sl = strlen(suffix);
+    if (sl && !(k >= sl && strcmp(out + k - sl, suffix) == 0))
+        snprintf(out + k, n - k, "%s", suffix);
+}
+
+static int worker_label(char *out, size_t n, const cs_metrics_t *m, int slot) {
+    if (slot == m->slots)
+        return snprintf(out, n, "worker_id=\"retired\"");
+    return snprintf(out, n, "worker_id=\"%d\"", (int)atomic_load(&m->slot[slot].pid));
+}
+
+static int compare_entries(const void *a, const void *b) {
+    const cs_mx_entry_t *x = *(cs_mx_entry_t *const *)a, *y = *(cs_mx_entry_t *const *)b;
+    int c = strcmp(x->name, y->name);
+    if (c)
+        return c;
+    if (x->type != y->type)
+        return (int)x->type - (int)y->type;
+    c = strcmp(x->labels, y->labels);
+    if (c)
+        return c;
+    return x->slot - y->slot;
+}
+
+/* Merges labels text `a` and `b` (each sorted `k="v"` pairs) into sorted order. */
+static void merge_labels(char *out, size_t n, const char *a, const char *b) {
+    /* split both into pairs, then a simple merge by key */
+    const char *pa = a, *pb = b;
+    size_t k = 0;
+    out[0] = '\0';
+    while ((*pa || *pb) && k + 1 < n) {
+        const char *ea = pa, *eb = pb;
+        /* a pair ends at the first comma outside quotes */
+        for (bool q = false; *ea && (q || *ea != ','); ea++)
+            if (*ea == '"' && (ea == pa || ea[-1] != '\\'))
+                q = !q;
+        for (bool q = false; *eb && (q || *eb != ','); eb++)
+            if (*eb == '"' && (eb == pb || eb[-1] != '\\'))
+                q = !q;
+        bool take_a;
+        if (!*pa)
+            take_a = false;
+        else if (!*pb)
+            take_a = true;
+        else
+            take_a = strncmp(pa, pb, (size_t)((ea - pa) < (eb - pb) ? (ea - pa) : (eb - pb))) <= 0;
+        const char *s = take_a ? pa : pb, *e = take_a ? ea : eb;
+        k += (size_t)snprintf(out + k, n - k, "%s%.*s", k ? "," : "", (int)(e - s), s);
+        if (take_a)
+            pa = *ea ? ea + 1 : ea;
+        else
+            pb = *eb ? eb + 1 : eb;
+    }
+}
+
+static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const char *defaults) {
+    cs_mx_entry_t **list = malloc(CS_MX_TABLE * sizeof(*list));
+    if (list == NULL)
+        return -1;
+    size_t n = 0;
+    for (int i = 0; i < CS_MX_TABLE; i++)
+        if (atomic_load_explicit(&m->table[i].state, memory_order_acquire) == E_LIVE)
+            list[n++] = &m->table[i];
+    qsort(list, n, sizeof(*list), compare_entries);
+    int rc = 0;
+    char family[CS_MX_NAME + 8] = "", prev_family[CS_MX_NAME + 8] = "";
+    uint32_t prev_type = 0;
+    for (size_t i = 0; i < n && rc == 0;) {
+        cs_mx_entry_t *e = list[i];
+        /* the group: same name, type, labels (and slot when per worker) */
+        size_t j = i + 1;
+        while (j < n && list[j]->type == e->type && strcmp(list[j]->name, e->name) == 0 &&
+               strcmp(list[j]->labels, e->labels) == 0 && (!per_worker || list[j]->slot == e->slot))
+            j++;
+        metric_name(family, sizeof(family), e->name, e->type == CS_MX_COUNTER ? "_total" : "");
+        if (strcmp(family, prev_family) != 0) {
+            rc = header(out, family, "", e->type == CS_MX_COUNTER ? "counter"
+                                         : e->type == CS_MX_GAUGE ? "gauge"
+                                                                  : "histogram");
+            snprintf(prev_family, sizeof(prev_family), "%s", family);
+            prev_type = e->type;
+        } else if (prev_type != e->type) {
+            i = j; /* the same name with another type: Prometheus cannot take both */
+            continue;
+        }
+        char labels[CS_MX_LABELS * 2 + 512];
+        merge_labels(labels, sizeof(labels), e->labels, defaults);
+        if (per_worker) {
+            char wl[64];
+            worker_label(wl, sizeof(wl), m, e->slot);
+            char tmp[sizeof(labels)];
+            merge_labels(tmp, sizeof(tmp), labels, wl);
+            memcpy(labels, tmp, sizeof(labels));
+        }
+        double value = 0;
+        uint64_t stamp = 0, count = 0, bins[CS_MX_TIMER_BINS] = {0};
+        for (size_t k = i; k < j; k++) {
+            cs_mx_entry_t *x = list[k];
+            if (e->type == CS_MX_GAUGE) {
+                uint64_t st = atomic_load(&x->stamp);
+                if (st >= stamp) {
+                    stamp = st;
+                    value = cs_mx_double(&x->value);
+                }
+            } else {
+                value += cs_mx_double(&x->value);
+                count += atomic_load(&x->count);
+                for (int b = 0; b < CS_MX_TIMER_BINS; b++)
+                    bins[b] += atomic_load(&x->bins[b]);
+            }
+        }
+        if (e->type != CS_MX_TIMER) {
+            rc = sample(out, family, "", labels, NULL, NULL, value);
+        } else {
+            uint64_t cum = 0;
+            for (int b = 0; b < CS_MX_TIMER_BINS && rc == 0; b++) {
+                cum += bins[b];
+                char le[48], v[40];
+                if (b == CS_MX_TIMER_BINS - 1)
+                    snprintf(le, sizeof(le), "le=\"+Inf\"");
+                else {
+                    v[cs_json_format_double(cs_mx_timer_edges[b], v)] = '\0';
+                    snprintf(le, sizeof(le), "le=\"%s\"", v);
+                }
+                char with_le[sizeof(labels) + 64];
+                merge_labels(with_le, sizeof(with_le), labels, le);
+                rc = sample(out, family, "_bucket", with_le, NULL, NULL, (double)cum);
+            }
+            if (rc == 0)
+                rc = sample(out, family, "_count", labels, NULL, NULL, (double)count);
+            if (rc == 0)
+                rc = sample(out, family, "_sum", labels, NULL, NULL, value);
+        }
+        i = j;
+    }
+    free(list);
+    return rc;
+}
+
+int cs_metrics_render(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const char *defaults) {
+    int rc = builtin_series(m, out);
+    /* Seldon's feedback counters (spec §4.2), with the default labels and method="feedback" */
+    char labels[1024];
+    merge_labels(labels, sizeof(labels), defaults, "method=\"feedback\"");
+    uint64_t fb = 0;
+    double reward = 0;
+    for (int i = 0; i <= m->slots; i++) {
+        fb += atomic_load(&m->slot[i].feedback);
+        reward += cs_mx_double(&m->slot[i].feedback_reward);
+    }
+    if (rc == 0 && fb) {
+        rc = header(out, "seldon_api_model_feedback_total", "", "counter");
+        if (rc == 0)
+            rc = sample(out, "seldon_api_model_feedback_total", "", labels, NULL, NULL, (double)fb);
+        if (rc == 0)
+            rc = header(out, "seldon_api_model_feedback_reward_total", "", "counter");
+        if (rc == 0)
+            rc = sample(out, "seldon_api_model_feedback_reward_total", "", labels, NULL, NULL,
+                        reward);
+    }
+    if (rc == 0)
+        rc = model_series(m, out, per_worker, defaults);
+    return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,45 @@
+/* The shared metrics region's layout, for registry.c and exposition.c only. */
+#ifndef CS_METRICS_INTERNAL_H
+#define CS_METRICS_INTERNAL_H
+
+#include "metrics/registry.h"
+
+#define CS_MX_TABLE 2048 /* model-defined series, all workers together */
+#define CS_MX_NAME 96
+#define CS_MX_LABELS 448
+
+enum { E_EMPTY = 0, E_CLAIMING, E_LIVE, E_DEAD };
+
+typedef struct {
+    _Atomic uint32_t state;
+    int32_t slot; /* worker slot, or the retired slot */
+    uint32_t type;
+    uint64_t hash;
+    char name[CS_MX_NAME];
+    char labels[CS_MX_LABELS];
+    _Atomic uint64_t value; /* double bits: counter total, gauge value, timer sum (seconds) */
+    _Atomic uint64_t stamp; /* gauge: region-wide sequence number of the last set */
+    _Atomic uint64_t count; /* timer: observations in a bin */
+    _Atomic uint64_t bins[CS_MX_TIMER_BINS];
+} cs_mx_entry_t;
+
+struct cs_metrics {
+    int slots;   /* worker slots; slot `slots` holds the retired totals */
+    int workers; /* master's view, for the exposition */
+    int pids[256];
+    int npids;
+    double start_time;
+    _Atomic uint64_t seq;
+    _Atomic uint32_t table_full_logged;
+    uint64_t restarts[CS_RESTART_COUNT];
+    cs_mx_entry_t table[CS_MX_TABLE];
+    cs_mx_slot_t slot[]; /* slots + 1 */
+};
+
+extern const double cs_mx_timer_edges[CS_MX_TIMER_BINS - 1];
+
+/* Atomic add to a double stored as bits. */
+void cs_mx_add_double(_Atomic uint64_t *cell, double v);
+double cs_mx_double(const _Atomic uint64_t *cell);
+
+#endif

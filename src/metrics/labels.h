@@ -1,0 +1,21 @@
+/* Prometheus label text: escaping, the canonical sorted form used as part of a series' key, and
+ * Seldon's default labels. */
+#ifndef CS_METRICS_LABELS_H
+#define CS_METRICS_LABELS_H
+
+#include "base/buf.h"
+#include "config/config.h"
+
+#include <stddef.h>
+
+/* Appends `key="value"` pairs sorted by key, values escaped (\\, \", \n), joined by commas.
+ * Keys that are Seldon's default labels (or worker_id) are dropped: the defaults override them,
+ * as in the reference. Keys are made valid label names ('_' for other characters). Returns 0
+ * or -ENOMEM. */
+int cs_labels_canonical(cs_buf_t *out, const char *const *keys, const char *const *values,
+                        size_t n);
+
+/* Seldon's default labels (spec §4.7) from the environment, in canonical form. */
+int cs_labels_defaults(cs_buf_t *out, const cs_config_t *cfg);
+
+#endif

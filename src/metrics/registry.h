@@ -1,0 +1,86 @@
+/* Metrics shared by the master and the workers: one memory region mapped before fork.
+ *
+ * Each worker slot has its own counters and histogram buckets, updated with relaxed atomics on
+ * the request path (no lock, no system call). Model-defined series live in a bounded shared
+ * hash table keyed by (worker slot, type, name, labels). When a worker is reaped the master folds
+ * its counts into the retired totals, so counters never go backwards. The master renders the
+ * Prometheus text from this region at scrape time. */
+#ifndef CS_METRICS_REGISTRY_H
+#define CS_METRICS_REGISTRY_H
+
+#include "base/buf.h"
+#include "http/router.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CS_MX_CODES 14   /* status codes tracked one by one, the last is "other" */
+#define CS_MX_BUCKETS 15 /* request latency buckets, the last is +Inf */
+#define CS_MX_TIMER_BINS 51 /* Seldon TIMER histogram: 50 edges + the bin above */
+
+typedef enum { CS_MX_COUNTER = 1, CS_MX_GAUGE = 2, CS_MX_TIMER = 3 } cs_mx_type_t;
+
+typedef struct {
+    _Atomic uint64_t requests[CS_ROUTE_COUNT][CS_MX_CODES];
+    _Atomic uint64_t latency[CS_ROUTE_COUNT][CS_MX_CODES][CS_MX_BUCKETS];
+    _Atomic uint64_t latency_sum_ns[CS_ROUTE_COUNT][CS_MX_CODES];
+    _Atomic uint64_t request_bytes[CS_ROUTE_COUNT];
+    _Atomic uint64_t response_bytes[CS_ROUTE_COUNT];
+    _Atomic uint64_t model[CS_ROUTE_COUNT][CS_MX_BUCKETS];
+    _Atomic uint64_t model_sum_ns[CS_ROUTE_COUNT];
+    _Atomic uint64_t wait[CS_MX_BUCKETS];
+    _Atomic uint64_t wait_sum_ns;
+    _Atomic int64_t in_flight; /* gauges: not folded */
+    _Atomic int64_t queued;
+    _Atomic uint64_t feedback;
+    _Atomic uint64_t feedback_reward; /* double bits */
+    _Atomic int32_t pid;
+} cs_mx_slot_t;
+
+typedef struct cs_metrics cs_metrics_t;
+
+/* Maps the region for `slots` worker slots. NULL on failure (errno set). Master, before fork. */
+cs_metrics_t *cs_metrics_new(int slots);
+
+/* The calling process records into worker slot `slot` from now on (after fork, in the worker;
+ * the debug process uses slot 0). */
+void cs_metrics_bind(cs_metrics_t *m, int slot);
+
+/* The slot bound in this process, NULL when none (unit tests, start-up). Any thread. */
+cs_mx_slot_t *cs_metrics_slot(void);
+
+/* Index of a status code in the per-code arrays. */
+int cs_metrics_code_index(int status);
+extern const int cs_metrics_codes[CS_MX_CODES];
+extern const double cs_metrics_buckets[CS_MX_BUCKETS]; /* upper bounds in seconds */
+
+/* Request path recording (bound slot; no-ops when unbound). Any thread. */
+void cs_metrics_request(cs_route_t route, int status, uint64_t ns, size_t req_bytes,
+                        size_t resp_bytes);
+void cs_metrics_model_call(cs_route_t route, uint64_t ns);
+void cs_metrics_queue_wait(uint64_t ns);
+void cs_metrics_feedback(double reward);
+
+/* A model-defined series observation (spec §4.4): COUNTER adds, GAUGE sets, TIMER observes
+ * milliseconds. `labels` is the canonical label text (sorted, escaped `k="v"` pairs joined by
+ * commas, defaults not included). Returns 0, or -1 when the table is full (logged once). */
+int cs_metrics_custom(cs_mx_type_t type, const char *name, const char *labels, double value);
+
+/* Master: folds worker slot `slot` into the retired totals and clears it for its next worker. */
+void cs_metrics_retire_slot(cs_metrics_t *m, int slot);
+
+/* Master: restart counters by cause, and the live worker count, for the exposition. */
+typedef enum { CS_RESTART_CRASH, CS_RESTART_TIMEOUT, CS_RESTART_RECYCLE, CS_RESTART_RELOAD,
+               CS_RESTART_COUNT } cs_restart_cause_t;
+void cs_metrics_restart(cs_metrics_t *m, cs_restart_cause_t cause);
+void cs_metrics_set_workers(cs_metrics_t *m, int count, const int *pids, int npids);
+
+/* Renders the Prometheus text format 0.0.4 of everything into `out`. `per_worker` keeps each
+ * worker's Seldon series apart under a worker_id label instead of summing them. `defaults` is
+ * the label text added to Seldon series (deployment, model, predictor names and versions).
+ * Returns 0 or -ENOMEM. Master (or the debug process). */
+int cs_metrics_render(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const char *defaults);
+
+#endif
