@@ -76,8 +76,7 @@ int main(int argc, char **argv) {
     if (cfg.debug) {
         /* Development mode: no master, no fork. */
         static cs_slot_t slot;
-        cs_worker_opts_t o = {&cfg, runtime, &lfd, 1, &slot, 0, false, metrics, mfd,
-                              defaults.data};
+        cs_worker_opts_t o = {&cfg, runtime, &lfd, 1, &slot, 0, false, metrics, mfd, defaults.data};
         rc = cs_worker_run(&o);
         /* Model threads may still be inside a call: leave without running destructors. */
         _exit(rc);

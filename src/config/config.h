@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CS_MAX_THREADS 256
-#define CS_MAX_WORKERS 128
+#define CS_MAX_THREADS  256
+#define CS_MAX_WORKERS  128
 #define CS_WORKER_SLOTS (2 * CS_MAX_WORKERS) /* room for replacements beside retiring workers */
 
 typedef struct {
@@ -39,9 +39,9 @@ typedef struct {
     bool include_metrics_in_response;
     bool executor_enabled;
     bool filter_metrics_access_logs;
-    const char *unit_id;        /* PREDICTIVE_UNIT_ID */
-    const char *unit_image;     /* PREDICTIVE_UNIT_IMAGE */
-    const char *model_metadata; /* MODEL_METADATA */
+    const char *unit_id;          /* PREDICTIVE_UNIT_ID */
+    const char *unit_image;       /* PREDICTIVE_UNIT_IMAGE */
+    const char *model_metadata;   /* MODEL_METADATA */
     const char *deployment_id;    /* SELDON_DEPLOYMENT_ID */
     const char *predictor_id;     /* PREDICTOR_ID */
     const char *predictor_labels; /* PREDICTOR_LABELS (JSON) */

@@ -110,9 +110,9 @@ static void spawn(arbiter_t *a) {
     }
     if (pid == 0) {
         close(a->sfd);
-        cs_worker_opts_t o = {a->cfg,   a->runtime,  a->listen_fds, a->listen_count,
-                              slot,     i,           true,          a->metrics,
-                              -1,       a->metrics_defaults};
+        cs_worker_opts_t o = {
+            a->cfg,     a->runtime, a->listen_fds,      a->listen_count, slot, i, true,
+            a->metrics, -1,         a->metrics_defaults};
         /* _exit: the master's atexit handlers and stdio buffers are not the worker's to run. */
         _exit(cs_worker_run(&o));
     }
@@ -179,6 +179,14 @@ static void reap(arbiter_t *a) {
             continue;
         proc_t *p = &a->procs[i];
         int state = atomic_load(&a->slots[i].state);
+        if (state == CS_SLOT_RETIRING && !p->retiring) {
+            /* it retired itself (recycle, timeout) and exited before a tick noticed */
+            int cause = atomic_load(&a->slots[i].cause);
+            p->retiring = true;
+            p->cause = cause == CS_RETIRE_TIMEOUT   ? CS_RESTART_TIMEOUT
+                       : cause == CS_RETIRE_RECYCLE ? CS_RESTART_RECYCLE
+                                                    : CS_RESTART_RELOAD;
+        }
         bool boot_error = WIFEXITED(status) && WEXITSTATUS(status) == CS_EXIT_BOOT;
         if ((boot_error || state == CS_SLOT_BOOTING) && a->stop == RUNNING && !p->retiring) {
             cs_log_error("Worker (pid:%d) failed to boot.", (int)pid);
@@ -382,21 +390,22 @@ int cs_arbiter_run(const cs_config_t *cfg, cs_runtime_t *runtime, const int *lis
                 cfg->threads == 1 ? "" : "s", cfg->workers, cfg->workers == 1 ? "" : "s");
 
     for (;;) {
-        struct pollfd pfd[2] = {{.fd = a->sfd, .events = POLLIN},
-                                {.fd = a->mserver ? cs_metrics_server_fd(a->mserver) : -1,
-                                 .events = POLLIN}};
+        struct pollfd pfd[2] = {
+            {.fd = a->sfd, .events = POLLIN},
+            {.fd = a->mserver ? cs_metrics_server_fd(a->mserver) : -1, .events = POLLIN}};
         poll(pfd, 2, TICK_MS);
         on_signals(a);
         reap(a);
-        if (a->mserver)
-            cs_metrics_server_run(a->mserver);
-        publish_workers(a);
         uint64_t now = cs_now_ms();
         if (a->stop == RUNNING) {
             check_workers(a, now);
             converge(a);
-            continue;
         }
+        publish_workers(a);
+        if (a->mserver)
+            cs_metrics_server_run(a->mserver);
+        if (a->stop == RUNNING)
+            continue;
         if (count_procs(a) == 0)
             break;
         if (now >= a->stop_deadline_ms) {

@@ -192,8 +192,7 @@ static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
         rc = header(out, "cserve_process_start_time_seconds",
                     "Start time of the master since the Unix epoch.", "gauge");
     if (rc == 0)
-        rc = sample(out, "cserve_process_start_time_seconds", "", NULL, NULL, NULL,
-                    m->start_time);
+        rc = sample(out, "cserve_process_start_time_seconds", "", NULL, NULL, NULL, m->start_time);
     /* resident memory of the master and its workers, from /proc at scrape time */
     double rss = 0;
     long page = sysconf(_SC_PAGESIZE);
@@ -306,9 +305,15 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
             j++;
         metric_name(family, sizeof(family), e->name, e->type == CS_MX_COUNTER ? "_total" : "");
         if (strcmp(family, prev_family) != 0) {
-            rc = header(out, family, "", e->type == CS_MX_COUNTER ? "counter"
-                                         : e->type == CS_MX_GAUGE ? "gauge"
-                                                                  : "histogram");
+            char help[CS_MX_NAME + 48];
+            snprintf(help, sizeof(help), "Model metric %s (%s).", e->name,
+                     e->type == CS_MX_COUNTER ? "COUNTER"
+                     : e->type == CS_MX_GAUGE ? "GAUGE"
+                                              : "TIMER");
+            rc = header(out, family, help,
+                        e->type == CS_MX_COUNTER ? "counter"
+                        : e->type == CS_MX_GAUGE ? "gauge"
+                                                 : "histogram");
             snprintf(prev_family, sizeof(prev_family), "%s", family);
             prev_type = e->type;
         } else if (prev_type != e->type) {
@@ -381,11 +386,13 @@ int cs_metrics_render(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const cha
         reward += cs_mx_double(&m->slot[i].feedback_reward);
     }
     if (rc == 0 && fb) {
-        rc = header(out, "seldon_api_model_feedback_total", "", "counter");
+        rc = header(out, "seldon_api_model_feedback_total",
+                    "Feedback calls with a non-zero reward.", "counter");
         if (rc == 0)
             rc = sample(out, "seldon_api_model_feedback_total", "", labels, NULL, NULL, (double)fb);
         if (rc == 0)
-            rc = header(out, "seldon_api_model_feedback_reward_total", "", "counter");
+            rc = header(out, "seldon_api_model_feedback_reward_total",
+                        "Sum of the rewards sent as feedback.", "counter");
         if (rc == 0)
             rc = sample(out, "seldon_api_model_feedback_reward_total", "", labels, NULL, NULL,
                         reward);

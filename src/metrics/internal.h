@@ -4,8 +4,8 @@
 
 #include "metrics/registry.h"
 
-#define CS_MX_TABLE 2048 /* model-defined series, all workers together */
-#define CS_MX_NAME 96
+#define CS_MX_TABLE  2048 /* model-defined series, all workers together */
+#define CS_MX_NAME   96
 #define CS_MX_LABELS 448
 
 enum { E_EMPTY = 0, E_CLAIMING, E_LIVE, E_DEAD };

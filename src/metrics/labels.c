@@ -10,9 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const reserved[] = {"deployment_name", "model_name",       "model_image",
-                                       "model_version",   "predictor_name",   "predictor_version",
-                                       "seldon_deployment_name", "image_name", "image_version",
+static const char *const reserved[] = {"deployment_name",
+                                       "model_name",
+                                       "model_image",
+                                       "model_version",
+                                       "predictor_name",
+                                       "predictor_version",
+                                       "seldon_deployment_name",
+                                       "image_name",
+                                       "image_version",
                                        "worker_id"};
 
 typedef struct {
@@ -102,14 +108,18 @@ int cs_labels_defaults(cs_buf_t *out, const cs_config_t *cfg) {
         cs_arena_free(&arena);
     }
     const char *dep = cfg->deployment_id ? cfg->deployment_id : ni;
-    const char *keys[] = {"deployment_name", "model_name",        "model_image",
-                          "model_version",   "predictor_name",    "predictor_version",
-                          "seldon_deployment_name", "image_name", "image_version"};
-    const char *vals[] = {dep,     cfg->unit_id ? cfg->unit_id : ni,
-                          image,   version,
+    const char *keys[] = {"deployment_name",        "model_name",     "model_image",
+                          "model_version",          "predictor_name", "predictor_version",
+                          "seldon_deployment_name", "image_name",     "image_version"};
+    const char *vals[] = {dep,
+                          cfg->unit_id ? cfg->unit_id : ni,
+                          image,
+                          version,
                           cfg->predictor_id ? cfg->predictor_id : ni,
-                          pversion, dep,
-                          image,   version};
+                          pversion,
+                          dep,
+                          image,
+                          version};
     /* written directly (these keys are the reserved ones cs_labels_canonical drops) */
     pair_t pairs[9];
     for (int i = 0; i < 9; i++)

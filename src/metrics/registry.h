@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CS_MX_CODES 14   /* status codes tracked one by one, the last is "other" */
-#define CS_MX_BUCKETS 15 /* request latency buckets, the last is +Inf */
+#define CS_MX_CODES      14 /* status codes tracked one by one, the last is "other" */
+#define CS_MX_BUCKETS    15 /* request latency buckets, the last is +Inf */
 #define CS_MX_TIMER_BINS 51 /* Seldon TIMER histogram: 50 edges + the bin above */
 
 typedef enum { CS_MX_COUNTER = 1, CS_MX_GAUGE = 2, CS_MX_TIMER = 3 } cs_mx_type_t;
@@ -72,8 +72,13 @@ int cs_metrics_custom(cs_mx_type_t type, const char *name, const char *labels, d
 void cs_metrics_retire_slot(cs_metrics_t *m, int slot);
 
 /* Master: restart counters by cause, and the live worker count, for the exposition. */
-typedef enum { CS_RESTART_CRASH, CS_RESTART_TIMEOUT, CS_RESTART_RECYCLE, CS_RESTART_RELOAD,
-               CS_RESTART_COUNT } cs_restart_cause_t;
+typedef enum {
+    CS_RESTART_CRASH,
+    CS_RESTART_TIMEOUT,
+    CS_RESTART_RECYCLE,
+    CS_RESTART_RELOAD,
+    CS_RESTART_COUNT
+} cs_restart_cause_t;
 void cs_metrics_restart(cs_metrics_t *m, cs_restart_cause_t cause);
 void cs_metrics_set_workers(cs_metrics_t *m, int count, const int *pids, int npids);
 

@@ -445,8 +445,8 @@ static const char *api_param_string(const cs_parameters *p, uint32_t i) {
     return param(p, i)->s;
 }
 
-static cs_error *api_add_metric(cs_call *call, const char *key, cs_metric_type type,
-                                double value, const char *tags_json) {
+static cs_error *api_add_metric(cs_call *call, const char *key, cs_metric_type type, double value,
+                                const char *tags_json) {
     static const char *const type_names[] = {NULL, "COUNTER", "GAUGE", "TIMER"};
     if (key == NULL || key[0] == '\0' || type < CS_METRIC_COUNTER || type > CS_METRIC_TIMER)
         return api_error_new(500, "MICROSERVICE_BAD_METRIC",
@@ -481,8 +481,8 @@ static cs_error *api_add_metric(cs_call *call, const char *key, cs_metric_type t
         vals[k] = members[k].value.u.s;
         k++;
     }
-    members[k] = (cs_json_member_t){"method", 6, {.type = CS_JSON_STRING,
-                                                  .len = (uint32_t)strlen(method), .u.s = method}};
+    members[k] = (cs_json_member_t){
+        "method", 6, {.type = CS_JSON_STRING, .len = (uint32_t)strlen(method), .u.s = method}};
     keys[k] = "method";
     vals[k] = method;
     k++;
@@ -509,18 +509,20 @@ static cs_error *api_add_metric(cs_call *call, const char *key, cs_metric_type t
     if (obj == NULL || kc == NULL)
         return api_error_new(500, NULL, "out of memory");
     uint32_t no = 0;
-    obj[no++] = (cs_json_member_t){"key", 3, {.type = CS_JSON_STRING, .len = (uint32_t)strlen(kc),
-                                              .u.s = kc}};
-    obj[no++] = (cs_json_member_t){"type", 4, {.type = CS_JSON_STRING,
-                                               .len = (uint32_t)strlen(type_names[type]),
-                                               .u.s = type_names[type]}};
+    obj[no++] = (cs_json_member_t){
+        "key", 3, {.type = CS_JSON_STRING, .len = (uint32_t)strlen(kc), .u.s = kc}};
+    obj[no++] = (cs_json_member_t){"type",
+                                   4,
+                                   {.type = CS_JSON_STRING,
+                                    .len = (uint32_t)strlen(type_names[type]),
+                                    .u.s = type_names[type]}};
     cs_json_t v = {.type = CS_JSON_FLOAT, .u.d = value};
     if (value == (double)(int64_t)value && value > -9e15 && value < 9e15)
         v = (cs_json_t){.type = CS_JSON_INT, .u.i = (int64_t)value}; /* 1 stays 1, as sent */
     obj[no++] = (cs_json_member_t){"value", 5, v};
     if (tags)
-        obj[no++] = (cs_json_member_t){"tags", 4, {.type = CS_JSON_OBJECT, .len = k,
-                                                   .u.members = members}};
+        obj[no++] =
+            (cs_json_member_t){"tags", 4, {.type = CS_JSON_OBJECT, .len = k, .u.members = members}};
     call->metrics[call->metric_count++] =
         (cs_json_t){.type = CS_JSON_OBJECT, .len = no, .u.members = obj};
     return NULL;
@@ -841,8 +843,8 @@ void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *
         cs_json_t tags = {.type = CS_JSON_OBJECT, .len = call.tag_count, .u.members = call.tags};
         if (call.tag_count)
             call.result.tags = &tags;
-        cs_json_t metrics = {.type = CS_JSON_ARRAY, .len = call.metric_count,
-                             .u.items = call.metrics};
+        cs_json_t metrics = {
+            .type = CS_JSON_ARRAY, .len = call.metric_count, .u.items = call.metrics};
         if (call.metric_count)
             call.result.metrics = &metrics;
         if (cs_seldon_respond(route, call.msgs, call.count, &call.result, &rt->env, &arena, resp,

@@ -221,11 +221,12 @@ def test_cli_errors_and_help():
     r = run_cli(env={"PATH": "/usr/bin", "GUNICORN_THREADS": "ten"})
     assert r.returncode == 1
     assert r.stderr.count("\n") == 1 and "GUNICORN_THREADS" in r.stderr
-    r = run_cli("/nonexistent/model.so", "--http-port", "0")
+    r = run_cli("/nonexistent/model.so", "--http-port", "0", "--metrics-port", "0")
     assert r.returncode == 1 and "cannot load native model" in r.stderr
 
 
 def test_port_in_use_is_a_clear_error(server_factory):
     s = server_factory()
-    r = run_cli("--host", "127.0.0.1", "--http-port", str(s.port), "--annotations-file", "/x")
+    r = run_cli("--host", "127.0.0.1", "--http-port", str(s.port), "--metrics-port", "0",
+                "--annotations-file", "/x")
     assert r.returncode == 1 and "bind()" in r.stderr

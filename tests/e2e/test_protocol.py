@@ -416,7 +416,8 @@ def test_builtin_mock_classifier(builtin):
     ([{"type": "STRING", "name": "other", "value": "x"}], "unexpected parameter 'other'"),
 ])
 def test_e35_bad_parameters_stop_start_up(params, message):
-    r = subprocess.run([BIN, "--host", "127.0.0.1", "--http-port", "0", "--annotations-file", "/x",
+    r = subprocess.run([BIN, "--host", "127.0.0.1", "--http-port", "0", "--metrics-port", "0",
+                        "--annotations-file", "/x",
                         "--parameters", json.dumps(params)], capture_output=True, text=True,
                        timeout=20)
     assert r.returncode == 1
