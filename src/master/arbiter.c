@@ -98,6 +98,7 @@ static void spawn(arbiter_t *a) {
         return;
     }
     cs_slot_t *slot = &a->slots[i];
+    cs_metrics_slot_used(a->metrics, i);
     atomic_store(&slot->state, CS_SLOT_BOOTING);
     atomic_store(&slot->cause, CS_RETIRE_NONE);
     atomic_store(&slot->heartbeat_ms, cs_now_ms());

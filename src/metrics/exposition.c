@@ -56,8 +56,9 @@ static const char *route_label(int r) {
 /* Sum over the worker slots and the retired slot of the cell at `cell` in slot 0. */
 static uint64_t sum_cell(const cs_metrics_t *m, const _Atomic uint64_t *cell) {
     size_t off = (size_t)((const char *)cell - (const char *)&m->slot[0]);
-    uint64_t t = 0;
-    for (int i = 0; i <= m->slots; i++)
+    uint64_t t = atomic_load_explicit(
+        (const _Atomic uint64_t *)((const char *)&m->slot[m->slots] + off), memory_order_relaxed);
+    for (int i = 0; i < m->used; i++)
         t += atomic_load_explicit((const _Atomic uint64_t *)((const char *)&m->slot[i] + off),
                                   memory_order_relaxed);
     return t;
@@ -130,9 +131,8 @@ static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
     for (int k = 0; k < 2 && rc == 0; k++) {
         rc = header(out, bytes[k].name, bytes[k].help, "counter");
         for (int r = 0; r < CS_ROUTE_COUNT && rc == 0; r++) {
-            uint64_t n = 0;
-            for (int i = 0; i <= m->slots; i++)
-                n += atomic_load((_Atomic uint64_t *)((char *)&m->slot[i] + bytes[k].off) + r);
+            uint64_t n = sum_cell(
+                m, (_Atomic uint64_t *)((char *)&m->slot[0] + bytes[k].off) + r);
             if (n == 0)
                 continue;
             snprintf(labels, sizeof(labels), "route=\"%s\"", route_label(r));
@@ -163,7 +163,7 @@ static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
                            (double)SUM(m, wait_sum_ns) / 1e9);
     }
     int64_t in_flight = 0, queued = 0;
-    for (int i = 0; i < m->slots; i++) {
+    for (int i = 0; i < m->used; i++) {
         in_flight += atomic_load(&m->slot[i].in_flight);
         queued += atomic_load(&m->slot[i].queued);
     }
@@ -379,12 +379,10 @@ int cs_metrics_render(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const cha
     /* Seldon's feedback counters (spec §4.2), with the default labels and method="feedback" */
     char labels[1024];
     merge_labels(labels, sizeof(labels), defaults, "method=\"feedback\"");
-    uint64_t fb = 0;
-    double reward = 0;
-    for (int i = 0; i <= m->slots; i++) {
-        fb += atomic_load(&m->slot[i].feedback);
+    uint64_t fb = SUM(m, feedback);
+    double reward = cs_mx_double(&m->slot[m->slots].feedback_reward);
+    for (int i = 0; i < m->used; i++)
         reward += cs_mx_double(&m->slot[i].feedback_reward);
-    }
     if (rc == 0 && fb) {
         rc = header(out, "seldon_api_model_feedback_total",
                     "Feedback calls with a non-zero reward.", "counter");

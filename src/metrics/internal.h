@@ -25,6 +25,7 @@ typedef struct {
 
 struct cs_metrics {
     int slots;   /* worker slots; slot `slots` holds the retired totals */
+    int used;    /* slots [0, used) have ever held a worker: the only ones worth summing */
     int workers; /* master's view, for the exposition */
     int pids[256];
     int npids;

@@ -93,6 +93,8 @@ void cs_metrics_bind(cs_metrics_t *m, int slot) {
     bound = m;
     bound_index = slot;
     bound_slot = m ? &m->slot[slot] : NULL;
+    if (m && slot >= m->used)
+        m->used = slot + 1; /* debug mode: no master to say so */
     if (bound_slot)
         atomic_store(&bound_slot->pid, (int32_t)getpid());
 }
@@ -295,6 +297,11 @@ void cs_metrics_retire_slot(cs_metrics_t *m, int slot) {
 
 void cs_metrics_restart(cs_metrics_t *m, cs_restart_cause_t cause) {
     m->restarts[cause]++;
+}
+
+void cs_metrics_slot_used(cs_metrics_t *m, int slot) {
+    if (slot >= m->used)
+        m->used = slot + 1;
 }
 
 void cs_metrics_set_workers(cs_metrics_t *m, int count, const int *pids, int npids) {

@@ -81,6 +81,8 @@ typedef enum {
 } cs_restart_cause_t;
 void cs_metrics_restart(cs_metrics_t *m, cs_restart_cause_t cause);
 void cs_metrics_set_workers(cs_metrics_t *m, int count, const int *pids, int npids);
+/* Master, before forking into `slot`: the exposition then sums that slot too. */
+void cs_metrics_slot_used(cs_metrics_t *m, int slot);
 
 /* Renders the Prometheus text format 0.0.4 of everything into `out`. `per_worker` keeps each
  * worker's Seldon series apart under a worker_id label instead of summing them. `defaults` is
