@@ -131,8 +131,7 @@ static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
     for (int k = 0; k < 2 && rc == 0; k++) {
         rc = header(out, bytes[k].name, bytes[k].help, "counter");
         for (int r = 0; r < CS_ROUTE_COUNT && rc == 0; r++) {
-            uint64_t n = sum_cell(
-                m, (_Atomic uint64_t *)((char *)&m->slot[0] + bytes[k].off) + r);
+            uint64_t n = sum_cell(m, (_Atomic uint64_t *)((char *)&m->slot[0] + bytes[k].off) + r);
             if (n == 0)
                 continue;
             snprintf(labels, sizeof(labels), "route=\"%s\"", route_label(r));
