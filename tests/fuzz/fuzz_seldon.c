@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_response_t resp;
     cs_response_init(&resp);
     cs_seldon_error_t err;
-    cs_seldon_env_t env = {"unit", "image:1", true, false};
+    cs_seldon_env_t env = {"unit", "image:1", true, false, true};
     cs_json_t doc;
     cs_seldon_msg_t msgs[64];
     size_t count = 0;

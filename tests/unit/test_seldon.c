@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const cs_seldon_env_t no_env = {NULL, NULL, true, false};
+static const cs_seldon_env_t no_env = {NULL, NULL, true, false, true};
 
 /* Decodes `req_json`, answers with `res` for `route`, returns the body (static buffer). */
 static const char *respond(cs_route_t route, const char *req_json, cs_seldon_result_t *res,
@@ -115,7 +115,7 @@ static void test_meta_rules(void **state) {
     const char *t = "{\"mytag\":1,\"shared\":\"model\"}";
     assert_int_equal(cs_json_parse(t, strlen(t), &opt, &a, &tags, &jerr), 0);
     cs_seldon_result_t r = {.kind = CS_RESULT_STR, .bytes = "x", .bytes_len = 1, .tags = &tags};
-    cs_seldon_env_t env = {"unit", NULL, true, false};
+    cs_seldon_env_t env = {"unit", NULL, true, false, true};
     int st;
     const char *req = "{\"meta\":{\"puid\":\"p\",\"tags\":{\"shared\":\"req\",\"foo\":\"bar\"},"
                       "\"requestPath\":{\"unit\":\"earlier\"},\"routing\":{\"a\":1},"
