@@ -56,6 +56,7 @@
 /* Non-blocking models run inline only for small requests: decoding a large tensor takes long
  * enough that handing it to a model thread (and the other core) pays off. */
 #define INLINE_MAX_BODY 65536
+#define ACCEPT_PAUSE_MS 100
 
 enum { TAG_SIGNAL = 1, TAG_POOL = 2, TAG_METRICS = 3, TAG_LISTENER = 16 };
 
@@ -104,6 +105,7 @@ struct worker {
     uint64_t max_requests; /* 0 = never recycle */
     bool booted, draining;
     bool inline_calls; /* a non-blocking model runs on this thread (no hand-off) */
+    uint64_t accept_paused_until; /* listeners out of epoll until then (descriptor shortage) */
     int boot_status;
     char boot_error[512];
     uint64_t drain_deadline_ms;
@@ -705,6 +707,16 @@ static void on_signal(worker_t *w) {
     }
 }
 
+static void pause_accepting(worker_t *w, uint64_t until) {
+    if (w->accept_paused_until || w->draining)
+        return;
+    for (int i = 0; i < w->o->listen_count; i++)
+        epoll_ctl(w->ep, EPOLL_CTL_DEL, w->o->listen_fds[i], NULL);
+    w->accept_paused_until = until;
+}
+
+static int add_listeners(worker_t *w);
+
 static void on_accept(worker_t *w, int lfd) {
     for (int i = 0; i < ACCEPT_BATCH && !w->draining; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -720,6 +732,10 @@ static void on_accept(worker_t *w, int lfd) {
             cs_log_error("accept4() failed (%d: %s)", errno, strerror(errno));
             last_log = now;
         }
+        /* Out of descriptors (EMFILE, ENFILE) or memory: the listener stays readable, so stop
+         * watching it for a moment instead of spinning; queued connections wait in the kernel
+         * (or go to another worker) until descriptors are free again. */
+        pause_accepting(w, now + ACCEPT_PAUSE_MS);
         return;
     }
 }
@@ -873,6 +889,11 @@ int cs_worker_run(const cs_worker_opts_t *o) {
         run_ready(w);
         now = cs_now_ms();
         expire(w, now);
+        if (w->accept_paused_until && now >= w->accept_paused_until) {
+            w->accept_paused_until = 0;
+            if (!w->draining)
+                add_listeners(w);
+        }
         if (o->has_master && getppid() != w->master_pid && !w->draining) {
             cs_log_warning("master process is gone; worker stopping");
             begin_drain(w, CS_RETIRE_SIGNAL);

@@ -1,5 +1,6 @@
 """HTTP/1.1 behaviour of the real binary: framing, keep-alive, limits, errors, logs."""
 import json
+import os
 import re
 import socket
 import subprocess
@@ -230,3 +231,33 @@ def test_port_in_use_is_a_clear_error(server_factory):
     r = run_cli("--host", "127.0.0.1", "--http-port", str(s.port), "--metrics-port", "0",
                 "--annotations-file", "/x")
     assert r.returncode == 1 and "bind()" in r.stderr
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_neither_spins_nor_dies(server_factory):
+    import resource
+
+    def low_fd_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    s = server_factory(env={"GUNICORN_THREADS": "2"}, preexec_fn=low_fd_limit)
+    s.wait_ready(workers=1)
+    worker = s.workers()[0]
+    socks = []
+    try:
+        for _ in range(100):  # more than the worker can hold
+            socks.append(socket.create_connection(("127.0.0.1", s.port), timeout=5))
+        time.sleep(0.5)
+        before = cpu_seconds(worker)
+        time.sleep(1.0)
+        assert cpu_seconds(worker) - before < 0.5  # not spinning on accept
+        assert "accept4() failed" in s.logs()
+    finally:
+        for k in socks:
+            k.close()
+    wait_until(lambda: s.request("GET", "/health/ping", timeout=2)[0] == 200, 10,
+               what="service after descriptors are free again")
