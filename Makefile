@@ -11,9 +11,12 @@ PYTHON    ?= /usr/bin/python3
 
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  = -std=c11 -D_GNU_SOURCE $(OPT) -g -pthread $(SAN) -fno-omit-frame-pointer
-CPPFLAGS = -Isrc -Iinclude -I$(LLHTTP_INC)
+PY_INC  ?= /usr/include/python3.11
+NUMPY_INC ?= /usr/lib/python3/dist-packages/numpy/core/include
+CPPFLAGS = -Isrc -Iinclude -I$(LLHTTP_INC) -I$(PY_INC) -I$(NUMPY_INC) \
+           -DCS_PYTHON_DIR='"$(abspath python)"'
 LDFLAGS = -pthread $(SAN)
-LDLIBS  = -ldl -lm -lyaml
+LDLIBS  = -ldl -lm -lyaml -lpython3.11
 
 SRC      := $(shell find src -name '*.c' | sort)
 OBJ      := $(SRC:%.c=$(BUILD)/%.o)

@@ -103,7 +103,9 @@ static void spawn(arbiter_t *a) {
     atomic_store(&slot->cause, CS_RETIRE_NONE);
     atomic_store(&slot->heartbeat_ms, cs_now_ms());
     atomic_store(&slot->requests, 0);
+    cs_runtime_before_fork(a->runtime);
     pid_t pid = fork();
+    cs_runtime_after_fork(a->runtime, pid == 0);
     if (pid < 0) {
         cs_log_error("fork() failed (%d: %s)", errno, strerror(errno));
         atomic_store(&slot->state, CS_SLOT_FREE);

@@ -169,3 +169,45 @@ int cs_seldon_extract(const cs_request_t *req, cs_arena_t *arena, cs_json_t *out
     }
     return 0;
 }
+
+int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs_seldon_env_t *env,
+                             cs_arena_t *arena, cs_seldon_request_t *out, cs_seldon_error_t *err) {
+    memset(out, 0, sizeof(*out));
+    if (route == CS_ROUTE_HEALTH_STATUS || (route == CS_ROUTE_PREDICT && env->passthrough))
+        return 0;
+    cs_json_t *doc = cs_arena_alloc(arena, sizeof(*doc));
+    if (doc == NULL) {
+        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory");
+        return -1;
+    }
+    if (cs_seldon_extract(req, arena, doc, err) < 0)
+        return -1;
+    out->doc = doc;
+    if (route == CS_ROUTE_FEEDBACK) {
+        out->msgs = cs_arena_alloc(arena, 2 * sizeof(cs_seldon_msg_t));
+        out->count = 2;
+        if (out->msgs == NULL)
+            return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
+        return cs_seldon_feedback_decode(doc, arena, env->unit_id, out->msgs, &out->reward,
+                                         &out->routing, &out->has_routing, err);
+    }
+    if (route == CS_ROUTE_AGGREGATE) {
+        const cs_json_t *items;
+        size_t n;
+        if (cs_seldon_message_list(doc, &items, &n, arena, err) < 0)
+            return -1;
+        out->msgs = cs_arena_alloc(arena, (n ? n : 1) * sizeof(cs_seldon_msg_t));
+        if (out->msgs == NULL)
+            return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
+        for (size_t i = 0; i < n; i++)
+            if (cs_seldon_decode(&items[i], arena, &out->msgs[i], err) < 0)
+                return -1;
+        out->count = (uint32_t)n;
+        return 0;
+    }
+    out->msgs = cs_arena_alloc(arena, sizeof(cs_seldon_msg_t));
+    if (out->msgs == NULL)
+        return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
+    out->count = 1;
+    return cs_seldon_decode(doc, arena, out->msgs, err);
+}

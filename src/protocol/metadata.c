@@ -3,6 +3,11 @@
  * validated against the reference's schema. Computed once at start-up. */
 #include "protocol/seldon.h"
 
+#include "base/log.h"
+#include "protocol/yaml.h"
+
+#include <stdio.h>
+
 #include <string.h>
 
 static bool is_integer(const cs_json_t *v) {
@@ -169,5 +174,28 @@ int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, c
         return -1;
     if (cs_json_write(out, &doc) < 0 || cs_buf_append(out, "\n", 1) < 0)
         return -1;
+    return 0;
+}
+
+int cs_seldon_metadata_build(const cs_json_t *model_meta, const char *env_text, const char *image,
+                             cs_arena_t *arena, cs_buf_t *out, bool *ok, char *err,
+                             size_t errlen) {
+    cs_json_t env_doc;
+    const cs_json_t *from_env = NULL;
+    if (env_text) {
+        char yerr[256];
+        if (cs_yaml_parse(env_text, strlen(env_text), arena, &env_doc, yerr, sizeof(yerr)) < 0) {
+            /* the reference logs a YAML error and goes on with {} */
+            cs_log_error("MODEL_METADATA is not valid YAML (%s); ignored", yerr);
+        } else if (env_doc.type != CS_JSON_OBJECT) {
+            snprintf(err, errlen, "MODEL_METADATA must be a mapping");
+            return -1;
+        } else {
+            from_env = &env_doc;
+        }
+    }
+    *ok = cs_seldon_metadata(model_meta, from_env, image, arena, out) == 0;
+    if (!*ok)
+        cs_log_error("model metadata is invalid; /metadata will answer 500");
     return 0;
 }

@@ -112,12 +112,35 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
 int cs_seldon_message_list(const cs_json_t *v, const cs_json_t **items, size_t *count,
                            cs_arena_t *arena, cs_seldon_error_t *err);
 
+/* Everything a route needs from a request, decoded. */
+typedef struct {
+    cs_seldon_msg_t *msgs; /* 1 message; aggregate: n; feedback: 2 (request, truth); health: 0 */
+    uint32_t count;
+    const cs_json_t *doc; /* the whole decoded body (NULL for health and passthrough) */
+    double reward;        /* feedback */
+    int64_t routing;
+    int has_routing;
+} cs_seldon_request_t;
+
+/* §3.2–§3.8: extraction and decoding for `route` (none for health; none for predict with
+ * PAYLOAD_PASSTHROUGH, the body then being the model's). Returns 0 or -1 with `err`. */
+int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs_seldon_env_t *env,
+                             cs_arena_t *arena, cs_seldon_request_t *out, cs_seldon_error_t *err);
+
 /* Model metadata (§3.8.7): defaults from `image` (PREDICTIVE_UNIT_IMAGE, may be NULL), then
  * `model_meta`'s keys, then `env_meta`'s (MODEL_METADATA), validated against the reference's
  * schema. Writes the /metadata body to `out` and returns 0, or -1 when the result is invalid
  * (the route then answers 500 "Model metadata unavailable"). */
 int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, const char *image,
                        cs_arena_t *arena, cs_buf_t *out);
+
+/* The whole of §3.8.7 at start-up: `model_meta` (the model's own, or NULL), MODEL_METADATA's
+ * YAML text `env_text` (NULL when unset; invalid YAML is logged and ignored) and the image.
+ * Sets *ok and the body in `out`; returns -1 with `err` only when MODEL_METADATA is not a
+ * mapping, which stops start-up as in the reference. */
+int cs_seldon_metadata_build(const cs_json_t *model_meta, const char *env_text, const char *image,
+                             cs_arena_t *arena, cs_buf_t *out, bool *ok, char *err,
+                             size_t errlen);
 
 /* send-feedback (§3.8.5): validates the Feedback message as the reference's protobuf parser
  * would (unknown fields and a non-numeric reward are 400 "Invalid JSON: ..."), decodes its

@@ -9,8 +9,8 @@
 #include "metrics/registry.h"
 #include "protocol/parameters.h"
 #include "protocol/seldon.h"
-#include "protocol/yaml.h"
 #include "runtime/runtime.h"
+#include "runtime/runtime_impl.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -50,7 +50,9 @@ struct cs_parameters {
     uint32_t count;
 };
 
-struct cs_runtime {
+typedef struct cs_native cs_native_t;
+
+struct cs_native {
     void *dl; /* NULL for the built-in model */
     cs_native_entry_t entry;
     cs_model *model;
@@ -580,7 +582,7 @@ static int take_error(cs_error *e, const char *what, char *err, size_t errlen) {
     return -1;
 }
 
-static int open_native(cs_runtime_t *rt, const char *path, char *err, size_t errlen) {
+static int open_native(cs_native_t *rt, const char *path, char *err, size_t errlen) {
     rt->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (rt->dl == NULL) {
         snprintf(err, errlen, "cannot load native model: %s", dlerror());
@@ -611,13 +613,13 @@ static int open_native(cs_runtime_t *rt, const char *path, char *err, size_t err
     return 0;
 }
 
-static int is_native_path(const char *name) {
+int cs_native_is_path(const char *name) {
     size_t n = strlen(name);
     return strchr(name, '/') != NULL || (n > 3 && strcmp(name + n - 3, ".so") == 0);
 }
 
 /* init_metadata(): a METADATA call answered with a JSON object, at start-up. */
-static int model_metadata(cs_runtime_t *rt, const cs_config_t *cfg, char *err, size_t errlen) {
+static int model_metadata(cs_native_t *rt, const cs_config_t *cfg, char *err, size_t errlen) {
     cs_arena_t arena;
     cs_arena_init(&arena);
     cs_request_t req;
@@ -643,35 +645,18 @@ static int model_metadata(cs_runtime_t *rt, const cs_config_t *cfg, char *err, s
         from_model = call.result.json;
     else if (call.answered || call.responded)
         cs_log_warning("model metadata is not a JSON object; using {}");
-    cs_json_t env_doc;
-    const cs_json_t *from_env = NULL;
-    if (cfg->model_metadata) {
-        char yerr[256];
-        if (cs_yaml_parse(cfg->model_metadata, strlen(cfg->model_metadata), &arena, &env_doc, yerr,
-                          sizeof(yerr)) < 0) {
-            /* the reference logs a YAML error and goes on with {} */
-            cs_log_error("MODEL_METADATA is not valid YAML (%s); ignored", yerr);
-        } else if (env_doc.type != CS_JSON_OBJECT) {
-            snprintf(err, errlen, "MODEL_METADATA must be a mapping");
-            rc = -1;
-            goto done;
-        } else {
-            from_env = &env_doc;
-        }
-    }
-    rt->metadata_ok =
-        cs_seldon_metadata(from_model, from_env, cfg->unit_image, &arena, &rt->metadata) == 0;
-    if (!rt->metadata_ok)
-        cs_log_error("model metadata is invalid; /metadata will answer 500");
+    rc = cs_seldon_metadata_build(from_model, cfg->model_metadata, cfg->unit_image, &arena,
+                                  &rt->metadata, &rt->metadata_ok, err, errlen);
 done:
     cs_response_close(&resp);
     cs_arena_free(&arena);
     return rc;
 }
 
-int cs_runtime_open(const cs_config_t *cfg, cs_runtime_t **out, char *err, size_t errlen) {
+int cs_native_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen) {
+    cs_native_t **out = (cs_native_t **)impl;
     const char *interface_name = cfg->interface_name, *parameters = cfg->parameters;
-    cs_runtime_t *rt = calloc(1, sizeof(*rt));
+    cs_native_t *rt = calloc(1, sizeof(*rt));
     if (rt == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -679,15 +664,12 @@ int cs_runtime_open(const cs_config_t *cfg, cs_runtime_t **out, char *err, size_
     if (interface_name == NULL) {
         rt->entry = cs_builtin_mock_classifier;
         snprintf(rt->name, sizeof(rt->name), "built-in mock classifier");
-    } else if (is_native_path(interface_name)) {
+    } else if (cs_native_is_path(interface_name)) {
         snprintf(rt->name, sizeof(rt->name), "%s", interface_name);
         if (open_native(rt, interface_name, err, errlen) < 0)
             goto fail;
     } else {
-        snprintf(err, errlen,
-                 "cannot serve %s: Python models are not supported by this build yet; give a "
-                 "path to a native model .so",
-                 interface_name);
+        snprintf(err, errlen, "%s is not a native model", interface_name);
         goto fail;
     }
     if (check_abi(&rt->entry, rt->name, err, errlen) < 0)
@@ -722,7 +704,8 @@ fail:
     return -1;
 }
 
-int cs_runtime_load(cs_runtime_t *rt, char *err, size_t errlen) {
+static int native_load(void *impl, char *err, size_t errlen) {
+    cs_native_t *rt = impl;
     if (rt->entry.load == NULL)
         return 0;
     cs_error *e = rt->entry.load(rt->model);
@@ -751,56 +734,22 @@ static cs_call_kind call_kind_of(cs_route_t route) {
 }
 
 /* Decodes the request messages a route needs into `call`. Returns 0 or -1 with `err`. */
-static int decode_request(cs_runtime_t *rt, cs_route_t route, cs_call *call,
+static int decode_request(cs_native_t *rt, cs_route_t route, cs_call *call,
                           cs_seldon_error_t *err) {
-    /* Health has no request; with PAYLOAD_PASSTHROUGH a predict body is the model's to read
-     * (call_body) and answer raw (spec §3.10). */
-    if (route == CS_ROUTE_HEALTH_STATUS || (route == CS_ROUTE_PREDICT && rt->env.passthrough))
-        return 0;
-    cs_json_t *doc = cs_arena_alloc(call->arena, sizeof(*doc));
-    if (doc == NULL) {
-        err->status = 500, err->reason = "MICROSERVICE_INTERNAL_ERROR";
-        snprintf(err->info, sizeof(err->info), "out of memory");
+    cs_seldon_request_t r;
+    if (cs_seldon_decode_request(route, call->req, &rt->env, call->arena, &r, err) < 0)
         return -1;
-    }
-    if (cs_seldon_extract(call->req, call->arena, doc, err) < 0)
-        return -1;
-    cs_seldon_msg_t *msgs;
-    if (route == CS_ROUTE_FEEDBACK) {
-        msgs = cs_arena_alloc(call->arena, 2 * sizeof(*msgs));
-        if (msgs == NULL ||
-            cs_seldon_feedback_decode(doc, call->arena, rt->env.unit_id, msgs, &call->reward,
-                                      &call->routing, &call->has_routing, err) < 0)
-            return -1;
-        call->msgs = msgs;
-        call->count = 2;
-        return 0;
-    }
-    if (route == CS_ROUTE_AGGREGATE) {
-        const cs_json_t *items;
-        size_t n;
-        if (cs_seldon_message_list(doc, &items, &n, call->arena, err) < 0)
-            return -1;
-        msgs = cs_arena_alloc(call->arena, (n ? n : 1) * sizeof(*msgs));
-        if (msgs == NULL)
-            return -1;
-        for (size_t i = 0; i < n; i++)
-            if (cs_seldon_decode(&items[i], call->arena, &msgs[i], err) < 0)
-                return -1;
-        call->msgs = msgs;
-        call->count = (uint32_t)n;
-        return 0;
-    }
-    msgs = cs_arena_alloc(call->arena, sizeof(*msgs));
-    if (msgs == NULL || cs_seldon_decode(doc, call->arena, msgs, err) < 0)
-        return -1;
-    call->msgs = msgs;
-    call->count = 1;
+    call->msgs = r.msgs;
+    call->count = r.count;
+    call->reward = r.reward;
+    call->routing = r.routing;
+    call->has_routing = r.has_routing;
     return 0;
 }
 
-void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *req,
-                        cs_response_t *resp) {
+static void native_execute(void *impl, cs_route_t route, const cs_request_t *req,
+                           cs_response_t *resp) {
+    cs_native_t *rt = impl;
     /* One arena per model thread, kept across calls (its first block is reused). */
     static _Thread_local cs_arena_t arena;
     if (route == CS_ROUTE_METADATA) {
@@ -854,11 +803,13 @@ void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *
     cs_arena_reset(&arena);
 }
 
-bool cs_runtime_nonblocking(const cs_runtime_t *rt) {
+static bool native_nonblocking(const void *impl) {
+    const cs_native_t *rt = impl;
     return rt->entry.flags && (rt->entry.flags() & CS_MODEL_NONBLOCKING);
 }
 
-void cs_runtime_close(cs_runtime_t *rt) {
+static void native_close(void *impl) {
+    cs_native_t *rt = impl;
     if (rt == NULL)
         return;
     if (rt->entry.fini)
@@ -868,3 +819,10 @@ void cs_runtime_close(cs_runtime_t *rt) {
     cs_buf_free(&rt->metadata);
     free(rt);
 }
+
+const cs_runtime_ops_t cs_native_ops = {
+    .load = native_load,
+    .execute = native_execute,
+    .nonblocking = native_nonblocking,
+    .close = native_close,
+};

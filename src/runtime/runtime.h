@@ -28,6 +28,13 @@ void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *
 /* True when the model may run on the event-loop thread (CS_MODEL_NONBLOCKING). Any thread. */
 bool cs_runtime_nonblocking(const cs_runtime_t *rt);
 
+/* Around fork() in the master (Python: PyOS_BeforeFork and friends). */
+void cs_runtime_before_fork(cs_runtime_t *rt);
+void cs_runtime_after_fork(cs_runtime_t *rt, bool child);
+
+/* Once on each model thread, before its first call (Python: its thread state). */
+void cs_runtime_thread_start(cs_runtime_t *rt);
+
 /* Destroys the model. Master (or the debug process) at exit. */
 void cs_runtime_close(cs_runtime_t *rt);
 

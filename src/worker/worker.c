@@ -742,6 +742,7 @@ static void on_accept(worker_t *w, int lfd) {
 
 static void thread_start(int index, void *arg) {
     worker_t *w = arg;
+    cs_runtime_thread_start(w->o->runtime); /* e.g. this thread's Python thread state */
     if (index != 0)
         return;
     /* The load hook runs on model thread 0: with one thread (FLASK_SINGLE_THREADED) that is the

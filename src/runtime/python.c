@@ -1,0 +1,1178 @@
+/* Python models: an unmodified Seldon model class runs in embedded CPython.
+ *
+ * The master initialises the interpreter, imports the user's module, builds the object with the
+ * typed parameters and reads its metadata, all before forking (as the reference does); each
+ * worker calls load() on model thread 0, the thread that makes every call when single-threaded.
+ * Every model thread gets its own PyThreadState once. The GIL is held only around Python work:
+ * requests are parsed and decoded before taking it, and numpy results are encoded from their
+ * buffers after releasing it (the array is kept alive until the thread's next call).
+ *
+ * The per-route rules (method precedence, the TypeError retry without meta, SeldonResponse,
+ * tags(), metrics(), class_names, "not implemented" fallbacks, exceptions to status codes) are
+ * spec §2; response construction is shared with native models (protocol/seldon.c). */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include "base/log.h"
+#include "json/json.h"
+#include "json/number.h"
+#include "metrics/labels.h"
+#include "metrics/registry.h"
+#include "protocol/parameters.h"
+#include "protocol/seldon.h"
+#include "protocol/yaml.h"
+#include "runtime/runtime_impl.h"
+
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    PyObject *obj;            /* the user's model object */
+    PyObject *snie;           /* SeldonNotImplementedError, or NULL */
+    PyObject *seldon_exc;     /* SeldonMicroserviceException, or NULL */
+    PyObject *seldon_response; /* SeldonResponse, or NULL */
+    PyObject *json_dumps;     /* json.dumps, for the reference's metric error text */
+    PyThreadState *main_ts;
+    cs_seldon_env_t env;
+    cs_buf_t metadata;
+    bool metadata_ok;
+    char name[256];
+} cs_python_t;
+
+static _Thread_local PyThreadState *thread_ts;
+static _Thread_local PyObject *keep_alive; /* a result array encoded after the GIL was released */
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+/* The pending Python exception as "Type: message" (for start-up errors); clears it. */
+static void exception_text(char *out, size_t n) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *s = value ? PyObject_Str(value) : NULL;
+    const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
+    const char *tn = type ? ((PyTypeObject *)type)->tp_name : "Exception";
+    snprintf(out, n, "%s: %s", tn, msg ? msg : "");
+    PyErr_Clear();
+    Py_XDECREF(s);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+static bool pending_is(PyObject *cls) {
+    return cls && PyErr_ExceptionMatches(cls);
+}
+
+/* The pending exception as the response's error (spec §2.7): a SeldonMicroserviceException
+ * gives its status code, reason and message; anything else 500 with str(exception). */
+static void exception_respond(cs_python_t *py, cs_seldon_error_t *err) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    err->status = 500;
+    err->reason = "MICROSERVICE_INTERNAL_ERROR";
+    err->info[0] = '\0';
+    if (value && py->seldon_exc && PyObject_IsInstance(value, py->seldon_exc) == 1) {
+        PyObject *code = PyObject_GetAttrString(value, "status_code");
+        PyObject *reason = PyObject_GetAttrString(value, "reason");
+        PyObject *msg = PyObject_GetAttrString(value, "message");
+        PyErr_Clear();
+        long c = code && PyLong_Check(code) ? PyLong_AsLong(code) : 400;
+        err->status = c >= 100 && c <= 599 ? (int)c : 500;
+        static _Thread_local char reason_buf[128];
+        const char *r = reason && PyUnicode_Check(reason) ? PyUnicode_AsUTF8(reason) : NULL;
+        snprintf(reason_buf, sizeof(reason_buf), "%s", r ? r : "MICROSERVICE_BAD_DATA");
+        err->reason = reason_buf;
+        PyObject *ms = msg ? PyObject_Str(msg) : NULL;
+        const char *m = ms ? PyUnicode_AsUTF8(ms) : NULL;
+        snprintf(err->info, sizeof(err->info), "%s", m ? m : "");
+        Py_XDECREF(ms);
+        Py_XDECREF(code);
+        Py_XDECREF(reason);
+        Py_XDECREF(msg);
+    } else if (value) {
+        PyObject *s = PyObject_Str(value);
+        const char *m = s ? PyUnicode_AsUTF8(s) : NULL;
+        snprintf(err->info, sizeof(err->info), "%s", m ? m : "");
+        Py_XDECREF(s);
+    }
+    PyErr_Clear();
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+static int fail(cs_seldon_error_t *err, int status, const char *reason, const char *info) {
+    err->status = status;
+    err->reason = reason;
+    snprintf(err->info, sizeof(err->info), "%s", info);
+    return -1;
+}
+
+/* ---- JSON <-> Python --------------------------------------------------------------------- */
+
+static PyObject *json_to_py(const cs_json_t *v);
+
+static PyObject *numarray_to_py(const cs_numarray_t *na) {
+    /* re-read the source so every element keeps its int or float type */
+    cs_arena_t arena;
+    cs_arena_init(&arena);
+    cs_json_t plain;
+    cs_json_error_t err;
+    static const cs_json_options_t opt = {.max_depth = CS_JSON_MAX_DIMS + 1, .allow_nan = true};
+    PyObject *o = NULL;
+    if (na->raw && cs_json_parse(na->raw, na->raw_len, &opt, &arena, &plain, &err) == 0)
+        o = json_to_py(&plain);
+    else
+        PyErr_SetString(PyExc_ValueError, "numeric array without its source");
+    cs_arena_free(&arena);
+    return o;
+}
+
+static PyObject *json_to_py(const cs_json_t *v) {
+    switch (v->type) {
+    case CS_JSON_NULL:
+        Py_RETURN_NONE;
+    case CS_JSON_TRUE:
+        Py_RETURN_TRUE;
+    case CS_JSON_FALSE:
+        Py_RETURN_FALSE;
+    case CS_JSON_INT:
+        return PyLong_FromLongLong(v->u.i);
+    case CS_JSON_BIGINT:
+        return PyLong_FromString(v->u.s, NULL, 10);
+    case CS_JSON_FLOAT:
+        return PyFloat_FromDouble(v->u.d);
+    case CS_JSON_STRING:
+        return PyUnicode_DecodeUTF8(v->u.s, v->len, "surrogatepass");
+    case CS_JSON_NUMARRAY:
+        return numarray_to_py(v->u.num);
+    case CS_JSON_ARRAY: {
+        PyObject *l = PyList_New(v->len);
+        for (uint32_t i = 0; l && i < v->len; i++) {
+            PyObject *it = json_to_py(&v->u.items[i]);
+            if (it == NULL) {
+                Py_DECREF(l);
+                return NULL;
+            }
+            PyList_SET_ITEM(l, i, it);
+        }
+        return l;
+    }
+    case CS_JSON_OBJECT: {
+        PyObject *d = PyDict_New();
+        for (uint32_t i = 0; d && i < v->len; i++) {
+            PyObject *k = PyUnicode_DecodeUTF8(v->u.members[i].key, v->u.members[i].key_len,
+                                               "surrogatepass");
+            PyObject *it = k ? json_to_py(&v->u.members[i].value) : NULL;
+            if (it == NULL || PyDict_SetItem(d, k, it) < 0) {
+                Py_XDECREF(k);
+                Py_XDECREF(it);
+                Py_DECREF(d);
+                return NULL;
+            }
+            Py_DECREF(k);
+            Py_DECREF(it);
+        }
+        return d;
+    }
+    }
+    Py_RETURN_NONE;
+}
+
+static int write_py(cs_buf_t *out, PyObject *o, int depth);
+
+static int write_py_str(cs_buf_t *out, PyObject *s) {
+    Py_ssize_t n;
+    PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+    if (b == NULL)
+        return -1;
+    char *p;
+    PyBytes_AsStringAndSize(b, &p, &n);
+    int rc = cs_buf_append_json_string(out, p, (size_t)n);
+    Py_DECREF(b);
+    return rc;
+}
+
+static int key_compare(const void *a, const void *b) {
+    PyObject *x = *(PyObject *const *)a, *y = *(PyObject *const *)b;
+    return PyUnicode_Compare(x, y);
+}
+
+/* json.dumps(o, sort_keys=True, separators=(",", ":")) as Flask prints it; a Python exception
+ * (TypeError "Object of type X is not JSON serializable") on failure. */
+static int write_py(cs_buf_t *out, PyObject *o, int depth) {
+    char num[40];
+    if (depth > 500) {
+        PyErr_SetString(PyExc_RecursionError, "maximum recursion depth exceeded");
+        return -1;
+    }
+    if (o == Py_None)
+        return cs_buf_append(out, "null", 4);
+    if (o == Py_True)
+        return cs_buf_append(out, "true", 4);
+    if (o == Py_False)
+        return cs_buf_append(out, "false", 5);
+    if (PyLong_Check(o)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (!overflow)
+            return cs_buf_append(out, num, cs_json_format_int(v, num));
+        PyObject *s = PyObject_Str(o);
+        int rc = s ? cs_buf_append(out, PyUnicode_AsUTF8(s), strlen(PyUnicode_AsUTF8(s))) : -1;
+        Py_XDECREF(s);
+        return rc;
+    }
+    if (PyFloat_Check(o))
+        return cs_buf_append(out, num, cs_json_format_double(PyFloat_AS_DOUBLE(o), num));
+    if (PyUnicode_Check(o))
+        return write_py_str(out, o);
+    if (PyList_Check(o) || PyTuple_Check(o)) {
+        PyObject *seq = PySequence_Fast(o, "");
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+        int rc = cs_buf_append(out, "[", 1);
+        for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
+            if (i)
+                rc = cs_buf_append(out, ",", 1);
+            if (rc == 0)
+                rc = write_py(out, PySequence_Fast_GET_ITEM(seq, i), depth + 1);
+        }
+        Py_DECREF(seq);
+        return rc == 0 ? cs_buf_append(out, "]", 1) : rc;
+    }
+    if (PyDict_Check(o)) {
+        PyObject *keys = PyDict_Keys(o);
+        Py_ssize_t n = PyList_GET_SIZE(keys);
+        PyObject **ks = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(*ks));
+        int rc = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *k = PyList_GET_ITEM(keys, i);
+            if (!PyUnicode_Check(k)) {
+                PyErr_SetString(PyExc_TypeError, "keys must be str for sorted JSON output");
+                rc = -1;
+            }
+            ks[i] = k;
+        }
+        if (rc == 0)
+            qsort(ks, (size_t)n, sizeof(*ks), key_compare);
+        if (rc == 0)
+            rc = cs_buf_append(out, "{", 1);
+        for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
+            if (i)
+                rc = cs_buf_append(out, ",", 1);
+            if (rc == 0)
+                rc = write_py_str(out, ks[i]);
+            if (rc == 0)
+                rc = cs_buf_append(out, ":", 1);
+            if (rc == 0)
+                rc = write_py(out, PyDict_GetItem(o, ks[i]), depth + 1);
+        }
+        PyMem_Free(ks);
+        Py_DECREF(keys);
+        return rc == 0 ? cs_buf_append(out, "}", 1) : rc;
+    }
+    PyErr_Format(PyExc_TypeError, "Object of type %s is not JSON serializable",
+                 _PyType_Name(Py_TYPE(o)));
+    return -1;
+}
+
+/* A Python value as a JSON tree in the arena (through its JSON text, so lists of numbers become
+ * the same numeric arrays a request's would). */
+static int py_to_json(PyObject *o, cs_arena_t *arena, cs_json_t *out) {
+    cs_buf_t b = {0};
+    if (write_py(&b, o, 0) < 0) {
+        cs_buf_free(&b);
+        return -1;
+    }
+    char *text = cs_arena_alloc(arena, b.len + 1);
+    if (text == NULL) {
+        cs_buf_free(&b);
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t len = b.len;
+    memcpy(text, b.data, len);
+    cs_buf_free(&b);
+    static const cs_json_options_t opt = {.max_depth = 512, .allow_nan = true,
+                                          .numeric_arrays = true};
+    cs_json_error_t jerr;
+    if (cs_json_parse(text, len, &opt, arena, out, &jerr) < 0) {
+        PyErr_SetString(PyExc_ValueError, jerr.message);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- what the model receives (spec §2.3) ------------------------------------------------ */
+
+static PyObject *array_from(const cs_seldon_array_t *a) {
+    npy_intp dims[CS_JSON_MAX_DIMS];
+    for (uint32_t i = 0; i < a->ndim; i++)
+        dims[i] = (npy_intp)a->shape[i];
+    PyObject *arr = PyArray_SimpleNew((int)a->ndim, dims,
+                                      a->dtype == CS_DTYPE_INT64 ? NPY_INT64 : NPY_FLOAT64);
+    if (arr && a->count)
+        memcpy(PyArray_DATA((PyArrayObject *)arr), a->data, a->count * 8);
+    return arr;
+}
+
+static PyObject *message_x(const cs_seldon_msg_t *m) {
+    if (m->numeric)
+        return array_from(&m->array);
+    switch (m->kind) {
+    case CS_MSG_NDARRAY: {
+        PyObject *l = json_to_py(m->payload);
+        if (l == NULL)
+            return NULL;
+        PyObject *arr = PyArray_FromAny(l, NULL, 0, 0, 0, NULL); /* numpy's own dtype rules */
+        Py_DECREF(l);
+        return arr;
+    }
+    case CS_MSG_BINDATA:
+        return PyBytes_FromStringAndSize(m->bytes, (Py_ssize_t)m->bytes_len);
+    case CS_MSG_NONE: {
+        npy_intp zero = 0;
+        return PyArray_SimpleNew(1, &zero, NPY_FLOAT64);
+    }
+    default:
+        return m->payload ? json_to_py(m->payload) : (Py_INCREF(Py_None), Py_None);
+    }
+}
+
+static PyObject *message_names(const cs_seldon_msg_t *m) {
+    if (m->names)
+        return json_to_py(m->names);
+    return PyList_New(0);
+}
+
+/* ---- results ------------------------------------------------------------------------------ */
+
+/* A numpy array result: numeric ones become typed buffers (kept alive past the GIL release for
+ * encoding), bools bool arrays, anything else a list. */
+static int ndarray_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r) {
+    PyArrayObject *a = (PyArrayObject *)o;
+    int t = PyArray_TYPE(a);
+    if (PyArray_ISBOOL(a) || PyTypeNum_ISINTEGER(t) || PyTypeNum_ISFLOAT(t)) {
+        int want = PyArray_ISBOOL(a) ? NPY_UINT8 : PyTypeNum_ISINTEGER(t) ? NPY_INT64 : NPY_FLOAT64;
+        PyObject *c = PyArray_FROM_OTF(o, want, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+        if (c == NULL)
+            return -1;
+        PyArrayObject *ca = (PyArrayObject *)c;
+        if (PyArray_NDIM(ca) > CS_JSON_MAX_DIMS) {
+            Py_DECREF(c);
+            PyErr_SetString(PyExc_ValueError, "too many dimensions");
+            return -1;
+        }
+        r->kind = PyArray_ISBOOL(a) ? CS_RESULT_BOOL_ARRAY : CS_RESULT_ARRAY;
+        r->array.dtype = want == NPY_FLOAT64 ? CS_DTYPE_FLOAT64 : CS_DTYPE_INT64;
+        r->array.ndim = (uint32_t)PyArray_NDIM(ca);
+        for (int i = 0; i < PyArray_NDIM(ca); i++)
+            r->array.shape[i] = PyArray_DIM(ca, i);
+        r->array.data = PyArray_DATA(ca);
+        r->array.count = (size_t)PyArray_SIZE(ca);
+        Py_XDECREF(keep_alive);
+        keep_alive = c; /* released at this thread's next call, under the GIL */
+        return 0;
+    }
+    PyObject *l = PyObject_CallMethod(o, "tolist", NULL);
+    if (l == NULL)
+        return -1;
+    cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
+    int rc = v ? py_to_json(l, arena, v) : -1;
+    Py_DECREF(l);
+    r->kind = CS_RESULT_JSON;
+    r->json = v;
+    return rc;
+}
+
+static char *arena_copy(cs_arena_t *a, const char *p, size_t n) {
+    char *c = cs_arena_alloc(a, n + 1);
+    if (c) {
+        memcpy(c, p, n);
+        c[n] = '\0';
+    }
+    return c;
+}
+
+/* Spec §2.5: dict → jsonData, bytes → binData, str → strData, ndarray/list → data. */
+static int data_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r,
+                       cs_seldon_error_t *err) {
+    if (PyArray_Check(o))
+        return ndarray_result(o, arena, r);
+    if (PyList_Check(o) || PyDict_Check(o)) {
+        cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
+        if (v == NULL || py_to_json(o, arena, v) < 0)
+            return -1;
+        r->kind = CS_RESULT_JSON;
+        r->json = v;
+        return 0;
+    }
+    if (PyUnicode_Check(o)) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(o, &n);
+        if (s == NULL)
+            return -1;
+        r->kind = CS_RESULT_STR;
+        r->bytes = arena_copy(arena, s, (size_t)n);
+        r->bytes_len = (size_t)n;
+        return 0;
+    }
+    if (PyBytes_Check(o) || PyByteArray_Check(o)) {
+        const char *s = PyBytes_Check(o) ? PyBytes_AS_STRING(o) : PyByteArray_AS_STRING(o);
+        size_t n = (size_t)(PyBytes_Check(o) ? PyBytes_GET_SIZE(o) : PyByteArray_GET_SIZE(o));
+        r->kind = CS_RESULT_BIN;
+        r->bytes = arena_copy(arena, s, n);
+        r->bytes_len = n;
+        return 0;
+    }
+    PyObject *s = PyObject_Str(o);
+    err->status = 400;
+    err->reason = "MICROSERVICE_BAD_DATA";
+    snprintf(err->info, sizeof(err->info),
+             "Unknown data type returned as payload (must be list or np array):%s",
+             s ? PyUnicode_AsUTF8(s) : "");
+    Py_XDECREF(s);
+    return -2; /* an error already in `err` */
+}
+
+/* ---- calling the model ------------------------------------------------------------------- */
+
+/* obj.<name> if the object has it (NULL, no exception, when not). */
+static PyObject *method(cs_python_t *py, const char *name) {
+    if (!PyObject_HasAttrString(py->obj, name))
+        return NULL;
+    PyObject *m = PyObject_GetAttrString(py->obj, name);
+    if (m == NULL)
+        PyErr_Clear();
+    return m;
+}
+
+/* m(X, names, meta=meta), and on TypeError once more as m(X, names) (spec §2.2). */
+static PyObject *call_with_meta(PyObject *m, PyObject *x, PyObject *names, PyObject *meta) {
+    PyObject *args = PyTuple_Pack(2, x, names);
+    PyObject *kw = Py_BuildValue("{s:O}", "meta", meta);
+    PyObject *r = args && kw ? PyObject_Call(m, args, kw) : NULL;
+    Py_XDECREF(kw);
+    if (r == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
+        PyErr_Clear();
+        r = PyObject_Call(m, args, NULL);
+    }
+    Py_XDECREF(args);
+    return r;
+}
+
+
+/* Validates a metrics list (spec §4.1), records it with the call's `method` label, and appends
+ * each metric to `collected` for the response. -2 with `err` for an invalid list. */
+static int record_metrics(cs_python_t *py, PyObject *list, const char *method_label,
+                          PyObject *collected, cs_seldon_error_t *err) {
+    bool valid = PyList_Check(list);
+    for (Py_ssize_t i = 0; valid && i < PyList_GET_SIZE(list); i++) {
+        PyObject *m = PyList_GET_ITEM(list, i);
+        PyObject *type = PyDict_Check(m) ? PyDict_GetItemString(m, "type") : NULL;
+        PyObject *value = PyDict_Check(m) ? PyDict_GetItemString(m, "value") : NULL;
+        valid = type && value && PyDict_GetItemString(m, "key") && PyUnicode_Check(type);
+        if (valid) {
+            const char *t = PyUnicode_AsUTF8(type);
+            valid = t && (!strcmp(t, "COUNTER") || !strcmp(t, "GAUGE") || !strcmp(t, "TIMER"));
+        }
+        if (valid) {
+            PyObject *one = PyLong_FromLong(1);
+            PyObject *sum = PyNumber_Add(value, one); /* the reference's `value + 1` check */
+            Py_DECREF(one);
+            valid = sum != NULL;
+            Py_XDECREF(sum);
+            PyErr_Clear();
+        }
+    }
+    if (!valid) {
+        PyObject *text = py->json_dumps ? PyObject_CallFunctionObjArgs(py->json_dumps, list, NULL)
+                                        : NULL;
+        err->status = 500;
+        err->reason = "MICROSERVICE_BAD_METRIC";
+        snprintf(err->info, sizeof(err->info), "Bad metric created during request: %s",
+                 text ? PyUnicode_AsUTF8(text) : "");
+        Py_XDECREF(text);
+        PyErr_Clear();
+        return -2;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+        PyObject *m = PyList_GET_ITEM(list, i);
+        const char *t = PyUnicode_AsUTF8(PyDict_GetItemString(m, "type"));
+        PyObject *key = PyObject_Str(PyDict_GetItemString(m, "key"));
+        double value = PyFloat_AsDouble(PyDict_GetItemString(m, "value"));
+        PyErr_Clear();
+        PyObject *tags = PyDict_GetItemString(m, "tags");
+        const char *keys[64], *vals[64];
+        size_t n = 0;
+        if (tags && PyDict_Check(tags)) {
+            /* the reference sets method in the caller's own dict */
+            PyObject *ml = PyUnicode_FromString(method_label);
+            PyDict_SetItemString(tags, "method", ml);
+            Py_DECREF(ml);
+            PyObject *k, *v;
+            Py_ssize_t pos = 0;
+            while (PyDict_Next(tags, &pos, &k, &v) && n < 64) {
+                if (!PyUnicode_Check(k) || !PyUnicode_Check(v)) {
+                    Py_XDECREF(key);
+                    return fail(err, 500, "MICROSERVICE_INTERNAL_ERROR",
+                                "sequence item 1: expected str instance, int found"),
+                           -2;
+                }
+                keys[n] = PyUnicode_AsUTF8(k);
+                vals[n] = PyUnicode_AsUTF8(v);
+                n++;
+            }
+        } else {
+            keys[n] = "method";
+            vals[n] = method_label;
+            n++;
+        }
+        cs_buf_t labels = {0};
+        cs_labels_canonical(&labels, keys, vals, n);
+        cs_buf_append(&labels, "", 1);
+        int type = !strcmp(t, "COUNTER") ? CS_MX_COUNTER : !strcmp(t, "GAUGE") ? CS_MX_GAUGE
+                                                                                : CS_MX_TIMER;
+        cs_metrics_custom((cs_mx_type_t)type, key ? PyUnicode_AsUTF8(key) : "", labels.data, value);
+        cs_buf_free(&labels);
+        Py_XDECREF(key);
+        PyList_Append(collected, m);
+    }
+    return 0;
+}
+
+/* tags() and class_names of the model, runtime tags and metrics, into the result (§2.6). */
+static int decorate(cs_python_t *py, PyObject *runtime_tags, PyObject *runtime_metrics,
+                    cs_route_t route, cs_arena_t *arena, cs_seldon_result_t *r,
+                    cs_seldon_error_t *err) {
+    const char *label = cs_seldon_metric_method(route);
+    PyObject *collected = PyList_New(0);
+    int rc = 0;
+    if (runtime_metrics && PyList_Check(runtime_metrics) && PyList_GET_SIZE(runtime_metrics))
+        rc = record_metrics(py, runtime_metrics, label, collected, err);
+    PyObject *m = rc == 0 ? method(py, "metrics") : NULL;
+    if (m) {
+        PyObject *list = PyObject_CallNoArgs(m);
+        Py_DECREF(m);
+        if (list == NULL && pending_is(py->snie))
+            PyErr_Clear();
+        else if (list == NULL)
+            rc = -1;
+        else
+            rc = record_metrics(py, list, label, collected, err);
+        Py_XDECREF(list);
+    }
+    /* the model's metrics come after the runtime ones in the response, as recorded */
+    if (rc == 0 && PyList_GET_SIZE(collected)) {
+        cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
+        rc = v && py_to_json(collected, arena, v) == 0 ? 0 : -1;
+        r->metrics = v;
+    }
+    Py_DECREF(collected);
+    if (rc < 0)
+        return rc;
+    PyObject *tags = PyDict_New();
+    m = method(py, "tags");
+    if (m) {
+        PyObject *t = PyObject_CallNoArgs(m);
+        Py_DECREF(m);
+        if (t == NULL && pending_is(py->snie))
+            PyErr_Clear();
+        else if (t == NULL)
+            rc = -1;
+        else if (PyDict_Check(t))
+            PyDict_Update(tags, t);
+        Py_XDECREF(t);
+    }
+    if (rc == 0 && runtime_tags && PyDict_Check(runtime_tags))
+        PyDict_Update(tags, runtime_tags);
+    if (rc == 0 && PyDict_GET_SIZE(tags)) {
+        cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
+        rc = v && py_to_json(tags, arena, v) == 0 ? 0 : -1;
+        r->tags = v;
+    }
+    Py_DECREF(tags);
+    if (rc < 0)
+        return rc;
+    /* class_names: a method is called, any other attribute used as it is */
+    if (PyObject_HasAttrString(py->obj, "class_names")) {
+        PyObject *cn = PyObject_GetAttrString(py->obj, "class_names");
+        if (cn && PyMethod_Check(cn)) {
+            PyObject *v = PyObject_CallNoArgs(cn);
+            Py_DECREF(cn);
+            cn = v;
+            if (cn == NULL && pending_is(py->snie))
+                PyErr_Clear();
+        }
+        if (cn && cn != Py_None) {
+            cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
+            if (v && py_to_json(cn, arena, v) == 0)
+                r->class_names = v;
+            else
+                rc = -1;
+        }
+        Py_XDECREF(cn);
+        PyErr_Clear();
+    }
+    return rc;
+}
+
+/* Unwraps a SeldonResponse into data, tags and metrics (new references). */
+static PyObject *unwrap(cs_python_t *py, PyObject *res, PyObject **tags, PyObject **metrics) {
+    *tags = *metrics = NULL;
+    if (py->seldon_response && PyObject_IsInstance(res, py->seldon_response) == 1) {
+        PyObject *data = PyObject_GetAttrString(res, "data");
+        *tags = PyObject_GetAttrString(res, "tags");
+        *metrics = PyObject_GetAttrString(res, "metrics");
+        PyErr_Clear();
+        Py_DECREF(res);
+        return data;
+    }
+    return res;
+}
+
+static const char *const raw_names[CS_ROUTE_COUNT][4] = {
+    [CS_ROUTE_PREDICT] = {"predict_rest", "predict_raw", NULL},
+    [CS_ROUTE_TRANSFORM_INPUT] = {"transform_input_rest", "transform_input_grpc",
+                                  "transform_input_raw", NULL},
+    [CS_ROUTE_TRANSFORM_OUTPUT] = {"transform_output_rest", "transform_output_grpc",
+                                   "transform_output_raw", NULL},
+    [CS_ROUTE_ROUTE] = {"route_rest", "route_grpc", "route_raw", NULL},
+    [CS_ROUTE_AGGREGATE] = {"aggregate_rest", "aggregate_grpc", "aggregate_raw", NULL},
+};
+
+/* A raw method's result, JSON-serialised as it is (spec §2.4); on predict routes a dict's
+ * status.code becomes the HTTP status. Returns 1 when a raw method answered, 0 when none did
+ * (all missing or "not implemented"), -1 on an exception. */
+static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_response_t *resp) {
+    for (int i = 0; raw_names[route][i]; i++) {
+        PyObject *m = method(py, raw_names[route][i]);
+        if (m == NULL)
+            continue;
+        PyObject *arg = json_to_py(doc);
+        PyObject *r = arg ? PyObject_CallOneArg(m, arg) : NULL;
+        Py_DECREF(m);
+        Py_XDECREF(arg);
+        if (r == NULL && pending_is(py->snie)) {
+            PyErr_Clear();
+            continue;
+        }
+        if (r == NULL)
+            return -1;
+        int status = 200;
+        if (route == CS_ROUTE_PREDICT && PyDict_Check(r)) {
+            PyObject *st = PyDict_GetItemString(r, "status");
+            PyObject *code = st && PyDict_Check(st) ? PyDict_GetItemString(st, "code") : NULL;
+            if (code && PyLong_Check(code)) {
+                long c = PyLong_AsLong(code);
+                status = c >= 100 && c <= 599 ? (int)c : 500;
+            }
+        }
+        cs_buf_reset(&resp->body);
+        int rc = write_py(&resp->body, r, 0);
+        Py_DECREF(r);
+        if (rc < 0)
+            return -1;
+        cs_buf_append(&resp->body, "\n", 1);
+        resp->status = status;
+        resp->content_type = "application/json";
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- one request --------------------------------------------------------------------------- */
+
+/* The model part of a request, GIL held. Fills `res` (or `resp` directly for raw answers:
+ * returns 1). 0 on success, -1 with `err` set. */
+static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq,
+                      const cs_request_t *req, cs_arena_t *arena, cs_seldon_result_t *res,
+                      cs_response_t *resp, cs_seldon_error_t *err) {
+    PyObject *result = NULL, *rt_tags = NULL, *rt_metrics = NULL, *x = NULL, *names = NULL,
+             *meta = NULL;
+    int rc = 0;
+    if (route == CS_ROUTE_PREDICT && py->env.passthrough) {
+        /* PAYLOAD_PASSTHROUGH (§3.10): the body's bytes to predict_raw, its answer sent back */
+        PyObject *m = method(py, "predict_raw");
+        if (m == NULL) {
+            char info[200];
+            snprintf(info, sizeof(info), "Invalid request data type: b'%.100s'", req->body);
+            return fail(err, 400, "MICROSERVICE_BAD_DATA", info);
+        }
+        PyObject *arg = PyBytes_FromStringAndSize(req->body, (Py_ssize_t)req->body_len);
+        result = PyObject_CallOneArg(m, arg);
+        Py_DECREF(m);
+        Py_XDECREF(arg);
+        if (result == NULL)
+            goto exception;
+        cs_buf_reset(&resp->body);
+        if (PyUnicode_Check(result)) {
+            Py_ssize_t n;
+            const char *s = PyUnicode_AsUTF8AndSize(result, &n);
+            cs_buf_append(&resp->body, s, (size_t)n);
+        } else if (PyBytes_Check(result)) {
+            cs_buf_append(&resp->body, PyBytes_AS_STRING(result), (size_t)PyBytes_GET_SIZE(result));
+        } else if (write_py(&resp->body, result, 0) < 0) {
+            goto exception;
+        }
+        resp->status = 200;
+        resp->content_type = "application/json";
+        Py_DECREF(result);
+        return 1;
+    }
+    if (route != CS_ROUTE_HEALTH_STATUS && route != CS_ROUTE_FEEDBACK && raw_names[route][0]) {
+        int r = try_raw(py, route, route == CS_ROUTE_AGGREGATE && rq->doc ? rq->doc : rq->doc,
+                        resp);
+        if (r < 0)
+            goto exception;
+        if (r > 0)
+            return 1;
+    }
+    switch (route) {
+    case CS_ROUTE_PREDICT:
+    case CS_ROUTE_TRANSFORM_INPUT:
+    case CS_ROUTE_TRANSFORM_OUTPUT:
+    case CS_ROUTE_ROUTE: {
+        const char *name = route == CS_ROUTE_PREDICT           ? "predict"
+                           : route == CS_ROUTE_TRANSFORM_INPUT ? "transform_input"
+                           : route == CS_ROUTE_TRANSFORM_OUTPUT ? "transform_output"
+                                                                : "route";
+        PyObject *m = method(py, name);
+        if (m == NULL)
+            return 0; /* the fallback: empty data, X unchanged, "Route not defined" */
+        x = message_x(&rq->msgs[0]);
+        names = x ? message_names(&rq->msgs[0]) : NULL;
+        meta = names ? (rq->msgs[0].meta ? json_to_py(rq->msgs[0].meta)
+                                         : (Py_INCREF(Py_None), Py_None))
+                     : NULL;
+        result = meta ? call_with_meta(m, x, names, meta) : NULL;
+        Py_DECREF(m);
+        if (result == NULL) {
+            /* an inherited "not implemented" means missing, except for route (§2.2) */
+            if (route != CS_ROUTE_ROUTE && pending_is(py->snie)) {
+                PyErr_Clear();
+                goto done;
+            }
+            goto exception;
+        }
+        /* the model may have changed meta: its changes show in the response (§2.3) */
+        if (PyDict_Check(meta)) {
+            cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
+            if (v && py_to_json(meta, arena, v) == 0)
+                rq->msgs[0].meta = v;
+            PyErr_Clear();
+        }
+        break;
+    }
+    case CS_ROUTE_AGGREGATE: {
+        PyObject *m = method(py, "aggregate");
+        if (m == NULL)
+            return 0;
+        PyObject *xs = PyList_New(rq->count), *ns = PyList_New(rq->count);
+        for (uint32_t i = 0; i < rq->count; i++) {
+            PyObject *xi = message_x(&rq->msgs[i]), *ni = message_names(&rq->msgs[i]);
+            if (xi == NULL || ni == NULL) {
+                Py_XDECREF(xi);
+                Py_XDECREF(ni);
+                Py_DECREF(xs);
+                Py_DECREF(ns);
+                Py_DECREF(m);
+                goto exception;
+            }
+            PyList_SET_ITEM(xs, i, xi);
+            PyList_SET_ITEM(ns, i, ni);
+        }
+        result = PyObject_CallFunctionObjArgs(m, xs, ns, NULL);
+        Py_DECREF(m);
+        Py_DECREF(xs);
+        Py_DECREF(ns);
+        if (result == NULL)
+            goto exception;
+        if (rq->count == 0) { /* the reference indexes the first message */
+            Py_DECREF(result);
+            return fail(err, 500, "MICROSERVICE_INTERNAL_ERROR", "list index out of range");
+        }
+        break;
+    }
+    case CS_ROUTE_FEEDBACK: {
+        PyObject *m = method(py, "send_feedback");
+        if (m == NULL)
+            return 0;
+        x = message_x(&rq->msgs[0]);
+        names = message_names(&rq->msgs[0]);
+        PyObject *truth = message_x(&rq->msgs[1]);
+        PyObject *reward = PyFloat_FromDouble(rq->reward);
+        PyObject *routing = rq->has_routing ? PyLong_FromLongLong(rq->routing)
+                                            : (Py_INCREF(Py_None), Py_None);
+        PyObject *args = x && names && truth ? PyTuple_Pack(4, x, names, reward, truth) : NULL;
+        PyObject *kw = Py_BuildValue("{s:O}", "routing", routing);
+        result = args && kw ? PyObject_Call(m, args, kw) : NULL;
+        Py_DECREF(m);
+        Py_XDECREF(truth);
+        Py_XDECREF(reward);
+        Py_XDECREF(routing);
+        Py_XDECREF(args);
+        Py_XDECREF(kw);
+        if (result == NULL && pending_is(py->snie)) {
+            PyErr_Clear();
+            goto done;
+        }
+        if (result == NULL)
+            goto exception;
+        if (result == Py_None) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        break;
+    }
+    case CS_ROUTE_HEALTH_STATUS: {
+        PyObject *m = method(py, "health_status_raw");
+        if (m) {
+            result = PyObject_CallNoArgs(m);
+            Py_DECREF(m);
+            if (result) {
+                cs_buf_reset(&resp->body);
+                rc = write_py(&resp->body, result, 0);
+                Py_DECREF(result);
+                if (rc < 0)
+                    goto exception;
+                cs_buf_append(&resp->body, "\n", 1);
+                resp->status = 200;
+                resp->content_type = "application/json";
+                return 1;
+            }
+            if (!pending_is(py->snie))
+                goto exception;
+            PyErr_Clear();
+        }
+        m = method(py, "health_status");
+        if (m == NULL)
+            goto done; /* "healthy" */
+        result = PyObject_CallNoArgs(m);
+        Py_DECREF(m);
+        if (result == NULL && pending_is(py->snie)) {
+            PyErr_Clear();
+            static const char text[] = "not implemented - assuming healthy";
+            res->kind = CS_RESULT_STR;
+            res->bytes = text;
+            res->bytes_len = sizeof(text) - 1;
+            goto done;
+        }
+        if (result == NULL)
+            goto exception;
+        break;
+    }
+    default:
+        return 0;
+    }
+    result = unwrap(py, result, &rt_tags, &rt_metrics);
+    if (result == NULL)
+        goto exception;
+    if (route == CS_ROUTE_ROUTE) {
+        if (PyBool_Check(result)) {
+            static const uint8_t yes = 1, no = 0;
+            res->kind = CS_RESULT_BOOL_ARRAY;
+            res->array = (cs_seldon_array_t){.dtype = CS_DTYPE_INT64, .ndim = 2, .shape = {1, 1},
+                                             .data = result == Py_True ? &yes : &no, .count = 1};
+        } else if (PyLong_Check(result)) {
+            res->kind = CS_RESULT_ROUTE;
+            res->route = PyLong_AsLongLong(result);
+        } else {
+            PyObject *s = PyObject_Str(result);
+            err->status = 400;
+            err->reason = "MICROSERVICE_BAD_DATA";
+            snprintf(err->info, sizeof(err->info), "Routing response must be int but got %s",
+                     s ? PyUnicode_AsUTF8(s) : "");
+            Py_XDECREF(s);
+            rc = -1;
+            goto out;
+        }
+    } else {
+        rc = data_result(result, arena, res, err);
+        if (rc == -2) {
+            rc = -1;
+            goto out;
+        }
+        if (rc < 0)
+            goto exception;
+    }
+done:
+    rc = decorate(py, rt_tags, rt_metrics, route, arena, res, err);
+    if (rc == -2) {
+        rc = -1;
+        goto out;
+    }
+    if (rc < 0)
+        goto exception;
+    goto out;
+exception:
+    exception_respond(py, err);
+    rc = -1;
+out:
+    Py_XDECREF(result);
+    Py_XDECREF(rt_tags);
+    Py_XDECREF(rt_metrics);
+    Py_XDECREF(x);
+    Py_XDECREF(names);
+    Py_XDECREF(meta);
+    return rc;
+}
+
+static void python_execute(void *impl, cs_route_t route, const cs_request_t *req,
+                           cs_response_t *resp) {
+    cs_python_t *py = impl;
+    static _Thread_local cs_arena_t arena;
+    if (route == CS_ROUTE_METADATA) {
+        cs_buf_reset(&resp->body);
+        if (py->metadata_ok) {
+            resp->status = 200;
+            resp->content_type = "application/json";
+            cs_buf_append(&resp->body, py->metadata.data, py->metadata.len);
+        } else {
+            cs_response_error(resp, 500, "MICROSERVICE_BAD_METADATA", "Model metadata unavailable");
+        }
+        return;
+    }
+    cs_seldon_error_t err;
+    cs_seldon_request_t rq;
+    /* parsing and decoding happen before the GIL is taken */
+    if (cs_seldon_decode_request(route, req, &py->env, &arena, &rq, &err) < 0) {
+        cs_seldon_error_respond(&err, resp);
+        cs_arena_reset(&arena);
+        return;
+    }
+    if (route == CS_ROUTE_FEEDBACK && rq.reward != 0 && py->env.executor_enabled)
+        cs_metrics_feedback(rq.reward);
+    cs_seldon_result_t res;
+    memset(&res, 0, sizeof(res));
+    PyEval_RestoreThread(thread_ts);
+    Py_CLEAR(keep_alive);
+    int rc = call_model(py, route, &rq, req, &arena, &res, resp, &err);
+    PyEval_SaveThread();
+    /* the response is built (numpy buffers encoded) without the GIL */
+    if (rc < 0)
+        cs_seldon_error_respond(&err, resp);
+    else if (rc == 0 &&
+             cs_seldon_respond(route, rq.msgs, rq.count, &res, &py->env, &arena, resp, &err) < 0)
+        cs_seldon_error_respond(&err, resp);
+    cs_arena_reset(&arena);
+}
+
+/* ---- start-up, fork, threads --------------------------------------------------------------- */
+
+static int python_load(void *impl, char *err, size_t errlen) {
+    cs_python_t *py = impl;
+    PyEval_RestoreThread(thread_ts);
+    int rc = 0;
+    PyObject *m = method(py, "load");
+    if (m) {
+        PyObject *r = PyObject_CallNoArgs(m);
+        Py_DECREF(m);
+        if (r == NULL) {
+            /* the reference swallows NotImplementedError and AttributeError (§1.7) */
+            if (PyErr_ExceptionMatches(PyExc_NotImplementedError) ||
+                PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                PyErr_Clear();
+            } else {
+                exception_text(err, errlen);
+                rc = -1;
+            }
+        }
+        Py_XDECREF(r);
+    }
+    PyEval_SaveThread();
+    return rc;
+}
+
+static void python_thread_start(void *impl) {
+    cs_python_t *py = impl;
+    thread_ts = PyThreadState_New(py->main_ts->interp);
+}
+
+static void python_before_fork(void *impl) {
+    cs_python_t *py = impl;
+    PyEval_RestoreThread(py->main_ts);
+    PyOS_BeforeFork();
+}
+
+static void python_after_fork(void *impl, bool child) {
+    cs_python_t *py = impl;
+    if (child)
+        PyOS_AfterFork_Child();
+    else
+        PyOS_AfterFork_Parent();
+    py->main_ts = PyEval_SaveThread();
+}
+
+static bool python_nonblocking(const void *impl) {
+    (void)impl;
+    return false; /* Python code takes the GIL: always on a model thread */
+}
+
+static void python_close(void *impl) {
+    cs_python_t *py = impl;
+    cs_buf_free(&py->metadata);
+    /* The interpreter is left to process exit: finalising it with model threads around is
+     * not safe, and the reference does not call anything at shutdown either. */
+}
+
+/* The directory of cserve's seldon_core compatibility package: python/ beside the build, found
+ * from the executable's location, else the source tree's. */
+static void compat_dir(char *out, size_t n) {
+    char exe[PATH_MAX];
+    ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (l > 0) {
+        exe[l] = '\0';
+        char *dir = dirname(exe);
+        snprintf(out, n, "%s/../python", dir);
+        if (access(out, R_OK) == 0)
+            return;
+        snprintf(out, n, "%s/../../python", dir);
+        if (access(out, R_OK) == 0)
+            return;
+    }
+    snprintf(out, n, "%s", CS_PYTHON_DIR);
+}
+
+static PyObject *import_attr(const char *module, const char *name) {
+    PyObject *m = PyImport_ImportModule(module);
+    PyObject *a = m ? PyObject_GetAttrString(m, name) : NULL;
+    Py_XDECREF(m);
+    if (a == NULL)
+        PyErr_Clear();
+    return a;
+}
+
+static int init_numpy(void) {
+    import_array1(-1);
+    return 0;
+}
+
+static PyObject *parameters_kwargs(const cs_config_t *cfg, char *err, size_t errlen) {
+    cs_arena_t arena;
+    cs_arena_init(&arena);
+    cs_param_t *ps;
+    int n = cs_parameters_parse(cfg->parameters, &arena, &ps, err, errlen);
+    PyObject *kw = n >= 0 ? PyDict_New() : NULL;
+    for (int i = 0; kw && i < n; i++) {
+        PyObject *v = ps[i].type == CS_PARAM_INT     ? PyLong_FromLongLong(ps[i].i)
+                      : ps[i].type == CS_PARAM_FLOAT ? PyFloat_FromDouble(ps[i].d)
+                      : ps[i].type == CS_PARAM_BOOL  ? PyBool_FromLong(ps[i].b)
+                                                     : PyUnicode_FromString(ps[i].s);
+        PyDict_SetItemString(kw, ps[i].name, v);
+        Py_XDECREF(v);
+    }
+    cs_arena_free(&arena);
+    return kw;
+}
+
+int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen) {
+    cs_python_t *py = calloc(1, sizeof(*py));
+    if (py == NULL)
+        return -1;
+    snprintf(py->name, sizeof(py->name), "%s", cfg->interface_name);
+    py->env = (cs_seldon_env_t){cfg->unit_id, cfg->unit_image, cfg->include_metrics_in_response,
+                                cfg->payload_passthrough, cfg->executor_enabled};
+    Py_InitializeEx(0); /* no Python signal handlers: the server owns signals */
+    char dir[PATH_MAX + 32], cwd[PATH_MAX];
+    compat_dir(dir, sizeof(dir));
+    PyObject *sys_path = PySys_GetObject("path"); /* borrowed */
+    if (getcwd(cwd, sizeof(cwd))) {
+        PyObject *c = PyUnicode_FromString(cwd);
+        PyList_Append(sys_path, c); /* the reference appends the working directory */
+        Py_DECREF(c);
+    }
+    PyObject *d = PyUnicode_FromString(dir);
+    PyList_Append(sys_path, d); /* last: an installed seldon_core wins over ours */
+    Py_DECREF(d);
+    if (init_numpy() < 0) {
+        exception_text(err, errlen);
+        goto fail;
+    }
+    py->snie = import_attr("seldon_core.user_model", "SeldonNotImplementedError");
+    py->seldon_response = import_attr("seldon_core.user_model", "SeldonResponse");
+    py->seldon_exc = import_attr("seldon_core.flask_utils", "SeldonMicroserviceException");
+    py->json_dumps = import_attr("json", "dumps");
+    /* "Module" imports module Module, class Module; "pkg.mod.Cls" splits at the last dot */
+    char modname[256];
+    snprintf(modname, sizeof(modname), "%s", cfg->interface_name);
+    char *dot = strrchr(modname, '.');
+    const char *clsname = dot ? dot + 1 : cfg->interface_name;
+    if (dot)
+        *dot = '\0';
+    PyObject *mod = PyImport_ImportModule(modname);
+    PyObject *cls = mod ? PyObject_GetAttrString(mod, clsname) : NULL;
+    Py_XDECREF(mod);
+    if (cls == NULL) {
+        exception_text(err, errlen);
+        goto fail;
+    }
+    PyObject *kw = parameters_kwargs(cfg, err, errlen);
+    if (kw == NULL) {
+        Py_DECREF(cls);
+        goto fail;
+    }
+    PyObject *noargs = PyTuple_New(0);
+    py->obj = PyObject_Call(cls, noargs, kw); /* constructed once, before any fork */
+    Py_DECREF(noargs);
+    Py_DECREF(kw);
+    Py_DECREF(cls);
+    if (py->obj == NULL) {
+        exception_text(err, errlen);
+        goto fail;
+    }
+    /* init_metadata() once, before load() (§1.7) */
+    cs_arena_t arena;
+    cs_arena_init(&arena);
+    cs_json_t *model_meta = NULL;
+    PyObject *im = method(py, "init_metadata");
+    if (im) {
+        PyObject *r = PyObject_CallNoArgs(im);
+        Py_DECREF(im);
+        if (r == NULL && pending_is(py->snie)) {
+            PyErr_Clear();
+        } else if (r == NULL) {
+            exception_text(err, errlen);
+            cs_arena_free(&arena);
+            goto fail;
+        } else if (PyDict_Check(r)) {
+            model_meta = cs_arena_alloc(&arena, sizeof(*model_meta));
+            if (model_meta && py_to_json(r, &arena, model_meta) < 0) {
+                PyErr_Clear();
+                model_meta = NULL;
+            }
+        } else {
+            cs_log_error("init_metadata() did not return a dict; using {}");
+        }
+        Py_XDECREF(r);
+    }
+    int rc = cs_seldon_metadata_build(model_meta, cfg->model_metadata, cfg->unit_image, &arena,
+                                      &py->metadata, &py->metadata_ok, err, errlen);
+    cs_arena_free(&arena);
+    if (rc < 0)
+        goto fail;
+    cs_log_info("Loaded Python model %s", py->name);
+    py->main_ts = PyEval_SaveThread(); /* from here on the GIL is taken per call */
+    *impl = py;
+    return 0;
+fail:
+    free(py);
+    return -1;
+}
+
+const cs_runtime_ops_t cs_python_ops = {
+    .load = python_load,
+    .execute = python_execute,
+    .nonblocking = python_nonblocking,
+    .close = python_close,
+    .before_fork = python_before_fork,
+    .after_fork = python_after_fork,
+    .thread_start = python_thread_start,
+};
