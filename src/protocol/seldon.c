@@ -474,8 +474,13 @@ static int flat_node(const cs_seldon_array_t *a, cs_arena_t *arena, cs_json_t *o
 }
 
 static int shape_node(const int64_t *shape, uint32_t ndim, cs_arena_t *arena, cs_json_t *out) {
+    /* the shape may live on the caller's stack: the node gets its own copy */
+    int64_t *copy = cs_arena_alloc(arena, (ndim ? ndim : 1) * sizeof(int64_t));
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, shape, ndim * sizeof(int64_t));
     cs_seldon_array_t s = {
-        .dtype = CS_DTYPE_INT64, .ndim = 1, .shape = {ndim}, .data = shape, .count = ndim};
+        .dtype = CS_DTYPE_INT64, .ndim = 1, .shape = {ndim}, .data = copy, .count = ndim};
     return array_node(&s, arena, out);
 }
 
