@@ -50,7 +50,7 @@ def thread_count(pid):
 
 class Server:
     def __init__(self, args=(), env=None, model=TEST_MODEL, binary=BIN, wait=True,
-                 preexec_fn=None):
+                 preexec_fn=None, cwd=None):
         self.args = list(args)
         self.port = None  # the server picks a free port; read back from its log
         self.log = tempfile.NamedTemporaryFile(prefix="cserve-", suffix=".log", delete=False)
@@ -64,7 +64,7 @@ class Server:
             "--host", "127.0.0.1", "--http-port", "0", "--metrics-port", "0",
             "--annotations-file", "/nonexistent"] + list(args)
         self.proc = subprocess.Popen(cmd, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     preexec_fn=preexec_fn)
+                                     preexec_fn=preexec_fn, cwd=cwd)
         if wait:
             self.wait_ready()
 

@@ -1,0 +1,104 @@
+"""Router, combiner, transformer and runtime-metrics models of the reference tests."""
+from seldon_core.user_model import SeldonResponse
+
+
+class Router:
+    def __init__(self, answer="22"):
+        self.answer = answer
+
+    def route(self, X, names):
+        return {"22": 22, "true": True, "str": "x", "neg": -1}[self.answer]
+
+    def tags(self):
+        return {"mytag": 1}
+
+
+class Combiner:
+    def aggregate(self, Xs, names):
+        return Xs[0]
+
+    def tags(self):
+        return {"mytag": 1}
+
+
+class Transformer:
+    def transform_input(self, X, names, meta=None):
+        return X
+
+    def transform_output(self, X, names, meta=None):
+        return X
+
+
+class Runtime:
+    def predict(self, X, names):
+        return SeldonResponse(data=X, metrics=[{"type": "GAUGE", "key": "runtime_gauge",
+                                                "value": 42}],
+                              tags={"runtime": "tag", "shared": "right one"})
+
+    def metrics(self):
+        return [{"type": "COUNTER", "key": "mycounter", "value": 1},
+                {"type": "GAUGE", "key": "mygauge", "value": 100},
+                {"type": "TIMER", "key": "mytimer", "value": 20.2},
+                {"type": "GAUGE", "key": "customtag", "value": 200,
+                 "tags": {"mytag": "mytagvalue"}}]
+
+    def tags(self):
+        return {"static": "tag", "shared": "not right one"}
+
+
+class Raiser:
+    def predict(self, X, names):
+        from seldon_core.flask_utils import SeldonMicroserviceException
+        if isinstance(X, str) and X == "403":
+            raise SeldonMicroserviceException("foo", status_code=403)
+        raise ValueError("model failed")
+
+
+class Returns:
+    """predict returns whatever the strData names."""
+    def predict(self, X, names):
+        import numpy as np
+        return {"five": 5, "bools": np.array([True, False]), "floats32": np.array([0.1], dtype=np.float32),
+                "strs": [["a", "b"]], "bytes": b"\x00\x01", "dict": {"b": 1, "a": [1, 2.5]},
+                "int64": [np.int64(1)], "mixed": [[1, 2.5]], "ragged": [[1], [2, 3]],
+                "matrix": np.array([[0.1, 0.9]]), "none": None}[X]
+
+
+class ThreadIds:
+    def load(self):
+        import threading
+        self.load_tid = threading.get_native_id()
+
+    def predict(self, X, names):
+        import threading
+        return {"load": self.load_tid, "call": threading.get_native_id()}
+
+
+class Params:
+    def __init__(self, i=None, f=None, s=None, b=None):
+        self.values = {"i": i, "f": f, "s": s, "b": b}
+
+    def predict(self, X, names):
+        return {k: [type(v).__name__, v] for k, v in self.values.items()}
+
+
+class BadLoad:
+    def load(self):
+        raise RuntimeError("cannot load the weights")
+
+    def predict(self, X, names):
+        return X
+
+
+class Sleeper:
+    """A GIL-releasing numpy workload: a large matrix product."""
+    def __init__(self):
+        import numpy as np
+        self.m = np.random.default_rng(0).random((600, 600))
+
+    def predict(self, X, names):
+        import time
+        t0 = time.monotonic()
+        for _ in range(4):
+            self.m @ self.m
+        return [[time.monotonic() - t0]]

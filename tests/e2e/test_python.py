@@ -1,0 +1,251 @@
+"""Unmodified Seldon Python model classes in embedded CPython (spec §2, §6 examples)."""
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from conftest import BIN, Server
+
+pytest.importorskip("numpy")
+MODELS = os.path.join(os.path.dirname(__file__), "pymodels")
+
+
+def serve(name, params=None, env=None, args=()):
+    extra = list(args)
+    if params is not None:
+        extra += ["--parameters", json.dumps(params)]
+    return Server(model=name, cwd=MODELS, args=extra, env=env)
+
+
+@pytest.fixture
+def py_server():
+    started = []
+
+    def make(*a, **k):
+        s = serve(*a, **k)
+        started.append(s)
+        return s
+    yield make
+    for s in started:
+        s.stop()
+
+
+def get(s, path, msg):
+    st, h, body = s.request("GET", path + "?json=" + urllib.parse.quote(json.dumps(msg)))
+    return st, body.decode().rstrip("\n")
+
+
+def post(s, path, msg):
+    st, h, body = s.request("POST", path, json.dumps(msg), {"Content-Type": "application/json"})
+    return st, body.decode().rstrip("\n")
+
+
+E1 = ('{"data":{"names":["t:0","t:1"],"ndarray":[[1,2]]},"meta":{"metrics":[{"key":"mycounter",'
+      '"type":"COUNTER","value":1}],"tags":{"mytag":1}}}')
+
+
+def test_e1_e3_m_model(py_server):
+    s = py_server("MModel")
+    assert get(s, "/predict", {"data": {"names": ["a", "b"], "ndarray": [[1, 2]]}}) == (200, E1)
+    st, body = get(s, "/predict", {"meta": {"puid": "123"}, "data": {"names": ["a", "b"],
+                                                                     "ndarray": [[1, 2]]}})
+    assert json.loads(body)["meta"]["puid"] == "123"
+    assert post(s, "/api/v1.0/predictions", {"data": {"names": ["a", "b"],
+                                                      "ndarray": [[1, 2]]}}) == (200, E1)
+
+
+def test_e6_e7_tags_and_metrics_pass_through(py_server):
+    s = py_server("MModel")
+    st, body = get(s, "/predict", {"meta": {"tags": {"foo": "bar"}}, "data": {"ndarray": []}})
+    assert body == ('{"data":{"names":[],"ndarray":[]},"meta":{"metrics":[{"key":"mycounter",'
+                    '"type":"COUNTER","value":1}],"tags":{"foo":"bar","mytag":1}}}')
+    st, body = get(s, "/predict", {"meta": {"metrics": [{"key": "request_gauge", "type": "GAUGE",
+                                                         "value": 100}]}, "data": {"ndarray": []}})
+    assert json.loads(body)["meta"]["metrics"] == [
+        {"key": "request_gauge", "type": "GAUGE", "value": 100},
+        {"key": "mycounter", "type": "COUNTER", "value": 1}]
+
+
+def test_e8_model_gets_meta(py_server):
+    s = py_server("MModel", params=[{"name": "ret_meta", "type": "BOOL", "value": "true"}])
+    st, body = get(s, "/predict", {"meta": {"puid": "abc"}, "data": {"ndarray": []}})
+    assert json.loads(body)["meta"]["tags"] == {"inc_meta": {"puid": "abc"}}
+
+
+def test_e9_e12_payload_kinds(py_server):
+    s = py_server("MModel")
+    assert get(s, "/predict", {"binData": "MTIz"})[1] == (
+        '{"binData":"MTIz","meta":{"metrics":[{"key":"mycounter","type":"COUNTER","value":1}],'
+        '"tags":{"mytag":1}}}')
+    assert get(s, "/predict", {"strData": "my data"})[1] == (
+        '{"meta":{"metrics":[{"key":"mycounter","type":"COUNTER","value":1}],"tags":{"mytag":1}},'
+        '"strData":"my data"}')
+    s2 = py_server("MModel", params=[{"name": "ret_nparray", "type": "BOOL", "value": "1"}])
+    assert json.loads(get(s2, "/predict", {"binData": "MTIzNA=="})[1])["data"] == \
+        {"names": [], "tensor": {"shape": [3], "values": [1, 2, 3]}}
+
+
+def test_e14_e15_raw_methods(py_server):
+    s = py_server("MLow")
+    assert get(s, "/predict", {"data": {"ndarray": [1, 2]}}) == (200, '{"data":{"ndarray":[9,9]}}')
+    assert s.request("GET", "/health/status")[2] == b'{"data":{"ndarray":[123.456,7.89]}}\n'
+    s2 = py_server("MLow", params=[{"name": "status", "type": "BOOL", "value": "yes"}])
+    assert get(s2, "/predict", {"data": {"ndarray": []}}) == \
+        (400, '{"data":{"ndarray":[9,9]},"status":{"code":400,"status":"FAILURE"}}')
+
+
+def test_e26_bad_metrics(py_server):
+    s = py_server("MModel", params=[{"name": "metrics_ok", "type": "BOOL", "value": "false"}])
+    st, body = get(s, "/predict", {"data": {"ndarray": []}})
+    assert st == 500
+    assert json.loads(body)["status"] == {
+        "code": -1, "reason": "MICROSERVICE_BAD_METRIC", "status": 1,
+        "info": 'Bad metric created during request: [{"type": "BAD", "key": "mycounter", '
+                '"value": 1}]'}
+
+
+def test_e27_exceptions(py_server):
+    s = py_server("Combos.Raiser")
+    st, body = get(s, "/predict", {"strData": "403"})
+    assert st == 403 and json.loads(body)["status"]["info"] == "foo"
+    assert json.loads(body)["status"]["reason"] == "MICROSERVICE_BAD_DATA"
+    st, body = get(s, "/predict", {"strData": "x"})
+    assert st == 500 and json.loads(body)["status"]["info"] == "model failed"
+
+
+def test_results_of_every_type(py_server):
+    s = py_server("Combos.Returns")
+
+    def ask(kind, req=None):
+        return post(s, "/predict", req or {"strData": kind})
+    st, body = ask("five")
+    assert st == 400 and "Unknown data type returned as payload (must be list or np array):5" in body
+    assert json.loads(ask("bools")[1])["data"] == {"names": [], "ndarray": [True, False]}
+    assert json.loads(ask("floats32")[1])["data"]["tensor"]["values"] == [0.10000000149011612]
+    assert json.loads(ask("strs")[1])["data"] == {"names": ["t:0", "t:1"], "ndarray": [["a", "b"]]}
+    assert json.loads(ask("bytes")[1]) == {"binData": "AAE=", "meta": {}}
+    assert ask("dict")[1] == '{"jsonData":{"a":[1,2.5],"b":1},"meta":{}}'
+    st, body = ask("int64")
+    assert st == 500 and "Object of type int64 is not JSON serializable" in body
+    assert json.loads(ask("matrix")[1])["data"] == \
+        {"names": ["t:0", "t:1"], "tensor": {"shape": [1, 2], "values": [0.1, 0.9]}}
+    # a list comes back unchanged for ndarray requests, through numpy for tensor requests
+    st, body = post(s, "/predict", {"strData": "mixed"})
+    assert json.loads(body)["data"]["tensor"]["values"] == [1.0, 2.5]
+    st, body = ask("ragged")
+    assert st == 500 and "inhomogeneous" in body
+
+
+def test_router_combiner_transformer(py_server):
+    r = py_server("Combos.Router")
+    st, body = get(r, "/route", {"data": {"ndarray": [2]}})
+    assert json.loads(body) == {"data": {"names": ["t:0"], "ndarray": [[22]]},
+                                "meta": {"tags": {"mytag": 1}}}
+    rb = py_server("Combos.Router", params=[{"name": "answer", "type": "STRING", "value": "str"}])
+    st, body = get(rb, "/route", {"data": {"ndarray": [2]}})
+    assert st == 400 and "Routing response must be int but got x" in body
+    c = py_server("Combos.Combiner")
+    st, body = get(c, "/aggregate", {"seldonMessages": [{"strData": "123"}, {"strData": "456"}]})
+    assert json.loads(body) == {"meta": {"tags": {"mytag": 1}}, "strData": "123"}
+    t = py_server("Combos.Transformer")
+    assert get(t, "/transform-input", {"data": {"ndarray": [1]}})[1] == \
+        '{"data":{"names":[],"ndarray":[1]},"meta":{}}'
+    st, body = get(c, "/route", {"data": {"ndarray": [2]}})
+    assert st == 400 and "Route not defined" in body
+
+
+def test_e23_runtime_metrics_and_tags(py_server):
+    s = py_server("Combos.Runtime")
+    st, body = get(s, "/predict", {"data": {"names": ["input"], "ndarray": ["data"]}})
+    assert body == (
+        '{"data":{"names":[],"ndarray":["data"]},"meta":{"metrics":[{"key":"runtime_gauge",'
+        '"type":"GAUGE","value":42},{"key":"mycounter","type":"COUNTER","value":1},'
+        '{"key":"mygauge","type":"GAUGE","value":100},{"key":"mytimer","type":"TIMER",'
+        '"value":20.2},{"key":"customtag","tags":{"method":"predict","mytag":"mytagvalue"},'
+        '"type":"GAUGE","value":200}],"tags":{"runtime":"tag","shared":"right one",'
+        '"static":"tag"}}}')
+    _, _, text = s.scrape()
+    assert 'customtag{' in text and 'mytag="mytagvalue"' in text
+    assert "mycounter_total{" in text
+
+
+def test_health_metadata_feedback(py_server):
+    s = py_server("MModel")
+    assert s.request("GET", "/health/status")[2].decode().rstrip() == (
+        '{"data":{"names":[],"tensor":{"shape":[1],"values":[0.123]}},"meta":{"metrics":'
+        '[{"key":"mycounter","type":"COUNTER","value":1}],"tags":{"mytag":1}}}')
+    assert json.loads(s.request("GET", "/metadata")[2]) == {
+        "custom": {}, "inputs": [{"datatype": "BYTES", "name": "input", "shape": [1]}],
+        "name": "my-model-name", "outputs": [{"datatype": "BYTES", "name": "output",
+                                               "shape": [1]}],
+        "platform": "model-platform", "versions": ["model-version"]}
+    st, body = post(s, "/send-feedback", {"request": {"data": {"ndarray": [[1, 2]]}},
+                                          "reward": 1.0})
+    assert (st, json.loads(body)["data"]) == (200, {"ndarray": []})
+
+
+def test_parameters_are_typed(py_server):
+    s = py_server("Combos.Params", params=[
+        {"name": "i", "type": "INT", "value": "3"}, {"name": "f", "type": "DOUBLE", "value": "1e3"},
+        {"name": "s", "type": "STRING", "value": "x"}, {"name": "b", "type": "BOOL", "value": "off"}])
+    st, body = post(s, "/predict", {"strData": "?"})
+    assert json.loads(body)["jsonData"] == {"i": ["int", 3], "f": ["float", 1000.0],
+                                            "s": ["str", "x"], "b": ["bool", False]}
+
+
+@pytest.mark.parametrize("params,message", [
+    ([{"type": "FLOAT", "name": "f", "value": "abc"}],
+     "Bad model parameter: f with value abc can't be parsed as a FLOAT"),
+    ([{"type": "INT", "name": "nope", "value": "1"}], "unexpected keyword argument 'nope'"),
+])
+def test_bad_parameters_stop_start_up(params, message):
+    r = subprocess.run([BIN, "Combos.Params", "--host", "127.0.0.1", "--http-port", "0",
+                        "--metrics-port", "0", "--annotations-file", "/x",
+                        "--parameters", json.dumps(params)], cwd=MODELS, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1 and message in r.stderr
+
+
+def test_load_failure_stops_the_server():
+    s = Server(model="Combos.BadLoad", cwd=MODELS, wait=False)
+    try:
+        assert s.proc.wait(20) == 3
+        assert "cannot load the weights" in s.logs()
+    finally:
+        s.stop()
+
+
+def test_single_threaded_keeps_every_call_on_the_load_thread(py_server):
+    s = py_server("Combos.ThreadIds", env={"FLASK_SINGLE_THREADED": "1"})
+    seen = set()
+    for _ in range(10):
+        d = json.loads(post(s, "/predict", {"strData": "x"})[1])["jsonData"]
+        assert d["load"] == d["call"]
+        seen.add(d["call"])
+    assert len(seen) == 1
+
+
+def test_ten_threads_run_numpy_concurrently(py_server):
+    s = py_server("Combos.Sleeper", env={"GUNICORN_THREADS": "10"})
+    post(s, "/predict", {"strData": "warm"})
+    t0 = time.monotonic()
+    one = json.loads(post(s, "/predict", {"strData": "x"})[1])["data"]["tensor"]["values"][0]
+    serial = time.monotonic() - t0
+    results = []
+
+    def call():
+        results.append(post(s, "/predict", {"strData": "x"})[0])
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    together = time.monotonic() - t0
+    assert results == [200] * 4
+    # 4 calls on 2 cores with the GIL released in numpy: well under 4 serial calls
+    assert together < 3.5 * serial, (together, serial, one)
