@@ -78,6 +78,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 e2e: all
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	CSERVE_BIN=$(abspath $(BUILD)/cserve) CSERVE_BUILD=$(abspath $(BUILD)) \
 	    $(PYTHON) -m pytest -q tests/e2e $(PYTEST_ARGS)
 

@@ -178,8 +178,7 @@ int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, c
 }
 
 int cs_seldon_metadata_build(const cs_json_t *model_meta, const char *env_text, const char *image,
-                             cs_arena_t *arena, cs_buf_t *out, bool *ok, char *err,
-                             size_t errlen) {
+                             cs_arena_t *arena, cs_buf_t *out, bool *ok, char *err, size_t errlen) {
     cs_json_t env_doc;
     const cs_json_t *from_env = NULL;
     if (env_text) {

@@ -139,8 +139,7 @@ int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, c
  * Sets *ok and the body in `out`; returns -1 with `err` only when MODEL_METADATA is not a
  * mapping, which stops start-up as in the reference. */
 int cs_seldon_metadata_build(const cs_json_t *model_meta, const char *env_text, const char *image,
-                             cs_arena_t *arena, cs_buf_t *out, bool *ok, char *err,
-                             size_t errlen);
+                             cs_arena_t *arena, cs_buf_t *out, bool *ok, char *err, size_t errlen);
 
 /* send-feedback (§3.8.5): validates the Feedback message as the reference's protobuf parser
  * would (unknown fields and a non-numeric reward are 400 "Invalid JSON: ..."), decodes its

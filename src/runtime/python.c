@@ -33,11 +33,11 @@
 #include <unistd.h>
 
 typedef struct {
-    PyObject *obj;            /* the user's model object */
-    PyObject *snie;           /* SeldonNotImplementedError, or NULL */
-    PyObject *seldon_exc;     /* SeldonMicroserviceException, or NULL */
+    PyObject *obj;             /* the user's model object */
+    PyObject *snie;            /* SeldonNotImplementedError, or NULL */
+    PyObject *seldon_exc;      /* SeldonMicroserviceException, or NULL */
     PyObject *seldon_response; /* SeldonResponse, or NULL */
-    PyObject *json_dumps;     /* json.dumps, for the reference's metric error text */
+    PyObject *json_dumps;      /* json.dumps, for the reference's metric error text */
     PyThreadState *main_ts;
     cs_seldon_env_t env;
     cs_buf_t metadata;
@@ -169,8 +169,8 @@ static PyObject *json_to_py(const cs_json_t *v) {
     case CS_JSON_OBJECT: {
         PyObject *d = PyDict_New();
         for (uint32_t i = 0; d && i < v->len; i++) {
-            PyObject *k = PyUnicode_DecodeUTF8(v->u.members[i].key, v->u.members[i].key_len,
-                                               "surrogatepass");
+            PyObject *k =
+                PyUnicode_DecodeUTF8(v->u.members[i].key, v->u.members[i].key_len, "surrogatepass");
             PyObject *it = k ? json_to_py(&v->u.members[i].value) : NULL;
             if (it == NULL || PyDict_SetItem(d, k, it) < 0) {
                 Py_XDECREF(k);
@@ -300,8 +300,8 @@ static int py_to_json(PyObject *o, cs_arena_t *arena, cs_json_t *out) {
     size_t len = b.len;
     memcpy(text, b.data, len);
     cs_buf_free(&b);
-    static const cs_json_options_t opt = {.max_depth = 512, .allow_nan = true,
-                                          .numeric_arrays = true};
+    static const cs_json_options_t opt = {
+        .max_depth = 512, .allow_nan = true, .numeric_arrays = true};
     cs_json_error_t jerr;
     if (cs_json_parse(text, len, &opt, arena, out, &jerr) < 0) {
         PyErr_SetString(PyExc_ValueError, jerr.message);
@@ -316,8 +316,8 @@ static PyObject *array_from(const cs_seldon_array_t *a) {
     npy_intp dims[CS_JSON_MAX_DIMS];
     for (uint32_t i = 0; i < a->ndim; i++)
         dims[i] = (npy_intp)a->shape[i];
-    PyObject *arr = PyArray_SimpleNew((int)a->ndim, dims,
-                                      a->dtype == CS_DTYPE_INT64 ? NPY_INT64 : NPY_FLOAT64);
+    PyObject *arr =
+        PyArray_SimpleNew((int)a->ndim, dims, a->dtype == CS_DTYPE_INT64 ? NPY_INT64 : NPY_FLOAT64);
     if (arr && a->count)
         memcpy(PyArray_DATA((PyArrayObject *)arr), a->data, a->count * 8);
     return arr;
@@ -468,7 +468,6 @@ static PyObject *call_with_meta(PyObject *m, PyObject *x, PyObject *names, PyObj
     return r;
 }
 
-
 /* Validates a metrics list (spec §4.1), records it with the call's `method` label, and appends
  * each metric to `collected` for the response. -2 with `err` for an invalid list. */
 static int record_metrics(cs_python_t *py, PyObject *list, const char *method_label,
@@ -493,8 +492,8 @@ static int record_metrics(cs_python_t *py, PyObject *list, const char *method_la
         }
     }
     if (!valid) {
-        PyObject *text = py->json_dumps ? PyObject_CallFunctionObjArgs(py->json_dumps, list, NULL)
-                                        : NULL;
+        PyObject *text =
+            py->json_dumps ? PyObject_CallFunctionObjArgs(py->json_dumps, list, NULL) : NULL;
         err->status = 500;
         err->reason = "MICROSERVICE_BAD_METRIC";
         snprintf(err->info, sizeof(err->info), "Bad metric created during request: %s",
@@ -538,8 +537,9 @@ static int record_metrics(cs_python_t *py, PyObject *list, const char *method_la
         cs_buf_t labels = {0};
         cs_labels_canonical(&labels, keys, vals, n);
         cs_buf_append(&labels, "", 1);
-        int type = !strcmp(t, "COUNTER") ? CS_MX_COUNTER : !strcmp(t, "GAUGE") ? CS_MX_GAUGE
-                                                                                : CS_MX_TIMER;
+        int type = !strcmp(t, "COUNTER") ? CS_MX_COUNTER
+                   : !strcmp(t, "GAUGE") ? CS_MX_GAUGE
+                                         : CS_MX_TIMER;
         cs_metrics_custom((cs_mx_type_t)type, key ? PyUnicode_AsUTF8(key) : "", labels.data, value);
         cs_buf_free(&labels);
         Py_XDECREF(key);
@@ -728,8 +728,8 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         return 1;
     }
     if (route != CS_ROUTE_HEALTH_STATUS && route != CS_ROUTE_FEEDBACK && raw_names[route][0]) {
-        int r = try_raw(py, route, route == CS_ROUTE_AGGREGATE && rq->doc ? rq->doc : rq->doc,
-                        resp);
+        int r =
+            try_raw(py, route, route == CS_ROUTE_AGGREGATE && rq->doc ? rq->doc : rq->doc, resp);
         if (r < 0)
             goto exception;
         if (r > 0)
@@ -740,8 +740,8 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
     case CS_ROUTE_TRANSFORM_INPUT:
     case CS_ROUTE_TRANSFORM_OUTPUT:
     case CS_ROUTE_ROUTE: {
-        const char *name = route == CS_ROUTE_PREDICT           ? "predict"
-                           : route == CS_ROUTE_TRANSFORM_INPUT ? "transform_input"
+        const char *name = route == CS_ROUTE_PREDICT            ? "predict"
+                           : route == CS_ROUTE_TRANSFORM_INPUT  ? "transform_input"
                            : route == CS_ROUTE_TRANSFORM_OUTPUT ? "transform_output"
                                                                 : "route";
         PyObject *m = method(py, name);
@@ -809,8 +809,8 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         names = message_names(&rq->msgs[0]);
         PyObject *truth = message_x(&rq->msgs[1]);
         PyObject *reward = PyFloat_FromDouble(rq->reward);
-        PyObject *routing = rq->has_routing ? PyLong_FromLongLong(rq->routing)
-                                            : (Py_INCREF(Py_None), Py_None);
+        PyObject *routing =
+            rq->has_routing ? PyLong_FromLongLong(rq->routing) : (Py_INCREF(Py_None), Py_None);
         PyObject *args = x && names && truth ? PyTuple_Pack(4, x, names, reward, truth) : NULL;
         PyObject *kw = Py_BuildValue("{s:O}", "routing", routing);
         result = args && kw ? PyObject_Call(m, args, kw) : NULL;
@@ -879,8 +879,11 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         if (PyBool_Check(result)) {
             static const uint8_t yes = 1, no = 0;
             res->kind = CS_RESULT_BOOL_ARRAY;
-            res->array = (cs_seldon_array_t){.dtype = CS_DTYPE_INT64, .ndim = 2, .shape = {1, 1},
-                                             .data = result == Py_True ? &yes : &no, .count = 1};
+            res->array = (cs_seldon_array_t){.dtype = CS_DTYPE_INT64,
+                                             .ndim = 2,
+                                             .shape = {1, 1},
+                                             .data = result == Py_True ? &yes : &no,
+                                             .count = 1};
         } else if (PyLong_Check(result)) {
             res->kind = CS_RESULT_ROUTE;
             res->route = PyLong_AsLongLong(result);
@@ -1019,6 +1022,7 @@ static bool python_nonblocking(const void *impl) {
 static void python_close(void *impl) {
     cs_python_t *py = impl;
     cs_buf_free(&py->metadata);
+    free(py);
     /* The interpreter is left to process exit: finalising it with model threads around is
      * not safe, and the reference does not call anything at shutdown either. */
 }

@@ -104,7 +104,7 @@ struct worker {
     uint64_t served;
     uint64_t max_requests; /* 0 = never recycle */
     bool booted, draining;
-    bool inline_calls; /* a non-blocking model runs on this thread (no hand-off) */
+    bool inline_calls;            /* a non-blocking model runs on this thread (no hand-off) */
     uint64_t accept_paused_until; /* listeners out of epoll until then (descriptor shortage) */
     int boot_status;
     char boot_error[512];
