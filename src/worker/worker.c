@@ -79,6 +79,7 @@ struct conn {
     cs_route_t route;
     bool keep_alive, head_only, peer_eof, continue_sent, abandoned, has_request;
     bool drained; /* the last read emptied the socket: wait for the next EPOLLIN edge */
+    uint32_t responses; /* responses written on this connection */
     _Atomic uint64_t call_started_ms; /* written by the model thread when it picks the job */
     uint64_t deadline_ms;
     uint64_t request_start_ns; /* the request's last byte arrived */
@@ -266,6 +267,7 @@ static void access_log(worker_t *w, conn_t *c) {
 
 /* The response is fully written: log it, count it, then keep the connection or close it. */
 static void finish_response(worker_t *w, conn_t *c) {
+    c->responses++;
     if (w->cfg->access_log)
         access_log(w, c);
     if (c->has_request) {
@@ -569,7 +571,9 @@ static void conn_run(worker_t *w, conn_t *c) {
                 conn_close(w, c);
                 return;
             case IO_AGAIN:
-                if (cs_http1_started(&c->http) || c->in.len)
+                /* A new connection waits for its first request as long as a slow client may;
+                 * the keep-alive timeout is for the quiet between requests. */
+                if (cs_http1_started(&c->http) || c->in.len || c->responses == 0)
                     list_push(w, c, L_ACTIVE,
                               cs_now_ms() + (uint64_t)w->cfg->client_timeout * 1000);
                 else if (w->draining && w->cfg->keepalive == 0)

@@ -261,3 +261,15 @@ def test_out_of_descriptors_neither_spins_nor_dies(server_factory):
             k.close()
     wait_until(lambda: s.request("GET", "/health/ping", timeout=2)[0] == 200, 10,
                what="service after descriptors are free again")
+
+
+def test_keepalive_zero_still_waits_for_the_first_request(server_factory):
+    s = server_factory(env={"GUNICORN_KEEPALIVE": "0"})
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    try:
+        time.sleep(0.8)  # longer than the loop's timer tick: the connection must still be open
+        sock.sendall(b"GET /health/ping HTTP/1.1\r\n\r\n")
+        data = sock.recv(4096)
+        assert b"pong" in data and b"Connection: close" in data
+    finally:
+        sock.close()
