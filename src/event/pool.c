@@ -3,6 +3,8 @@
  * of completions costs the loop one wake-up. */
 #include "event/pool.h"
 
+#include "base/clock.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,18 +39,24 @@ static void *thread_main(void *p) {
     cs_pool_t *pool = a.pool;
     if (pool->thread_start)
         pool->thread_start(a.index, pool->arg);
+    pthread_mutex_lock(&pool->mu);
     for (;;) {
-        pthread_mutex_lock(&pool->mu);
-        while (pool->head == NULL)
+        while (pool->head == NULL) {
             pthread_cond_wait(&pool->cv, &pool->mu);
+            if (pool->woken)
+                pool->woken--;
+        }
         cs_job_t *job = pool->head;
         pool->head = job->next;
         if (pool->head == NULL)
             pool->tail = NULL;
         pool->waiting--;
+        pool->busy++;
         pthread_mutex_unlock(&pool->mu);
         job->run(job, a.index);
         cs_pool_complete(pool, job);
+        pthread_mutex_lock(&pool->mu);
+        pool->busy--; /* and straight on to the next waiting job, if any */
     }
     return NULL;
 }
@@ -91,6 +99,7 @@ int cs_pool_start(cs_pool_t *pool, int n, void (*thread_start)(int, void *), voi
 
 void cs_pool_submit(cs_pool_t *pool, cs_job_t *job) {
     job->next = NULL;
+    job->queued_ns = cs_now_ns();
     pthread_mutex_lock(&pool->mu);
     if (pool->tail)
         pool->tail->next = job;
@@ -98,8 +107,29 @@ void cs_pool_submit(cs_pool_t *pool, cs_job_t *job) {
         pool->head = job;
     pool->tail = job;
     pool->waiting++;
-    pthread_cond_signal(&pool->cv);
+    if (!pool->lazy || pool->busy + pool->woken == 0) {
+        pool->woken++;
+        pthread_cond_signal(&pool->cv);
+    }
     pthread_mutex_unlock(&pool->mu);
+}
+
+void cs_pool_set_lazy(cs_pool_t *pool, bool lazy) {
+    pool->lazy = lazy;
+}
+
+bool cs_pool_nudge(cs_pool_t *pool, uint64_t now_ns, uint64_t patience_ns) {
+    if (!pool->lazy)
+        return false;
+    pthread_mutex_lock(&pool->mu);
+    bool waiting = pool->head != NULL;
+    if (waiting && now_ns - pool->head->queued_ns >= patience_ns &&
+        pool->busy + pool->woken < (unsigned)pool->nthreads) {
+        pool->woken++;
+        pthread_cond_signal(&pool->cv);
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return waiting;
 }
 
 cs_job_t *cs_pool_take_done(cs_pool_t *pool) {

@@ -6,12 +6,14 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct cs_job cs_job_t;
 struct cs_job {
     /* Runs on a pool thread; `thread_index` is 0..n-1 and stable for the thread's life. */
     void (*run)(cs_job_t *job, int thread_index);
     cs_job_t *next;
+    uint64_t queued_ns; /* set by cs_pool_submit */
 };
 
 typedef struct {
@@ -24,6 +26,9 @@ typedef struct {
     int efd; /* readable when done jobs are waiting */
     int nthreads;
     pthread_t *threads;
+    bool lazy;      /* wake a thread only when none is running or a job waits too long */
+    unsigned busy;  /* threads running a job */
+    unsigned woken; /* threads signalled and not yet back on a job */
     void (*thread_start)(int index, void *arg);
     void *arg;
 } cs_pool_t;
@@ -46,5 +51,13 @@ cs_job_t *cs_pool_take_done(cs_pool_t *pool);
 
 /* Number of jobs queued but not yet picked up by a thread. Loop thread. */
 unsigned cs_pool_waiting(cs_pool_t *pool);
+
+/* Lazy mode (for runtimes whose calls serialise on a lock of their own, such as Python's GIL):
+ * a job submitted while a thread is running goes to that thread when it finishes, instead of
+ * waking another thread to fight over the lock. cs_pool_nudge() then wakes one more thread when
+ * the oldest job has waited `patience_ns` (the running call is slow or blocked); it returns
+ * true while jobs are waiting, so the caller polls again soon. Loop thread. */
+void cs_pool_set_lazy(cs_pool_t *pool, bool lazy);
+bool cs_pool_nudge(cs_pool_t *pool, uint64_t now_ns, uint64_t patience_ns);
 
 #endif

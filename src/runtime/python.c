@@ -43,6 +43,14 @@ typedef struct {
     cs_buf_t metadata;
     bool metadata_ok;
     char name[256];
+    /* Attribute lookups, made once per process on first use (a missing attribute costs an
+     * exception on every lookup otherwise); first use is after load(), so what load() adds
+     * counts. GIL held. */
+    struct {
+        const char *name;
+        PyObject *value; /* NULL when the model has no such attribute */
+    } attrs[40];
+    int nattrs;
 } cs_python_t;
 
 static _Thread_local PyThreadState *thread_ts;
@@ -444,14 +452,34 @@ static int data_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r,
 
 /* ---- calling the model ------------------------------------------------------------------- */
 
-/* obj.<name> if the object has it (NULL, no exception, when not). */
+/* obj.<name> as a new reference, or NULL (no exception) when the model has none. Bound
+ * methods are looked up once; other attributes (class_names as a list) are read each time. */
 static PyObject *method(cs_python_t *py, const char *name) {
-    if (!PyObject_HasAttrString(py->obj, name))
+    int i;
+    for (i = 0; i < py->nattrs; i++)
+        if (strcmp(py->attrs[i].name, name) == 0)
+            break;
+    if (i == py->nattrs) {
+        PyObject *v = PyObject_GetAttrString(py->obj, name);
+        if (v == NULL)
+            PyErr_Clear();
+        if (i == (int)(sizeof(py->attrs) / sizeof(py->attrs[0])))
+            return v; /* table full: no caching */
+        py->attrs[i].name = name;
+        py->attrs[i].value = v;
+        py->nattrs++;
+    }
+    PyObject *v = py->attrs[i].value;
+    if (v == NULL)
         return NULL;
-    PyObject *m = PyObject_GetAttrString(py->obj, name);
-    if (m == NULL)
-        PyErr_Clear();
-    return m;
+    if (!PyMethod_Check(v)) {
+        PyObject *now = PyObject_GetAttrString(py->obj, name);
+        if (now == NULL)
+            PyErr_Clear();
+        return now;
+    }
+    Py_INCREF(v);
+    return v;
 }
 
 /* m(X, names, meta=meta), and on TypeError once more as m(X, names) (spec §2.2). */
@@ -602,9 +630,9 @@ static int decorate(cs_python_t *py, PyObject *runtime_tags, PyObject *runtime_m
     if (rc < 0)
         return rc;
     /* class_names: a method is called, any other attribute used as it is */
-    if (PyObject_HasAttrString(py->obj, "class_names")) {
-        PyObject *cn = PyObject_GetAttrString(py->obj, "class_names");
-        if (cn && PyMethod_Check(cn)) {
+    PyObject *cn = method(py, "class_names");
+    if (cn) {
+        if (PyMethod_Check(cn)) {
             PyObject *v = PyObject_CallNoArgs(cn);
             Py_DECREF(cn);
             cn = v;
@@ -1175,6 +1203,7 @@ const cs_runtime_ops_t cs_python_ops = {
     .load = python_load,
     .execute = python_execute,
     .nonblocking = python_nonblocking,
+    .serialised = true,
     .close = python_close,
     .before_fork = python_before_fork,
     .after_fork = python_after_fork,

@@ -55,8 +55,9 @@
 #define RUN_BUDGET   64 /* state-machine steps per connection before yielding to others */
 /* Non-blocking models run inline only for small requests: decoding a large tensor takes long
  * enough that handing it to a model thread (and the other core) pays off. */
-#define INLINE_MAX_BODY 65536
-#define ACCEPT_PAUSE_MS 100
+#define INLINE_MAX_BODY  65536
+#define ACCEPT_PAUSE_MS  100
+#define POOL_PATIENCE_NS 1000000 /* 1 ms */
 
 enum { TAG_SIGNAL = 1, TAG_POOL = 2, TAG_METRICS = 3, TAG_LISTENER = 16 };
 
@@ -78,7 +79,7 @@ struct conn {
     size_t sent;
     cs_route_t route;
     bool keep_alive, head_only, peer_eof, continue_sent, abandoned, has_request;
-    bool drained; /* the last read emptied the socket: wait for the next EPOLLIN edge */
+    bool drained;       /* the last read emptied the socket: wait for the next EPOLLIN edge */
     uint32_t responses; /* responses written on this connection */
     _Atomic uint64_t call_started_ms; /* written by the model thread when it picks the job */
     uint64_t deadline_ms;
@@ -777,6 +778,9 @@ static int setup(worker_t *w) {
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_SIGNAL};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, w->sfd, &ev);
+    /* Python calls take the GIL: waking a second thread for each queued request only makes
+     * them fight over it; lazy wake-ups keep one thread busy and add threads when calls block. */
+    cs_pool_set_lazy(&w->pool, cs_runtime_serialised(w->o->runtime));
     int rc = cs_pool_start(&w->pool, w->cfg->threads, thread_start, w);
     if (rc < 0) {
         cs_log_error("cannot start model threads (%d: %s)", -rc, strerror(-rc));
@@ -854,7 +858,9 @@ int cs_worker_run(const cs_worker_opts_t *o) {
     for (;;) {
         uint64_t now = cs_now_ms();
         atomic_store_explicit(&o->slot->heartbeat_ms, now, memory_order_relaxed);
-        int timeout = w->lists[L_READY].head ? 0 : TICK_MS;
+        /* lazy pool: jobs waiting behind a slow call get another thread after POOL_PATIENCE */
+        bool queued = cs_pool_nudge(&w->pool, cs_now_ns(), POOL_PATIENCE_NS);
+        int timeout = w->lists[L_READY].head ? 0 : queued ? 1 : TICK_MS;
         int n = epoll_wait(w->ep, events, MAX_EVENTS, timeout);
         if (n < 0 && errno != EINTR) {
             cs_log_error("epoll_wait() failed (%d: %s)", errno, strerror(errno));
