@@ -62,6 +62,7 @@ typedef enum {
     CS_PAYLOAD_ABSENT = 0,     /* no message (health status, or no truth in a feedback) */
     CS_PAYLOAD_NDARRAY = 1,    /* data.ndarray */
     CS_PAYLOAD_TENSOR = 2,     /* data.tensor */
+    CS_PAYLOAD_TFTENSOR = 3,   /* data.tftensor (TensorFlow TensorProto JSON), read as a tensor */
     CS_PAYLOAD_DATA_EMPTY = 4, /* data without ndarray/tensor: an empty float64 array */
     CS_PAYLOAD_JSON = 5,       /* jsonData */
     CS_PAYLOAD_STR = 6,        /* strData */

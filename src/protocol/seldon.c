@@ -282,8 +282,13 @@ int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_seldon_msg_t *m,
         if ((p = cs_json_get(data, "ndarray")))
             return decode_ndarray(m, p, arena, err);
         if ((p = cs_json_get(data, "tftensor"))) {
+            /* decoded without TensorFlow (the reference needs it installed) */
             m->kind = CS_MSG_TFTENSOR;
-            return fail(err, 500, INTERNAL, "name 'TensorProto' is not defined");
+            m->payload = p;
+            if (cs_seldon_tftensor_decode(p, arena, &m->array, err) < 0)
+                return -1;
+            m->numeric = true;
+            return 0;
         }
         m->kind = CS_MSG_DATA_EMPTY;
         m->numeric = true;
@@ -510,12 +515,34 @@ static int names_node(const int64_t *shape, uint32_t ndim, const cs_json_t *clas
 
 /* The `data` member for an array result. `as_tensor` picks {"tensor": {shape, values}} over
  * {"ndarray": nested}. `list` is the result list as returned (printed unchanged as ndarray). */
-static int data_member(const cs_seldon_array_t *a, const cs_json_t *list, bool as_tensor,
+enum { AS_NDARRAY, AS_TENSOR, AS_TFTENSOR };
+
+static int data_member(const cs_seldon_array_t *a, const cs_json_t *list, int as,
                        const cs_json_t *class_names, cs_arena_t *arena, cs_json_t *out) {
     obj_builder_t d;
     cs_json_t names, payload;
+    bool as_tensor = as == AS_TENSOR;
     if (ob_init(&d, arena, 2) < 0 || names_node(a->shape, a->ndim, class_names, arena, &names) < 0)
         return -1;
+    if (as == AS_TFTENSOR) {
+        /* the TensorProto's JSON, re-read into the tree so the writer sorts its keys */
+        cs_buf_t b = {0};
+        cs_json_error_t jerr;
+        static const cs_json_options_t opt = {.max_depth = 8};
+        char *text;
+        if (cs_seldon_tftensor_encode(a, false, &b) < 0 ||
+            (text = cs_arena_alloc(arena, b.len + 1)) == NULL) {
+            cs_buf_free(&b);
+            return -1;
+        }
+        memcpy(text, b.data, b.len);
+        int rc = cs_json_parse(text, b.len, &opt, arena, &payload, &jerr);
+        cs_buf_free(&b);
+        if (rc < 0 || ob_add(&d, "names", &names) < 0 || ob_add(&d, "tftensor", &payload) < 0)
+            return -1;
+        *out = ob_value(&d);
+        return 0;
+    }
     if (as_tensor) {
         obj_builder_t t;
         cs_json_t shape, values;
@@ -802,7 +829,9 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
     bool req_has_data = req->kind == CS_MSG_NDARRAY || req->kind == CS_MSG_TENSOR ||
                         req->kind == CS_MSG_TFTENSOR || req->kind == CS_MSG_DATA_EMPTY;
     /* Mirroring (§3.7.2): numeric results follow the request's data kind. */
-    bool numeric_as_tensor = !req_has_data || req->kind == CS_MSG_TENSOR;
+    int numeric_as = !req_has_data || req->kind == CS_MSG_TENSOR ? AS_TENSOR
+                     : req->kind == CS_MSG_TFTENSOR              ? AS_TFTENSOR
+                                                                 : AS_NDARRAY;
 
     obj_builder_t top;
     if (ob_init(&top, arena, 2) < 0)
@@ -812,14 +841,14 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
     int rc = 0;
     switch (r.kind) {
     case CS_RESULT_ARRAY:
-        rc = data_member(&r.array, r.json, numeric_as_tensor, r.class_names, arena, &member);
+        rc = data_member(&r.array, r.json, numeric_as, r.class_names, arena, &member);
         break;
     case CS_RESULT_BOOL_ARRAY: {
         size_t pos = 0;
         cs_json_t list;
         rc = bool_list(&r.array, r.array.data, 0, &pos, arena, &list);
         if (rc == 0)
-            rc = data_member(&r.array, &list, false, r.class_names, arena, &member);
+            rc = data_member(&r.array, &list, AS_NDARRAY, r.class_names, arena, &member);
         break;
     }
     case CS_RESULT_JSON: {
@@ -827,12 +856,12 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
         if (v->type == CS_JSON_NUMARRAY) {
             cs_seldon_array_t a;
             set_numarray(&a, v->u.num);
-            rc = data_member(&a, v, numeric_as_tensor, r.class_names, arena, &member);
+            rc = data_member(&a, v, numeric_as, r.class_names, arena, &member);
         } else if (v->type == CS_JSON_ARRAY) {
             cs_seldon_array_t a = {0};
             if (list_shape(v, a.shape, &a.ndim, err) < 0)
                 return -1;
-            rc = data_member(&a, v, false, r.class_names, arena, &member);
+            rc = data_member(&a, v, AS_NDARRAY, r.class_names, arena, &member);
         } else if (v->type == CS_JSON_OBJECT) {
             member_name = "jsonData";
             member = *v;

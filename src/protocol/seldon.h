@@ -59,6 +59,12 @@ typedef struct {
     size_t count;
 } cs_seldon_array_t;
 
+/* tftensor (§5.5): a TensorProto in protobuf JSON to an int64/float64 array, and back (keys in
+ * sorted order, as Flask prints them). Return 0, or -1 (decode: with `err`). */
+int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_array_t *out,
+                              cs_seldon_error_t *err);
+int cs_seldon_tftensor_encode(const cs_seldon_array_t *a, bool is_bool, cs_buf_t *out);
+
 /* One decoded request message (§2.3). Pointers borrow the JSON tree and the arena. */
 typedef struct {
     const cs_json_t *msg;

@@ -134,6 +134,8 @@ static cs_payload api_call_payload(const cs_call *call, uint32_t msg) {
         return CS_PAYLOAD_NDARRAY;
     case CS_MSG_TENSOR:
         return CS_PAYLOAD_TENSOR;
+    case CS_MSG_TFTENSOR:
+        return CS_PAYLOAD_TFTENSOR;
     case CS_MSG_DATA_EMPTY:
         return CS_PAYLOAD_DATA_EMPTY;
     case CS_MSG_JSONDATA:

@@ -432,3 +432,26 @@ def test_builtin_matches_numpy_to_the_last_bit(builtin):
         body = json.loads(ok(post(builtin, "/predict", {"data": {"ndarray": x.tolist()}})))
         want = [[1 / (1 + math.exp(-(row.mean() - 0.5)))] for row in x]
         assert body["data"]["ndarray"] == want  # exact: same summation order as numpy
+
+
+def test_tftensor_without_tensorflow(identity):
+    # spec §5.5 examples: int64 [1,2] as tensor_content, and a single int64 as int64Val
+    req = {"data": {"tftensor": {"dtype": "DT_INT64", "tensorShape": {"dim": [{"size": "2"}]},
+                                 "tensorContent": "AQAAAAAAAAACAAAAAAAAAA=="}}}
+    assert ok(post(identity, "/predict", req)) == (
+        '{"data":{"names":[],"tftensor":{"dtype":"DT_INT64","tensorContent":'
+        '"AQAAAAAAAAACAAAAAAAAAA==","tensorShape":{"dim":[{"size":"2"}]}}},"meta":{}}')
+    req = {"data": {"tftensor": {"dtype": "DT_INT64", "tensor_shape": {"dim": [{"size": 1}]},
+                                 "int64_val": [5]}}}
+    assert ok(post(identity, "/predict", req)) == (
+        '{"data":{"names":[],"tftensor":{"dtype":"DT_INT64","int64Val":["5"],"tensorShape":'
+        '{"dim":[{"size":"1"}]}}},"meta":{}}')
+    # float32 content decodes exactly; one value fills the shape (make_ndarray's padding)
+    req = {"data": {"tftensor": {"dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": "2"},
+                                                                                {"size": "2"}]},
+                                 "floatVal": [0.5]}}}
+    body = json.loads(ok(post(identity, "/predict", req)))
+    assert body["data"]["names"] == ["t:0", "t:1"]
+    assert body["data"]["tftensor"]["dtype"] == "DT_DOUBLE"
+    error(post(identity, "/predict", {"data": {"tftensor": {"dtype": "DT_STRING"}}}), 500,
+          "MICROSERVICE_INTERNAL_ERROR")

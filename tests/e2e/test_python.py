@@ -249,3 +249,13 @@ def test_ten_threads_run_numpy_concurrently(py_server):
     assert results == [200] * 4
     # 4 calls on 2 cores with the GIL released in numpy: well under 4 serial calls
     assert together < 3.5 * serial, (together, serial, one)
+
+
+def test_e19_tftensor(py_server):
+    s = py_server("MModel")
+    req = {"data": {"tftensor": {"dtype": "DT_INT64", "tensorShape": {"dim": [{"size": "2"}]},
+                                 "tensorContent": "AQAAAAAAAAACAAAAAAAAAA=="}}}
+    st, body = post(s, "/predict", req)
+    d = json.loads(body)
+    assert d["data"]["tftensor"]["tensorContent"] == "AQAAAAAAAAACAAAAAAAAAA=="  # [1, 2] back
+    assert d["meta"]["tags"] == {"mytag": 1}

@@ -1,0 +1,250 @@
+/* TensorFlow TensorProto payloads in their protobuf-JSON form (spec §5.5), without TensorFlow:
+ * decoding follows make_ndarray (tensor_content, else the typed *_val field padded with its last
+ * value, else zeros) and encoding follows make_tensor_proto (raw little-endian tensor_content for
+ * more than one element, else the typed field). Values are carried as int64 or float64 arrays,
+ * which is what the rest of cserve computes with. */
+#include "protocol/seldon.h"
+
+#include "base/base64.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int code;
+    int size;          /* bytes per element in tensor_content, 0: not supported there */
+    bool is_float;     /* decoded as float64 */
+    const char *field; /* the typed value field (camelCase) */
+} dtype_t;
+
+static const dtype_t dtypes[] = {
+    {"DT_FLOAT", 1, 4, true, "floatVal"},     {"DT_DOUBLE", 2, 8, true, "doubleVal"},
+    {"DT_INT32", 3, 4, false, "intVal"},      {"DT_UINT8", 4, 1, false, "intVal"},
+    {"DT_INT16", 5, 2, false, "intVal"},      {"DT_INT8", 6, 1, false, "intVal"},
+    {"DT_INT64", 9, 8, false, "int64Val"},    {"DT_BOOL", 10, 1, false, "boolVal"},
+    {"DT_UINT16", 17, 2, false, "intVal"},    {"DT_HALF", 19, 2, true, "halfVal"},
+    {"DT_UINT32", 22, 4, false, "uint32Val"}, {"DT_UINT64", 23, 8, false, "uint64Val"},
+};
+
+static const dtype_t *dtype_of(const cs_json_t *v) {
+    for (size_t i = 0; i < sizeof(dtypes) / sizeof(dtypes[0]); i++) {
+        if (v->type == CS_JSON_STRING && strcmp(v->u.s, dtypes[i].name) == 0)
+            return &dtypes[i];
+        if (v->type == CS_JSON_INT && v->u.i == dtypes[i].code)
+            return &dtypes[i];
+    }
+    return NULL;
+}
+
+/* camelCase or snake_case member */
+static const cs_json_t *member(const cs_json_t *o, const char *camel, const char *snake) {
+    const cs_json_t *v = cs_json_get(o, camel);
+    return v ? v : cs_json_get(o, snake);
+}
+
+static int fail(cs_seldon_error_t *err, const char *info) {
+    err->status = 500;
+    err->reason = "MICROSERVICE_INTERNAL_ERROR";
+    snprintf(err->info, sizeof(err->info), "%s", info);
+    return -1;
+}
+
+/* A number given as a JSON number or a string (protobuf JSON writes 64-bit ints as strings). */
+static bool number(const cs_json_t *v, double *d, int64_t *i) {
+    if (v->type == CS_JSON_INT) {
+        *i = v->u.i, *d = (double)v->u.i;
+        return true;
+    }
+    if (v->type == CS_JSON_FLOAT) {
+        *d = v->u.d, *i = (int64_t)v->u.d;
+        return true;
+    }
+    if (v->type == CS_JSON_TRUE || v->type == CS_JSON_FALSE) {
+        *i = v->type == CS_JSON_TRUE, *d = (double)*i;
+        return true;
+    }
+    if (v->type == CS_JSON_STRING) {
+        char *end;
+        *d = strtod(v->u.s, &end);
+        *i = strtoll(v->u.s, NULL, 10);
+        return end != v->u.s;
+    }
+    return false;
+}
+
+static double half_to_double(uint16_t h) {
+    int e = (h >> 10) & 0x1F, m = h & 0x3FF;
+    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_array_t *out,
+                              cs_seldon_error_t *err) {
+    if (t->type != CS_JSON_OBJECT)
+        return fail(err, "tftensor must be a TensorProto object");
+    const cs_json_t *dt = cs_json_get(t, "dtype");
+    const dtype_t *d = dt ? dtype_of(dt) : NULL;
+    if (d == NULL)
+        return fail(err, "tftensor: unsupported or missing dtype");
+    const cs_json_t *shape = member(t, "tensorShape", "tensor_shape");
+    const cs_json_t *dims = shape ? cs_json_get(shape, "dim") : NULL;
+    memset(out, 0, sizeof(*out));
+    size_t count = 1;
+    if (dims && dims->type == CS_JSON_ARRAY) {
+        if (dims->len > CS_JSON_MAX_DIMS)
+            return fail(err, "tftensor: too many dimensions");
+        for (uint32_t i = 0; i < dims->len; i++) {
+            const cs_json_t *size = cs_json_get(&dims->u.items[i], "size");
+            double dd = 0;
+            int64_t n = 0;
+            if (size && !number(size, &dd, &n))
+                return fail(err, "tftensor: bad dimension size");
+            if (n < 0 || (n && count > ((size_t)1 << 31) / (size_t)n))
+                return fail(err, "tftensor: bad dimension size");
+            out->shape[out->ndim++] = n;
+            count *= (size_t)n;
+        }
+    }
+    out->dtype = d->is_float ? CS_DTYPE_FLOAT64 : CS_DTYPE_INT64;
+    out->count = count;
+    void *data = cs_arena_alloc(arena, (count ? count : 1) * 8);
+    if (data == NULL)
+        return fail(err, "out of memory");
+    out->data = data;
+    const cs_json_t *content = member(t, "tensorContent", "tensor_content");
+    if (content && content->type == CS_JSON_STRING && content->len) {
+        unsigned char *raw = cs_arena_alloc(arena, content->len * 3 / 4 + 3);
+        size_t n;
+        if (raw == NULL ||
+            cs_base64_decode(content->u.s, content->len, raw, &n, err->info, sizeof(err->info)) < 0)
+            return fail(err, "tftensor: tensor_content is not base64");
+        if (n != count * (size_t)d->size)
+            return fail(err, "tftensor: tensor_content does not match the shape");
+        for (size_t i = 0; i < count; i++) {
+            const unsigned char *p = raw + i * (size_t)d->size;
+            uint64_t u = 0;
+            for (int b = d->size - 1; b >= 0; b--)
+                u = u << 8 | p[b]; /* little-endian */
+            switch (d->code) {
+            case 1: {
+                float f;
+                uint32_t w = (uint32_t)u;
+                memcpy(&f, &w, 4);
+                ((double *)data)[i] = f;
+                break;
+            }
+            case 2:
+                memcpy(&((double *)data)[i], &u, 8);
+                break;
+            case 19:
+                ((double *)data)[i] = half_to_double((uint16_t)u);
+                break;
+            case 3:
+                ((int64_t *)data)[i] = (int32_t)u;
+                break;
+            case 5:
+                ((int64_t *)data)[i] = (int16_t)u;
+                break;
+            case 6:
+                ((int64_t *)data)[i] = (int8_t)u;
+                break;
+            default: /* unsigned and int64 */
+                ((int64_t *)data)[i] = (int64_t)u;
+                break;
+            }
+        }
+        return 0;
+    }
+    /* the typed field, padded with its last value (or zeros when empty) */
+    const char *snake = NULL;
+    char snake_buf[32];
+    size_t k = 0;
+    for (const char *p = d->field; *p && k + 2 < sizeof(snake_buf); p++) {
+        if (*p >= 'A' && *p <= 'Z') {
+            snake_buf[k++] = '_';
+            snake_buf[k++] = (char)(*p - 'A' + 'a');
+        } else {
+            snake_buf[k++] = *p;
+        }
+    }
+    snake_buf[k] = '\0';
+    snake = snake_buf;
+    const cs_json_t *vals = member(t, d->field, snake);
+    uint32_t nv = 0;
+    const cs_json_t *items = NULL;
+    cs_json_t tmp;
+    if (vals && vals->type == CS_JSON_ARRAY) {
+        nv = vals->len;
+        items = vals->u.items;
+    }
+    for (size_t i = 0; i < count; i++) {
+        double dv = 0;
+        int64_t iv = 0;
+        if (vals && vals->type == CS_JSON_NUMARRAY && vals->u.num->count) {
+            size_t j = i < vals->u.num->count ? i : vals->u.num->count - 1;
+            if (vals->u.num->dtype == CS_DTYPE_INT64)
+                tmp = (cs_json_t){.type = CS_JSON_INT, .u.i = ((int64_t *)vals->u.num->data)[j]};
+            else
+                tmp = (cs_json_t){.type = CS_JSON_FLOAT, .u.d = ((double *)vals->u.num->data)[j]};
+            number(&tmp, &dv, &iv);
+        } else if (nv) {
+            if (!number(&items[i < nv ? i : nv - 1], &dv, &iv))
+                return fail(err, "tftensor: bad value");
+        }
+        if (d->code == 19)
+            dv = half_to_double((uint16_t)iv);
+        if (d->is_float)
+            ((double *)data)[i] = dv;
+        else
+            ((int64_t *)data)[i] = iv;
+    }
+    return 0;
+}
+
+int cs_seldon_tftensor_encode(const cs_seldon_array_t *a, bool is_bool, cs_buf_t *out) {
+    const char *dt = is_bool ? "DT_BOOL" : a->dtype == CS_DTYPE_FLOAT64 ? "DT_DOUBLE" : "DT_INT64";
+    int rc = cs_buf_appendf(out, "{\"dtype\":\"%s\",", dt);
+    /* one element or a bool array: the typed field; else raw little-endian tensor_content */
+    if (rc == 0 && (a->count <= 1 || is_bool)) {
+        const char *field = is_bool                        ? "boolVal"
+                            : a->dtype == CS_DTYPE_FLOAT64 ? "doubleVal"
+                                                           : "int64Val";
+        rc = a->count ? cs_buf_appendf(out, "\"%s\":[", field) : 0;
+        for (size_t i = 0; rc == 0 && i < a->count; i++) {
+            if (i)
+                rc = cs_buf_append(out, ",", 1);
+            if (rc)
+                break;
+            if (is_bool)
+                rc = cs_buf_appendf(out, "%s", ((const uint8_t *)a->data)[i] ? "true" : "false");
+            else if (a->dtype == CS_DTYPE_FLOAT64) {
+                cs_buf_t one = {0};
+                rc = cs_json_write_numbers(&one, CS_DTYPE_FLOAT64, (const double *)a->data + i, 1,
+                                           NULL, 0);
+                if (rc == 0) /* "[x]" → "x" */
+                    rc = cs_buf_append(out, one.data + 1, one.len - 2);
+                cs_buf_free(&one);
+            } else {
+                rc = cs_buf_appendf(out, "\"%lld\"", (long long)((const int64_t *)a->data)[i]);
+            }
+        }
+        if (rc == 0 && a->count)
+            rc = cs_buf_append(out, "],", 2);
+    } else if (rc == 0) {
+        rc = cs_buf_append(out, "\"tensorContent\":\"", 17);
+        if (rc == 0) /* int64 and float64 are already little-endian 8-byte elements here */
+            rc = cs_base64_encode(out, a->data, a->count * 8);
+        if (rc == 0)
+            rc = cs_buf_append(out, "\",", 2);
+    }
+    if (rc == 0)
+        rc = cs_buf_append(out, "\"tensorShape\":{\"dim\":[", 22);
+    for (uint32_t i = 0; rc == 0 && i < a->ndim; i++)
+        rc = cs_buf_appendf(out, "%s{\"size\":\"%lld\"}", i ? "," : "", (long long)a->shape[i]);
+    if (rc == 0)
+        rc = cs_buf_append(out, "]}}", 3);
+    return rc;
+}
