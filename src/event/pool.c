@@ -41,11 +41,12 @@ static void *thread_main(void *p) {
         pool->thread_start(a.index, pool->arg);
     pthread_mutex_lock(&pool->mu);
     for (;;) {
-        while (pool->head == NULL) {
+        while (pool->head == NULL)
             pthread_cond_wait(&pool->cv, &pool->mu);
-            if (pool->woken)
-                pool->woken--;
-        }
+        /* whoever takes a job consumes one outstanding wake-up, signalled or not: a thread
+         * that finds work on its way back must not leave the count stale */
+        if (pool->woken)
+            pool->woken--;
         cs_job_t *job = pool->head;
         pool->head = job->next;
         if (pool->head == NULL)
