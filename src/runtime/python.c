@@ -25,7 +25,10 @@
 #include "protocol/yaml.h"
 #include "runtime/runtime_impl.h"
 
+#include <errno.h>
 #include <libgen.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -1105,6 +1108,36 @@ static PyObject *parameters_kwargs(const cs_config_t *cfg, char *err, size_t err
     return kw;
 }
 
+/* A callable custom_service attribute runs in a process of its own, forked from the master
+ * after construction (spec §1.6); its return or exception just ends that process, and it
+ * ends with the master (parent-death signal). GIL held. */
+static void start_custom_service(cs_python_t *py) {
+    PyObject *cs = method(py, "custom_service");
+    if (cs == NULL || !PyCallable_Check(cs)) {
+        Py_XDECREF(cs);
+        return;
+    }
+    PyOS_BeforeFork();
+    pid_t pid = fork();
+    if (pid == 0) {
+        PyOS_AfterFork_Child();
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        PyObject *r = PyObject_CallNoArgs(cs);
+        if (r == NULL) {
+            char text[512];
+            exception_text(text, sizeof(text));
+            cs_log_error("custom_service ended with %s", text);
+        }
+        _exit(0);
+    }
+    PyOS_AfterFork_Parent();
+    if (pid < 0)
+        cs_log_error("fork() for custom_service failed (%d: %s)", errno, strerror(errno));
+    else
+        cs_log_info("custom_service running in process %d", (int)pid);
+    Py_DECREF(cs);
+}
+
 int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen) {
     cs_python_t *py = calloc(1, sizeof(*py));
     if (py == NULL)
@@ -1120,6 +1153,16 @@ int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
         PyObject *c = PyUnicode_FromString(cwd);
         PyList_Append(sys_path, c); /* the reference appends the working directory */
         Py_DECREF(c);
+    }
+    /* an active virtual environment's packages, as its own python would see them */
+    const char *venv = getenv("VIRTUAL_ENV");
+    if (venv && *venv) {
+        char site[PATH_MAX + 64];
+        snprintf(site, sizeof(site), "%s/lib/python%d.%d/site-packages", venv, PY_MAJOR_VERSION,
+                 PY_MINOR_VERSION);
+        PyObject *v = PyUnicode_FromString(site);
+        PyList_Insert(sys_path, 0, v);
+        Py_DECREF(v);
     }
     PyObject *d = PyUnicode_FromString(dir);
     PyList_Append(sys_path, d); /* last: an installed seldon_core wins over ours */
@@ -1190,6 +1233,7 @@ int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
     cs_arena_free(&arena);
     if (rc < 0)
         goto fail;
+    start_custom_service(py);
     cs_log_info("Loaded Python model %s", py->name);
     py->main_ts = PyEval_SaveThread(); /* from here on the GIL is taken per call */
     *impl = py;

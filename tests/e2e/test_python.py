@@ -259,3 +259,21 @@ def test_e19_tftensor(py_server):
     d = json.loads(body)
     assert d["data"]["tftensor"]["tensorContent"] == "AQAAAAAAAAACAAAAAAAAAA=="  # [1, 2] back
     assert d["meta"]["tags"] == {"mytag": 1}
+
+
+def test_custom_service_runs_in_its_own_process(py_server, tmp_path):
+    path = tmp_path / "service.pid"
+    s = py_server("Combos.WithService", params=[{"name": "path", "type": "STRING",
+                                                   "value": str(path)}])
+    deadline = time.monotonic() + 10
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(path.read_text())
+    assert pid != s.proc.pid and pid in s.workers() and len(s.workers()) == 2  # beside the worker
+    assert os.path.exists(f"/proc/{pid}")
+    assert post(s, "/predict", {"strData": "x"})[0] == 200
+    s.stop()
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pid}")  # gone with the master

@@ -102,3 +102,19 @@ class Sleeper:
         for _ in range(4):
             self.m @ self.m
         return [[time.monotonic() - t0]]
+
+
+class WithService:
+    """custom_service runs in its own process: it writes its pid where the test says."""
+    def __init__(self, path=""):
+        self.path = path
+
+    def custom_service(self):
+        import os
+        import time
+        with open(self.path, "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(60)
+
+    def predict(self, X, names):
+        return X
