@@ -147,6 +147,9 @@ class Server:
         self.proc.send_signal(sig)
 
     def stop(self, timeout=20):
+        if getattr(self, "stopped", False):
+            return
+        self.stopped = True
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
