@@ -32,7 +32,20 @@ MODEL_SO := $(patsubst %.c,$(BUILD)/%.so,$(MODEL_SRC))
 
 .PHONY: all deps run test unit e2e asan ubsan fuzz bench format format-check clean
 
-all: $(BUILD)/cserve $(BUILD)/seldon-core-microservice $(MODEL_SO)
+PY_SRC := $(shell find python -name '*.py' | sort)
+PROTO_SRC := $(shell find proto -name '*.proto' | sort)
+
+all: $(BUILD)/cserve $(BUILD)/seldon-core-microservice $(MODEL_SO) $(BUILD)/python/.stamp
+
+# The seldon_core compatibility package as cserve loads it: python/ plus the protobuf modules
+# generated from proto/ (beside the binary, so each build directory has its own).
+$(BUILD)/python/.stamp: $(PY_SRC) $(PROTO_SRC)
+	@mkdir -p $(BUILD)/python
+	cp -r python/. $(BUILD)/python/
+	protoc -Iproto -I/usr/include --python_out=$(BUILD)/python $(PROTO_SRC)
+	for d in seldon_core/proto seldon_core/proto/tensorflow seldon_core/proto/tensorflow/core \
+	         seldon_core/proto/tensorflow/core/framework; do touch $(BUILD)/python/$$d/__init__.py; done
+	touch $@
 
 $(BUILD)/cserve: $(OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

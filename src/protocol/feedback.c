@@ -77,6 +77,7 @@ int cs_seldon_feedback_decode(const cs_json_t *v, cs_arena_t *arena, const char 
                                 k);
     }
     const cs_json_t *r = cs_json_get(v, "reward");
+    /* Feedback.reward is a protobuf float: the reference sees it rounded to 32 bits */
     if (r && r->type != CS_JSON_NULL) {
         if (r->type == CS_JSON_INT) {
             *reward = (double)r->u.i;
@@ -99,6 +100,7 @@ int cs_seldon_feedback_decode(const cs_json_t *v, cs_arena_t *arena, const char 
                                 "");
         }
     }
+    *reward = (double)(float)*reward;
     if (decode_part(v, "request", arena, &msgs[0], err) < 0 ||
         decode_part(v, "truth", arena, &msgs[1], err) < 0)
         return -1;

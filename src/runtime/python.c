@@ -36,11 +36,13 @@
 #include <unistd.h>
 
 typedef struct {
-    PyObject *obj;             /* the user's model object */
-    PyObject *snie;            /* SeldonNotImplementedError, or NULL */
-    PyObject *seldon_exc;      /* SeldonMicroserviceException, or NULL */
-    PyObject *seldon_response; /* SeldonResponse, or NULL */
-    PyObject *json_dumps;      /* json.dumps, for the reference's metric error text */
+    PyObject *obj;              /* the user's model object */
+    PyObject *snie;             /* SeldonNotImplementedError, or NULL */
+    PyObject *seldon_exc;       /* SeldonMicroserviceException, or NULL */
+    PyObject *seldon_response;  /* SeldonResponse, or NULL */
+    PyObject *json_dumps;       /* json.dumps, for the reference's metric error text */
+    PyObject *feedback_variant; /* cserve_glue: the Feedback protobuf variants */
+    PyObject *call_feedback;
     PyThreadState *main_ts;
     cs_seldon_env_t env;
     cs_buf_t metadata;
@@ -833,6 +835,36 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         break;
     }
     case CS_ROUTE_FEEDBACK: {
+        /* send_feedback_rest / _grpc / _raw take the Feedback protobuf (spec §2.4) */
+        PyObject *variant =
+            py->feedback_variant ? PyObject_CallOneArg(py->feedback_variant, py->obj) : NULL;
+        if (variant == NULL)
+            PyErr_Clear();
+        if (variant && variant != Py_None) {
+            PyObject *body = json_to_py(rq->doc);
+            PyObject *r =
+                body ? PyObject_CallFunctionObjArgs(py->call_feedback, py->obj, variant, body,
+                                                    py->snie ? py->snie : Py_None, NULL)
+                     : NULL;
+            Py_DECREF(variant);
+            Py_XDECREF(body);
+            if (r == NULL)
+                goto exception;
+            if (r != Py_None) {
+                cs_buf_reset(&resp->body);
+                rc = write_py(&resp->body, r, 0);
+                Py_DECREF(r);
+                if (rc < 0)
+                    goto exception;
+                cs_buf_append(&resp->body, "\n", 1);
+                resp->status = 200;
+                resp->content_type = "application/json";
+                return 1;
+            }
+            Py_DECREF(r);
+        } else {
+            Py_XDECREF(variant);
+        }
         PyObject *m = method(py, "send_feedback");
         if (m == NULL)
             return 0;
@@ -978,7 +1010,22 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
     cs_seldon_request_t rq;
     /* parsing and decoding happen before the GIL is taken */
     if (cs_seldon_decode_request(route, req, &py->env, &arena, &rq, &err) < 0) {
-        cs_seldon_error_respond(&err, resp);
+        /* A raw method gets the request as it is, valid message or not (the reference checks
+         * messages only on the non-raw path). */
+        int raw = 0;
+        if (rq.doc && route < CS_ROUTE_COUNT && raw_names[route][0]) {
+            PyEval_RestoreThread(thread_ts);
+            Py_CLEAR(keep_alive);
+            cs_seldon_error_t raw_err;
+            raw = try_raw(py, route, rq.doc, resp);
+            if (raw < 0) {
+                exception_respond(py, &raw_err);
+                err = raw_err;
+            }
+            PyEval_SaveThread();
+        }
+        if (raw <= 0)
+            cs_seldon_error_respond(&err, resp);
         cs_arena_reset(&arena);
         return;
     }
@@ -1058,18 +1105,15 @@ static void python_close(void *impl) {
      * not safe, and the reference does not call anything at shutdown either. */
 }
 
-/* The directory of cserve's seldon_core compatibility package: python/ beside the build, found
- * from the executable's location, else the source tree's. */
+/* The directory of cserve's seldon_core compatibility package: python/ beside the executable
+ * (made by the build, with the generated protobuf modules), else the source tree's. */
 static void compat_dir(char *out, size_t n) {
     char exe[PATH_MAX];
     ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (l > 0) {
         exe[l] = '\0';
         char *dir = dirname(exe);
-        snprintf(out, n, "%s/../python", dir);
-        if (access(out, R_OK) == 0)
-            return;
-        snprintf(out, n, "%s/../../python", dir);
+        snprintf(out, n, "%s/python", dir); /* the build directory's copy, with the protos */
         if (access(out, R_OK) == 0)
             return;
     }
@@ -1175,6 +1219,8 @@ int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
     py->seldon_response = import_attr("seldon_core.user_model", "SeldonResponse");
     py->seldon_exc = import_attr("seldon_core.flask_utils", "SeldonMicroserviceException");
     py->json_dumps = import_attr("json", "dumps");
+    py->feedback_variant = import_attr("cserve_glue", "feedback_variant");
+    py->call_feedback = import_attr("cserve_glue", "call_feedback");
     /* "Module" imports module Module, class Module; "pkg.mod.Cls" splits at the last dot */
     char modname[256];
     snprintf(modname, sizeof(modname), "%s", cfg->interface_name);

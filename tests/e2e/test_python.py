@@ -277,3 +277,18 @@ def test_custom_service_runs_in_its_own_process(py_server, tmp_path):
     while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not os.path.exists(f"/proc/{pid}")  # gone with the master
+
+
+def test_feedback_protobuf_variants_and_utils(py_server):
+    s = py_server("Combos.FeedbackRaw")
+    st, body = post(s, "/send-feedback", {"request": {"data": {"ndarray": [[1, 2]]}}, "reward": 2})
+    assert (st, json.loads(body)) == (200, {"data": {"tensor": {"shape": [1, 2],
+                                                                "values": [2.0, 4.0]}}})
+    s = py_server("Combos.FeedbackRest")
+    st, body = post(s, "/send-feedback", {"reward": 0.5})
+    assert json.loads(body) == {"strData": "reward 0.5"}
+    s = py_server("Combos.UsesUtils")
+    st, body = post(s, "/predict", {"meta": {"puid": "p"}, "strData": "s"})
+    assert json.loads(body) == {"data": {"ndarray": ["s"]}, "meta": {"puid": "p"}}
+    st, body = post(s, "/predict", {"bad": 1})
+    assert st == 400 and "Invalid JSON" in body

@@ -118,3 +118,26 @@ class WithService:
 
     def predict(self, X, names):
         return X
+
+
+class FeedbackRaw:
+    """send_feedback_raw receives the Feedback protobuf and answers a SeldonMessage."""
+    def send_feedback_raw(self, feedback):
+        from seldon_core.proto import prediction_pb2
+        from seldon_core.utils import array_to_grpc_datadef, grpc_datadef_to_array
+        features = grpc_datadef_to_array(feedback.request.data)
+        return prediction_pb2.SeldonMessage(
+            data=array_to_grpc_datadef("tensor", features * feedback.reward))
+
+
+class FeedbackRest:
+    def send_feedback_rest(self, text):
+        import json
+        return {"strData": "reward %s" % json.loads(text)["reward"]}
+
+
+class UsesUtils:
+    def predict_raw(self, msg):
+        from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
+        proto = json_to_seldon_message(msg)
+        return {"meta": seldon_message_to_json(proto.meta), "data": {"ndarray": [proto.strData]}}

@@ -1,0 +1,137 @@
+"""Helpers Seldon models import from seldon_core.utils (spec §2.1), on the protobuf messages of
+seldon_core.proto.prediction_pb2."""
+import base64
+
+import numpy as np
+from google.protobuf import json_format
+from google.protobuf.struct_pb2 import ListValue
+
+from seldon_core.flask_utils import SeldonMicroserviceException
+from seldon_core.proto import prediction_pb2
+
+
+def json_to_seldon_message(message_json):
+    """A dict (protobuf JSON) to a SeldonMessage; bad JSON raises "Invalid JSON: ..."."""
+    if message_json is None:
+        message_json = {}
+    message_proto = prediction_pb2.SeldonMessage()
+    try:
+        json_format.ParseDict(message_json, message_proto)
+        return message_proto
+    except json_format.ParseError as pbExc:
+        raise SeldonMicroserviceException("Invalid JSON: " + str(pbExc))
+
+
+def json_to_feedback(message_json):
+    message_proto = prediction_pb2.Feedback()
+    try:
+        json_format.ParseDict(message_json, message_proto)
+        return message_proto
+    except json_format.ParseError as pbExc:
+        raise SeldonMicroserviceException("Invalid JSON: " + str(pbExc))
+
+
+def json_to_seldon_messages(message_json):
+    message_proto = prediction_pb2.SeldonMessageList()
+    try:
+        json_format.ParseDict(message_json, message_proto)
+        return message_proto
+    except json_format.ParseError as pbExc:
+        raise SeldonMicroserviceException("Invalid JSON: " + str(pbExc))
+
+
+def seldon_message_to_json(message_proto):
+    """A protobuf message to a dict, with protobuf's JSON printer."""
+    return json_format.MessageToDict(message_proto)
+
+
+def feedback_to_json(message_proto):
+    return json_format.MessageToDict(message_proto)
+
+
+def grpc_datadef_to_array(datadef):
+    """The array of a DefaultData: tensor, ndarray (numbers as float64) or tftensor."""
+    data_type = datadef.WhichOneof("data_oneof")
+    if data_type == "tensor":
+        return np.array(datadef.tensor.values).reshape(datadef.tensor.shape)
+    if data_type == "ndarray":
+        return np.array(json_format.MessageToDict(datadef.ndarray))
+    if data_type == "tftensor":
+        raise SeldonMicroserviceException("tftensor needs TensorFlow in seldon_core.utils")
+    return np.array([])
+
+
+def get_data_from_proto(request):
+    """The payload of a SeldonMessage: array, bytes, str, JSON value or Any."""
+    data_type = request.WhichOneof("data_oneof")
+    if data_type == "data":
+        return grpc_datadef_to_array(request.data)
+    if data_type == "binData":
+        return request.binData
+    if data_type == "strData":
+        return request.strData
+    if data_type == "jsonData":
+        return json_format.MessageToDict(request.jsonData)
+    if data_type == "customData":
+        return request.customData
+    raise SeldonMicroserviceException("Unknown data in SeldonMessage")
+
+
+def array_to_list_value(array, lv=None):
+    if lv is None:
+        lv = ListValue()
+    lv.extend(np.asarray(array).tolist())
+    return lv
+
+
+def array_to_grpc_datadef(data_type, array, names=None):
+    """An array as a DefaultData of the given kind ("tensor" or "ndarray")."""
+    names = names or []
+    array = np.asarray(array)
+    if data_type == "tensor":
+        return prediction_pb2.DefaultData(
+            names=names,
+            tensor=prediction_pb2.Tensor(shape=array.shape, values=array.ravel().tolist()))
+    return prediction_pb2.DefaultData(names=names, ndarray=array_to_list_value(array))
+
+
+def extract_request_parts_json(request):
+    """(features, meta, datadef, data_type) of a REST request dict."""
+    if not isinstance(request, dict):
+        raise SeldonMicroserviceException("Invalid request data type: %s" % repr(request))
+    meta = request.get("meta", None)
+    datadef_type = None
+    datadef = None
+    if "data" in request:
+        data_type = "data"
+        datadef = request["data"]
+        if "tensor" in datadef:
+            datadef_type = "tensor"
+            tensor = datadef["tensor"]
+            features = np.array(tensor["values"]).reshape(tensor["shape"])
+        elif "ndarray" in datadef:
+            datadef_type = "ndarray"
+            features = np.array(datadef["ndarray"])
+        else:
+            features = np.array([])
+    elif "jsonData" in request:
+        data_type = "jsonData"
+        features = request["jsonData"]
+    elif "strData" in request:
+        data_type = "strData"
+        features = request["strData"]
+    elif "binData" in request:
+        data_type = "binData"
+        features = bytes(base64.b64decode(request["binData"]))
+    else:
+        raise SeldonMicroserviceException("Invalid request data type: %s" % repr(request))
+    return features, meta, datadef, data_type if datadef_type is None else datadef_type
+
+
+def extract_request_parts(request):
+    """(features, meta, datadef, data_type) of a SeldonMessage."""
+    features = get_data_from_proto(request)
+    meta = json_format.MessageToDict(request.meta)
+    datadef = request.data
+    data_type = request.WhichOneof("data_oneof")
+    return features, meta, datadef, data_type
