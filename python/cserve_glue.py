@@ -42,3 +42,32 @@ def call_feedback(obj, name, body, snie):
             return None
         raise
     return json.loads(json_format.MessageToJson(message))
+
+
+def error_app(obj):
+    """A Flask app holding the model's model_error_handler blueprint (spec §2.9), or None."""
+    bp = getattr(obj, "model_error_handler", None)
+    if bp is None:
+        return None
+    import flask
+
+    app = flask.Flask("cserve_model_error_handler")
+    app.register_blueprint(bp)
+    return app
+
+
+def handle_error(app, exc, seldon_exc):
+    """(status, body, content type) from the blueprint's handler for `exc`, or None when it has
+    none. Handlers registered for exactly Exception or SeldonMicroserviceException lose to the
+    server's own, as in the reference."""
+    handlers = app.error_handler_spec.get(None, {}).get(None, {})
+    for cls in type(exc).__mro__:
+        handler = handlers.get(cls)
+        if handler is None:
+            continue
+        if cls is Exception or (seldon_exc is not None and cls is seldon_exc):
+            return None
+        with app.test_request_context():
+            response = app.make_response(handler(exc))
+            return response.status_code, response.get_data(), response.content_type
+    return None

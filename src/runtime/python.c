@@ -43,6 +43,7 @@ typedef struct {
     PyObject *json_dumps;       /* json.dumps, for the reference's metric error text */
     PyObject *feedback_variant; /* cserve_glue: the Feedback protobuf variants */
     PyObject *call_feedback;
+    PyObject *error_app, *handle_error; /* cserve_glue: model_error_handler (spec §2.9) */
     PyThreadState *main_ts;
     cs_seldon_env_t env;
     cs_buf_t metadata;
@@ -721,6 +722,45 @@ static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_r
     return 0;
 }
 
+/* The model's own Flask error handler for the pending exception (spec §2.9): true when it
+ * answered into `resp`; else the exception is left pending. GIL held. */
+static bool error_handler_respond(cs_python_t *py, cs_response_t *resp) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *r =
+        value ? PyObject_CallFunctionObjArgs(py->handle_error, py->error_app, value,
+                                             py->seldon_exc ? py->seldon_exc : Py_None, NULL)
+              : NULL;
+    bool done = false;
+    if (r && PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 3) {
+        long status = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
+        PyObject *body = PyTuple_GET_ITEM(r, 1);
+        const char *ct =
+            PyUnicode_Check(PyTuple_GET_ITEM(r, 2)) ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(r, 2)) : "";
+        if (PyBytes_Check(body)) {
+            cs_buf_reset(&resp->body);
+            cs_buf_append(&resp->body, PyBytes_AS_STRING(body), (size_t)PyBytes_GET_SIZE(body));
+            resp->status = status >= 100 && status <= 599 ? (int)status : 500;
+            resp->content_type = strstr(ct, "json")   ? "application/json"
+                                 : strstr(ct, "html") ? "text/html; charset=utf-8"
+                                                      : "text/plain; charset=utf-8";
+            done = true;
+        }
+    }
+    if (r == NULL)
+        PyErr_Clear();
+    Py_XDECREF(r);
+    if (done) {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    } else {
+        PyErr_Restore(type, value, tb);
+    }
+    return done;
+}
+
 /* ---- one request --------------------------------------------------------------------------- */
 
 /* The model part of a request, GIL held. Fills `res` (or `resp` directly for raw answers:
@@ -979,6 +1019,10 @@ done:
         goto exception;
     goto out;
 exception:
+    if (py->error_app && error_handler_respond(py, resp)) {
+        rc = 1;
+        goto out;
+    }
     exception_respond(py, err);
     rc = -1;
 out:
@@ -1221,6 +1265,7 @@ int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
     py->json_dumps = import_attr("json", "dumps");
     py->feedback_variant = import_attr("cserve_glue", "feedback_variant");
     py->call_feedback = import_attr("cserve_glue", "call_feedback");
+    py->handle_error = import_attr("cserve_glue", "handle_error");
     /* "Module" imports module Module, class Module; "pkg.mod.Cls" splits at the last dot */
     char modname[256];
     snprintf(modname, sizeof(modname), "%s", cfg->interface_name);
@@ -1279,6 +1324,17 @@ int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
     cs_arena_free(&arena);
     if (rc < 0)
         goto fail;
+    PyObject *make_app = import_attr("cserve_glue", "error_app");
+    if (make_app) {
+        py->error_app = PyObject_CallOneArg(make_app, py->obj);
+        Py_DECREF(make_app);
+        if (py->error_app == NULL) {
+            exception_text(err, errlen);
+            goto fail;
+        }
+        if (py->error_app == Py_None)
+            Py_CLEAR(py->error_app);
+    }
     start_custom_service(py);
     cs_log_info("Loaded Python model %s", py->name);
     py->main_ts = PyEval_SaveThread(); /* from here on the GIL is taken per call */

@@ -292,3 +292,12 @@ def test_feedback_protobuf_variants_and_utils(py_server):
     assert json.loads(body) == {"data": {"ndarray": ["s"]}, "meta": {"puid": "p"}}
     st, body = post(s, "/predict", {"bad": 1})
     assert st == 400 and "Invalid JSON" in body
+
+
+def test_e28_model_error_handler(py_server):
+    pytest.importorskip("flask")
+    s = py_server("Combos.WithErrorHandler")
+    st, body = get(s, "/predict", {"data": {"names": ["a", "b"], "ndarray": [[1, 2]]}})
+    assert (st, body) == (402, '{"status":{"app_code":1402,"message":"Test-Error-Msg","status":402}}')
+    st, body = post(s, "/predict", {"strData": "plain"})
+    assert st == 500 and json.loads(body)["status"]["info"] == "plain failure"

@@ -141,3 +141,42 @@ class UsesUtils:
         from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
         proto = json_to_seldon_message(msg)
         return {"meta": seldon_message_to_json(proto.meta), "data": {"ndarray": [proto.strData]}}
+
+
+try:
+    from flask import Blueprint, jsonify  # noqa: E402
+except ImportError:  # flask absent: the error-handler model is simply not defined
+    Blueprint = None
+
+if Blueprint is not None:
+    errors = Blueprint("errors", __name__)
+
+
+    class UserCustomException(Exception):
+        status_code = 404
+
+        def __init__(self, message, application_error_code, http_status_code):
+            Exception.__init__(self)
+            self.message = message
+            self.application_error_code = application_error_code
+            self.status_code = http_status_code
+
+        def to_dict(self):
+            return {"status": {"status": self.status_code, "message": self.message,
+                               "app_code": self.application_error_code}}
+
+
+    @errors.app_errorhandler(UserCustomException)
+    def handle_custom_error(error):
+        response = jsonify(error.to_dict())
+        response.status_code = error.status_code
+        return response
+
+
+    class WithErrorHandler:
+        model_error_handler = errors
+
+        def predict(self, X, names):
+            if isinstance(X, str) and X == "plain":
+                raise ValueError("plain failure")
+            raise UserCustomException("Test-Error-Msg", 1402, 402)
