@@ -1255,6 +1255,14 @@ int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
     PyObject *d = PyUnicode_FromString(dir);
     PyList_Append(sys_path, d); /* last: an installed seldon_core wins over ours */
     Py_DECREF(d);
+    /* Python logging as the reference sets it up (spec §1.6, §1.12): its format, at the level
+     * of SELDON_LOG_LEVEL / --log-level, to stderr */
+    char setup[512];
+    snprintf(setup, sizeof(setup),
+             "import logging\nlogging.basicConfig(level=%d, format='%%(asctime)s - "
+             "%%(name)s:%%(funcName)s:%%(lineno)s - %%(levelname)s:  %%(message)s')\n",
+             cfg->log_level);
+    PyRun_SimpleString(setup);
     if (init_numpy() < 0) {
         exception_text(err, errlen);
         goto fail;

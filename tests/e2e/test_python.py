@@ -301,3 +301,13 @@ def test_e28_model_error_handler(py_server):
     assert (st, body) == (402, '{"status":{"app_code":1402,"message":"Test-Error-Msg","status":402}}')
     st, body = post(s, "/predict", {"strData": "plain"})
     assert st == 500 and json.loads(body)["status"]["info"] == "plain failure"
+
+
+def test_python_logging_is_set_up_like_the_reference(py_server):
+    s = py_server("Combos.Logs")
+    post(s, "/predict", {"strData": "hello"})
+    deadline = time.monotonic() + 5
+    while "predict called with hello" not in s.logs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line = [l for l in s.logs().splitlines() if "predict called with hello" in l][0]
+    assert " - user.model:predict:" in line and " - INFO:  predict called" in line

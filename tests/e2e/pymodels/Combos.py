@@ -180,3 +180,10 @@ if Blueprint is not None:
             if isinstance(X, str) and X == "plain":
                 raise ValueError("plain failure")
             raise UserCustomException("Test-Error-Msg", 1402, 402)
+
+
+class Logs:
+    def predict(self, X, names):
+        import logging
+        logging.getLogger("user.model").info("predict called with %s", X)
+        return X
