@@ -115,7 +115,7 @@ def test_killed_worker_counts_survive(metrics_server):
 def test_recycled_workers_lose_nothing(metrics_server):
     s = metrics_server(workers=2, extra_env={"GUNICORN_MAX_REQUESTS": "50"})
     ok, failures = send(s, 300)
-    assert failures == []
+    assert failures == [], s.logs()[-3000:]
     _, _, text = s.scrape()
     assert total(text, "mycounter_total") == 300
     assert total(text, "cserve_worker_restarts_total", cause="recycle") >= 2
