@@ -311,3 +311,16 @@ def test_python_logging_is_set_up_like_the_reference(py_server):
         time.sleep(0.05)
     line = [l for l in s.logs().splitlines() if "predict called with hello" in l][0]
     assert " - user.model:predict:" in line and " - INFO:  predict called" in line
+
+
+def test_deprecated_and_raw_variants(py_server):
+    s = py_server("Combos.Deprecated")
+    assert post(s, "/transform-input", {"strData": "x"})[1] == '{"strData":"transform_input_rest"}'
+    assert post(s, "/transform-output", {"strData": "x"})[1] == \
+        '{"strData":"transform_output_grpc"}'
+    assert post(s, "/route", {"strData": "x"})[1] == '{"data":{"ndarray":[[3]]}}'
+    assert post(s, "/aggregate", [{"strData": "a"}, {"strData": "b"}])[1] == \
+        '{"strData":"aggregate_raw:2"}'
+    assert post(s, "/predict", {"strData": "x"})[1] == '{"jsonData":{"strData":"x"}}'
+    # a raw method that is "not implemented" falls back to predict
+    assert post(s, "/predict", {"strData": "fallback"})[1] == '{"meta":{},"strData":"from predict"}'

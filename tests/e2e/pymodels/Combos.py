@@ -187,3 +187,27 @@ class Logs:
         import logging
         logging.getLogger("user.model").info("predict called with %s", X)
         return X
+
+
+class Deprecated:
+    """The deprecated and raw variants of every call (spec §2.2 precedence)."""
+    def transform_input_rest(self, msg):
+        return {"strData": "transform_input_rest"}
+
+    def transform_output_grpc(self, msg):
+        return {"strData": "transform_output_grpc"}
+
+    def route_rest(self, msg):
+        return {"data": {"ndarray": [[3]]}}
+
+    def aggregate_raw(self, msgs):
+        return {"strData": "aggregate_raw:%d" % len(msgs)}
+
+    def predict_raw(self, msg):
+        from seldon_core.user_model import SeldonNotImplementedError
+        if msg.get("strData") == "fallback":
+            raise SeldonNotImplementedError("no")
+        return {"jsonData": msg}
+
+    def predict(self, X, names):
+        return "from predict"
