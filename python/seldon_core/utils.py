@@ -10,34 +10,26 @@ from seldon_core.flask_utils import SeldonMicroserviceException
 from seldon_core.proto import prediction_pb2
 
 
-def json_to_seldon_message(message_json):
-    """A dict (protobuf JSON) to a SeldonMessage; bad JSON raises "Invalid JSON: ..."."""
-    if message_json is None:
-        message_json = {}
-    message_proto = prediction_pb2.SeldonMessage()
+def _parse(message_json, proto):
     try:
-        json_format.ParseDict(message_json, message_proto)
-        return message_proto
+        json_format.ParseDict(message_json, proto)
+        return proto
     except json_format.ParseError as pbExc:
         raise SeldonMicroserviceException("Invalid JSON: " + str(pbExc))
+
+
+def json_to_seldon_message(message_json):
+    """A dict (protobuf JSON) to a SeldonMessage; bad JSON raises "Invalid JSON: ..."."""
+    return _parse(message_json if message_json is not None else {},
+                  prediction_pb2.SeldonMessage())
 
 
 def json_to_feedback(message_json):
-    message_proto = prediction_pb2.Feedback()
-    try:
-        json_format.ParseDict(message_json, message_proto)
-        return message_proto
-    except json_format.ParseError as pbExc:
-        raise SeldonMicroserviceException("Invalid JSON: " + str(pbExc))
+    return _parse(message_json, prediction_pb2.Feedback())
 
 
 def json_to_seldon_messages(message_json):
-    message_proto = prediction_pb2.SeldonMessageList()
-    try:
-        json_format.ParseDict(message_json, message_proto)
-        return message_proto
-    except json_format.ParseError as pbExc:
-        raise SeldonMicroserviceException("Invalid JSON: " + str(pbExc))
+    return _parse(message_json, prediction_pb2.SeldonMessageList())
 
 
 def seldon_message_to_json(message_proto):

@@ -3,19 +3,11 @@
  * filename taken from Content-Disposition. */
 #include "http/form.h"
 
+#include "base/hex.h"
+
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
-
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static int decode_into(cs_buf_t *out, const char *s, size_t n) {
     if (cs_buf_reserve(out, n) < 0)
@@ -24,8 +16,9 @@ static int decode_into(cs_buf_t *out, const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '+') {
             *o++ = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            *o++ = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+        } else if (s[i] == '%' && i + 2 < n && cs_hexval(s[i + 1]) >= 0 &&
+                   cs_hexval(s[i + 2]) >= 0) {
+            *o++ = (char)(cs_hexval(s[i + 1]) << 4 | cs_hexval(s[i + 2]));
             i += 2;
         } else {
             *o++ = s[i];

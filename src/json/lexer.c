@@ -5,6 +5,8 @@
  * and position of errors. */
 #include "json/lexer.h"
 
+#include "base/hex.h"
+
 #include "json/number.h"
 
 #include <math.h>
@@ -55,16 +57,6 @@ static void skip_ws(cs_json_lexer_t *lx) {
     lx->pos = p;
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Length of a valid UTF-8 sequence at s (non-ASCII lead byte), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t n) {
     unsigned char c = s[0];
@@ -107,8 +99,8 @@ static cs_tok_type_t scan_string(cs_json_lexer_t *lx, cs_tok_t *tok, cs_tok_type
                 return fail(lx, open, "Unterminated string starting at");
             char e = (char)t[p + 1];
             if (e == 'u') {
-                if (p + 5 >= n || hexval((char)t[p + 2]) < 0 || hexval((char)t[p + 3]) < 0 ||
-                    hexval((char)t[p + 4]) < 0 || hexval((char)t[p + 5]) < 0)
+                if (p + 5 >= n || cs_hexval((char)t[p + 2]) < 0 || cs_hexval((char)t[p + 3]) < 0 ||
+                    cs_hexval((char)t[p + 4]) < 0 || cs_hexval((char)t[p + 5]) < 0)
                     return fail(lx, p + 1, "Invalid \\uXXXX escape");
                 p += 6;
             } else if (strchr("\"\\/bfnrt", e) && e != '\0') {
@@ -294,7 +286,8 @@ static void put_utf8(char **o, uint32_t cp) {
 }
 
 static uint32_t hex4(const char *s) {
-    return (uint32_t)(hexval(s[0]) << 12 | hexval(s[1]) << 8 | hexval(s[2]) << 4 | hexval(s[3]));
+    return (uint32_t)(cs_hexval(s[0]) << 12 | cs_hexval(s[1]) << 8 | cs_hexval(s[2]) << 4 |
+                      cs_hexval(s[3]));
 }
 
 size_t cs_json_decode_string(const cs_tok_t *tok, char *out) {

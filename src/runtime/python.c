@@ -672,6 +672,20 @@ static PyObject *unwrap(cs_python_t *py, PyObject *res, PyObject **tags, PyObjec
     return res;
 }
 
+/* A raw result as the response body: JSON-serialised as it is, status `status`. Takes the
+ * reference to `o`. Returns 1, or -1 with a Python exception (not serialisable). */
+static int respond_raw(PyObject *o, int status, cs_response_t *resp) {
+    cs_buf_reset(&resp->body);
+    int rc = write_py(&resp->body, o, 0);
+    Py_DECREF(o);
+    if (rc < 0)
+        return -1;
+    cs_buf_append(&resp->body, "\n", 1);
+    resp->status = status;
+    resp->content_type = "application/json";
+    return 1;
+}
+
 static const char *const raw_names[CS_ROUTE_COUNT][4] = {
     [CS_ROUTE_PREDICT] = {"predict_rest", "predict_raw", NULL},
     [CS_ROUTE_TRANSFORM_INPUT] = {"transform_input_rest", "transform_input_grpc",
@@ -709,15 +723,7 @@ static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_r
                 status = c >= 100 && c <= 599 ? (int)c : 500;
             }
         }
-        cs_buf_reset(&resp->body);
-        int rc = write_py(&resp->body, r, 0);
-        Py_DECREF(r);
-        if (rc < 0)
-            return -1;
-        cs_buf_append(&resp->body, "\n", 1);
-        resp->status = status;
-        resp->content_type = "application/json";
-        return 1;
+        return respond_raw(r, status, resp);
     }
     return 0;
 }
@@ -891,14 +897,8 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
             if (r == NULL)
                 goto exception;
             if (r != Py_None) {
-                cs_buf_reset(&resp->body);
-                rc = write_py(&resp->body, r, 0);
-                Py_DECREF(r);
-                if (rc < 0)
+                if (respond_raw(r, 200, resp) < 0)
                     goto exception;
-                cs_buf_append(&resp->body, "\n", 1);
-                resp->status = 200;
-                resp->content_type = "application/json";
                 return 1;
             }
             Py_DECREF(r);
@@ -941,14 +941,10 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
             result = PyObject_CallNoArgs(m);
             Py_DECREF(m);
             if (result) {
-                cs_buf_reset(&resp->body);
-                rc = write_py(&resp->body, result, 0);
-                Py_DECREF(result);
-                if (rc < 0)
+                PyObject *r = result;
+                result = NULL;
+                if (respond_raw(r, 200, resp) < 0)
                     goto exception;
-                cs_buf_append(&resp->body, "\n", 1);
-                resp->status = 200;
-                resp->content_type = "application/json";
                 return 1;
             }
             if (!pending_is(py->snie))
