@@ -326,14 +326,80 @@ static int py_to_json(PyObject *o, cs_arena_t *arena, cs_json_t *out) {
 
 /* ---- what the model receives (spec §2.3) ------------------------------------------------ */
 
+/* Request arrays are numpy views of the decoded buffer in this thread's arena (no copy). The
+ * arena of a call is settled at the thread's next call, under the GIL: when the model kept one
+ * of its arrays, the arena goes to that array (freed with it, through a capsule); otherwise it is
+ * reused. */
+static _Thread_local cs_arena_t *arena_cur, *arena_pending, *arena_spare;
+static _Thread_local PyObject *views_cur, *views_pending; /* lists of the arrays made */
+
+static void free_arena_capsule(PyObject *capsule) {
+    cs_arena_t *a = PyCapsule_GetPointer(capsule, "cserve.arena");
+    if (a) {
+        cs_arena_free(a);
+        free(a);
+    }
+}
+
+static cs_arena_t *arena_take(void) {
+    cs_arena_t *a = arena_spare;
+    arena_spare = NULL;
+    if (a == NULL && (a = malloc(sizeof(*a))) != NULL)
+        cs_arena_init(a);
+    return a;
+}
+
+/* GIL held: the previous call's arena is reused, or handed to the arrays the model kept. */
+static void settle_pending(void) {
+    if (arena_pending == NULL)
+        return;
+    bool kept = false;
+    Py_ssize_t n = views_pending ? PyList_GET_SIZE(views_pending) : 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        kept |= Py_REFCNT(PyList_GET_ITEM(views_pending, i)) > 1;
+    if (kept) {
+        PyObject *cap = PyCapsule_New(arena_pending, "cserve.arena", free_arena_capsule);
+        for (Py_ssize_t i = 0; cap && i < n; i++) {
+            PyObject *x = PyList_GET_ITEM(views_pending, i);
+            if (Py_REFCNT(x) > 1) {
+                Py_INCREF(cap);
+                PyArray_SetBaseObject((PyArrayObject *)x, cap); /* steals the reference */
+            }
+        }
+        if (cap == NULL) { /* cannot hand it over: leak it rather than free live memory */
+            PyErr_Clear();
+        }
+        Py_XDECREF(cap);
+    } else if (arena_spare == NULL) {
+        cs_arena_reset(arena_pending);
+        arena_spare = arena_pending;
+    } else {
+        cs_arena_free(arena_pending);
+        free(arena_pending);
+    }
+    arena_pending = NULL;
+    Py_CLEAR(views_pending);
+}
+
 static PyObject *array_from(const cs_seldon_array_t *a) {
     npy_intp dims[CS_JSON_MAX_DIMS];
     for (uint32_t i = 0; i < a->ndim; i++)
         dims[i] = (npy_intp)a->shape[i];
-    PyObject *arr =
-        PyArray_SimpleNew((int)a->ndim, dims, a->dtype == CS_DTYPE_INT64 ? NPY_INT64 : NPY_FLOAT64);
-    if (arr && a->count)
-        memcpy(PyArray_DATA((PyArrayObject *)arr), a->data, a->count * 8);
+    int type = a->dtype == CS_DTYPE_INT64 ? NPY_INT64 : NPY_FLOAT64;
+    if (a->count == 0 || a->data == NULL)
+        return PyArray_SimpleNew((int)a->ndim, dims, type);
+    PyObject *arr = PyArray_SimpleNewFromData((int)a->ndim, dims, type, (void *)a->data);
+    if (arr == NULL)
+        return NULL;
+    if (views_cur == NULL)
+        views_cur = PyList_New(0);
+    if (views_cur == NULL || PyList_Append(views_cur, arr) < 0) {
+        /* cannot track it: give the model its own copy instead */
+        PyErr_Clear();
+        PyObject *copy = PyArray_NewCopy((PyArrayObject *)arr, NPY_CORDER);
+        Py_DECREF(arr);
+        return copy;
+    }
     return arr;
 }
 
@@ -1034,7 +1100,6 @@ out:
 static void python_execute(void *impl, cs_route_t route, const cs_request_t *req,
                            cs_response_t *resp) {
     cs_python_t *py = impl;
-    static _Thread_local cs_arena_t arena;
     if (route == CS_ROUTE_METADATA) {
         cs_buf_reset(&resp->body);
         if (py->metadata_ok) {
@@ -1046,16 +1111,22 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
         }
         return;
     }
+    if (arena_cur == NULL && (arena_cur = arena_take()) == NULL) {
+        cs_response_error(resp, 503, "MICROSERVICE_INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    cs_arena_t *arena = arena_cur;
     cs_seldon_error_t err;
     cs_seldon_request_t rq;
     /* parsing and decoding happen before the GIL is taken */
-    if (cs_seldon_decode_request(route, req, &py->env, &arena, &rq, &err) < 0) {
+    if (cs_seldon_decode_request(route, req, &py->env, arena, &rq, &err) < 0) {
         /* A raw method gets the request as it is, valid message or not (the reference checks
          * messages only on the non-raw path). */
         int raw = 0;
         if (rq.doc && route < CS_ROUTE_COUNT && raw_names[route][0]) {
             PyEval_RestoreThread(thread_ts);
             Py_CLEAR(keep_alive);
+            settle_pending();
             cs_seldon_error_t raw_err;
             raw = try_raw(py, route, rq.doc, resp);
             if (raw < 0) {
@@ -1066,7 +1137,7 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
         }
         if (raw <= 0)
             cs_seldon_error_respond(&err, resp);
-        cs_arena_reset(&arena);
+        cs_arena_reset(arena);
         return;
     }
     if (route == CS_ROUTE_FEEDBACK && rq.reward != 0 && py->env.executor_enabled)
@@ -1075,15 +1146,24 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
     memset(&res, 0, sizeof(res));
     PyEval_RestoreThread(thread_ts);
     Py_CLEAR(keep_alive);
-    int rc = call_model(py, route, &rq, req, &arena, &res, resp, &err);
+    settle_pending();
+    int rc = call_model(py, route, &rq, req, arena, &res, resp, &err);
     PyEval_SaveThread();
     /* the response is built (numpy buffers encoded) without the GIL */
     if (rc < 0)
         cs_seldon_error_respond(&err, resp);
     else if (rc == 0 &&
-             cs_seldon_respond(route, rq.msgs, rq.count, &res, &py->env, &arena, resp, &err) < 0)
+             cs_seldon_respond(route, rq.msgs, rq.count, &res, &py->env, arena, resp, &err) < 0)
         cs_seldon_error_respond(&err, resp);
-    cs_arena_reset(&arena);
+    if (views_cur) {
+        /* arrays may still point into this arena: settled at the next call, under the GIL */
+        arena_pending = arena;
+        views_pending = views_cur;
+        views_cur = NULL;
+        arena_cur = NULL;
+    } else {
+        cs_arena_reset(arena);
+    }
 }
 
 /* ---- start-up, fork, threads --------------------------------------------------------------- */

@@ -324,3 +324,14 @@ def test_deprecated_and_raw_variants(py_server):
     assert post(s, "/predict", {"strData": "x"})[1] == '{"jsonData":{"strData":"x"}}'
     # a raw method that is "not implemented" falls back to predict
     assert post(s, "/predict", {"strData": "fallback"})[1] == '{"meta":{},"strData":"from predict"}'
+
+
+def test_arrays_the_model_keeps_stay_valid(py_server):
+    s = py_server("Combos.KeepsX", env={"GUNICORN_THREADS": "1"})
+    total = 0.0
+    for i in range(1, 30):
+        row = [float(i)] * 1000
+        total += sum(row)
+        st, body = post(s, "/predict", {"data": {"ndarray": [row]}})
+        assert st == 200
+        assert json.loads(body)["data"]["ndarray"] == [[total]]
