@@ -3,9 +3,8 @@ the Feedback variants (spec §2.2, §2.4, §3.8.5). A module of its own name, so
 when the real seldon_core package is installed and shadows cserve's."""
 import json
 
-from google.protobuf import json_format
-
-from seldon_core.proto import prediction_pb2
+# protobuf is imported on first use only: most models never need it, and it costs memory in
+# every worker
 
 _ORDER = ("send_feedback_rest", "send_feedback_grpc", "send_feedback_raw")
 
@@ -21,6 +20,10 @@ def feedback_variant(obj):
 def call_feedback(obj, name, body, snie):
     """Calls a Feedback variant with the request dict `body`; returns the response dict (the
     SeldonMessage printed by protobuf's JSON printer), or None when it is not implemented."""
+    from google.protobuf import json_format
+
+    from seldon_core.proto import prediction_pb2
+
     feedback = prediction_pb2.Feedback()
     json_format.ParseDict(body, feedback)
     method = getattr(obj, name)

@@ -326,10 +326,11 @@ static int py_to_json(PyObject *o, cs_arena_t *arena, cs_json_t *out) {
 
 /* ---- what the model receives (spec §2.3) ------------------------------------------------ */
 
-/* Request arrays are numpy views of the decoded buffer in this thread's arena (no copy). The
+/* Large request arrays are numpy views of the decoded buffer in this thread's arena (no copy). The
  * arena of a call is settled at the thread's next call, under the GIL: when the model kept one
  * of its arrays, the arena goes to that array (freed with it, through a capsule); otherwise it is
  * reused. */
+#define VIEW_MIN_ELEMENTS 4096 /* smaller arrays are copied */
 static _Thread_local cs_arena_t *arena_cur, *arena_pending, *arena_spare;
 static _Thread_local PyObject *views_cur, *views_pending; /* lists of the arrays made */
 
@@ -386,8 +387,13 @@ static PyObject *array_from(const cs_seldon_array_t *a) {
     for (uint32_t i = 0; i < a->ndim; i++)
         dims[i] = (npy_intp)a->shape[i];
     int type = a->dtype == CS_DTYPE_INT64 ? NPY_INT64 : NPY_FLOAT64;
-    if (a->count == 0 || a->data == NULL)
-        return PyArray_SimpleNew((int)a->ndim, dims, type);
+    if (a->count < VIEW_MIN_ELEMENTS || a->data == NULL) {
+        /* small: a copy costs less than tracking a view */
+        PyObject *arr = PyArray_SimpleNew((int)a->ndim, dims, type);
+        if (arr && a->count)
+            memcpy(PyArray_DATA((PyArrayObject *)arr), a->data, a->count * 8);
+        return arr;
+    }
     PyObject *arr = PyArray_SimpleNewFromData((int)a->ndim, dims, type, (void *)a->data);
     if (arr == NULL)
         return NULL;

@@ -330,7 +330,7 @@ def test_arrays_the_model_keeps_stay_valid(py_server):
     s = py_server("Combos.KeepsX", env={"GUNICORN_THREADS": "1"})
     total = 0.0
     for i in range(1, 30):
-        row = [float(i)] * 1000
+        row = [float(i)] * 5000  # above the size from which arrays are views
         total += sum(row)
         st, body = post(s, "/predict", {"data": {"ndarray": [row]}})
         assert st == 200
