@@ -128,6 +128,25 @@ static int fast_shortest(double v, char *digits, int *exp) {
     int p = 0, pk;
     if (round_trips(v, 17, e10, &m, &p) < 0)
         return 0;
+    /* Most computed values (probabilities, means) need 16 or 17 digits: look there first, and
+     * search the shorter lengths only when 15 already reads back. */
+    int r15 = round_trips(v, 15, e10, &mk, &pk);
+    if (r15 < 0)
+        return 0;
+    if (r15) {
+        hi = 15;
+        m = mk;
+        p = pk;
+    } else {
+        int r16 = round_trips(v, 16, e10, &mk, &pk);
+        if (r16 < 0)
+            return 0;
+        lo = hi = r16 ? 16 : 17;
+        if (r16) {
+            m = mk;
+            p = pk;
+        }
+    }
     while (lo < hi) {
         int mid = (lo + hi) / 2;
         int r = round_trips(v, mid, e10, &mk, &pk);
