@@ -127,3 +127,81 @@ def extract_request_parts(request):
     datadef = request.data
     data_type = request.WhichOneof("data_oneof")
     return features, meta, datadef, data_type
+
+
+def _client_class_names(user_model, predictions):
+    if len(predictions.shape) > 1 and hasattr(user_model, "class_names"):
+        names = user_model.class_names
+        if callable(names):
+            try:
+                return names()
+            except Exception:  # noqa: BLE001 - "not implemented": default names
+                pass
+        else:
+            return names
+    if len(predictions.shape) > 1:
+        return ["t:" + str(i) for i in range(predictions.shape[1])]
+    return []
+
+
+def construct_response_json(user_model, is_request, client_request_raw, client_raw_response,
+                            meta=None, custom_metrics=None, runtime_tags=None):
+    """The REST response dict for a model result (spec §3.7): which data kind, names, tags,
+    metrics and meta, as the server builds it."""
+    response = {}
+    if isinstance(client_raw_response, dict):
+        response["jsonData"] = client_raw_response
+    elif isinstance(client_raw_response, (bytes, bytearray)):
+        response["binData"] = base64.b64encode(client_raw_response).decode("utf-8")
+    elif isinstance(client_raw_response, str):
+        response["strData"] = client_raw_response
+    else:
+        is_np = isinstance(client_raw_response, np.ndarray)
+        is_list = isinstance(client_raw_response, list)
+        if not (is_np or is_list):
+            raise SeldonMicroserviceException(
+                "Unknown data type returned as payload (must be list or np array):"
+                + str(client_raw_response))
+        np_response = client_raw_response if is_np else np.array(client_raw_response)
+        response["data"] = {"names": _client_class_names(user_model, np_response)}
+        numeric = np.issubdtype(np_response.dtype, np.number)
+        request_data = client_request_raw.get("data", {}) if isinstance(client_request_raw, dict) else {}
+        as_tensor = numeric and ("tensor" in request_data or "data" not in client_request_raw)
+        if as_tensor:
+            response["data"]["tensor"] = {"shape": list(np_response.shape),
+                                          "values": np_response.ravel().tolist()}
+        else:
+            response["data"]["ndarray"] = np_response.tolist() if is_np else client_raw_response
+    response_meta = {}
+    request_meta = (meta or client_request_raw.get("meta", {})) if isinstance(client_request_raw, dict) else {}
+    tags = dict(request_meta.get("tags", {}) or {})
+    model_tags = None
+    if hasattr(user_model, "tags"):
+        try:
+            model_tags = user_model.tags()
+        except Exception:  # noqa: BLE001 - "not implemented"
+            model_tags = None
+    if model_tags:
+        tags.update(model_tags)
+    if runtime_tags:
+        tags.update(runtime_tags)
+    if tags:
+        response_meta["tags"] = tags
+    metrics = list(request_meta.get("metrics", []) or []) + list(custom_metrics or [])
+    if metrics:
+        response_meta["metrics"] = metrics
+    if request_meta.get("puid"):
+        response_meta["puid"] = request_meta["puid"]
+    if request_meta.get("requestPath"):
+        response_meta["requestPath"] = request_meta["requestPath"]
+    response["meta"] = response_meta
+    return response
+
+
+def construct_response(user_model, is_request, client_request, client_raw_response, meta=None,
+                       custom_metrics=None, runtime_tags=None):
+    """construct_response_json for a SeldonMessage request, as a SeldonMessage."""
+    request_json = seldon_message_to_json(client_request)
+    return json_to_seldon_message(construct_response_json(
+        user_model, is_request, request_json, client_raw_response, meta, custom_metrics,
+        runtime_tags))

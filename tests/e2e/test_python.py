@@ -335,3 +335,10 @@ def test_arrays_the_model_keeps_stay_valid(py_server):
         st, body = post(s, "/predict", {"data": {"ndarray": [row]}})
         assert st == 200
         assert json.loads(body)["data"]["ndarray"] == [[total]]
+
+
+def test_construct_response_json_helper(py_server):
+    s = py_server("Combos.BuildsItsResponse")
+    st, body = post(s, "/predict", {"meta": {"puid": "p"}, "data": {"ndarray": [[1, 2]]}})
+    assert json.loads(body) == {"data": {"names": ["a", "b"], "ndarray": [[0.25, 0.75]]},
+                                "meta": {"puid": "p", "tags": {"t": 1}}}

@@ -223,3 +223,16 @@ class KeepsX:
         X[...] = X * 1  # writable, as the reference's arrays are
         self.kept.append(X)
         return [[float(np.sum([k.sum() for k in self.kept]))]]
+
+
+class BuildsItsResponse:
+    """A raw model that builds its answer with seldon_core.utils.construct_response_json."""
+    class_names = ["a", "b"]
+
+    def tags(self):
+        return {"t": 1}
+
+    def predict_raw(self, msg):
+        import numpy as np
+        from seldon_core.utils import construct_response_json
+        return construct_response_json(self, False, msg, np.array([[0.25, 0.75]]))
