@@ -108,6 +108,7 @@ struct worker {
     bool booted, draining;
     bool inline_calls;            /* a non-blocking model runs on this thread (no hand-off) */
     uint64_t accept_paused_until; /* listeners out of epoll until then (descriptor shortage) */
+    uint64_t now_ms; /* the loop's clock, read once per iteration: timers are coarse anyway */
     int boot_status;
     char boot_error[512];
     uint64_t drain_deadline_ms;
@@ -300,7 +301,7 @@ static void finish_response(worker_t *w, conn_t *c) {
         shutdown(c->fd, SHUT_WR);
         c->state = C_LINGER;
         cs_buf_reset(&c->in);
-        list_push(w, c, L_LINGER, cs_now_ms() + LINGER_MS);
+        list_push(w, c, L_LINGER, w->now_ms + LINGER_MS);
         return;
     }
     c->state = C_READ;
@@ -529,7 +530,7 @@ static void conn_run(worker_t *w, conn_t *c) {
                 finish_response(w, c);
                 continue;
             case IO_AGAIN:
-                list_push(w, c, L_ACTIVE, cs_now_ms() + (uint64_t)w->cfg->client_timeout * 1000);
+                list_push(w, c, L_ACTIVE, w->now_ms + (uint64_t)w->cfg->client_timeout * 1000);
                 return;
             default:
                 conn_close(w, c);
@@ -557,13 +558,12 @@ static void conn_run(worker_t *w, conn_t *c) {
             }
             if (read_body_in_place(w, c) == IO_DONE) {
                 if (c->state == C_READ) /* else the request went on to the model */
-                    list_push(w, c, L_ACTIVE,
-                              cs_now_ms() + (uint64_t)w->cfg->client_timeout * 1000);
+                    list_push(w, c, L_ACTIVE, w->now_ms + (uint64_t)w->cfg->client_timeout * 1000);
                 continue;
             }
             switch (read_some(c)) {
             case IO_DONE:
-                list_push(w, c, L_ACTIVE, cs_now_ms() + (uint64_t)w->cfg->client_timeout * 1000);
+                list_push(w, c, L_ACTIVE, w->now_ms + (uint64_t)w->cfg->client_timeout * 1000);
                 continue;
             case IO_EOF:
                 c->peer_eof = true;
@@ -575,12 +575,11 @@ static void conn_run(worker_t *w, conn_t *c) {
                 /* A new connection waits for its first request as long as a slow client may;
                  * the keep-alive timeout is for the quiet between requests. */
                 if (cs_http1_started(&c->http) || c->in.len || c->responses == 0)
-                    list_push(w, c, L_ACTIVE,
-                              cs_now_ms() + (uint64_t)w->cfg->client_timeout * 1000);
+                    list_push(w, c, L_ACTIVE, w->now_ms + (uint64_t)w->cfg->client_timeout * 1000);
                 else if (w->draining && w->cfg->keepalive == 0)
                     conn_close(w, c);
                 else
-                    list_push(w, c, L_IDLE, cs_now_ms() + (uint64_t)w->cfg->keepalive * 1000);
+                    list_push(w, c, L_IDLE, w->now_ms + (uint64_t)w->cfg->keepalive * 1000);
                 return;
             default:
                 conn_close(w, c);
@@ -680,7 +679,7 @@ static void begin_drain(worker_t *w, cs_retire_cause_t cause) {
     if (w->draining)
         return;
     w->draining = true;
-    w->drain_deadline_ms = cs_now_ms() + (uint64_t)w->cfg->graceful_timeout * 1000;
+    w->drain_deadline_ms = w->now_ms + (uint64_t)w->cfg->graceful_timeout * 1000;
     atomic_store(&w->o->slot->cause, cause);
     atomic_store(&w->o->slot->state, CS_SLOT_RETIRING);
     for (int i = 0; i < w->o->listen_count; i++) {
@@ -827,6 +826,7 @@ int cs_worker_run(const cs_worker_opts_t *o) {
     w->o = o;
     w->cfg = o->cfg;
     w->master_pid = getppid();
+    w->now_ms = cs_now_ms();
     w->limits = (cs_http1_limits_t){
         (uint32_t)o->cfg->limit_request_line, (uint32_t)o->cfg->limit_request_fields,
         (uint32_t)o->cfg->limit_request_field_size, (uint64_t)o->cfg->limit_request_body};
@@ -862,6 +862,7 @@ int cs_worker_run(const cs_worker_opts_t *o) {
         bool queued = cs_pool_nudge(&w->pool, cs_now_ns(), POOL_PATIENCE_NS);
         int timeout = w->lists[L_READY].head ? 0 : queued ? 1 : TICK_MS;
         int n = epoll_wait(w->ep, events, MAX_EVENTS, timeout);
+        w->now_ms = cs_now_ms();
         if (n < 0 && errno != EINTR) {
             cs_log_error("epoll_wait() failed (%d: %s)", errno, strerror(errno));
             return 1;
