@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct cs_arena_block {
     cs_arena_block_t *next;
@@ -43,6 +44,16 @@ void *cs_arena_alloc(cs_arena_t *a, size_t n) {
     a->ptr += n;
     a->total += n;
     return p;
+}
+
+char *cs_arena_strndup(cs_arena_t *a, const void *p, size_t n) {
+    char *c = cs_arena_alloc(a, n + 1);
+    if (c) {
+        if (n)
+            memcpy(c, p, n);
+        c[n] = '\0';
+    }
+    return c;
 }
 
 void cs_arena_reset(cs_arena_t *a) {

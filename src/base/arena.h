@@ -16,6 +16,9 @@ typedef struct {
 void cs_arena_init(cs_arena_t *a);
 /* 16-byte aligned, uninitialised; NULL when out of memory. */
 void *cs_arena_alloc(cs_arena_t *a, size_t n);
+/* A NUL-terminated copy of n bytes (which may hold NULs), or NULL when out of memory. */
+char *cs_arena_strndup(cs_arena_t *a, const void *p, size_t n);
+
 /* Frees every block but the largest (up to 64 MiB), which is kept for the next request. */
 void cs_arena_reset(cs_arena_t *a);
 void cs_arena_free(cs_arena_t *a);

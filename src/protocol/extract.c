@@ -62,15 +62,6 @@ static bool is_json_type(const char *ct, uint32_t len) {
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
-static char *arena_strndup(cs_arena_t *a, const char *s, size_t n) {
-    char *p = cs_arena_alloc(a, n + 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
 static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_len,
                           cs_arena_t *arena, cs_json_t *out, cs_seldon_error_t *err) {
     cs_form_part_t *parts = cs_arena_alloc(arena, MAX_FORM_PARTS * sizeof(cs_form_part_t));
@@ -97,7 +88,7 @@ static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_l
         if (seen)
             continue;
         cs_json_member_t *m = &members[n];
-        m->key = arena_strndup(arena, p->name, p->name_len);
+        m->key = cs_arena_strndup(arena, p->name, p->name_len);
         m->key_len = (uint32_t)p->name_len;
         bool is_bin = p->name_len == 7 && memcmp(p->name, "binData", 7) == 0;
         bool is_str = p->name_len == 7 && memcmp(p->name, "strData", 7) == 0;
@@ -110,14 +101,15 @@ static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_l
             cs_buf_t b64 = {0};
             if (cs_base64_encode(&b64, p->data, p->len) < 0)
                 return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
-            m->value = (cs_json_t){.type = CS_JSON_STRING,
-                                   .len = (uint32_t)b64.len,
-                                   .u.s = arena_strndup(arena, b64.data ? b64.data : "", b64.len)};
+            m->value =
+                (cs_json_t){.type = CS_JSON_STRING,
+                            .len = (uint32_t)b64.len,
+                            .u.s = cs_arena_strndup(arena, b64.data ? b64.data : "", b64.len)};
             cs_buf_free(&b64);
         } else if (p->is_file || is_str) {
             m->value = (cs_json_t){.type = CS_JSON_STRING,
                                    .len = (uint32_t)p->len,
-                                   .u.s = arena_strndup(arena, p->data, p->len)};
+                                   .u.s = cs_arena_strndup(arena, p->data, p->len)};
         } else if (parse_field(p->data, p->len, arena, &m->value, err) < 0) {
             return -1;
         }

@@ -293,20 +293,11 @@ static cs_error *api_respond_tensor(cs_call *call, const cs_tensor *t) {
     return NULL;
 }
 
-static char *arena_copy(cs_arena_t *arena, const void *p, size_t n) {
-    char *c = cs_arena_alloc(arena, n + 1);
-    if (c) {
-        memcpy(c, p, n);
-        c[n] = '\0';
-    }
-    return c;
-}
-
 static cs_error *respond_bytes(cs_call *call, cs_result_kind_t kind, const void *p, size_t n) {
     cs_error *e = answer(call);
     if (e)
         return e;
-    char *c = arena_copy(call->arena, p, n);
+    char *c = cs_arena_strndup(call->arena, p, n);
     if (c == NULL)
         return api_error_new(500, NULL, "out of memory");
     call->result.kind = kind;
@@ -326,12 +317,10 @@ static cs_error *api_respond_bin(cs_call *call, const void *b, size_t n) {
 static const cs_json_options_t model_json = {
     .max_depth = 512, .allow_nan = true, .numeric_arrays = true};
 
-static char *arena_copy(cs_arena_t *arena, const void *p, size_t n);
-
 static cs_error *parse_model_json(cs_call *call, const char *json, size_t len, cs_json_t **out) {
     cs_json_t *v = cs_arena_alloc(call->arena, sizeof(*v));
     /* the model's buffer is only borrowed, and the tree may point into its text */
-    char *text = arena_copy(call->arena, json, len);
+    char *text = cs_arena_strndup(call->arena, json, len);
     cs_json_error_t jerr;
     if (v == NULL || text == NULL)
         return api_error_new(500, NULL, "out of memory");
@@ -373,7 +362,7 @@ static cs_error *api_set_class_names(cs_call *call, uint32_t n, const char *cons
         return api_error_new(500, NULL, "out of memory");
     for (uint32_t i = 0; i < n; i++) {
         size_t l = strlen(names[i]);
-        char *c = arena_copy(call->arena, names[i], l);
+        char *c = cs_arena_strndup(call->arena, names[i], l);
         if (c == NULL)
             return api_error_new(500, NULL, "out of memory");
         items[i] = (cs_json_t){.type = CS_JSON_STRING, .len = (uint32_t)l, .u.s = c};
@@ -399,7 +388,7 @@ static cs_error *api_add_tag(cs_call *call, const char *key, const char *value_j
         call->tag_cap = cap;
     }
     size_t kl = strlen(key);
-    char *k = arena_copy(call->arena, key, kl);
+    char *k = cs_arena_strndup(call->arena, key, kl);
     if (k == NULL)
         return api_error_new(500, NULL, "out of memory");
     call->tags[call->tag_count++] = (cs_json_member_t){k, (uint32_t)kl, *v};
@@ -509,7 +498,7 @@ static cs_error *api_add_metric(cs_call *call, const char *key, cs_metric_type t
         call->metric_cap = cap;
     }
     cs_json_member_t *obj = cs_arena_alloc(call->arena, 4 * sizeof(*obj));
-    char *kc = arena_copy(call->arena, key, strlen(key));
+    char *kc = cs_arena_strndup(call->arena, key, strlen(key));
     if (obj == NULL || kc == NULL)
         return api_error_new(500, NULL, "out of memory");
     uint32_t no = 0;

@@ -478,15 +478,6 @@ static int ndarray_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r)
     return rc;
 }
 
-static char *arena_copy(cs_arena_t *a, const char *p, size_t n) {
-    char *c = cs_arena_alloc(a, n + 1);
-    if (c) {
-        memcpy(c, p, n);
-        c[n] = '\0';
-    }
-    return c;
-}
-
 /* Spec §2.5: dict → jsonData, bytes → binData, str → strData, ndarray/list → data. */
 static int data_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r,
                        cs_seldon_error_t *err) {
@@ -506,7 +497,7 @@ static int data_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r,
         if (s == NULL)
             return -1;
         r->kind = CS_RESULT_STR;
-        r->bytes = arena_copy(arena, s, (size_t)n);
+        r->bytes = cs_arena_strndup(arena, s, (size_t)n);
         r->bytes_len = (size_t)n;
         return 0;
     }
@@ -514,7 +505,7 @@ static int data_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r,
         const char *s = PyBytes_Check(o) ? PyBytes_AS_STRING(o) : PyByteArray_AS_STRING(o);
         size_t n = (size_t)(PyBytes_Check(o) ? PyBytes_GET_SIZE(o) : PyByteArray_GET_SIZE(o));
         r->kind = CS_RESULT_BIN;
-        r->bytes = arena_copy(arena, s, n);
+        r->bytes = cs_arena_strndup(arena, s, n);
         r->bytes_len = n;
         return 0;
     }
