@@ -94,12 +94,17 @@ static int round_trips(double v, int k, int e10, uint64_t *m_out, int *p_out) {
         return -1;
     long double x = (long double)v;
     x = p < 0 ? x / pow10_ld[-p] : x * pow10_ld[p];
-    /* one rounding in 64 bits: the nearest integer is right unless x is close to a half */
-    long double fl = floorl(x);
-    long double fr = x - fl;
-    if (fr > 0.49L && fr < 0.51L)
+    /* One rounding in 64 bits: the nearest integer is right unless x is close to a half. It is
+     * found by adding 2^63 (0 < x < 10^17 < 2^63, so the sum has a unit last place and rounds to
+     * the nearest integer), whose significand is then 2^63 + m. floorl() and integer
+     * conversions would reload the x87 control word twice per call, which stalls the FPU. */
+    long double y = x + 9223372036854775808.0L;
+    long double fr = x - (y - 9223372036854775808.0L);
+    if (fr > 0.49L || fr < -0.49L)
         return -1;
-    uint64_t m = (uint64_t)fl + (fr > 0.5L);
+    uint64_t m;
+    memcpy(&m, &y, sizeof(m)); /* the 64-bit significand, explicit integer bit */
+    m -= 1ULL << 63;
     *m_out = m;
     *p_out = p;
     if (k == 17)

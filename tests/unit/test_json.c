@@ -172,6 +172,75 @@ static void test_number_round_trip(void **state) {
     assert_int_equal(len, 1);
 }
 
+/* The shortest digits that read back, found the slow way: glibc's correctly rounded "%.*e" at
+ * each precision, checked with strtod. Python's repr gives these digits. */
+static void slow_shortest(double v, char *digits, int *exp10) {
+    char buf[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*e", prec - 1, v);
+        if (prec == 17 || strtod(buf, NULL) == v)
+            break;
+    }
+    char *e = strchr(buf, 'e');
+    size_t n = 0;
+    for (const char *q = buf; q < e; q++)
+        if (*q >= '0' && *q <= '9')
+            digits[n++] = *q;
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    digits[n] = '\0';
+    *exp10 = atoi(e + 1);
+}
+
+/* Doubles of every magnitude the extended-precision printer handles (and some it hands on), with
+ * 1 to 17 significant digits: the printed text must carry exactly the shortest digits. */
+static void test_shortest_digits_match_reference(void **state) {
+    (void)state;
+    uint64_t x = 0x243F6A8885A308D3ULL;
+    for (int i = 0; i < 300000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int sig = 1 + (int)(x % 17), e = (int)((x >> 8) % 48) - 24;
+        double v;
+        if (i % 3 == 0) { /* a random double near 10^e */
+            v = (double)(x >> 11) / 9007199254740992.0 * pow(10, e);
+        } else { /* a decimal of `sig` digits, as feature data is written */
+            char text[48];
+            snprintf(text, sizeof(text), "%.*e", sig - 1,
+                     (double)((x >> 11) | 1) / 9007199254740992.0 * pow(10, e));
+            v = strtod(text, NULL);
+        }
+        if (v == 0 || !isfinite(v))
+            continue;
+        char want[24], out[40], got[24];
+        int want_exp;
+        slow_shortest(v, want, &want_exp);
+        size_t n = cs_json_format_double(v, out), k = 0;
+        out[n] = '\0';
+        /* pull the digits and the exponent of the first one out of Python's layout */
+        const char *q = out;
+        int point = -1, lead = 0, seen = 0, exp_part = 0;
+        for (; *q && *q != 'e'; q++) {
+            if (*q == '.') {
+                point = seen;
+            } else if (k == 0 && *q == '0') {
+                lead++, seen++;
+            } else {
+                got[k++] = *q, seen++;
+            }
+        }
+        if (*q == 'e')
+            exp_part = atoi(q + 1);
+        while (k > 1 && got[k - 1] == '0')
+            k--;
+        got[k] = '\0';
+        if (point < 0)
+            point = seen;
+        int got_exp = point - lead - 1 + exp_part;
+        if (strcmp(got, want) != 0 || got_exp != want_exp)
+            fail_msg("%.17g printed as %s; shortest is %se%d", v, out, want, want_exp);
+    }
+}
+
 /* Random decimal texts of every length, read by the single-number parser and by the tensor fast
  * path, must give exactly what strtod gives. */
 static void test_decimal_parsing_matches_strtod(void **state) {
@@ -208,8 +277,10 @@ static void test_decimal_parsing_matches_strtod(void **state) {
         if (k == CS_NUM_INT)
             assert_true((double)iv == strtod(text, NULL));
         if (count < 2000 && k != CS_NUM_BIGINT) {
+            /* the separators of compact JSON, of json.dumps, and of indented output */
+            static const char *const seps[] = {",", ", ", ",\n  ", " , "};
             if (count)
-                cs_buf_append(&arr, ",", 1);
+                cs_buf_append(&arr, seps[(x >> 40) % 4], strlen(seps[(x >> 40) % 4]));
             cs_buf_append(&arr, text, (size_t)n);
             expect[count++] = strtod(text, NULL);
         }
@@ -378,6 +449,7 @@ int main(void) {
         cmocka_unit_test(test_json_test_suite),
         cmocka_unit_test(test_python_float_repr),
         cmocka_unit_test(test_number_round_trip),
+        cmocka_unit_test(test_shortest_digits_match_reference),
         cmocka_unit_test(test_numeric_arrays),
         cmocka_unit_test(test_decimal_parsing_matches_strtod),
         cmocka_unit_test(test_writer_and_repr),
