@@ -175,8 +175,9 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
                     if (short_number(t, &l2, &i2, &d2) != CS_NUM_FLOAT || t[l2] != ',')
                         break;
                     data[nn++].d = d2;
-                    t += l2 + 1;
-                    room -= l2 + 1;
+                    l2 += 1 + (t[l2 + 1] == ' '); /* Python's json.dumps writes ", " */
+                    t += l2;
+                    room -= l2;
                 }
                 count[depth - 1] += (int64_t)(nn - n);
                 n = nn;
