@@ -54,9 +54,13 @@ static void *thread_main(void *p) {
         pool->waiting--;
         pool->busy++;
         pthread_mutex_unlock(&pool->mu);
+        uint64_t t0 = cs_now_ns();
         job->run(job, a.index);
+        uint64_t took = cs_now_ns() - t0;
         cs_pool_complete(pool, job);
         pthread_mutex_lock(&pool->mu);
+        /* weight 1/8: a few slow calls in a row switch the pool to waking eagerly */
+        pool->run_ewma_ns = pool->run_ewma_ns - pool->run_ewma_ns / 8 + took / 8;
         pool->busy--; /* and straight on to the next waiting job, if any */
     }
     return NULL;
@@ -67,7 +71,8 @@ int cs_pool_start(cs_pool_t *pool, int n, void (*thread_start)(int, void *), voi
     pthread_mutex_init(&pool->done_mu, NULL);
     pthread_cond_init(&pool->cv, NULL);
     pool->head = pool->tail = pool->done_head = pool->done_tail = NULL;
-    pool->waiting = 0;
+    pool->waiting = pool->busy = pool->woken = 0;
+    pool->run_ewma_ns = 0;
     pool->thread_start = thread_start;
     pool->arg = arg;
     pool->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -108,24 +113,24 @@ void cs_pool_submit(cs_pool_t *pool, cs_job_t *job) {
         pool->head = job;
     pool->tail = job;
     pool->waiting++;
-    if (!pool->lazy || pool->busy + pool->woken == 0) {
+    unsigned active = pool->busy + pool->woken;
+    if (active == 0 || (pool->run_ewma_ns >= CS_POOL_EAGER_NS && pool->woken < pool->waiting &&
+                        active < (unsigned)pool->nthreads)) {
         pool->woken++;
         pthread_cond_signal(&pool->cv);
     }
     pthread_mutex_unlock(&pool->mu);
 }
 
-void cs_pool_set_lazy(cs_pool_t *pool, bool lazy) {
-    pool->lazy = lazy;
-}
-
 bool cs_pool_nudge(cs_pool_t *pool, uint64_t now_ns, uint64_t patience_ns) {
-    if (!pool->lazy)
-        return false;
     pthread_mutex_lock(&pool->mu);
     bool waiting = pool->head != NULL;
-    if (waiting && now_ns - pool->head->queued_ns >= patience_ns &&
-        pool->busy + pool->woken < (unsigned)pool->nthreads) {
+    /* jobs are in submission order: count the overdue ones from the head */
+    unsigned overdue = 0, useful = (unsigned)pool->nthreads - pool->busy;
+    for (cs_job_t *j = pool->head; j && overdue < useful && now_ns - j->queued_ns >= patience_ns;
+         j = j->next)
+        overdue++;
+    while (overdue > pool->woken && pool->busy + pool->woken < (unsigned)pool->nthreads) {
         pool->woken++;
         pthread_cond_signal(&pool->cv);
     }

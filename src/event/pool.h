@@ -26,9 +26,9 @@ typedef struct {
     int efd; /* readable when done jobs are waiting */
     int nthreads;
     pthread_t *threads;
-    bool lazy;      /* wake a thread only when none is running or a job waits too long */
-    unsigned busy;  /* threads running a job */
-    unsigned woken; /* threads signalled and not yet back on a job */
+    unsigned busy;        /* threads running a job */
+    unsigned woken;       /* threads signalled and not yet back on a job */
+    uint64_t run_ewma_ns; /* moving average of a job's run time (under mu) */
     void (*thread_start)(int index, void *arg);
     void *arg;
 } cs_pool_t;
@@ -52,12 +52,15 @@ cs_job_t *cs_pool_take_done(cs_pool_t *pool);
 /* Number of jobs queued but not yet picked up by a thread. Loop thread. */
 unsigned cs_pool_waiting(cs_pool_t *pool);
 
-/* Lazy mode (for runtimes whose calls serialise on a lock of their own, such as Python's GIL):
- * a job submitted while a thread is running goes to that thread when it finishes, instead of
- * waking another thread to fight over the lock. cs_pool_nudge() then wakes one more thread when
- * the oldest job has waited `patience_ns` (the running call is slow or blocked); it returns
- * true while jobs are waiting, so the caller polls again soon. Loop thread. */
-void cs_pool_set_lazy(cs_pool_t *pool, bool lazy);
+/* Wake-ups. A thread that finishes a job takes the next waiting one without sleeping, so for
+ * short calls one running thread drains the queue faster than waking others would (a wake-up
+ * and the cache misses after it cost more than the call, and Python's threads would only fight
+ * over the GIL). cs_pool_submit() therefore wakes a thread only when none is running, or when
+ * calls have lately taken CS_POOL_EAGER_NS or more (then parallel threads pay). A call that
+ * blocks or runs long while jobs wait is covered by cs_pool_nudge(), which the loop calls each
+ * iteration: it wakes one idle thread for every waiting job that has waited `patience_ns`, and
+ * returns true while jobs are waiting, so the caller polls again soon. Loop thread. */
+#define CS_POOL_EAGER_NS 100000 /* 100 us */
 bool cs_pool_nudge(cs_pool_t *pool, uint64_t now_ns, uint64_t patience_ns);
 
 #endif

@@ -1430,7 +1430,6 @@ const cs_runtime_ops_t cs_python_ops = {
     .load = python_load,
     .execute = python_execute,
     .nonblocking = python_nonblocking,
-    .serialised = true,
     .close = python_close,
     .before_fork = python_before_fork,
     .after_fork = python_after_fork,

@@ -38,10 +38,6 @@ bool cs_runtime_nonblocking(const cs_runtime_t *rt) {
     return rt->ops->nonblocking(rt->impl);
 }
 
-bool cs_runtime_serialised(const cs_runtime_t *rt) {
-    return rt->ops->serialised;
-}
-
 void cs_runtime_before_fork(cs_runtime_t *rt) {
     if (rt->ops->before_fork)
         rt->ops->before_fork(rt->impl);

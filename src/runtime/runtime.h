@@ -28,9 +28,6 @@ void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *
 /* True when the model may run on the event-loop thread (CS_MODEL_NONBLOCKING). Any thread. */
 bool cs_runtime_nonblocking(const cs_runtime_t *rt);
 
-/* True when the model's calls contend for one lock (Python's GIL). Any thread. */
-bool cs_runtime_serialised(const cs_runtime_t *rt);
-
 /* Around fork() in the master (Python: PyOS_BeforeFork and friends). */
 void cs_runtime_before_fork(cs_runtime_t *rt);
 void cs_runtime_after_fork(cs_runtime_t *rt, bool child);

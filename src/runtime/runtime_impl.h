@@ -8,7 +8,6 @@ typedef struct {
     int (*load)(void *impl, char *err, size_t errlen);
     void (*execute)(void *impl, cs_route_t route, const cs_request_t *req, cs_response_t *resp);
     bool (*nonblocking)(const void *impl);
-    bool serialised; /* calls contend for one lock (the GIL): the pool wakes threads lazily */
     void (*close)(void *impl);
     /* optional: around fork() in the master, and once on each model thread before any call */
     void (*before_fork)(void *impl);

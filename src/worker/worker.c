@@ -777,9 +777,6 @@ static int setup(worker_t *w) {
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_SIGNAL};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, w->sfd, &ev);
-    /* Python calls take the GIL: waking a second thread for each queued request only makes
-     * them fight over it; lazy wake-ups keep one thread busy and add threads when calls block. */
-    cs_pool_set_lazy(&w->pool, cs_runtime_serialised(w->o->runtime));
     int rc = cs_pool_start(&w->pool, w->cfg->threads, thread_start, w);
     if (rc < 0) {
         cs_log_error("cannot start model threads (%d: %s)", -rc, strerror(-rc));
@@ -858,7 +855,7 @@ int cs_worker_run(const cs_worker_opts_t *o) {
     for (;;) {
         uint64_t now = cs_now_ms();
         atomic_store_explicit(&o->slot->heartbeat_ms, now, memory_order_relaxed);
-        /* lazy pool: jobs waiting behind a slow call get another thread after POOL_PATIENCE */
+        /* jobs waiting behind a slow or blocked call get another thread after POOL_PATIENCE */
         bool queued = cs_pool_nudge(&w->pool, cs_now_ns(), POOL_PATIENCE_NS);
         int timeout = w->lists[L_READY].head ? 0 : queued ? 1 : TICK_MS;
         int n = epoll_wait(w->ep, events, MAX_EVENTS, timeout);

@@ -1,5 +1,6 @@
-/* Model thread pool: every job comes back, in eager and lazy mode, including the lazy case that
- * once stalled (a thread picking up work on its way back left a wake-up counted). */
+/* Model thread pool: every job comes back whether calls are short (one thread drains the queue)
+ * or long (threads are woken eagerly), including the case that once stalled (a thread picking up
+ * work on its way back left a wake-up counted); blocked calls get more threads from the nudge. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,18 +40,23 @@ static int collect(cs_pool_t *pool, int n, int timeout_ms) {
     return got;
 }
 
-static void burst_then_idle(bool lazy, int threads) {
+static cs_pool_t *new_pool(int threads) {
     /* each test its own pool (pool threads run for the life of the process) */
     cs_pool_t *pp = calloc(1, sizeof(*pp));
     assert_non_null(pp);
-    cs_pool_set_lazy(pp, lazy);
     assert_int_equal(cs_pool_start(pp, threads, NULL, NULL), 0);
+    return pp;
+}
+
+static void burst_then_idle(int threads, int slow_ms, int fast_ms) {
+    cs_pool_t *pp = new_pool(threads);
     cs_pool_t *pool_ptr = pp;
     test_job_t *jobs = calloc(40, sizeof(*jobs));
     for (int round = 0; round < 4; round++) {
         /* a slow job, then a burst queued behind it, then a pause */
         for (int i = 0; i < 10; i++) {
-            jobs[round * 10 + i] = (test_job_t){.job.run = run, .sleep_ms = i == 0 ? 20 : 0};
+            jobs[round * 10 + i] =
+                (test_job_t){.job.run = run, .sleep_ms = i == 0 ? slow_ms : fast_ms};
             cs_pool_submit(pool_ptr, &jobs[round * 10 + i].job);
         }
         assert_int_equal(collect(pool_ptr, 10, 5000), 10);
@@ -59,26 +65,44 @@ static void burst_then_idle(bool lazy, int threads) {
     }
 }
 
-static void test_eager(void **state) {
+static void test_short_calls_one_thread(void **state) {
     (void)state;
-    burst_then_idle(false, 4);
+    burst_then_idle(1, 20, 0);
 }
 
-static void test_lazy_one_thread(void **state) {
+static void test_short_calls_many_threads(void **state) {
     (void)state;
-    burst_then_idle(true, 1);
+    burst_then_idle(4, 20, 0);
 }
 
-static void test_lazy_many_threads(void **state) {
+static void test_long_calls_many_threads(void **state) {
     (void)state;
-    burst_then_idle(true, 4);
+    burst_then_idle(4, 20, 2);
+}
+
+/* Eight calls that block for 200 ms on eight threads: the nudge must bring every thread in, so
+ * the burst takes about one call's time, not eight. */
+static void test_blocked_calls_get_threads(void **state) {
+    (void)state;
+    cs_pool_t *pool = new_pool(8);
+    test_job_t *jobs = calloc(8, sizeof(*jobs));
+    uint64_t t0 = cs_now_ms();
+    for (int i = 0; i < 8; i++) {
+        jobs[i] = (test_job_t){.job.run = run, .sleep_ms = 200};
+        cs_pool_submit(pool, &jobs[i].job);
+    }
+    assert_int_equal(collect(pool, 8, 5000), 8);
+    uint64_t took = cs_now_ms() - t0;
+    if (took >= 4 * 200)
+        fail_msg("8 blocked calls on 8 threads took %llu ms", (unsigned long long)took);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_eager),
-        cmocka_unit_test(test_lazy_one_thread),
-        cmocka_unit_test(test_lazy_many_threads),
+        cmocka_unit_test(test_short_calls_one_thread),
+        cmocka_unit_test(test_short_calls_many_threads),
+        cmocka_unit_test(test_long_calls_many_threads),
+        cmocka_unit_test(test_blocked_calls_get_threads),
     };
     return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
