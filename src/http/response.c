@@ -2,7 +2,9 @@
  * flask-cors defaults (spec §3.12): no Origin → `*`; with Origin → echoed plus `Vary: Origin`. */
 #include "http/response.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -63,17 +65,40 @@ static const char *date_now(void) {
     return date;
 }
 
+/* Appends the pieces, NULL-terminated (every response's head: no printf on the request path). */
+static int append_all(cs_buf_t *out, ...) {
+    va_list ap;
+    va_start(ap, out);
+    int rc = 0;
+    for (const char *s; rc == 0 && (s = va_arg(ap, const char *)) != NULL;)
+        rc = cs_buf_append(out, s, strlen(s));
+    va_end(ap);
+    return rc;
+}
+
+/* Decimal text of v in buf (at least 21 bytes); returns where it starts. */
+static const char *decimal(uint64_t v, char *buf, size_t size) {
+    char *p = buf + size;
+    *--p = '\0';
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return p;
+}
+
 int cs_http_response_head(cs_buf_t *out, const cs_response_t *resp, const cs_request_t *req,
                           bool keep_alive) {
-    int rc = cs_buf_appendf(out,
-                            "HTTP/1.1 %d %s\r\nServer: cserve\r\nDate: %s\r\nConnection: %s\r\n"
-                            "Content-Length: %zu\r\n",
-                            resp->status, cs_http_status_text(resp->status), date_now(),
-                            keep_alive ? "keep-alive" : "close", resp->body.len);
+    char status[24], length[24];
+    int rc =
+        append_all(out, "HTTP/1.1 ", decimal((uint64_t)resp->status, status, sizeof(status)), " ",
+                   cs_http_status_text(resp->status), "\r\nServer: cserve\r\nDate: ", date_now(),
+                   keep_alive ? "\r\nConnection: keep-alive" : "\r\nConnection: close",
+                   "\r\nContent-Length: ", decimal(resp->body.len, length, sizeof(length)), "\r\n",
+                   (const char *)NULL);
     if (!rc && resp->content_type)
-        rc = cs_buf_appendf(out, "Content-Type: %s\r\n", resp->content_type);
+        rc = append_all(out, "Content-Type: ", resp->content_type, "\r\n", (const char *)NULL);
     if (!rc && resp->allow)
-        rc = cs_buf_appendf(out, "Allow: %s\r\n", resp->allow);
+        rc = append_all(out, "Allow: ", resp->allow, "\r\n", (const char *)NULL);
     if (!rc && resp->extra_headers)
         rc = cs_buf_append(out, resp->extra_headers, strlen(resp->extra_headers));
     uint32_t olen = 0, hlen = 0;
