@@ -7,11 +7,11 @@
  * changed by cserve, so strtod's decimal point is '.'.
  *
  * Printing: Python's repr() gives the shortest digit string that reads back to the same double.
- * If a string of at most 15 significant digits round-trips, "%.14e" finds it (the gap between
- * 15-digit decimals is wider than a double's rounding error, so the nearest 15-digit decimal is
- * that string padded with zeros); else the 16-digit nearest, else 17 digits, which always
- * round-trips. Integral values below 2^53 take a shortcut. The digits are then laid out with
- * Python's rules: scientific notation when the exponent is < -4 or >= 16. */
+ * If a string of at most 15 significant digits round-trips, the nearest 15-digit decimal is that
+ * string padded with zeros (the gap between 15-digit decimals is wider than a double's rounding
+ * error); else the 16-digit nearest, else 17 digits, which always round-trips. Integral values
+ * below 2^53 take a shortcut. The digits are then laid out with Python's rules: scientific notation
+ * when the exponent is < -4 or >= 16. */
 #include "json/number.h"
 
 #include <float.h>
@@ -69,20 +69,36 @@ int cs__json_extended(uint64_t mant, int exp10, double *out) {
 }
 #endif
 
+/* Decimal digits of u at out (no terminator); returns their count. Two digits per division. */
+static int u64_digits(uint64_t u, char *out) {
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
+    char tmp[20];
+    char *p = tmp + sizeof(tmp);
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        p -= 2;
+        memcpy(p, pairs + 2 * r, 2);
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * u, 2);
+    } else {
+        *--p = (char)('0' + u);
+    }
+    int n = (int)(tmp + sizeof(tmp) - p);
+    memcpy(out, p, (size_t)n);
+    return n;
+}
+
 size_t cs_json_format_int(int64_t v, char *out) {
-    char tmp[24];
-    int n = 0;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    size_t k = 0;
-    if (v < 0)
-        out[k++] = '-';
-    while (n)
-        out[k++] = tmp[--n];
-    return k;
+    size_t k = v < 0;
+    out[0] = '-';
+    return k + (size_t)u64_digits(u, out + k);
 }
 
 #if defined(__x86_64__) && LDBL_MANT_DIG == 64
@@ -117,8 +133,8 @@ static int round_trips(double v, int k, int e10, uint64_t *m_out, int *p_out) {
     return back == v;
 }
 
-/* The shortest digits by binary search on the digit count (reading back is monotone in it),
- * in extended precision. Returns the digit count, or 0 when it cannot decide. */
+/* The shortest digits, in extended precision. Returns the digit count, or 0 when it cannot
+ * decide. */
 static int fast_shortest(double v, char *digits, int *exp) {
     int e2;
     frexp(v, &e2);
@@ -128,53 +144,20 @@ static int fast_shortest(double v, char *digits, int *exp) {
     /* the estimate may be one too low */
     if ((long double)v >= (e10 + 1 >= 0 ? pow10_ld[e10 + 1] : 1.0L / pow10_ld[-(e10 + 1)]))
         e10++;
-    int lo = 1, hi = 17;
-    uint64_t m = 0, mk;
-    int p = 0, pk;
-    if (round_trips(v, 17, e10, &m, &p) < 0)
+    /* When 15 digits read back, the nearest 15-digit decimal is the shortest string padded with
+     * zeros (two decimals within a double's rounding error of v cannot be a 15-digit step
+     * apart), so stripping its zeros below gives the shortest: no search over shorter lengths.
+     * Else 16 digits, else 17 (which always read back). */
+    uint64_t m;
+    int p;
+    int r = round_trips(v, 15, e10, &m, &p);
+    if (r == 0)
+        r = round_trips(v, 16, e10, &m, &p);
+    if (r == 0)
+        r = round_trips(v, 17, e10, &m, &p);
+    if (r < 0)
         return 0;
-    /* Most computed values (probabilities, means) need 16 or 17 digits: look there first, and
-     * search the shorter lengths only when 15 already reads back. */
-    int r15 = round_trips(v, 15, e10, &mk, &pk);
-    if (r15 < 0)
-        return 0;
-    if (r15) {
-        hi = 15;
-        m = mk;
-        p = pk;
-    } else {
-        int r16 = round_trips(v, 16, e10, &mk, &pk);
-        if (r16 < 0)
-            return 0;
-        lo = hi = r16 ? 16 : 17;
-        if (r16) {
-            m = mk;
-            p = pk;
-        }
-    }
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        int r = round_trips(v, mid, e10, &mk, &pk);
-        if (r < 0)
-            return 0;
-        if (r) {
-            hi = mid;
-            m = mk;
-            p = pk;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    if (hi == 17 && round_trips(v, 17, e10, &m, &p) < 0)
-        return 0;
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + m % 10);
-        m /= 10;
-    } while (m);
-    for (int i = 0; i < n; i++)
-        digits[i] = tmp[n - 1 - i];
+    int n = u64_digits(m, digits);
     *exp = n - 1 - p;
     while (n > 1 && digits[n - 1] == '0')
         n--;

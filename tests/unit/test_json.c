@@ -123,6 +123,34 @@ static void test_python_float_repr(void **state) {
     check_format(0.1f, "0.10000000149011612");
 }
 
+static void test_int_format(void **state) {
+    (void)state;
+    static const int64_t cases[] = {0,
+                                    1,
+                                    -1,
+                                    9,
+                                    10,
+                                    -10,
+                                    99,
+                                    100,
+                                    101,
+                                    999,
+                                    1000,
+                                    -99,
+                                    12345,
+                                    -9876543,
+                                    INT64_MAX,
+                                    INT64_MIN,
+                                    1000000000000000000LL};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[32], want[32];
+        size_t n = cs_json_format_int(cases[i], out);
+        out[n] = '\0';
+        snprintf(want, sizeof(want), "%lld", (long long)cases[i]);
+        assert_string_equal(out, want);
+    }
+}
+
 static void test_number_round_trip(void **state) {
     (void)state;
     uint64_t x = 88172645463325252ULL;
@@ -448,6 +476,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_test_suite),
         cmocka_unit_test(test_python_float_repr),
+        cmocka_unit_test(test_int_format),
         cmocka_unit_test(test_number_round_trip),
         cmocka_unit_test(test_shortest_digits_match_reference),
         cmocka_unit_test(test_numeric_arrays),
