@@ -74,22 +74,33 @@ static inline __attribute__((always_inline)) cs_num_kind_t short_number(const ch
      * length of the integer part costs no mispredicted branch) */
     if ((k == 0) | (k == 8) | ((k > 1) & (*q == '0')))
         return CS_NUM_INVALID;
-    uint64_t m = parse_run(v, k);
-    q += k;
+    uint64_t m;
     int frac = 0;
-    if (*q == '.') {
-        q++;
-        unsigned f;
-        do { /* up to 19 digits in all */
+    if (((v >> (8 * k)) & 0xFF) == '.') {
+        /* The integer digits and the first fraction digits as one run with the point taken
+         * out: bytes below k from `v`, the rest from one byte further on. */
+        uint64_t keep = (1ULL << (8 * k)) - 1;
+        uint64_t w = (v & keep) | (cs__load8(q + 1) & ~keep);
+        nd = non_digits(w);
+        unsigned f = nd ? (unsigned)__builtin_ctzll(nd) >> 3 : 8;
+        if (f == k) /* no digit after the point */
+            return CS_NUM_INVALID;
+        m = parse_run(w, f);
+        frac = (int)(f - k);
+        q += f + 1;
+        while (f == 8) { /* the run filled the word: more digits may follow (19 at most) */
             v = cs__load8(q);
             nd = non_digits(v);
             f = nd ? (unsigned)__builtin_ctzll(nd) >> 3 : 8;
-            if (k + (unsigned)frac + f > 19 || (f == 0 && frac == 0))
+            if (k + (unsigned)frac + f > 19)
                 return CS_NUM_INVALID;
             m = m * pow10_u64[f] + parse_run(v, f);
             frac += (int)f;
             q += f;
-        } while (f == 8);
+        }
+    } else {
+        m = parse_run(v, k);
+        q += k;
     }
     if (*q == 'e' || *q == 'E')
         return CS_NUM_INVALID;
