@@ -175,17 +175,23 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
             /* inside a leaf array: a number, or ']' for an empty one */
             if (c == ']' && count[depth - 1] == 0)
                 goto close;
-            if (is_float) {
-                /* the hot loop of float tensors: "1.234,-5.678,..." */
+            {
+                /* The hot loop: "1.234,-5.678,..." into a float array, "12,-5,..." into an
+                 * integer one; anything else (an integer among floats, the first float among
+                 * integers, the last element of a row) goes the general way below. */
                 const char *t = text + p;
+                const cs_num_kind_t want = is_float ? CS_NUM_FLOAT : CS_NUM_INT;
                 size_t nn = n, room = len - p; /* short_number reads up to 32 bytes ahead */
                 while (room >= 32) {
                     size_t l2;
-                    double d2;
-                    int64_t i2;
-                    if (short_number(t, &l2, &i2, &d2) != CS_NUM_FLOAT || t[l2] != ',')
+                    double d2 = 0;
+                    int64_t i2 = 0;
+                    if (short_number(t, &l2, &i2, &d2) != want || t[l2] != ',')
                         break;
-                    data[nn++].d = d2;
+                    if (is_float)
+                        data[nn++].d = d2;
+                    else
+                        data[nn++].i = i2;
                     l2 += 1 + (t[l2 + 1] == ' '); /* Python's json.dumps writes ", " */
                     t += l2;
                     room -= l2;
