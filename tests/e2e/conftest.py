@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import ctypes
 import http.client
 
 import pytest
@@ -16,6 +17,8 @@ import pytest
 BIN = os.environ.get("CSERVE_BIN", os.path.join(os.path.dirname(__file__), "../../build/cserve"))
 BUILD = os.environ.get("CSERVE_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 TEST_MODEL = os.path.join(BUILD, "tests/models/test_model.so")
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
 
 
 def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
@@ -63,8 +66,14 @@ class Server:
         cmd = [binary] + ([model] if model else []) + [
             "--host", "127.0.0.1", "--http-port", "0", "--metrics-port", "0",
             "--annotations-file", "/nonexistent"] + list(args)
+        def child_setup():
+            # if pytest itself is killed (a CI timeout, ^C twice), the server gets TERM too
+            # instead of living on with its workers
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+            if preexec_fn:
+                preexec_fn()
         self.proc = subprocess.Popen(cmd, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     preexec_fn=preexec_fn, cwd=cwd)
+                                     preexec_fn=child_setup, cwd=cwd)
         if wait:
             self.wait_ready()
 
