@@ -57,6 +57,12 @@ typedef struct {
         PyObject *value; /* NULL when the model has no such attribute */
     } attrs[40];
     int nattrs;
+    /* Whether predict, transform_input, transform_output and route can take `meta=`, by the
+     * code object it was decided for (see may_take_meta). GIL held. */
+    struct {
+        PyObject *code;
+        bool ok;
+    } takes_meta[4];
 } cs_python_t;
 
 static _Thread_local PyThreadState *thread_ts;
@@ -551,9 +557,55 @@ static PyObject *method(cs_python_t *py, const char *name) {
     return v;
 }
 
-/* m(X, names, meta=meta), and on TypeError once more as m(X, names) (spec §2.2). */
-static PyObject *call_with_meta(PyObject *m, PyObject *x, PyObject *names, PyObject *meta) {
+/* False when Python would refuse a `meta=` keyword to m before running any of it: a plain
+ * function (or method of one) with neither a `meta` parameter that takes keywords nor
+ * **kwargs. The reference's retry then always ends in m(X, names), so that call is made at once,
+ * without raising and formatting a TypeError on every request (Seldon's mean classifier and most
+ * models written before `meta` existed). True when it cannot tell. Decided once per code object;
+ * GIL held. */
+static bool may_take_meta(cs_python_t *py, int slot, PyObject *m) {
+    PyObject *f = PyMethod_Check(m) ? PyMethod_GET_FUNCTION(m) : m;
+    if (!PyFunction_Check(f))
+        return true;
+    PyObject *code = PyFunction_GET_CODE(f);
+    if (code == py->takes_meta[slot].code)
+        return py->takes_meta[slot].ok;
+    /* the code object's public attributes (read once per code object, so speed is moot) */
+    long v[4] = {0, 0, 0, 0}; /* co_flags, co_posonlyargcount, co_argcount, co_kwonlyargcount */
+    static const char *const fields[4] = {"co_flags", "co_posonlyargcount", "co_argcount",
+                                          "co_kwonlyargcount"};
+    bool known = true;
+    for (int i = 0; i < 4 && known; i++) {
+        PyObject *o = PyObject_GetAttrString(code, fields[i]);
+        v[i] = o && PyLong_Check(o) ? PyLong_AsLong(o) : -1;
+        known = v[i] >= 0;
+        Py_XDECREF(o);
+    }
+    PyObject *vars = known ? PyObject_GetAttrString(code, "co_varnames") : NULL;
+    bool ok = true;
+    if (vars && PyTuple_Check(vars) && !(v[0] & CO_VARKEYWORDS)) {
+        ok = false;
+        for (Py_ssize_t i = v[1]; i < v[2] + v[3] && i < PyTuple_GET_SIZE(vars); i++)
+            ok |= PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(vars, i), "meta") == 0;
+    }
+    Py_XDECREF(vars);
+    PyErr_Clear();
+    Py_INCREF(code);
+    Py_XSETREF(py->takes_meta[slot].code, code);
+    py->takes_meta[slot].ok = ok;
+    return ok;
+}
+
+/* m(X, names, meta=meta), and on TypeError once more as m(X, names) (spec §2.2); straight to
+ * m(X, names) when `meta=` cannot be taken. */
+static PyObject *call_with_meta(cs_python_t *py, int slot, PyObject *m, PyObject *x,
+                                PyObject *names, PyObject *meta) {
     PyObject *args = PyTuple_Pack(2, x, names);
+    if (args && !may_take_meta(py, slot, m)) {
+        PyObject *r = PyObject_Call(m, args, NULL);
+        Py_DECREF(args);
+        return r;
+    }
     PyObject *kw = Py_BuildValue("{s:O}", "meta", meta);
     PyObject *r = args && kw ? PyObject_Call(m, args, kw) : NULL;
     Py_XDECREF(kw);
@@ -894,7 +946,11 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         meta = names ? (rq->msgs[0].meta ? json_to_py(rq->msgs[0].meta)
                                          : (Py_INCREF(Py_None), Py_None))
                      : NULL;
-        result = meta ? call_with_meta(m, x, names, meta) : NULL;
+        int slot = route == CS_ROUTE_PREDICT            ? 0
+                   : route == CS_ROUTE_TRANSFORM_INPUT  ? 1
+                   : route == CS_ROUTE_TRANSFORM_OUTPUT ? 2
+                                                        : 3;
+        result = meta ? call_with_meta(py, slot, m, x, names, meta) : NULL;
         Py_DECREF(m);
         if (result == NULL) {
             /* an inherited "not implemented" means missing, except for route (§2.2) */

@@ -342,3 +342,21 @@ def test_construct_response_json_helper(py_server):
     st, body = post(s, "/predict", {"meta": {"puid": "p"}, "data": {"ndarray": [[1, 2]]}})
     assert json.loads(body) == {"data": {"names": ["a", "b"], "ndarray": [[0.25, 0.75]]},
                                 "meta": {"puid": "p", "tags": {"t": 1}}}
+
+
+@pytest.mark.parametrize("model, want", [
+    ("Combos.NoMeta", [[[1]], [[2]]]),  # no meta parameter: called once per request
+    ("Combos.InnerTypeError", [[[0]], [[0]]]),  # TypeError inside: called again without meta
+    ("Combos.KeywordOnlyMeta", [[[1]], [[1]]]),  # keyword-only meta gets it
+    ("Combos.PositionalOnlyMeta", [[[True]], [[True]]]),  # meta= refused, retried without
+    ("Combos.WrappedMeta", [[[True]], [[True]]]),  # **kwargs wrapper passes it on
+    ("Combos.LambdaPredict", [[[7]], [[7]]]),  # a plain function as the attribute
+])
+def test_meta_keyword_and_type_error_retry(py_server, model, want):
+    s = py_server(model)
+    got = []
+    for _ in range(2):
+        st, body = post(s, "/predict", {"data": {"ndarray": [[1]]}, "meta": {"tags": {"a": 1}}})
+        assert st == 200, body
+        got.append(json.loads(body)["data"]["ndarray"])
+    assert got == want

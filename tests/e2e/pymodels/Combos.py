@@ -1,4 +1,6 @@
 """Router, combiner, transformer and runtime-metrics models of the reference tests."""
+import functools
+
 from seldon_core.user_model import SeldonResponse
 
 
@@ -236,3 +238,47 @@ class BuildsItsResponse:
         import numpy as np
         from seldon_core.utils import construct_response_json
         return construct_response_json(self, False, msg, np.array([[0.25, 0.75]]))
+
+
+# The `meta=` keyword and the TypeError retry (spec §2.2): each answers with what it received.
+class NoMeta:
+    calls = 0
+
+    def predict(self, X, names):
+        NoMeta.calls += 1
+        return [[NoMeta.calls]]
+
+
+class InnerTypeError:
+    def predict(self, X, names, meta=None):
+        if meta is not None:
+            raise TypeError("raised inside predict")  # the reference retries without meta
+        return [[0]]
+
+
+class KeywordOnlyMeta:
+    def predict(self, X, names, *, meta):
+        return [[len(meta.get("tags", {}))]]
+
+
+class PositionalOnlyMeta:
+    def predict(self, X, names, meta=None, /):
+        return [[meta is None]]
+
+
+def _wrapped(f):
+    @functools.wraps(f)
+    def call(*args, **kwargs):
+        return f(*args, **kwargs)
+    return call
+
+
+class WrappedMeta:
+    @_wrapped
+    def predict(self, X, names, meta=None):
+        return [[meta is not None]]
+
+
+class LambdaPredict:
+    def __init__(self):
+        self.predict = lambda X, names: [[7]]
