@@ -106,7 +106,8 @@ static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
         }
     if (rc == 0)
         rc = header(out, "cserve_request_duration_seconds",
-                    "Time from a request's last byte to its response's last byte.", "histogram");
+                    "Time from a request's last byte to its response being ready to send.",
+                    "histogram");
     for (int r = 0; r < CS_ROUTE_COUNT && rc == 0; r++)
         for (int c = 0; c < CS_MX_CODES && rc == 0; c++) {
             if (SUM(m, requests[r][c]) == 0)

@@ -79,6 +79,7 @@ struct conn {
     size_t sent;
     cs_route_t route;
     bool keep_alive, head_only, peer_eof, continue_sent, abandoned, has_request;
+    bool counted;       /* the request's response is in the metrics (and out of in_flight) */
     bool drained;       /* the last read emptied the socket: wait for the next EPOLLIN edge */
     uint32_t responses; /* responses written on this connection */
     _Atomic uint64_t call_started_ms; /* written by the model thread when it picks the job */
@@ -154,7 +155,7 @@ static void list_push(worker_t *w, conn_t *c, list_id_t id, uint64_t deadline) {
 static void conn_destroy(worker_t *w, conn_t *c) {
     list_remove(w, c);
     cs_mx_slot_t *mx = cs_metrics_slot();
-    if (c->has_request && mx) /* a request that got no response still leaves the gauge */
+    if (c->has_request && !c->counted && mx) /* no response: it still leaves the gauge */
         atomic_fetch_sub_explicit(&mx->in_flight, 1, memory_order_relaxed);
     if (c->fd >= 0) {
         close(c->fd);
@@ -214,6 +215,19 @@ static void conn_new(worker_t *w, int fd) {
 
 static void begin_drain(worker_t *w, cs_retire_cause_t cause);
 
+/* A request's response is counted when it is ready to send, not when its last byte is written:
+ * a client that has its answer and then scrapes the metrics must find the request there. */
+static void count_response(conn_t *c) {
+    if (!c->has_request || c->counted)
+        return;
+    c->counted = true;
+    cs_metrics_request(c->route, c->resp.status, cs_now_ns() - c->request_start_ns,
+                       c->http.req.body_len, c->resp.body.len);
+    cs_mx_slot_t *mx = cs_metrics_slot();
+    if (mx)
+        atomic_fetch_sub_explicit(&mx->in_flight, 1, memory_order_relaxed);
+}
+
 static void start_response(worker_t *w, conn_t *c) {
     if (w->draining)
         c->keep_alive = false;
@@ -223,6 +237,7 @@ static void start_response(worker_t *w, conn_t *c) {
         conn_close(w, c);
         return;
     }
+    count_response(c);
     if (w->o->has_master == false && cs_log_get_level() <= CS_LOG_DEBUG)
         cs_log_debug("response %d %.*s", c->resp.status,
                      (int)(c->resp.body.len > 2048 ? 2048 : c->resp.body.len),
@@ -267,18 +282,11 @@ static void access_log(worker_t *w, conn_t *c) {
     cs_log_access_line(line, n);
 }
 
-/* The response is fully written: log it, count it, then keep the connection or close it. */
+/* The response is fully written: log it, then keep the connection or close it. */
 static void finish_response(worker_t *w, conn_t *c) {
     c->responses++;
     if (w->cfg->access_log)
         access_log(w, c);
-    if (c->has_request) {
-        cs_metrics_request(c->route, c->resp.status, cs_now_ns() - c->request_start_ns,
-                           c->http.req.body_len, c->resp.body.len);
-        cs_mx_slot_t *mx = cs_metrics_slot();
-        if (mx)
-            atomic_fetch_sub_explicit(&mx->in_flight, 1, memory_order_relaxed);
-    }
     w->served++;
     atomic_store_explicit(&w->o->slot->requests, w->served, memory_order_relaxed);
     if (w->max_requests && w->served >= w->max_requests && !w->draining) {
@@ -354,6 +362,7 @@ static void serve_openapi(worker_t *w, conn_t *c, const cs_request_t *req) {
 static void dispatch(worker_t *w, conn_t *c) {
     const cs_request_t *req = &c->http.req;
     c->has_request = true;
+    c->counted = false;
     c->head_only = req->method == CS_METHOD_HEAD;
     c->keep_alive = req->keep_alive && w->cfg->keepalive > 0 && !w->draining;
     c->request_start_ns = cs_now_ns();

@@ -69,6 +69,7 @@ def test_counts_add_up_exactly_across_workers(metrics_server):
     assert total(text, "cserve_requests_total", route="predict", code="200") == n
     assert total(text, "mycounter_total", method="predict") == n
     assert total(text, "cserve_request_duration_seconds_count", route="predict") == n
+    assert total(text, "cserve_in_flight_requests") == 0  # every answered request has left it
     assert total(text, "mytimer_count") == n
     # 20.2 ms lands in the bucket up to 0.02347185009632733 s, and not below it
     assert total(text, "mytimer_bucket", le="0.02347185009632733") == n
