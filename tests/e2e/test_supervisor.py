@@ -144,11 +144,11 @@ def test_max_requests_recycles_with_zero_failed_requests(server_factory):
     first = set(s.workers())
     load = Load(s, clients=6, body=b"x" * 100, max_requests=150)
     ok, failures = load.finish(timeout=90, stop=False)
-    assert failures == []
+    assert failures == [], s.logs()[-3000:]
     assert ok == 6 * 150
     assert "Autorestarting worker" in s.logs()
     wait_until(lambda: len(s.workers()) == 2, 10, what="two workers")
-    assert not (set(s.workers()) & first)
+    assert not (set(s.workers()) & first), (first, s.workers(), s.logs()[-3000:])
 
 
 def test_ttin_ttou_change_the_worker_count(server_factory):
