@@ -652,6 +652,14 @@ static void expire(worker_t *w, uint64_t now) {
     conn_t *c, *next;
     for (c = w->lists[L_IDLE].head; c && c->deadline_ms <= now; c = next) {
         next = c->next;
+        /* A request that arrived since the last poll is served: closing over unread bytes
+         * would reset the connection and lose it. */
+        char byte;
+        if (recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+            c->drained = false;
+            list_push(w, c, L_READY, 0);
+            continue;
+        }
         conn_close(w, c);
     }
     for (c = w->lists[L_ACTIVE].head; c && c->deadline_ms <= now; c = next) {
