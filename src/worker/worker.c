@@ -61,7 +61,7 @@
 
 enum { TAG_SIGNAL = 1, TAG_POOL = 2, TAG_METRICS = 3, TAG_LISTENER = 16 };
 
-typedef enum { C_READ, C_CALL, C_WRITE, C_LINGER } conn_state_t;
+typedef enum { C_READ, C_CALL, C_WRITE, C_LINGER, C_DEAD } conn_state_t;
 typedef enum { L_NONE, L_IDLE, L_ACTIVE, L_LINGER, L_CALL, L_READY, L_COUNT } list_id_t;
 
 typedef struct worker worker_t;
@@ -103,6 +103,7 @@ struct worker {
     cs_http1_limits_t limits;
     conn_list_t lists[L_COUNT];
     unsigned live;      /* connections with an open socket */
+    conn_t *graveyard;  /* destroyed this turn; freed once no epoll event can name them */
     unsigned abandoned; /* timed-out calls whose thread has not returned */
     uint64_t served;
     uint64_t max_requests; /* 0 = never recycle */
@@ -153,6 +154,8 @@ static void list_push(worker_t *w, conn_t *c, list_id_t id, uint64_t deadline) {
 /* ---- connection life -------------------------------------------------------------------- */
 
 static void conn_destroy(worker_t *w, conn_t *c) {
+    if (c->state == C_DEAD)
+        return; /* already destroyed this turn (an error path that closes twice) */
     list_remove(w, c);
     cs_mx_slot_t *mx = cs_metrics_slot();
     if (c->has_request && !c->counted && mx) /* no response: it still leaves the gauge */
@@ -166,7 +169,19 @@ static void conn_destroy(worker_t *w, conn_t *c) {
     cs_buf_free(&c->in);
     cs_buf_free(&c->head);
     cs_response_close(&c->resp);
-    free(c);
+    /* Not freed yet: a later event of the batch being handled may still point here (a model
+     * call's completion can close a connection whose EPOLLIN comes next). */
+    c->state = C_DEAD;
+    c->next = w->graveyard;
+    w->graveyard = c;
+}
+
+static void bury(worker_t *w) {
+    for (conn_t *c = w->graveyard, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    w->graveyard = NULL;
 }
 
 /* Closes a connection; one whose model call is still running is kept until the call returns. */
@@ -532,6 +547,7 @@ static void conn_run(worker_t *w, conn_t *c) {
     for (int budget = RUN_BUDGET; budget > 0; budget--) {
         switch (c->state) {
         case C_CALL:
+        case C_DEAD: /* closed by what just ran */
             return;
         case C_WRITE:
             switch (flush(c)) {
@@ -903,6 +919,8 @@ int cs_worker_run(const cs_worker_opts_t *o) {
                 on_accept(w, o->listen_fds[tag - TAG_LISTENER]);
             } else {
                 conn_t *c = events[i].data.ptr;
+                if (c->state == C_DEAD)
+                    continue; /* destroyed earlier in this batch */
                 if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                     c->drained = false;
                 if (c->state == C_CALL)
@@ -915,6 +933,7 @@ int cs_worker_run(const cs_worker_opts_t *o) {
         run_ready(w);
         now = cs_now_ms();
         expire(w, now);
+        bury(w); /* the batch's events are all handled */
         if (w->accept_paused_until && now >= w->accept_paused_until) {
             w->accept_paused_until = 0;
             if (!w->draining)
