@@ -153,6 +153,14 @@ static void list_push(worker_t *w, conn_t *c, list_id_t id, uint64_t deadline) {
 
 /* ---- connection life -------------------------------------------------------------------- */
 
+/* Leaves epoll explicitly before closing: if a model forked (multiprocessing, subprocess), the
+ * child shares the socket, close() alone keeps it registered, and its events would still name
+ * the freed connection. */
+static void close_conn_fd(worker_t *w, int fd) {
+    epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
+    close(fd);
+}
+
 static void conn_destroy(worker_t *w, conn_t *c) {
     if (c->state == C_DEAD)
         return; /* already destroyed this turn (an error path that closes twice) */
@@ -161,7 +169,7 @@ static void conn_destroy(worker_t *w, conn_t *c) {
     if (c->has_request && !c->counted && mx) /* no response: it still leaves the gauge */
         atomic_fetch_sub_explicit(&mx->in_flight, 1, memory_order_relaxed);
     if (c->fd >= 0) {
-        close(c->fd);
+        close_conn_fd(w, c->fd);
         c->fd = -1;
         w->live--;
     }
@@ -188,7 +196,7 @@ static void bury(worker_t *w) {
 static void conn_close(worker_t *w, conn_t *c) {
     if (c->state == C_CALL) {
         list_remove(w, c);
-        close(c->fd);
+        close_conn_fd(w, c->fd);
         c->fd = -1;
         w->live--;
         c->abandoned = true;

@@ -1,6 +1,7 @@
 """Unmodified Seldon Python model classes in embedded CPython (spec §2, §6 examples)."""
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -360,3 +361,26 @@ def test_meta_keyword_and_type_error_retry(py_server, model, want):
         assert st == 200, body
         got.append(json.loads(body)["data"]["ndarray"])
     assert got == want
+
+
+def test_model_forking_a_child_does_not_confuse_the_worker(py_server):
+    # the child shares the connection's socket: when the worker closes the idle connection
+    # (keep-alive 1 s) and the client hangs up afterwards, no event may reach the worker for it
+    s = py_server("Combos.Forker", env={"GUNICORN_KEEPALIVE": "1"})
+    worker = s.workers()
+    conns = []
+    for _ in range(4):
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        body = b'{"data":{"ndarray":[[1]]}}'
+        c.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        assert c.recv(4096).startswith(b"HTTP/1.1 200")
+        conns.append(c)
+    time.sleep(1.6)  # the worker has expired and closed them; the children still hold them
+    for c in conns:
+        c.close()
+    time.sleep(0.3)
+    assert "Respawning" not in s.logs(), s.logs()[-3000:]
+    assert s.workers() == worker
+    st, body = post(s, "/predict", {"data": {"ndarray": [[2]]}})
+    assert st == 200, body
