@@ -57,17 +57,19 @@ int main(int argc, char **argv) {
     /* Metrics: the shared region exists before any fork; the master serves the port. */
     cs_metrics_t *metrics = cs_metrics_new(CS_WORKER_SLOTS);
     cs_buf_t defaults = {0};
+    int mfd = -1;
     if (metrics == NULL || cs_labels_defaults(&defaults, &cfg) < 0 ||
         cs_buf_append(&defaults, "", 1) < 0) {
         cs_log_error("cannot set up the metrics region");
-        return 1;
+        rc = 1;
+        goto out;
     }
-    int mfd = -1;
     if (cfg.metrics_port != cfg.http_port || cfg.metrics_port == 0) {
         mfd = cs_listen_tcp(cfg.host, cfg.metrics_port, cfg.backlog, err, sizeof(err));
         if (mfd < 0) {
             cs_log_error("metrics port: %s", err);
-            return 1;
+            rc = 1;
+            goto out;
         }
         cs_log_info("Metrics at: http://%s:%d%s (%d)", cfg.host, cs_socket_port(mfd),
                     cfg.metrics_endpoint, (int)getpid());
@@ -82,6 +84,10 @@ int main(int argc, char **argv) {
         _exit(rc);
     }
     rc = cs_arbiter_run(&cfg, runtime, &lfd, 1, metrics, mfd, defaults.data);
+out:
+    if (mfd >= 0)
+        close(mfd);
+    close(lfd);
     cs_buf_free(&defaults);
     cs_runtime_close(runtime);
     return rc;

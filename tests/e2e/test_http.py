@@ -234,6 +234,14 @@ def test_port_in_use_is_a_clear_error(server_factory):
     r = run_cli("--host", "127.0.0.1", "--http-port", str(s.port), "--metrics-port", "0",
                 "--annotations-file", "/x")
     assert r.returncode == 1 and "bind()" in r.stderr
+    # the metrics port taken instead; under the sanitizers this exit path must not leak either
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        r = run_cli("--host", "127.0.0.1", "--http-port", "0", "--metrics-port",
+                    str(taken.getsockname()[1]), "--annotations-file", "/x")
+    assert r.returncode == 1 and "metrics port: bind()" in r.stderr, r.stderr
+    assert "Sanitizer" not in r.stderr, r.stderr
 
 
 def cpu_seconds(pid):
