@@ -81,6 +81,8 @@ struct conn {
     bool keep_alive, head_only, peer_eof, continue_sent, abandoned, has_request;
     bool counted;       /* the request's response is in the metrics (and out of in_flight) */
     bool drained;       /* the last read emptied the socket: wait for the next EPOLLIN edge */
+    bool hup;           /* the peer has shut down its side: its EOF may follow the data, in the
+                         * same edge, so reads go to the kernel until they see it */
     uint32_t responses; /* responses written on this connection */
     _Atomic uint64_t call_started_ms; /* written by the model thread when it picks the job */
     uint64_t deadline_ms;
@@ -240,12 +242,12 @@ static void begin_drain(worker_t *w, cs_retire_cause_t cause);
 
 /* A request's response is counted when it is ready to send, not when its last byte is written:
  * a client that has its answer and then scrapes the metrics must find the request there. */
-static void count_response(conn_t *c) {
+static void count_response(conn_t *c, int status, size_t body_len) {
     if (!c->has_request || c->counted)
         return;
     c->counted = true;
-    cs_metrics_request(c->route, c->resp.status, cs_now_ns() - c->request_start_ns,
-                       c->http.req.body_len, c->resp.body.len);
+    cs_metrics_request(c->route, status, cs_now_ns() - c->request_start_ns, c->http.req.body_len,
+                       body_len);
     cs_mx_slot_t *mx = cs_metrics_slot();
     if (mx)
         atomic_fetch_sub_explicit(&mx->in_flight, 1, memory_order_relaxed);
@@ -260,7 +262,7 @@ static void start_response(worker_t *w, conn_t *c) {
         conn_close(w, c);
         return;
     }
-    count_response(c);
+    count_response(c, c->resp.status, c->resp.body.len);
     if (w->o->has_master == false && cs_log_get_level() <= CS_LOG_DEBUG)
         cs_log_debug("response %d %.*s", c->resp.status,
                      (int)(c->resp.body.len > 2048 ? 2048 : c->resp.body.len),
@@ -480,7 +482,8 @@ typedef enum { IO_DONE, IO_AGAIN, IO_EOF, IO_ERROR } io_result_t;
  * saving a copy of every byte. Returns IO_DONE when it made progress. */
 static io_result_t read_body_in_place(worker_t *w, conn_t *c) {
     size_t room;
-    char *win = c->in.len == 0 && !c->drained ? cs_http1_body_window(&c->http, &room) : NULL;
+    char *win =
+        c->in.len == 0 && (!c->drained || c->hup) ? cs_http1_body_window(&c->http, &room) : NULL;
     if (win == NULL)
         return IO_ERROR; /* not applicable: use the ordinary path */
     ssize_t n = read(c->fd, win, room);
@@ -502,7 +505,7 @@ static io_result_t read_body_in_place(worker_t *w, conn_t *c) {
 static io_result_t read_some(conn_t *c) {
     /* Edge-triggered: a read shorter than asked emptied the socket, so another one before the
      * next EPOLLIN edge would only return EAGAIN (one system call saved per request). */
-    if (c->drained)
+    if (c->drained && !c->hup)
         return IO_AGAIN;
     /* Large bodies are read in larger chunks: fewer system calls per megabyte. */
     size_t chunk = cs_http1_started(&c->http) && c->http.parser.content_length > READ_CHUNK
@@ -664,6 +667,7 @@ static void call_timed_out(worker_t *w, conn_t *c, uint64_t ran_ms) {
         struct iovec iov[2] = {{head.data, head.len}, {r.body.data, r.body.len}};
         ssize_t n = writev(c->fd, iov, 2);
         (void)n; /* best effort: the socket buffer is empty while a call runs */
+        count_response(c, 504, r.body.len); /* c->resp belongs to the model thread still */
     }
     cs_buf_free(&head);
     cs_response_close(&r);
@@ -931,6 +935,8 @@ int cs_worker_run(const cs_worker_opts_t *o) {
                     continue; /* destroyed earlier in this batch */
                 if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                     c->drained = false;
+                if (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                    c->hup = true;
                 if (c->state == C_CALL)
                     continue; /* the response will be written when the call returns */
                 if (c->list == L_READY)

@@ -1,5 +1,6 @@
 """The master/worker supervisor under load: crashes, hangs, recycling, reloads, signals."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -77,6 +78,9 @@ def test_hung_model_call_gets_answer_and_worker_is_replaced(server_factory, tmp_
     assert "WORKER TIMEOUT" in s.logs()
     st, _, body = s.request("POST", "/predict", b"still-alive")
     assert (st, body) == (200, b"still-alive")
+    # the 504 the worker answered is counted like any other response
+    _, _, text = s.scrape()
+    assert re.search(r'cserve_requests_total\{code="504",route="predict"\} 1\b', text), text
 
 
 def test_other_requests_finish_while_a_timed_out_worker_drains(server_factory, tmp_path):
