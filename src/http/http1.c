@@ -3,9 +3,13 @@
  * llhttp hands URL, header names and values over in pieces (a span can cross two reads), so
  * every piece is appended to one `head` buffer and headers are kept as offsets into it; the
  * pointers in cs_request_t are fixed up once the message is complete, when the buffer no longer
- * moves. llhttp runs in its default strict mode: conflicting Content-Length / Transfer-Encoding,
- * bad chunk sizes and invalid header characters are errors (request smuggling defences). The
- * parser pauses in on_message_complete, which is what keeps pipelined requests in order. */
+ * moves. llhttp is built with LLHTTP_STRICT_MODE (see the Makefile): its loose mode, the
+ * default, skips the two bytes after chunk data without looking at them, takes spaces inside
+ * and before the colon of a field name, and any byte after the CR that ends the header section
+ * as its LF: each a request smuggling vector (RFC 9112 §7.1, §5.1, §2.2). Conflicting
+ * Content-Length / Transfer-Encoding, bad chunk sizes and invalid header characters are errors
+ * in either mode. The parser pauses in on_message_complete, which is what keeps pipelined
+ * requests in order. */
 #include "http/http1.h"
 
 #include <errno.h>

@@ -322,3 +322,23 @@ def test_clients_hanging_up_as_calls_finish_do_not_crash_the_worker(server_facto
     st, _, out = s.request("POST", "/predict", b'{"data":{"ndarray":[[1.0]]}}',
                            {"Content-Type": "application/json"})
     assert st == 200, out
+
+
+# ---- RFC 9112 framing, as a hostile client tries it ---------------------------------------
+
+def assert_rejected(s, raw, status, info_part):
+    """One error response with the Seldon body, then the connection is closed: nothing sent
+    after the bad request is answered."""
+    resps = parse_responses(s.raw(raw + b"GET /health/ping HTTP/1.1\r\nHost: x\r\n\r\n"))
+    assert len(resps) == 1, (raw, resps)
+    st, h, body = resps[0]
+    assert st == status, (raw, st, body)
+    assert h["connection"] == "close"
+    assert info_part in seldon_error(body)["info"], (raw, body)
+
+
+def test_chunk_data_not_followed_by_crlf_is_rejected(server_factory):
+    s = server_factory()
+    body = b"abcdefghijklmnopqrstuvwxyz"
+    assert_rejected(s, b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"1a\r\n" + body + b"XX0\r\n\r\n", 400, "Bad Request")

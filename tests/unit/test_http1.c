@@ -170,6 +170,42 @@ static void test_smuggling_and_garbage_rejected(void **state) {
     expect_error("GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400, "Bad Request");
 }
 
+/* Feeds `req` one byte at a time, the way a hostile client splits a request over reads, and
+ * expects the same verdict as when it arrives whole. */
+static void expect_error_bytewise(const char *req, int status, const char *info_part) {
+    expect_error(req, status, info_part);
+    cs_http1_t p;
+    cs_http1_init(&p, &limits);
+    size_t n = strlen(req), used, i;
+    cs_http1_result_t r = CS_HTTP1_MORE;
+    for (i = 0; i < n && r == CS_HTTP1_MORE; i++)
+        r = cs_http1_feed(&p, req + i, 1, &used);
+    assert_int_equal(r, CS_HTTP1_ERROR);
+    assert_int_equal(p.error_status, status);
+    assert_non_null(strstr(p.error_info, info_part));
+    cs_http1_close(&p);
+}
+
+static void test_chunk_data_must_end_with_crlf(void **state) {
+    (void)state;
+    expect_error_bytewise("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "1a\r\nabcdefghijklmnopqrstuvwxyzXX0\r\n\r\n",
+                          400, "Bad Request");
+    expect_error_bytewise("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "3\r\nabc\n0\r\n\r\n",
+                          400, "Bad Request");
+}
+
+static void test_strict_framing(void **state) {
+    (void)state;
+    /* a space before the colon (RFC 9112 §5.1), a bare CR ending the header section, a
+     * non-ASCII byte in the target: all taken by llhttp's loose mode */
+    expect_error("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400, "Bad Request");
+    expect_error("GET / HTTP/1.1\r\nHost: a\r\nX y: 1\r\n\r\n", 400, "Bad Request");
+    expect_error("GET / HTTP/1.1\r\nHost: a\r\n\rX", 400, "Bad Request");
+    expect_error("GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400, "Bad Request");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simple_get),
@@ -180,6 +216,8 @@ int main(void) {
         cmocka_unit_test(test_http10_closes_by_default),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_smuggling_and_garbage_rejected),
+        cmocka_unit_test(test_chunk_data_must_end_with_crlf),
+        cmocka_unit_test(test_strict_framing),
     };
     return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }
