@@ -8,8 +8,8 @@
  * and before the colon of a field name, and any byte after the CR that ends the header section
  * as its LF: each a request smuggling vector (RFC 9112 §7.1, §5.1, §2.2). Conflicting
  * Content-Length / Transfer-Encoding, bad chunk sizes and invalid header characters are errors
- * in either mode. The parser pauses in on_message_complete, which is what keeps pipelined
- * requests in order. */
+ * in either mode. Upgrade is ignored: the connection stays HTTP/1.1. The parser pauses in
+ * on_message_complete, which is what keeps pipelined requests in order. */
 #include "http/http1.h"
 
 #include <errno.h>
@@ -119,6 +119,14 @@ static bool span_is(const cs_http1_t *p, const cs_http1_span_t *s, const char *n
 static int on_headers_complete(llhttp_t *lp) {
     cs_http1_t *p = FROM_PARSER(lp);
     p->headers_done = true;
+    /* Not a proxy: after a CONNECT the client may already be sending tunnel bytes, which must
+     * not be read as requests, so the connection ends here. */
+    if (lp->method == HTTP_CONNECT)
+        return reject(p, 501, "Not Implemented: CONNECT is not supported");
+    /* RFC 9110 §7.8: a server may ignore Upgrade, and we do (h2c, websocket): the request is
+     * answered over HTTP/1.1 and the connection stays HTTP/1.1. Left set, llhttp would stop
+     * after this message and refuse the next one. */
+    lp->upgrade = 0;
     if (p->limits.limit_request_body && (lp->flags & F_CONTENT_LENGTH) &&
         lp->content_length > p->limits.limit_request_body)
         return reject(p, 413, "Request body too large (%llu > %llu bytes)",

@@ -337,6 +337,39 @@ def assert_rejected(s, raw, status, info_part):
     assert info_part in seldon_error(body)["info"], (raw, body)
 
 
+def test_ignored_upgrade_keeps_the_connection_serving(server_factory):
+    s = server_factory()
+    h2c = (b"GET /health/ping HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+           b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")
+    ws = (b"POST /predict HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+          b"Content-Length: 5\r\n\r\nhello")
+    last = b"GET /health/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    resps = parse_responses(s.raw(h2c + ws + h2c + last))
+    assert [(r[0], r[2]) for r in resps] == [(200, b"pong"), (200, b"hello"), (200, b"pong"),
+                                             (200, b"pong")]
+
+
+def test_curl_http2_two_urls_on_one_connection(server_factory):
+    import shutil
+    curl = shutil.which("curl")
+    if curl is None:
+        import pytest
+        pytest.skip("curl is not installed")
+    s = server_factory()
+    url = f"http://127.0.0.1:{s.port}/health/ping"
+    r = subprocess.run([curl, "-s", "--http2", "--max-time", "10", url, url],
+                       capture_output=True, timeout=20)
+    assert r.stdout == b"pongpong", r
+
+
+def test_connect_is_refused_and_the_connection_closed(server_factory):
+    s = server_factory()
+    # a client may send tunnel bytes right behind CONNECT; they must not be read as a request
+    assert_rejected(s, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+                    501, "CONNECT")
+
+
 def test_chunk_data_not_followed_by_crlf_is_rejected(server_factory):
     s = server_factory()
     body = b"abcdefghijklmnopqrstuvwxyz"

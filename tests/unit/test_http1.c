@@ -186,6 +186,40 @@ static void expect_error_bytewise(const char *req, int status, const char *info_
     cs_http1_close(&p);
 }
 
+static void test_upgrade_is_ignored_and_the_connection_kept(void **state) {
+    (void)state;
+    /* what `curl --http2` sends, then a second request on the same connection */
+    const char *h2c = "GET /a HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n"
+                      "GET /b HTTP/1.1\r\nHost: a\r\n\r\n";
+    const char *ws = "POST /a HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n"
+                     "Content-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nHost: a\r\n\r\n";
+    const char *cases[] = {h2c, ws};
+    for (int k = 0; k < 2; k++) {
+        cs_http1_t p;
+        cs_http1_init(&p, &limits);
+        size_t used, n = strlen(cases[k]);
+        assert_int_equal(cs_http1_feed(&p, cases[k], n, &used), CS_HTTP1_REQUEST);
+        assert_memory_equal(p.req.path, "/a", 2);
+        assert_true(p.req.keep_alive);
+        cs_http1_next(&p);
+        size_t rest = n - used;
+        assert_int_equal(cs_http1_feed(&p, cases[k] + used, rest, &used), CS_HTTP1_REQUEST);
+        assert_int_equal(used, rest);
+        assert_int_equal(p.req.path_len, 2);
+        assert_memory_equal(p.req.path, "/b", 2);
+        cs_http1_close(&p);
+    }
+}
+
+static void test_connect_is_refused(void **state) {
+    (void)state;
+    /* tunnel bytes may follow at once: the connection must end, not read them as requests */
+    expect_error("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+                 "GET /health/ping HTTP/1.1\r\nHost: a\r\n\r\n",
+                 501, "CONNECT");
+}
+
 static void test_chunk_data_must_end_with_crlf(void **state) {
     (void)state;
     expect_error_bytewise("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -216,6 +250,8 @@ int main(void) {
         cmocka_unit_test(test_http10_closes_by_default),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_smuggling_and_garbage_rejected),
+        cmocka_unit_test(test_upgrade_is_ignored_and_the_connection_kept),
+        cmocka_unit_test(test_connect_is_refused),
         cmocka_unit_test(test_chunk_data_must_end_with_crlf),
         cmocka_unit_test(test_strict_framing),
     };
