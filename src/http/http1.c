@@ -8,8 +8,10 @@
  * and before the colon of a field name, and any byte after the CR that ends the header section
  * as its LF: each a request smuggling vector (RFC 9112 §7.1, §5.1, §2.2). Conflicting
  * Content-Length / Transfer-Encoding, bad chunk sizes and invalid header characters are errors
- * in either mode. Upgrade is ignored: the connection stays HTTP/1.1. The parser pauses in
- * on_message_complete, which is what keeps pipelined requests in order. */
+ * in either mode; codings other than chunked (which llhttp 8.1 takes) and unbounded chunk
+ * extensions are checked here, before anything is buffered for the body. Upgrade is ignored: the
+ * connection stays HTTP/1.1. The parser pauses in on_message_complete, which is what keeps
+ * pipelined requests in order. */
 #include "http/http1.h"
 
 #include <errno.h>
@@ -109,20 +111,66 @@ static int on_header_value(llhttp_t *lp, const char *at, size_t len) {
     return 0;
 }
 
+static bool span_named(const cs_http1_t *p, const cs_http1_span_t *s, const char *name) {
+    size_t n = strlen(name);
+    return s->name_len == n && strncasecmp(p->head.data + s->name_off, name, n) == 0;
+}
+
 static bool span_is(const cs_http1_t *p, const cs_http1_span_t *s, const char *name,
                     const char *value) {
-    size_t n = strlen(name), v = strlen(value);
-    return s->name_len == n && strncasecmp(p->head.data + s->name_off, name, n) == 0 &&
-           s->value_len == v && strncasecmp(p->head.data + s->value_off, value, v) == 0;
+    size_t v = strlen(value);
+    return span_named(p, s, name) && s->value_len == v &&
+           strncasecmp(p->head.data + s->value_off, value, v) == 0;
+}
+
+/* RFC 9112 §6.1: chunked is the only transfer coding decoded here. Any other one (gzip,
+ * deflate, and identity, which is no longer a coding at all) would hand the model bytes it
+ * cannot read, so it is 501. Empty list elements are ignored (RFC 9110 §5.6.1); chunked twice,
+ * or not last, llhttp rejects itself. */
+static int check_transfer_coding(cs_http1_t *p, const cs_http1_span_t *s) {
+    const char *v = p->head.data + s->value_off, *end = v + s->value_len;
+    while (v < end) {
+        const char *comma = memchr(v, ',', (size_t)(end - v));
+        const char *e = comma ? comma : end;
+        while (v < e && (*v == ' ' || *v == '\t'))
+            v++;
+        while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        size_t n = (size_t)(e - v);
+        if (n > 0 && !(n == 7 && strncasecmp(v, "chunked", 7) == 0))
+            return reject(p, 501, "Not Implemented: transfer coding '%.*s' is not supported",
+                          (int)(n > 40 ? 40 : n), v);
+        v = comma ? comma + 1 : end;
+    }
+    return 0;
+}
+
+/* Checks of the request head that llhttp 8.1 does not make (RFC 9112 §6.1). */
+static int check_head(cs_http1_t *p, const llhttp_t *lp) {
+    /* Not a proxy: after a CONNECT the client may already be sending tunnel bytes, which must
+     * not be read as requests, so the connection ends here. */
+    if (lp->method == HTTP_CONNECT)
+        return reject(p, 501, "Not Implemented: CONNECT is not supported");
+    for (uint32_t i = 0; i < p->span_count; i++) {
+        const cs_http1_span_t *s = &p->spans[i];
+        if (span_named(p, s, "transfer-encoding")) {
+            /* §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing. */
+            if (lp->http_minor == 0)
+                return reject(p, 400, "Bad Request: Transfer-Encoding in an HTTP/1.0 request");
+            if (check_transfer_coding(p, s))
+                return -1;
+        } else if (lp->http_minor >= 1 && span_is(p, s, "expect", "100-continue")) {
+            p->expect_continue = true;
+        }
+    }
+    return 0;
 }
 
 static int on_headers_complete(llhttp_t *lp) {
     cs_http1_t *p = FROM_PARSER(lp);
     p->headers_done = true;
-    /* Not a proxy: after a CONNECT the client may already be sending tunnel bytes, which must
-     * not be read as requests, so the connection ends here. */
-    if (lp->method == HTTP_CONNECT)
-        return reject(p, 501, "Not Implemented: CONNECT is not supported");
+    if (check_head(p, lp))
+        return -1;
     /* RFC 9110 §7.8: a server may ignore Upgrade, and we do (h2c, websocket): the request is
      * answered over HTTP/1.1 and the connection stays HTTP/1.1. Left set, llhttp would stop
      * after this message and refuse the next one. */
@@ -139,11 +187,19 @@ static int on_headers_complete(llhttp_t *lp) {
             (p->limits.limit_request_body ? p->limits.limit_request_body : (64u << 20)) &&
         cs_buf_reserve(&p->body, (size_t)lp->content_length) < 0)
         return reject(p, 503, "out of memory");
-    if (lp->http_major == 1 && lp->http_minor >= 1) {
-        for (uint32_t i = 0; i < p->span_count; i++)
-            if (span_is(p, &p->spans[i], "expect", "100-continue"))
-                p->expect_continue = true;
-    }
+    return 0;
+}
+
+/* RFC 9112 §7.1.1: chunk extensions are skipped, but their total length in a request is
+ * limited (like a header field line); otherwise a client streams them forever past every body
+ * limit. llhttp reports names and values in pieces, so this counts as bytes arrive. */
+static int on_chunk_extension(llhttp_t *lp, const char *at, size_t len) {
+    cs_http1_t *p = FROM_PARSER(lp);
+    (void)at;
+    p->chunk_ext_len += len;
+    if (p->chunk_ext_len > p->limits.limit_request_field_size)
+        return reject(p, 400, "Bad Request: chunk extensions too large (more than %u bytes)",
+                      p->limits.limit_request_field_size);
     return 0;
 }
 
@@ -219,6 +275,8 @@ void cs_http1_init(cs_http1_t *p, const cs_http1_limits_t *limits) {
     p->settings.on_url = on_url;
     p->settings.on_header_field = on_header_field;
     p->settings.on_header_value = on_header_value;
+    p->settings.on_chunk_extension_name = on_chunk_extension;
+    p->settings.on_chunk_extension_value = on_chunk_extension;
     p->settings.on_headers_complete = on_headers_complete;
     p->settings.on_body = on_body;
     p->settings.on_message_complete = on_message_complete;
@@ -279,6 +337,7 @@ void cs_http1_next(cs_http1_t *p) {
     p->span_count = 0;
     p->url_len = 0;
     p->in_value = false;
+    p->chunk_ext_len = 0;
     p->started = p->headers_done = p->complete = p->expect_continue = false;
     memset(&p->req, 0, sizeof(p->req));
     llhttp_resume(&p->parser);

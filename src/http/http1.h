@@ -35,6 +35,7 @@ typedef struct {
     cs_header_t *headers;
     uint32_t span_count, span_cap;
     uint32_t url_len;
+    uint64_t chunk_ext_len; /* chunk extension bytes so far in this request */
     bool in_value;
     bool started, headers_done, complete, expect_continue;
     int error_status;

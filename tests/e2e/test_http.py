@@ -375,3 +375,43 @@ def test_chunk_data_not_followed_by_crlf_is_rejected(server_factory):
     body = b"abcdefghijklmnopqrstuvwxyz"
     assert_rejected(s, b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                     b"1a\r\n" + body + b"XX0\r\n\r\n", 400, "Bad Request")
+
+
+def test_endless_chunk_extension_is_cut_off(server_factory):
+    s = server_factory(args=["--limit-request-body", "1000"])
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    try:
+        sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"5;ext=")
+        piece = b"v" * 65536
+        deadline = time.monotonic() + 5
+        sent = 0
+        try:
+            while sent < (64 << 20) and time.monotonic() < deadline:  # at most 64 MB, 5 s
+                sock.sendall(piece)
+                sent += len(piece)
+        except OSError:
+            pass  # the server closed its end: the point of the test
+        data = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except (socket.timeout, OSError):
+                break
+            if not chunk:
+                break
+            data += chunk
+        [(st, h, body)] = parse_responses(data)
+        assert st == 400 and h["connection"] == "close"
+        assert "chunk extensions too large" in seldon_error(body)["info"]
+        assert sent < (16 << 20)  # stopped early, not after the client gave up
+    finally:
+        sock.close()
+    assert s.request("GET", "/health/ping")[0] == 200
+
+
+def test_transfer_codings_other_than_chunked_are_501(server_factory):
+    s = server_factory()
+    for te in [b"gzip, chunked", b"identity, chunked", b"deflate"]:
+        assert_rejected(s, b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te +
+                        b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 501, "transfer coding")

@@ -8,6 +8,7 @@
 #include "http/http1.h"
 #include "http/request.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const cs_http1_limits_t limits = {4094, 100, 8190, 1024};
@@ -240,6 +241,84 @@ static void test_strict_framing(void **state) {
     expect_error("GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400, "Bad Request");
 }
 
+static void test_chunk_extensions_are_limited(void **state) {
+    (void)state;
+    static const cs_http1_limits_t small = {4094, 100, 100, 1000};
+    cs_http1_t p;
+    cs_http1_init(&p, &small);
+    size_t used;
+    const char *head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "3;name=";
+    assert_int_equal(cs_http1_feed(&p, head, strlen(head), &used), CS_HTTP1_MORE);
+    /* an endless extension value arriving in pieces is stopped at the limit, not read on */
+    char piece[32];
+    memset(piece, 'v', sizeof(piece));
+    cs_http1_result_t r = CS_HTTP1_MORE;
+    int fed = 0;
+    for (; fed < 1000 && r == CS_HTTP1_MORE; fed++)
+        r = cs_http1_feed(&p, piece, sizeof(piece), &used);
+    assert_int_equal(r, CS_HTTP1_ERROR);
+    assert_true(fed * sizeof(piece) <= 100 + sizeof(piece));
+    assert_int_equal(p.error_status, 400);
+    assert_non_null(strstr(p.error_info, "chunk extensions too large"));
+    cs_http1_close(&p);
+
+    /* many short ones count together */
+    char many[2048] = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 30; i++)
+        strcat(many, "1;ext=abcd\r\nx\r\n");
+    strcat(many, "0\r\n\r\n");
+    cs_http1_init(&p, &small);
+    assert_int_equal(feed_all(&p, many, &used), CS_HTTP1_ERROR);
+    assert_non_null(strstr(p.error_info, "chunk extensions too large"));
+    cs_http1_close(&p);
+
+    /* within the limit they are skipped */
+    cs_http1_init(&p, &limits);
+    assert_int_equal(feed_all(&p,
+                              "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "3;a=b\r\nabc\r\n1;q=\"x y\"\r\nd\r\n0\r\n\r\n",
+                              &used),
+                     CS_HTTP1_REQUEST);
+    assert_int_equal(p.req.body_len, 4);
+    assert_memory_equal(p.req.body, "abcd", 4);
+    cs_http1_close(&p);
+}
+
+static void test_transfer_codings_other_than_chunked(void **state) {
+    (void)state;
+    const char *te[] = {"gzip, chunked", "identity, chunked", "gzip", "deflate", "chunked;x=1"};
+    for (size_t i = 0; i < sizeof(te) / sizeof(te[0]); i++) {
+        char req[256];
+        snprintf(req, sizeof(req),
+                 "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: %s\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                 te[i]);
+        expect_error(req, 501, "Not Implemented");
+    }
+    /* split over two header lines, the codings are one list (RFC 9110 §5.3) */
+    expect_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                 501, "'gzip'");
+    expect_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"
+                 "3\r\nabc\r\n0\r\n\r\n",
+                 400, "Bad Request");
+    expect_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                 400, "Bad Request");
+    expect_error("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400,
+                 "HTTP/1.0");
+    cs_http1_t p;
+    cs_http1_init(&p, &limits);
+    size_t used;
+    assert_int_equal(feed_all(&p,
+                              "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  , Chunked \r\n\r\n"
+                              "3\r\nabc\r\n0\r\n\r\n",
+                              &used),
+                     CS_HTTP1_REQUEST);
+    assert_int_equal(p.req.body_len, 3);
+    cs_http1_close(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simple_get),
@@ -254,6 +333,8 @@ int main(void) {
         cmocka_unit_test(test_connect_is_refused),
         cmocka_unit_test(test_chunk_data_must_end_with_crlf),
         cmocka_unit_test(test_strict_framing),
+        cmocka_unit_test(test_chunk_extensions_are_limited),
+        cmocka_unit_test(test_transfer_codings_other_than_chunked),
     };
     return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }
