@@ -8,9 +8,10 @@
  * and before the colon of a field name, and any byte after the CR that ends the header section
  * as its LF: each a request smuggling vector (RFC 9112 §7.1, §5.1, §2.2). Conflicting
  * Content-Length / Transfer-Encoding, bad chunk sizes and invalid header characters are errors
- * in either mode; codings other than chunked (which llhttp 8.1 takes) and unbounded chunk
- * extensions are checked here, before anything is buffered for the body. Upgrade is ignored: the
- * connection stays HTTP/1.1. The parser pauses in on_message_complete, which is what keeps
+ * in either mode; what llhttp 8.1 accepts and RFC 9112 does not (no or two Host headers, an
+ * empty field name, HTTP/2.0 or no version, codings other than chunked, unbounded chunk
+ * extensions) is checked here, before anything is buffered for the body. Upgrade is ignored:
+ * the connection stays HTTP/1.1. The parser pauses in on_message_complete, which is what keeps
  * pipelined requests in order. */
 #include "http/http1.h"
 
@@ -78,12 +79,33 @@ static int check_field(cs_http1_t *p, const cs_http1_span_t *s) {
     return 0;
 }
 
+/* Trailer fields (RFC 9112 §7.1.2) are not merged into the header section: a trailer must not
+ * supply a Host, a Content-Type or any other field the request was already judged by. They are
+ * only counted, against the same limits as header fields. */
+static int count_trailer(cs_http1_t *p, size_t len, bool name) {
+    if (name && !p->in_field) {
+        if (p->span_count + p->trailer_count >= p->limits.limit_request_fields)
+            return reject(p, 431, "Too many headers (more than %u)",
+                          p->limits.limit_request_fields);
+        p->trailer_count++;
+        p->trailer_size = 2;
+        p->in_field = true;
+    }
+    if (len > p->limits.limit_request_field_size ||
+        p->trailer_size + len > p->limits.limit_request_field_size)
+        return reject(p, 431, "Request Header Fields Too Large");
+    p->trailer_size += (uint32_t)len;
+    return 0;
+}
+
 static int on_header_field(llhttp_t *lp, const char *at, size_t len) {
     cs_http1_t *p = FROM_PARSER(lp);
-    if (p->span_count == 0 || p->in_value) {
+    if (p->headers_done)
+        return count_trailer(p, len, true);
+    if (!p->in_field) {
         if (add_span(p))
             return -1;
-        p->in_value = false;
+        p->in_field = true;
     }
     cs_http1_span_t *s = &p->spans[p->span_count - 1];
     if (len > p->limits.limit_request_field_size)
@@ -97,9 +119,21 @@ static int on_header_field(llhttp_t *lp, const char *at, size_t len) {
     return 0;
 }
 
+/* RFC 9110 §5.1: a field name is a token, so at least one character; llhttp 8.1 lets ": v"
+ * through. No piece of a name since the last field ended means an empty one. */
+static int on_header_field_complete(llhttp_t *lp) {
+    cs_http1_t *p = FROM_PARSER(lp);
+    if (!p->in_field ||
+        (p->headers_done ? p->trailer_size == 2 : p->spans[p->span_count - 1].name_len == 0))
+        return reject(p, 400, "Bad Request: empty header name");
+    p->in_field = false;
+    return 0;
+}
+
 static int on_header_value(llhttp_t *lp, const char *at, size_t len) {
     cs_http1_t *p = FROM_PARSER(lp);
-    p->in_value = true;
+    if (p->headers_done)
+        return count_trailer(p, len, false);
     cs_http1_span_t *s = &p->spans[p->span_count - 1];
     if (len > p->limits.limit_request_field_size)
         return reject(p, 431, "Request Header Fields Too Large");
@@ -121,6 +155,19 @@ static bool span_is(const cs_http1_t *p, const cs_http1_span_t *s, const char *n
     size_t v = strlen(value);
     return span_named(p, s, name) && s->value_len == v &&
            strncasecmp(p->head.data + s->value_off, value, v) == 0;
+}
+
+/* RFC 9112 §3.2 / RFC 3986 §3.2.2: a Host value is uri-host [":" port]; anything else (spaces,
+ * '/', '@', '?', '#', control bytes) is an invalid value the server must answer with 400. */
+static bool host_valid(const char *v, uint32_t len) {
+    static const char extra[] = "-._~!$&'()*+,;=:[]%";
+    for (uint32_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c != '\0' && strchr(extra, c) != NULL)))
+            return false;
+    }
+    return true;
 }
 
 /* RFC 9112 §6.1: chunked is the only transfer coding decoded here. Any other one (gzip,
@@ -145,15 +192,25 @@ static int check_transfer_coding(cs_http1_t *p, const cs_http1_span_t *s) {
     return 0;
 }
 
-/* Checks of the request head that llhttp 8.1 does not make (RFC 9112 §6.1). */
+/* Checks of the request head that llhttp 8.1 does not make (RFC 9112 §2.3, §3.2, §6.1). */
 static int check_head(cs_http1_t *p, const llhttp_t *lp) {
+    /* llhttp also takes "HTTP/2.0" and a request line with no version at all (HTTP/0.9). */
+    if (lp->http_major != 1)
+        return reject(p, 400, "Bad Request: unsupported HTTP version %u.%u", lp->http_major,
+                      lp->http_minor);
     /* Not a proxy: after a CONNECT the client may already be sending tunnel bytes, which must
      * not be read as requests, so the connection ends here. */
     if (lp->method == HTTP_CONNECT)
         return reject(p, 501, "Not Implemented: CONNECT is not supported");
+    uint32_t hosts = 0;
     for (uint32_t i = 0; i < p->span_count; i++) {
         const cs_http1_span_t *s = &p->spans[i];
-        if (span_named(p, s, "transfer-encoding")) {
+        if (span_named(p, s, "host")) {
+            if (++hosts > 1)
+                return reject(p, 400, "Bad Request: more than one Host header");
+            if (!host_valid(p->head.data + s->value_off, s->value_len))
+                return reject(p, 400, "Bad Request: invalid Host header");
+        } else if (span_named(p, s, "transfer-encoding")) {
             /* §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing. */
             if (lp->http_minor == 0)
                 return reject(p, 400, "Bad Request: Transfer-Encoding in an HTTP/1.0 request");
@@ -163,6 +220,8 @@ static int check_head(cs_http1_t *p, const llhttp_t *lp) {
             p->expect_continue = true;
         }
     }
+    if (hosts == 0 && lp->http_minor >= 1)
+        return reject(p, 400, "Bad Request: missing Host header");
     return 0;
 }
 
@@ -274,6 +333,7 @@ void cs_http1_init(cs_http1_t *p, const cs_http1_limits_t *limits) {
     p->settings.on_message_begin = on_message_begin;
     p->settings.on_url = on_url;
     p->settings.on_header_field = on_header_field;
+    p->settings.on_header_field_complete = on_header_field_complete;
     p->settings.on_header_value = on_header_value;
     p->settings.on_chunk_extension_name = on_chunk_extension;
     p->settings.on_chunk_extension_value = on_chunk_extension;
@@ -336,7 +396,8 @@ void cs_http1_next(cs_http1_t *p) {
         cs_buf_reset(&p->body);
     p->span_count = 0;
     p->url_len = 0;
-    p->in_value = false;
+    p->in_field = false;
+    p->trailer_count = p->trailer_size = 0;
     p->chunk_ext_len = 0;
     p->started = p->headers_done = p->complete = p->expect_continue = false;
     memset(&p->req, 0, sizeof(p->req));

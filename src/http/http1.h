@@ -35,8 +35,9 @@ typedef struct {
     cs_header_t *headers;
     uint32_t span_count, span_cap;
     uint32_t url_len;
-    uint64_t chunk_ext_len; /* chunk extension bytes so far in this request */
-    bool in_value;
+    uint32_t trailer_count, trailer_size; /* trailer fields are counted, never stored */
+    uint64_t chunk_ext_len;               /* chunk extension bytes so far in this request */
+    bool in_field;                        /* inside a field name (a new field starts otherwise) */
     bool started, headers_done, complete, expect_continue;
     int error_status;
     const char *error_reason; /* Seldon reason for the error body */

@@ -57,7 +57,7 @@ def test_pipelined_requests_answered_in_order(server_factory):
     reqs = b"".join(
         b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b)
         for b in [b"sleep:200", b"one", b"sleep:50", b"two"])
-    reqs += b"GET /health/ping HTTP/1.1\r\nConnection: close\r\n\r\n"
+    reqs += b"GET /health/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     resps = parse_responses(s.raw(reqs))
     assert [r[2] for r in resps] == [b'{"slept":200}', b"one", b'{"slept":50}', b"two", b"pong"]
     assert resps[-1][1]["connection"] == "close"
@@ -65,7 +65,8 @@ def test_pipelined_requests_answered_in_order(server_factory):
 
 def test_chunked_request_body(server_factory):
     s = server_factory()
-    raw = (b"POST /predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    raw = (b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+           b"Connection: close\r\n\r\n"
            b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
     [(st, _, body)] = parse_responses(s.raw(raw))
     assert (st, body) == (200, b"hello world")
@@ -75,7 +76,7 @@ def test_expect_100_continue(server_factory):
     s = server_factory()
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
     try:
-        sock.sendall(b"POST /predict HTTP/1.1\r\nContent-Length: 4\r\n"
+        sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
                      b"Expect: 100-continue\r\n\r\n")
         assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
         sock.sendall(b"body")
@@ -93,7 +94,7 @@ def test_http10_and_head(server_factory):
     s = server_factory()
     [(st, h, body)] = parse_responses(s.raw(b"GET /health/ping HTTP/1.0\r\n\r\n"))
     assert (st, body, h["connection"]) == (200, b"pong", "close")
-    data = s.raw(b"HEAD /health/ping HTTP/1.1\r\nConnection: close\r\n\r\n")
+    data = s.raw(b"HEAD /health/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     head, _, rest = data.partition(b"\r\n\r\n")
     assert b"Content-Length: 4" in head and rest == b""
 
@@ -118,13 +119,13 @@ def test_limits_give_seldon_error_bodies(server_factory):
     assert st == 400 and h["connection"] == "close"
     assert "Request Line is too large" in seldon_error(body)["info"]
     [(st, _, body)] = parse_responses(
-        s.raw(b"GET / HTTP/1.1\r\nX: " + b"v" * 9000 + b"\r\n\r\n"))
+        s.raw(b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"v" * 9000 + b"\r\n\r\n"))
     assert st == 431
     [(st, _, body)] = parse_responses(
-        s.raw(b"GET / HTTP/1.1\r\n" + b"A: b\r\n" * 101 + b"\r\n"))
+        s.raw(b"GET / HTTP/1.1\r\nHost: x\r\n" + b"A: b\r\n" * 101 + b"\r\n"))
     assert st == 431
     [(st, _, body)] = parse_responses(
-        s.raw(b"POST /predict HTTP/1.1\r\nContent-Length: 5000\r\n\r\n"))
+        s.raw(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"))
     assert st == 413
     assert seldon_error(body)["reason"] == "MICROSERVICE_BAD_DATA"
     # the server is still fine
@@ -133,8 +134,9 @@ def test_limits_give_seldon_error_bodies(server_factory):
 
 def test_conflicting_length_and_chunked_is_rejected(server_factory):
     s = server_factory()
-    raw = (b"POST /predict HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
-           b"0\r\n\r\nGET /health/ping HTTP/1.1\r\n\r\n")
+    raw = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n"
+           b"0\r\n\r\nGET /health/ping HTTP/1.1\r\nHost: x\r\n\r\n")
     resps = parse_responses(s.raw(raw))
     assert len(resps) == 1 and resps[0][0] == 400
     assert resps[0][1]["connection"] == "close"
@@ -143,7 +145,7 @@ def test_conflicting_length_and_chunked_is_rejected(server_factory):
 def test_garbage_gets_400_and_server_survives(server_factory):
     s = server_factory()
     for junk in [b"\x00\x01\x02\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"GET\r\n\r\n",
-                 b"POST /predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]:
+                 b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]:
         resps = parse_responses(s.raw(junk))
         assert resps and resps[0][0] == 400, junk
     assert s.request("GET", "/health/ping")[0] == 200
@@ -153,7 +155,7 @@ def test_slow_client_is_timed_out(server_factory):
     s = server_factory(args=["--client-timeout", "1"])
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
     try:
-        sock.sendall(b"POST /predict HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         t0 = time.monotonic()
         data = b""
         while True:
@@ -172,7 +174,7 @@ def test_idle_keepalive_connection_closed_after_keepalive(server_factory):
     s = server_factory(env={"GUNICORN_KEEPALIVE": "1"})
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
     try:
-        sock.sendall(b"GET /health/ping HTTP/1.1\r\n\r\n")
+        sock.sendall(b"GET /health/ping HTTP/1.1\r\nHost: x\r\n\r\n")
         assert b"pong" in sock.recv(4096)
         t0 = time.monotonic()
         assert sock.recv(4096) == b""  # closed by the server
@@ -279,7 +281,7 @@ def test_keepalive_zero_still_waits_for_the_first_request(server_factory):
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
     try:
         time.sleep(0.8)  # longer than the loop's timer tick: the connection must still be open
-        sock.sendall(b"GET /health/ping HTTP/1.1\r\n\r\n")
+        sock.sendall(b"GET /health/ping HTTP/1.1\r\nHost: x\r\n\r\n")
         data = sock.recv(4096)
         assert b"pong" in data and b"Connection: close" in data
     finally:
@@ -415,3 +417,21 @@ def test_transfer_codings_other_than_chunked_are_501(server_factory):
     for te in [b"gzip, chunked", b"identity, chunked", b"deflate"]:
         assert_rejected(s, b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te +
                         b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 501, "transfer coding")
+
+
+def test_request_heads_the_rfc_rejects(server_factory):
+    s = server_factory()
+    cases = [
+        (b"GET /health/ping HTTP/1.1\r\nHost: x\r\n: no-name\r\n\r\n", "empty header name"),
+        (b"GET /health/ping HTTP/1.1\r\n\r\n", "missing Host"),
+        (b"GET /health/ping HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "more than one Host"),
+        (b"GET /health/ping HTTP/1.1\r\nHost: x y\r\n\r\n", "invalid Host"),
+        (b"GET /health/ping\r\nHost: x\r\n\r\n", "version"),
+        (b"GET /health/ping HTTP/2.0\r\nHost: x\r\n\r\n", "version"),
+        (b"GET /health/ping HTTP/1.1\r\nHost : x\r\n\r\n", "Bad Request"),
+    ]
+    for raw, info in cases:
+        assert_rejected(s, raw, 400, info)
+    # HTTP/1.0 needs no Host
+    [(st, _, body)] = parse_responses(s.raw(b"GET /health/ping HTTP/1.0\r\n\r\n"))
+    assert (st, body) == (200, b"pong")

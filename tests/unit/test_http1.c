@@ -42,7 +42,7 @@ static void test_byte_by_byte_with_body(void **state) {
     (void)state;
     cs_http1_t p;
     cs_http1_init(&p, &limits);
-    const char *req = "POST /predict HTTP/1.1\r\nContent-Type: application/json\r\n"
+    const char *req = "POST /predict HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
                       "Content-Length: 7\r\n\r\n{\"a\":1}";
     size_t n = strlen(req), used;
     for (size_t i = 0; i < n - 1; i++) {
@@ -63,14 +63,14 @@ static void test_pipelined_requests_come_one_at_a_time(void **state) {
     (void)state;
     cs_http1_t p;
     cs_http1_init(&p, &limits);
-    const char *two = "GET /a HTTP/1.1\r\n\r\nGET /bb HTTP/1.1\r\n\r\n";
+    const char *two = "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /bb HTTP/1.1\r\nHost: a\r\n\r\n";
     size_t used;
     assert_int_equal(feed_all(&p, two, &used), CS_HTTP1_REQUEST);
-    assert_int_equal(used, 19);
+    assert_int_equal(used, 28);
     assert_memory_equal(p.req.path, "/a", 2);
     cs_http1_next(&p);
     assert_int_equal(cs_http1_feed(&p, two + used, strlen(two) - used, &used), CS_HTTP1_REQUEST);
-    assert_int_equal(used, 20);
+    assert_int_equal(used, 29);
     assert_int_equal(p.req.path_len, 3);
     cs_http1_close(&p);
 }
@@ -79,7 +79,7 @@ static void test_chunked_body(void **state) {
     (void)state;
     cs_http1_t p;
     cs_http1_init(&p, &limits);
-    const char *req = "POST /predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    const char *req = "POST /predict HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                       "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n";
     size_t used;
     assert_int_equal(feed_all(&p, req, &used), CS_HTTP1_REQUEST);
@@ -93,10 +93,11 @@ static void test_expect_continue(void **state) {
     cs_http1_t p;
     cs_http1_init(&p, &limits);
     size_t used;
-    assert_int_equal(
-        feed_all(&p, "POST /predict HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
-                 &used),
-        CS_HTTP1_MORE);
+    assert_int_equal(feed_all(&p,
+                              "POST /predict HTTP/1.1\r\nHost: a\r\nExpect: "
+                              "100-continue\r\nContent-Length: 2\r\n\r\n",
+                              &used),
+                     CS_HTTP1_MORE);
     assert_true(cs_http1_wants_continue(&p));
     assert_int_equal(feed_all(&p, "ok", &used), CS_HTTP1_REQUEST);
     assert_false(cs_http1_wants_continue(&p));
@@ -149,8 +150,8 @@ static void test_limits(void **state) {
     strcat(many, "\r\n");
     expect_error(many, 431, "Too many headers");
 
-    expect_error("POST / HTTP/1.1\r\nContent-Length: 2048\r\n\r\n", 413, "too large");
-    char chunked[4096] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    expect_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2048\r\n\r\n", 413, "too large");
+    char chunked[4096] = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
     for (int i = 0; i < 5; i++) {
         strcat(chunked, "100\r\n");
         size_t l = strlen(chunked);
@@ -319,6 +320,58 @@ static void test_transfer_codings_other_than_chunked(void **state) {
     cs_http1_close(&p);
 }
 
+static void test_request_head_rules(void **state) {
+    (void)state;
+    expect_error("GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n", 400, "empty header name");
+    expect_error("GET / HTTP/1.1\r\n: empty\r\nHost: a\r\n\r\n", 400, "empty header name");
+    expect_error("GET / HTTP/1.1\r\n\r\n", 400, "missing Host");
+    expect_error("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "more than one Host");
+    expect_error("GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n", 400, "more than one Host");
+    expect_error("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "invalid Host");
+    expect_error("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, "invalid Host");
+    expect_error("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400, "invalid Host");
+    expect_error("GET /\r\nHost: a\r\n\r\n", 400, "version");
+    expect_error("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 400, "version");
+    expect_error("GET / HTTP/0.9\r\nHost: a\r\n\r\n", 400, "version");
+    expect_error("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, "Bad Request");
+
+    const char *ok[] = {"GET / HTTP/1.0\r\n\r\n", "GET / HTTP/1.1\r\nHost:\r\n\r\n",
+                        "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+                        "GET / HTTP/1.1\r\nHOST: x-y.example.com:80\r\n\r\n"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        cs_http1_t p;
+        cs_http1_init(&p, &limits);
+        size_t used;
+        assert_int_equal(feed_all(&p, ok[i], &used), CS_HTTP1_REQUEST);
+        cs_http1_close(&p);
+    }
+}
+
+static void test_trailers_are_not_headers(void **state) {
+    (void)state;
+    cs_http1_t p;
+    cs_http1_init(&p, &limits);
+    size_t used;
+    assert_int_equal(feed_all(&p,
+                              "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "3\r\nabc\r\n0\r\nContent-Type: text/evil\r\nHost: b\r\n\r\n",
+                              &used),
+                     CS_HTTP1_REQUEST);
+    assert_int_equal(p.req.header_count, 2);
+    assert_null(cs_request_header(&p.req, "content-type", NULL));
+    cs_http1_close(&p);
+    char many[4096] = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+    for (int i = 0; i < 99; i++)
+        strcat(many, "T: 1\r\n");
+    strcat(many, "\r\n");
+    expect_error(many, 431, "Too many headers");
+    char big[9000] = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: ";
+    size_t n = strlen(big);
+    memset(big + n, 'v', 8500);
+    strcpy(big + n + 8500, "\r\n\r\n");
+    expect_error(big, 431, "Request Header Fields Too Large");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simple_get),
@@ -335,6 +388,8 @@ int main(void) {
         cmocka_unit_test(test_strict_framing),
         cmocka_unit_test(test_chunk_extensions_are_limited),
         cmocka_unit_test(test_transfer_codings_other_than_chunked),
+        cmocka_unit_test(test_request_head_rules),
+        cmocka_unit_test(test_trailers_are_not_headers),
     };
     return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }
