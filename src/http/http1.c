@@ -291,6 +291,35 @@ static cs_http_method_t method_of(uint8_t m) {
     }
 }
 
+/* RFC 9112 §3.2: the target is in origin-form (/path?query), asterisk-form (*) or absolute-form
+ * (scheme://authority/path?query), which a server MUST accept; its authority is ignored (the
+ * server answers for one host). Routing sees the path alone. A fragment is never sent by a
+ * conforming client (RFC 9110 §7.1); one that arrives is cut off, so /predict#x is /predict. */
+static void split_target(cs_request_t *r) {
+    const char *s = r->url, *end = r->url + r->url_len;
+    const char *hash = memchr(s, '#', r->url_len);
+    if (hash)
+        end = hash;
+    bool absolute = false;
+    if (s < end && *s != '/' && *s != '*') {
+        const char *sep = memmem(s, (size_t)(end - s), "://", 3);
+        if (sep) {
+            absolute = true;
+            for (s = sep + 3; s < end && *s != '/' && *s != '?';)
+                s++;
+        }
+    }
+    const char *q = memchr(s, '?', (size_t)(end - s));
+    r->path = s;
+    r->path_len = (uint32_t)((q ? q : end) - s);
+    if (absolute && r->path_len == 0) /* http://host and http://host/ name the same resource */
+        r->path = "/", r->path_len = 1;
+    if (q) {
+        r->query = q + 1;
+        r->query_len = (uint32_t)(end - q - 1);
+    }
+}
+
 static int on_message_complete(llhttp_t *lp) {
     cs_http1_t *p = FROM_PARSER(lp);
     if (p->span_count > 0 && p->headers == NULL)
@@ -303,13 +332,7 @@ static int on_message_complete(llhttp_t *lp) {
     r->method_name = llhttp_method_name(lp->method);
     r->url = p->head.data ? p->head.data : "";
     r->url_len = p->url_len;
-    const char *q = memchr(r->url, '?', r->url_len);
-    r->path = r->url;
-    r->path_len = q ? (uint32_t)(q - r->url) : r->url_len;
-    if (q) {
-        r->query = q + 1;
-        r->query_len = r->url_len - r->path_len - 1;
-    }
+    split_target(r);
     for (uint32_t i = 0; i < p->span_count; i++) {
         const cs_http1_span_t *s = &p->spans[i];
         p->headers[i] = (cs_header_t){p->head.data + s->name_off, p->head.data + s->value_off,

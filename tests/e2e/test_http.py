@@ -435,3 +435,15 @@ def test_request_heads_the_rfc_rejects(server_factory):
     # HTTP/1.0 needs no Host
     [(st, _, body)] = parse_responses(s.raw(b"GET /health/ping HTTP/1.0\r\n\r\n"))
     assert (st, body) == (200, b"pong")
+
+
+def test_absolute_form_target_and_fragment(server_factory):
+    s = server_factory()
+    raw = (b"GET http://example.com/health/ping HTTP/1.1\r\nHost: example.com\r\n\r\n"
+           b"GET /health/ping#top HTTP/1.1\r\nHost: x\r\n\r\n"
+           b"POST http://example.com:9000/predict?x=1#frag HTTP/1.1\r\nHost: x\r\n"
+           b"Content-Length: 3\r\n\r\nabc"
+           b"GET /health/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    resps = parse_responses(s.raw(raw))
+    assert [(r[0], r[2]) for r in resps] == [(200, b"pong"), (200, b"pong"), (200, b"abc"),
+                                             (200, b"pong")]

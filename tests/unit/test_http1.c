@@ -347,6 +347,37 @@ static void test_request_head_rules(void **state) {
     }
 }
 
+static void expect_target(const char *req, const char *path, const char *query) {
+    cs_http1_t p;
+    cs_http1_init(&p, &limits);
+    size_t used;
+    assert_int_equal(feed_all(&p, req, &used), CS_HTTP1_REQUEST);
+    assert_int_equal(p.req.path_len, strlen(path));
+    assert_memory_equal(p.req.path, path, strlen(path));
+    if (query) {
+        assert_non_null(p.req.query);
+        assert_int_equal(p.req.query_len, strlen(query));
+        assert_memory_equal(p.req.query, query, strlen(query));
+    } else {
+        assert_null(p.req.query);
+    }
+    cs_http1_close(&p);
+}
+
+static void test_target_forms(void **state) {
+    (void)state;
+    expect_target("GET http://host/health/ping HTTP/1.1\r\nHost: other\r\n\r\n", "/health/ping",
+                  NULL);
+    expect_target("GET HTTPS://h:8000/predict?json=%7B%7D HTTP/1.1\r\nHost: h\r\n\r\n", "/predict",
+                  "json=%7B%7D");
+    expect_target("GET http://host HTTP/1.1\r\nHost: h\r\n\r\n", "/", NULL);
+    expect_target("GET http://host?a=1 HTTP/1.1\r\nHost: h\r\n\r\n", "/", "a=1");
+    expect_target("GET /predict#frag HTTP/1.1\r\nHost: h\r\n\r\n", "/predict", NULL);
+    expect_target("GET /predict?a=1#f?b=2 HTTP/1.1\r\nHost: h\r\n\r\n", "/predict", "a=1");
+    expect_target("GET http://h/p#x HTTP/1.1\r\nHost: h\r\n\r\n", "/p", NULL);
+    expect_target("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", "*", NULL);
+}
+
 static void test_trailers_are_not_headers(void **state) {
     (void)state;
     cs_http1_t p;
@@ -389,6 +420,7 @@ int main(void) {
         cmocka_unit_test(test_chunk_extensions_are_limited),
         cmocka_unit_test(test_transfer_codings_other_than_chunked),
         cmocka_unit_test(test_request_head_rules),
+        cmocka_unit_test(test_target_forms),
         cmocka_unit_test(test_trailers_are_not_headers),
     };
     return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
