@@ -1,10 +1,15 @@
 /* libFuzzer driver for the HTTP/1.1 request parser. The input is split at an offset taken from
  * its first byte, to exercise requests arriving in two reads; complete requests are consumed in
- * a loop the way the worker does with pipelined input. */
+ * a loop the way the worker does with pipelined input. Each request's path and query must lie
+ * inside its target (the one exception: the "/" of an absolute-form target with no path) and
+ * its body within the limit; anything else traps. Seeds in corpus/http1 start with that split
+ * byte. */
 #include "http/http1.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,8 +36,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             s += used, n -= used;
             if (r == CS_HTTP1_MORE)
                 break;
+            const cs_request_t *q = &p.req;
+            const char *url_end = q->url + q->url_len;
+            bool path_ok = (q->path >= q->url && q->path + q->path_len <= url_end) ||
+                           (q->path_len == 1 && q->path[0] == '/');
+            bool query_ok =
+                q->query == NULL || (q->query >= q->url && q->query + q->query_len <= url_end);
+            if (!path_ok || !query_ok || q->body_len > limits.limit_request_body ||
+                memchr(q->path, '#', q->path_len) != NULL)
+                __builtin_trap();
             /* touch the request as the worker would */
-            volatile size_t sum = p.req.path_len + p.req.body_len + p.req.header_count;
+            volatile size_t sum = q->path_len + q->body_len + q->header_count;
             (void)sum;
             cs_http1_next(&p);
             if (n == 0)
