@@ -234,6 +234,7 @@ static int on_headers_complete(llhttp_t *lp) {
      * answered over HTTP/1.1 and the connection stays HTTP/1.1. Left set, llhttp would stop
      * after this message and refuse the next one. */
     lp->upgrade = 0;
+    p->in_chunks = (lp->flags & F_CHUNKED) != 0;
     if (p->limits.limit_request_body && (lp->flags & F_CONTENT_LENGTH) &&
         lp->content_length > p->limits.limit_request_body)
         return reject(p, 413, "Request body too large (%llu > %llu bytes)",
@@ -262,8 +263,33 @@ static int on_chunk_extension(llhttp_t *lp, const char *at, size_t len) {
     return 0;
 }
 
+/* The last chunk (size 0) ends the data; what follows are trailers, counted as fields. */
+static int on_chunk_header(llhttp_t *lp) {
+    if (lp->content_length == 0)
+        FROM_PARSER(lp)->in_chunks = false;
+    return 0;
+}
+
+/* RFC 9112 §7.1: between two chunks' data there is a CRLF and a chunk-size line. Extensions are
+ * counted above, but llhttp takes any number of leading zeros in the size, so a client could
+ * send one size line forever without a byte of data. The gap is bounded like a header field
+ * line. It is counted per feed (the bytes after the last data byte of this feed, or all of
+ * them), so at most one read's worth passes the bound. */
+static int count_chunk_gap(cs_http1_t *p, const char *data, size_t len) {
+    const char *from = p->data_end ? p->data_end : data;
+    p->chunk_gap += (size_t)(data + len - from);
+    if (p->chunk_gap > p->limits.limit_request_field_size)
+        return reject(p, 400, "Bad Request: chunk size line too long (more than %u bytes)",
+                      p->limits.limit_request_field_size);
+    return 0;
+}
+
 static int on_body(llhttp_t *lp, const char *at, size_t len) {
     cs_http1_t *p = FROM_PARSER(lp);
+    if (p->in_chunks) {
+        p->data_end = at + len;
+        p->chunk_gap = 0;
+    }
     if (p->limits.limit_request_body && p->body.len + len > p->limits.limit_request_body)
         return reject(p, 413, "Request body too large (more than %llu bytes)",
                       (unsigned long long)p->limits.limit_request_body);
@@ -361,6 +387,7 @@ void cs_http1_init(cs_http1_t *p, const cs_http1_limits_t *limits) {
     p->settings.on_chunk_extension_name = on_chunk_extension;
     p->settings.on_chunk_extension_value = on_chunk_extension;
     p->settings.on_headers_complete = on_headers_complete;
+    p->settings.on_chunk_header = on_chunk_header;
     p->settings.on_body = on_body;
     p->settings.on_message_complete = on_message_complete;
     llhttp_init(&p->parser, HTTP_REQUEST, &p->settings);
@@ -391,9 +418,14 @@ cs_http1_result_t cs_http1_feed(cs_http1_t *p, const char *data, size_t len, siz
     *consumed = 0;
     if (p->error_status)
         return CS_HTTP1_ERROR;
+    /* only feeds that are all body count towards the chunk gap (not the one the head ends in) */
+    bool in_chunks = p->in_chunks;
+    p->data_end = NULL;
     llhttp_errno_t err = llhttp_execute(&p->parser, data, len);
     if (err == HPE_OK) {
         *consumed = len;
+        if (in_chunks && p->in_chunks && count_chunk_gap(p, data, len))
+            return CS_HTTP1_ERROR;
         return CS_HTTP1_MORE;
     }
     if (err == HPE_PAUSED && p->complete) {
@@ -421,7 +453,9 @@ void cs_http1_next(cs_http1_t *p) {
     p->url_len = 0;
     p->in_field = false;
     p->trailer_count = p->trailer_size = 0;
-    p->chunk_ext_len = 0;
+    p->chunk_ext_len = p->chunk_gap = 0;
+    p->data_end = NULL;
+    p->in_chunks = false;
     p->started = p->headers_done = p->complete = p->expect_continue = false;
     memset(&p->req, 0, sizeof(p->req));
     llhttp_resume(&p->parser);

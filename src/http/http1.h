@@ -37,7 +37,10 @@ typedef struct {
     uint32_t url_len;
     uint32_t trailer_count, trailer_size; /* trailer fields are counted, never stored */
     uint64_t chunk_ext_len;               /* chunk extension bytes so far in this request */
-    bool in_field;                        /* inside a field name (a new field starts otherwise) */
+    uint64_t chunk_gap;   /* bytes since the last chunk data byte (size lines, CRLFs) */
+    const char *data_end; /* end of the last chunk data in the bytes being fed, or NULL */
+    bool in_chunks;       /* between the head and the last chunk of a chunked body */
+    bool in_field;        /* inside a field name (a new field starts otherwise) */
     bool started, headers_done, complete, expect_continue;
     int error_status;
     const char *error_reason; /* Seldon reason for the error body */

@@ -379,17 +379,17 @@ def test_chunk_data_not_followed_by_crlf_is_rejected(server_factory):
                     b"1a\r\n" + body + b"XX0\r\n\r\n", 400, "Bad Request")
 
 
-def test_endless_chunk_extension_is_cut_off(server_factory):
-    s = server_factory(args=["--limit-request-body", "1000"])
+def stream_until_cut_off(s, head, filler):
+    """Sends `head`, then `filler` over and over (at most 64 MB, 5 s); returns the response and
+    how much was sent before the server closed its end."""
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
     try:
-        sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     b"5;ext=")
-        piece = b"v" * 65536
+        sock.sendall(head)
+        piece = filler * (65536 // len(filler))
         deadline = time.monotonic() + 5
         sent = 0
         try:
-            while sent < (64 << 20) and time.monotonic() < deadline:  # at most 64 MB, 5 s
+            while sent < (64 << 20) and time.monotonic() < deadline:
                 sock.sendall(piece)
                 sent += len(piece)
         except OSError:
@@ -403,12 +403,21 @@ def test_endless_chunk_extension_is_cut_off(server_factory):
             if not chunk:
                 break
             data += chunk
-        [(st, h, body)] = parse_responses(data)
-        assert st == 400 and h["connection"] == "close"
-        assert "chunk extensions too large" in seldon_error(body)["info"]
-        assert sent < (16 << 20)  # stopped early, not after the client gave up
+        return parse_responses(data), sent
     finally:
         sock.close()
+
+
+def test_endless_chunk_extension_is_cut_off(server_factory):
+    s = server_factory(args=["--limit-request-body", "1000"])
+    head = b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for start, filler, info in [(b"5;ext=", b"v", "chunk extensions too large"),
+                                (b"5\r\nhello\r\n", b"0", "chunk size line too long")]:
+        resps, sent = stream_until_cut_off(s, head + start, filler)
+        [(st, h, body)] = resps
+        assert st == 400 and h["connection"] == "close"
+        assert info in seldon_error(body)["info"]
+        assert sent < (16 << 20)  # stopped early, not after the client gave up
     assert s.request("GET", "/health/ping")[0] == 200
 
 

@@ -286,6 +286,44 @@ static void test_chunk_extensions_are_limited(void **state) {
     cs_http1_close(&p);
 }
 
+static void test_chunk_size_line_is_limited(void **state) {
+    (void)state;
+    static const cs_http1_limits_t small = {4094, 100, 100, 1000};
+    cs_http1_t p;
+    cs_http1_init(&p, &small);
+    size_t used;
+    const char *head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "3\r\nabc\r\n";
+    assert_int_equal(cs_http1_feed(&p, head, strlen(head), &used), CS_HTTP1_MORE);
+    /* leading zeros never overflow the size: without a bound this line never ends */
+    char zeros[32];
+    memset(zeros, '0', sizeof(zeros));
+    cs_http1_result_t r = CS_HTTP1_MORE;
+    int fed = 0;
+    for (; fed < 1000 && r == CS_HTTP1_MORE; fed++)
+        r = cs_http1_feed(&p, zeros, sizeof(zeros), &used);
+    assert_int_equal(r, CS_HTTP1_ERROR);
+    assert_true(fed * sizeof(zeros) <= 100 + sizeof(zeros));
+    assert_int_equal(p.error_status, 400);
+    assert_non_null(strstr(p.error_info, "chunk size line too long"));
+    cs_http1_close(&p);
+
+    /* ordinary framing, byte by byte, many chunks */
+    char req[4096] = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 200; i++)
+        strcat(req, "01\r\nx\r\n");
+    strcat(req, "0\r\nT1: 0123456789012345678901234567890123456789012345678901234567890\r\n"
+                "T2: 0123456789012345678901234567890123456789012345678901234567890\r\n\r\n");
+    cs_http1_init(&p, &small); /* the trailers together are over the bound, each is under it */
+    size_t n = strlen(req);
+    r = CS_HTTP1_MORE;
+    for (size_t i = 0; i < n && r == CS_HTTP1_MORE; i++)
+        r = cs_http1_feed(&p, req + i, 1, &used);
+    assert_int_equal(r, CS_HTTP1_REQUEST);
+    assert_int_equal(p.req.body_len, 200);
+    cs_http1_close(&p);
+}
+
 static void test_transfer_codings_other_than_chunked(void **state) {
     (void)state;
     const char *te[] = {"gzip, chunked", "identity, chunked", "gzip", "deflate", "chunked;x=1"};
@@ -418,6 +456,7 @@ int main(void) {
         cmocka_unit_test(test_chunk_data_must_end_with_crlf),
         cmocka_unit_test(test_strict_framing),
         cmocka_unit_test(test_chunk_extensions_are_limited),
+        cmocka_unit_test(test_chunk_size_line_is_limited),
         cmocka_unit_test(test_transfer_codings_other_than_chunked),
         cmocka_unit_test(test_request_head_rules),
         cmocka_unit_test(test_target_forms),
