@@ -172,19 +172,46 @@ static void test_smuggling_and_garbage_rejected(void **state) {
     expect_error("GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400, "Bad Request");
 }
 
-/* Feeds `req` one byte at a time, the way a hostile client splits a request over reads, and
- * expects the same verdict as when it arrives whole. */
+/* Feeds `req` one byte at a time, the way a hostile client splits a request over reads;
+ * returns the first result that is not CS_HTTP1_MORE (or MORE when the bytes run out). */
+static cs_http1_result_t feed_bytewise(cs_http1_t *p, const char *req) {
+    size_t n = strlen(req), used;
+    cs_http1_result_t r = CS_HTTP1_MORE;
+    for (size_t i = 0; i < n && r == CS_HTTP1_MORE; i++)
+        r = cs_http1_feed(p, req + i, 1, &used);
+    return r;
+}
+
+/* The same verdict whether `req` arrives whole or byte by byte. */
 static void expect_error_bytewise(const char *req, int status, const char *info_part) {
     expect_error(req, status, info_part);
     cs_http1_t p;
     cs_http1_init(&p, &limits);
-    size_t n = strlen(req), used, i;
-    cs_http1_result_t r = CS_HTTP1_MORE;
-    for (i = 0; i < n && r == CS_HTTP1_MORE; i++)
-        r = cs_http1_feed(&p, req + i, 1, &used);
-    assert_int_equal(r, CS_HTTP1_ERROR);
+    assert_int_equal(feed_bytewise(&p, req), CS_HTTP1_ERROR);
     assert_int_equal(p.error_status, status);
     assert_non_null(strstr(p.error_info, info_part));
+    cs_http1_close(&p);
+}
+
+static const cs_http1_limits_t small_limits = {4094, 100, 100, 1000};
+
+/* After `head`, `filler` bytes arrive 32 at a time without end: the parser must stop them with
+ * a 400 saying `info` within its 100-byte bound (plus one piece), not read on. */
+static void expect_endless_cut_off(const char *head, char filler, const char *info) {
+    cs_http1_t p;
+    cs_http1_init(&p, &small_limits);
+    size_t used;
+    assert_int_equal(cs_http1_feed(&p, head, strlen(head), &used), CS_HTTP1_MORE);
+    char piece[32];
+    memset(piece, filler, sizeof(piece));
+    cs_http1_result_t r = CS_HTTP1_MORE;
+    int fed = 0;
+    for (; fed < 1000 && r == CS_HTTP1_MORE; fed++)
+        r = cs_http1_feed(&p, piece, sizeof(piece), &used);
+    assert_int_equal(r, CS_HTTP1_ERROR);
+    assert_true(fed * sizeof(piece) <= 100 + sizeof(piece));
+    assert_int_equal(p.error_status, 400);
+    assert_non_null(strstr(p.error_info, info));
     cs_http1_close(&p);
 }
 
@@ -244,32 +271,18 @@ static void test_strict_framing(void **state) {
 
 static void test_chunk_extensions_are_limited(void **state) {
     (void)state;
-    static const cs_http1_limits_t small = {4094, 100, 100, 1000};
+    expect_endless_cut_off("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "3;name=",
+                           'v', "chunk extensions too large");
     cs_http1_t p;
-    cs_http1_init(&p, &small);
     size_t used;
-    const char *head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "3;name=";
-    assert_int_equal(cs_http1_feed(&p, head, strlen(head), &used), CS_HTTP1_MORE);
-    /* an endless extension value arriving in pieces is stopped at the limit, not read on */
-    char piece[32];
-    memset(piece, 'v', sizeof(piece));
-    cs_http1_result_t r = CS_HTTP1_MORE;
-    int fed = 0;
-    for (; fed < 1000 && r == CS_HTTP1_MORE; fed++)
-        r = cs_http1_feed(&p, piece, sizeof(piece), &used);
-    assert_int_equal(r, CS_HTTP1_ERROR);
-    assert_true(fed * sizeof(piece) <= 100 + sizeof(piece));
-    assert_int_equal(p.error_status, 400);
-    assert_non_null(strstr(p.error_info, "chunk extensions too large"));
-    cs_http1_close(&p);
 
     /* many short ones count together */
     char many[2048] = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
     for (int i = 0; i < 30; i++)
         strcat(many, "1;ext=abcd\r\nx\r\n");
     strcat(many, "0\r\n\r\n");
-    cs_http1_init(&p, &small);
+    cs_http1_init(&p, &small_limits);
     assert_int_equal(feed_all(&p, many, &used), CS_HTTP1_ERROR);
     assert_non_null(strstr(p.error_info, "chunk extensions too large"));
     cs_http1_close(&p);
@@ -288,25 +301,10 @@ static void test_chunk_extensions_are_limited(void **state) {
 
 static void test_chunk_size_line_is_limited(void **state) {
     (void)state;
-    static const cs_http1_limits_t small = {4094, 100, 100, 1000};
-    cs_http1_t p;
-    cs_http1_init(&p, &small);
-    size_t used;
-    const char *head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "3\r\nabc\r\n";
-    assert_int_equal(cs_http1_feed(&p, head, strlen(head), &used), CS_HTTP1_MORE);
     /* leading zeros never overflow the size: without a bound this line never ends */
-    char zeros[32];
-    memset(zeros, '0', sizeof(zeros));
-    cs_http1_result_t r = CS_HTTP1_MORE;
-    int fed = 0;
-    for (; fed < 1000 && r == CS_HTTP1_MORE; fed++)
-        r = cs_http1_feed(&p, zeros, sizeof(zeros), &used);
-    assert_int_equal(r, CS_HTTP1_ERROR);
-    assert_true(fed * sizeof(zeros) <= 100 + sizeof(zeros));
-    assert_int_equal(p.error_status, 400);
-    assert_non_null(strstr(p.error_info, "chunk size line too long"));
-    cs_http1_close(&p);
+    expect_endless_cut_off("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "3\r\nabc\r\n",
+                           '0', "chunk size line too long");
 
     /* ordinary framing, byte by byte, many chunks */
     char req[4096] = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -314,12 +312,9 @@ static void test_chunk_size_line_is_limited(void **state) {
         strcat(req, "01\r\nx\r\n");
     strcat(req, "0\r\nT1: 0123456789012345678901234567890123456789012345678901234567890\r\n"
                 "T2: 0123456789012345678901234567890123456789012345678901234567890\r\n\r\n");
-    cs_http1_init(&p, &small); /* the trailers together are over the bound, each is under it */
-    size_t n = strlen(req);
-    r = CS_HTTP1_MORE;
-    for (size_t i = 0; i < n && r == CS_HTTP1_MORE; i++)
-        r = cs_http1_feed(&p, req + i, 1, &used);
-    assert_int_equal(r, CS_HTTP1_REQUEST);
+    cs_http1_t p;
+    cs_http1_init(&p, &small_limits); /* the trailers together are over the bound, not each */
+    assert_int_equal(feed_bytewise(&p, req), CS_HTTP1_REQUEST);
     assert_int_equal(p.req.body_len, 200);
     cs_http1_close(&p);
 }
