@@ -23,6 +23,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "event/pool.h"
+#include "event/signals.h"
 #include "event/socket.h"
 #include "http/http1.h"
 #include "http/response.h"
@@ -41,7 +42,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -100,7 +100,7 @@ typedef struct {
 struct worker {
     const cs_worker_opts_t *o;
     const cs_config_t *cfg;
-    int ep, sfd;
+    int ep, sfd; /* sfd: the signal pipe's read end */
     cs_pool_t pool;
     cs_http1_limits_t limits;
     conn_list_t lists[L_COUNT];
@@ -729,6 +729,7 @@ static void begin_drain(worker_t *w, cs_retire_cause_t cause) {
     atomic_store(&w->o->slot->state, CS_SLOT_RETIRING);
     for (int i = 0; i < w->o->listen_count; i++) {
         epoll_ctl(w->ep, EPOLL_CTL_DEL, w->o->listen_fds[i], NULL);
+        cs_forkfd_remove(w->o->listen_fds[i]);
         close(w->o->listen_fds[i]);
     }
     /* Idle keep-alive connections get no new request after this instant: a request already on
@@ -738,9 +739,8 @@ static void begin_drain(worker_t *w, cs_retire_cause_t cause) {
 /* ---- signals, accept, loop -------------------------------------------------------------- */
 
 static void on_signal(worker_t *w) {
-    struct signalfd_siginfo si;
-    while (read(w->sfd, &si, sizeof(si)) == sizeof(si)) {
-        switch (si.ssi_signo) {
+    for (int sig; (sig = cs_signals_next(w->sfd)) != 0;) {
+        switch (sig) {
         case SIGTERM:
             begin_drain(w, CS_RETIRE_SIGNAL);
             break;
@@ -801,24 +801,23 @@ static void thread_start(int index, void *arg) {
 }
 
 static int setup(worker_t *w) {
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGQUIT);
-    sigaddset(&mask, SIGUSR1);
-    sigaddset(&mask, SIGHUP);
-    sigaddset(&mask, SIGTTIN);
-    sigaddset(&mask, SIGTTOU);
-    sigaddset(&mask, SIGUSR2);
-    sigaddset(&mask, SIGCHLD);
-    sigprocmask(SIG_SETMASK, &mask, NULL); /* inherited by the model threads */
-    signal(SIGPIPE, SIG_IGN);
-    w->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    /* No signal stays blocked: the model threads and every child they start inherit the mask
+     * (see event/signals.c). SIGCHLD keeps its default, for the model's own waitpid(). */
+    static const int sigs[] = {SIGTERM, SIGINT,  SIGQUIT, SIGUSR1,
+                               SIGHUP,  SIGTTIN, SIGTTOU, SIGUSR2};
+    w->sfd = cs_signals_open(sigs, (int)(sizeof(sigs) / sizeof(sigs[0])));
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     if (w->sfd < 0 || w->ep < 0) {
-        cs_log_error("signalfd()/epoll_create1() failed (%d: %s)", errno, strerror(errno));
+        cs_log_error("signal pipe/epoll_create1() failed (%d: %s)", w->sfd < 0 ? -w->sfd : errno,
+                     strerror(w->sfd < 0 ? -w->sfd : errno));
         return -1;
+    }
+    cs_forkfd_add(w->ep);
+    for (int i = 0; i < w->o->listen_count; i++)
+        cs_forkfd_add(w->o->listen_fds[i]);
+    if (w->mserver) {
+        cs_forkfd_add(w->o->metrics_fd);
+        cs_forkfd_add(cs_metrics_server_fd(w->mserver));
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_SIGNAL};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, w->sfd, &ev);
@@ -827,6 +826,7 @@ static int setup(worker_t *w) {
         cs_log_error("cannot start model threads (%d: %s)", -rc, strerror(-rc));
         return -1;
     }
+    cs_forkfd_add(w->pool.efd);
     ev = (struct epoll_event){.events = EPOLLIN, .data.u64 = TAG_POOL};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, w->pool.efd, &ev);
     if (w->mserver) {

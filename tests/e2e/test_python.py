@@ -384,3 +384,23 @@ def test_model_forking_a_child_does_not_confuse_the_worker(py_server):
     assert s.workers() == worker
     st, body = post(s, "/predict", {"data": {"ndarray": [[2]]}})
     assert st == 200, body
+
+
+@pytest.mark.parametrize("how", ["spawn", "fork"])
+def test_model_children_start_clean(py_server, how):
+    # A child the model starts must not inherit the worker's blocked signals (proc.terminate()
+    # could not stop it), its caught or ignored signals, or its listeners and event descriptors.
+    s = py_server("Spawner", env={"GUNICORN_THREADS": "2"})
+    st, body = post(s, "/predict", {"strData": how})
+    assert st == 200, body
+    child = json.loads(body)["jsonData"]
+    assert child["terminated"] is True, child
+    assert child["SigBlk"] == "0000000000000000", child
+    assert child["SigIgn"] == "0000000000000000", child
+    assert not [t for t in child["fds"] if t.startswith("anon_inode:")], child
+    master = set(os.readlink(f"/proc/{s.proc.pid}/fd/{fd}")
+                 for fd in os.listdir(f"/proc/{s.proc.pid}/fd"))
+    assert not [t for t in child["fds"] if t.startswith("socket:") and t in master], child
+    st, _ = post(s, "/predict", {"strData": "still here"})
+    assert st == 200
+    assert "Respawning" not in s.logs()

@@ -225,3 +225,27 @@ def test_answers_to_the_seldon_core_microservice_name(tmp_path):
         assert (st, body) == (200, b"pong")
     finally:
         s.stop()
+
+
+def fd_targets(pid):
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return out
+
+
+def test_worker_holds_none_of_the_masters_descriptors(server_factory):
+    # a worker holding the master's metrics listener keeps the port open (and its backlog
+    # filling) after the master is gone; the master's epoll set and signalfd are not its own
+    s = server_factory(env={"GUNICORN_WORKERS": "1"})
+    s.wait_ready(workers=1)
+    s.scrape()  # the metrics server has an epoll set and has served a connection
+    master = fd_targets(s.proc.pid)
+    worker = fd_targets(s.workers()[0])
+    shared = sorted(set(t for t in worker if t.startswith("socket:")) & set(master))
+    assert len(shared) == 1, (shared, worker, master)  # the HTTP listener, and only it
+    assert worker.count("anon_inode:[eventpoll]") == 1, worker  # its own
+    assert "anon_inode:[signalfd]" not in worker, worker
