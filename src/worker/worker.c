@@ -177,10 +177,12 @@ static conn_t *chain_pop(conn_list_t *l) {
 
 /* ---- connection life -------------------------------------------------------------------- */
 
-/* Leaves epoll explicitly before closing: if a model forked (multiprocessing, subprocess), the
- * child shares the socket, close() alone keeps it registered, and its events would still name
- * the freed connection. */
+/* If a model forked (multiprocessing, os.fork), the child shares the socket, and close() alone
+ * neither ends the connection (no FIN while the child lives: the client waits) nor takes it out
+ * of epoll (its events would still name the freed connection). So: shut it down, leave epoll
+ * explicitly, then close. */
 static void close_conn_fd(worker_t *w, int fd) {
+    shutdown(fd, SHUT_RDWR);
     epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
     close(fd);
 }

@@ -404,3 +404,23 @@ def test_model_children_start_clean(py_server, how):
     st, _ = post(s, "/predict", {"strData": "still here"})
     assert st == 200
     assert "Respawning" not in s.logs()
+
+
+def test_connection_closed_by_the_worker_ends_while_a_forked_child_holds_it(py_server):
+    # The model's child holds a copy of the connection: when the worker closes it (keep-alive
+    # timeout, 1 s), the client must see the end then, not when the child exits (30 s).
+    s = py_server("Spawner", env={"GUNICORN_KEEPALIVE": "1"})
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    try:
+        body = b'{"strData":"hold"}'
+        c.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        out = b""
+        while b'"hold"' not in out:
+            chunk = c.recv(4096)
+            assert chunk, out
+            out += chunk
+        assert out.startswith(b"HTTP/1.1 200"), out
+        assert c.recv(4096) == b""  # the EOF, well before the socket timeout
+    finally:
+        c.close()

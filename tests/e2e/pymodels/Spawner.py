@@ -2,6 +2,8 @@
 tool or a multiprocessing pool do. strData chooses how the child starts:
   "spawn"     subprocess.Popen(["sleep", "1000"]) (fork + exec, through vfork/posix_spawn paths)
   "fork"      os.fork() with no exec (multiprocessing's fork start method)
+  "hold"      os.fork() and answer at once: the child keeps its copy of the connection (and
+              everything else forking gave it) until the worker is gone, at most 30 s
   "sleep:N"   no child: sleeps N seconds (a hung call)
 In each case the child is sent SIGTERM (proc.terminate()) and must be gone within seconds.
 The answer reports what the child started with: blocked and ignored signal masks (hex, from
@@ -61,6 +63,15 @@ class Spawner:
             p.terminate()
             info["terminated"] = _gone(p.pid, popen=p)
             return info
+        if X == "hold":
+            parent = os.getpid()
+            if os.fork() == 0:
+                for _ in range(300):
+                    if os.getppid() != parent:
+                        break
+                    time.sleep(0.1)
+                os._exit(0)
+            return X
         if X == "fork":
             r, w = os.pipe()
             pid = os.fork()
