@@ -395,8 +395,9 @@ def test_model_children_start_clean(py_server, how):
     assert st == 200, body
     child = json.loads(body)["jsonData"]
     assert child["terminated"] is True, child
-    assert child["SigBlk"] == "0000000000000000", child
-    assert child["SigIgn"] == "0000000000000000", child
+    # signals 1-31 (glibc keeps its internal real-time ones to itself)
+    assert int(child["SigBlk"], 16) & 0x7fffffff == 0, child
+    assert int(child["SigIgn"], 16) & 0x7fffffff == 0, child
     assert not [t for t in child["fds"] if t.startswith("anon_inode:")], child
     master = set(os.readlink(f"/proc/{s.proc.pid}/fd/{fd}")
                  for fd in os.listdir(f"/proc/{s.proc.pid}/fd"))
