@@ -33,6 +33,13 @@ def chunked(body):
     return out + b"0\r\n\r\n"
 
 
+def run_all(threads, timeout):
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+
+
 def misbehave(port, r):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     try:
@@ -102,12 +109,8 @@ def test_broken_clients_crash_nothing(server_factory, tmp_path):
             time.sleep(r.uniform(0.5, 1.5))
             s.signal(r.choice([signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU]))
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
-    threads.append(threading.Thread(target=roll))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(SECONDS + 20)
+    run_all([threading.Thread(target=client, args=(i,)) for i in range(6)]
+            + [threading.Thread(target=roll)], SECONDS + 20)
     logs = s.logs()
     assert "Respawning" not in logs, logs[-3000:]
     st, _, body = s.request("POST", "/predict", b"still here", timeout=20)
@@ -173,23 +176,16 @@ def test_hung_threads_and_spawning_models_leave_nothing_unanswered(server_factor
         while time.monotonic() < deadline - 1:
             burst = [threading.Thread(target=lambda: record("sleep:30", call(s.port, "sleep:30")))
                      for _ in range(threads)]
-            for t in burst:
-                t.start()
-            for t in burst:
-                t.join(40)
+            run_all(burst, 40)
 
-    workers = [threading.Thread(target=client, args=(i,)) for i in range(3)]
-    workers.append(threading.Thread(target=hang))
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join(SECONDS + 60)
+    run_all([threading.Thread(target=client, args=(i,)) for i in range(3)]
+            + [threading.Thread(target=hang)], SECONDS + 60)
     unanswered = [(w, g) for w, g in outcomes if isinstance(g, str)]
     assert unanswered == [], (unanswered, s.logs()[-3000:])
     kinds = {}
     for what, (status, headers, body) in outcomes:
-        kinds.setdefault((what.split("-")[0].split(":")[0], status), 0)
-        kinds[(what.split("-")[0].split(":")[0], status)] += 1
+        kind = (what.split("-")[0].split(":")[0], status)  # ("echo", 200), ("sleep", 504), ...
+        kinds[kind] = kinds.get(kind, 0) + 1
         if status == 503:
             assert headers.get("Retry-After") == "1", (what, headers, body)
         elif what.startswith("sleep:"):

@@ -12,6 +12,17 @@ import pytest
 from conftest import Load, Server, TEST_MODEL, BIN, thread_count, wait_until
 
 
+def timeout_server(server_factory, tmp_path, timeout_ms, threads):
+    """One worker with `threads` model threads and the model call timeout set the way Seldon
+    sets it (the seldon.io/rest-timeout annotation, in milliseconds)."""
+    ann = tmp_path / "annotations"
+    ann.write_text(f'seldon.io/rest-timeout="{timeout_ms}"\n')
+    s = server_factory(args=["--annotations-file", str(ann)],
+                       env={"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": str(threads)})
+    s.wait_ready(workers=1)
+    return s
+
+
 def test_worker_and_thread_counts_follow_configuration(server_factory):
     s = server_factory(env={"GUNICORN_WORKERS": "3", "GUNICORN_THREADS": "4"})
     s.wait_ready(workers=3)
@@ -63,11 +74,7 @@ def test_kill_9_worker_under_load_is_respawned_and_other_workers_lose_nothing(se
 
 
 def test_hung_model_call_gets_answer_and_worker_is_replaced(server_factory, tmp_path):
-    ann = tmp_path / "annotations"
-    ann.write_text('seldon.io/rest-timeout="1000"\n')
-    s = server_factory(args=["--annotations-file", str(ann)],
-                       env={"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4"})
-    s.wait_ready(workers=1)
+    s = timeout_server(server_factory, tmp_path, 1000, 4)
     old = s.workers()[0]
     t0 = time.monotonic()
     st, _, body = s.request("POST", "/predict", b"sleep:30000", timeout=20)
@@ -86,11 +93,7 @@ def test_hung_model_call_gets_answer_and_worker_is_replaced(server_factory, tmp_
 
 
 def test_other_requests_finish_while_a_timed_out_worker_drains(server_factory, tmp_path):
-    ann = tmp_path / "annotations"
-    ann.write_text('seldon.io/rest-timeout="1500"\n')
-    s = server_factory(args=["--annotations-file", str(ann)],
-                       env={"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4"})
-    s.wait_ready(workers=1)
+    s = timeout_server(server_factory, tmp_path, 1500, 4)
     load = Load(s, clients=4, body=b"sleep:20")
     wait_until(lambda: load.count() > 20, 10, what="load running")
     st, _, _ = s.request("POST", "/predict", b"sleep:60000", timeout=20)
@@ -288,11 +291,7 @@ def test_requests_queued_behind_hung_calls_are_answered(server_factory, tmp_path
     # queued behind them, which no thread will take, get a prompt 503 with Retry-After instead
     # of being cut at the graceful timeout (30 s here). Retried, they are served by the
     # replacement worker.
-    ann = tmp_path / "annotations"
-    ann.write_text('seldon.io/rest-timeout="1000"\n')
-    s = server_factory(args=["--annotations-file", str(ann)],
-                       env={"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": str(threads)})
-    s.wait_ready(workers=1)
+    s = timeout_server(server_factory, tmp_path, 1000, threads)
     old = s.workers()[0]
     hung = [b"sleep:60000"] * threads
     queued = [b"queued-%d" % i for i in range(2 * threads)]
@@ -323,11 +322,7 @@ def test_pipelined_request_behind_a_hung_call_gets_a_clean_close(server_factory,
     # The 504 comes, then the connection ends with a FIN, not a reset that could destroy the 504
     # in flight: the client knows the pipelined request was not answered and can retry it.
     import socket
-    ann = tmp_path / "annotations"
-    ann.write_text('seldon.io/rest-timeout="1000"\n')
-    s = server_factory(args=["--annotations-file", str(ann)],
-                       env={"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "2"})
-    s.wait_ready(workers=1)
+    s = timeout_server(server_factory, tmp_path, 1000, 2)
     c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
     try:
         req = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
