@@ -16,7 +16,12 @@
  * the replacement), every later response says Connection: close, and the process exits when no
  * connection is left or the graceful timeout runs out. A model call that outlives the timeout is
  * answered 504 by the loop itself, so its client gets an answer, and the worker drains: the other
- * in-flight requests still finish. */
+ * in-flight requests still finish. Every accepted request gets an answer: once every model thread
+ * is stuck in such a call, what waits for a thread (and what arrives later on open connections)
+ * is answered 503 with Retry-After at once, and when the graceful timeout runs out whatever is
+ * left is answered (503 if the model never saw it, 504 if its call runs) before the worker exits.
+ * Answers are followed by a lingering close, so the bytes a client pipelined behind them cannot
+ * turn the close into a reset. */
 #include "worker/worker.h"
 
 #include "base/buf.h"
@@ -834,6 +839,8 @@ static void begin_drain(worker_t *w, cs_retire_cause_t cause) {
 static void drain_finish(worker_t *w) {
     static const char stop_info[] = "Service Unavailable: the worker stopped (graceful timeout) "
                                     "before a model thread was free; retry the request";
+    if (w->booted)
+        on_pool(w); /* calls that finished since the last poll are answered by their model */
     unsigned waiting = cs_pool_waiting(&w->pool);
     refuse_waiting(w, stop_info);
     char info[160];
