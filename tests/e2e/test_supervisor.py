@@ -12,13 +12,14 @@ import pytest
 from conftest import Load, Server, TEST_MODEL, BIN, thread_count, wait_until
 
 
-def timeout_server(server_factory, tmp_path, timeout_ms, threads):
+def timeout_server(server_factory, tmp_path, timeout_ms, threads, env=None):
     """One worker with `threads` model threads and the model call timeout set the way Seldon
     sets it (the seldon.io/rest-timeout annotation, in milliseconds)."""
     ann = tmp_path / "annotations"
     ann.write_text(f'seldon.io/rest-timeout="{timeout_ms}"\n')
     s = server_factory(args=["--annotations-file", str(ann)],
-                       env={"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": str(threads)})
+                       env={"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": str(threads),
+                            **(env or {})})
     s.wait_ready(workers=1)
     return s
 
@@ -291,8 +292,12 @@ def test_requests_queued_behind_hung_calls_are_answered(server_factory, tmp_path
     # queued behind them, which no thread will take, get a prompt 503 with Retry-After instead
     # of being cut at the graceful timeout (30 s here). Retried, they are served by the
     # replacement worker.
-    s = timeout_server(server_factory, tmp_path, 1000, threads)
+    import http.client
+    s = timeout_server(server_factory, tmp_path, 1000, threads, env={"GUNICORN_KEEPALIVE": "60"})
     old = s.workers()[0]
+    idle = http.client.HTTPConnection("127.0.0.1", s.port, timeout=5)  # a keep-alive client
+    idle.request("POST", "/predict", body=b"before")
+    assert idle.getresponse().read() == b"before"
     hung = [b"sleep:60000"] * threads
     queued = [b"queued-%d" % i for i in range(2 * threads)]
     t0 = time.monotonic()
@@ -309,6 +314,12 @@ def test_requests_queued_behind_hung_calls_are_answered(server_factory, tmp_path
         else:
             assert r[2] == body
     assert [r for r in got[threads:] if r[0] == 503], got
+    # a request arriving later on a connection of the stuck worker is not queued either
+    idle.request("POST", "/predict", body=b"after")
+    r = idle.getresponse()
+    assert (r.status, r.getheader("Retry-After"), r.getheader("Connection")) == (503, "1", "close")
+    r.read()
+    idle.close()
     wait_until(lambda: old not in s.workers() and len(s.workers()) == 1, 20,
                what="replacement worker")
     for body in queued:
