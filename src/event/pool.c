@@ -149,6 +149,19 @@ cs_job_t *cs_pool_take_done(cs_pool_t *pool) {
     return list;
 }
 
+cs_job_t *cs_pool_take_waiting(cs_pool_t *pool) {
+    pthread_mutex_lock(&pool->mu);
+    cs_job_t *list = pool->head;
+    pool->head = pool->tail = NULL;
+    pool->waiting = 0;
+    /* Threads already signalled find the queue empty and sleep again without taking a job, so
+     * they would never consume these wake-ups: a stale count would keep later submissions from
+     * waking anyone. At worst a later submission now wakes one thread too many. */
+    pool->woken = 0;
+    pthread_mutex_unlock(&pool->mu);
+    return list;
+}
+
 unsigned cs_pool_waiting(cs_pool_t *pool) {
     pthread_mutex_lock(&pool->mu);
     unsigned n = pool->waiting;

@@ -49,6 +49,11 @@ void cs_pool_complete(cs_pool_t *pool, cs_job_t *job);
  * Loop thread. */
 cs_job_t *cs_pool_take_done(cs_pool_t *pool);
 
+/* Removes every job no thread has picked up yet and returns them as a list in submission order;
+ * they are the caller's again, as if never submitted (their run() will not be called). Loop
+ * thread. */
+cs_job_t *cs_pool_take_waiting(cs_pool_t *pool);
+
 /* Number of jobs queued but not yet picked up by a thread. Loop thread. */
 unsigned cs_pool_waiting(cs_pool_t *pool);
 

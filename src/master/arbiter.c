@@ -112,7 +112,11 @@ static void spawn(arbiter_t *a) {
         return;
     }
     if (pid == 0) {
+        /* The master's own descriptors are not the worker's: a worker holding the metrics
+         * listener would keep the port open after the master is gone. */
         close(a->sfd);
+        if (a->mserver)
+            cs_metrics_server_disown(a->mserver);
         cs_worker_opts_t o = {
             a->cfg,     a->runtime, a->listen_fds,      a->listen_count, slot, i, true,
             a->metrics, -1,         a->metrics_defaults};

@@ -75,6 +75,16 @@ void cs_metrics_server_stop_listening(cs_metrics_server_t *s) {
     }
 }
 
+void cs_metrics_server_disown(cs_metrics_server_t *s) {
+    /* close() only: EPOLL_CTL_DEL would act on the epoll set the parent still uses */
+    for (int i = 0; i < MAX_CONNS; i++)
+        if (s->conns[i].fd >= 0)
+            close(s->conns[i].fd);
+    if (s->lfd >= 0)
+        close(s->lfd);
+    close(s->ep);
+}
+
 static void drop(cs_metrics_server_t *s, mconn_t *c) {
     epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);

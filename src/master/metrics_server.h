@@ -24,4 +24,10 @@ void cs_metrics_server_run(cs_metrics_server_t *s);
 /* Stops listening (the master's stop): open scrapes are still answered. */
 void cs_metrics_server_stop_listening(cs_metrics_server_t *s);
 
+/* In a child forked from the process that owns `s` (a worker forked by the master): closes the
+ * listener, epoll set and connections the child inherited, which are not the child's to hold,
+ * without touching the epoll registrations it shares with the parent. `s` must not be used in
+ * the child afterwards. */
+void cs_metrics_server_disown(cs_metrics_server_t *s);
+
 #endif

@@ -16,13 +16,19 @@
  * the replacement), every later response says Connection: close, and the process exits when no
  * connection is left or the graceful timeout runs out. A model call that outlives the timeout is
  * answered 504 by the loop itself, so its client gets an answer, and the worker drains: the other
- * in-flight requests still finish. */
+ * in-flight requests still finish. Every accepted request gets an answer: once every model thread
+ * is stuck in such a call, what waits for a thread (and what arrives later on open connections)
+ * is answered 503 with Retry-After at once, and when the graceful timeout runs out whatever is
+ * left is answered (503 if the model never saw it, 504 if its call runs) before the worker exits.
+ * Answers are followed by a lingering close, so the bytes a client pipelined behind them cannot
+ * turn the close into a reset. */
 #include "worker/worker.h"
 
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "event/pool.h"
+#include "event/signals.h"
 #include "event/socket.h"
 #include "http/http1.h"
 #include "http/response.h"
@@ -41,18 +47,20 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
-#define TICK_MS      250
-#define LINGER_MS    2000
-#define READ_CHUNK   65536
-#define MAX_EVENTS   256
-#define ACCEPT_BATCH 64
-#define RUN_BUDGET   64 /* state-machine steps per connection before yielding to others */
+#define TICK_MS   250
+#define LINGER_MS 2000
+/* After the graceful timeout, answers get this long to reach their clients before the worker
+ * exits: less than the 2 s the master waits before SIGKILL. */
+#define FINAL_LINGER_MS 1000
+#define READ_CHUNK      65536
+#define MAX_EVENTS      256
+#define ACCEPT_BATCH    64
+#define RUN_BUDGET      64 /* state-machine steps per connection before yielding to others */
 /* Non-blocking models run inline only for small requests: decoding a large tensor takes long
  * enough that handing it to a model thread (and the other core) pays off. */
 #define INLINE_MAX_BODY  65536
@@ -100,7 +108,7 @@ typedef struct {
 struct worker {
     const cs_worker_opts_t *o;
     const cs_config_t *cfg;
-    int ep, sfd;
+    int ep, sfd; /* sfd: the signal pipe's read end */
     cs_pool_t pool;
     cs_http1_limits_t limits;
     conn_list_t lists[L_COUNT];
@@ -110,6 +118,7 @@ struct worker {
     uint64_t served;
     uint64_t max_requests; /* 0 = never recycle */
     bool booted, draining;
+    bool drain_finished;          /* the graceful timeout passed: what was left is answered */
     bool inline_calls;            /* a non-blocking model runs on this thread (no hand-off) */
     uint64_t accept_paused_until; /* listeners out of epoll until then (descriptor shortage) */
     uint64_t now_ms; /* the loop's clock, read once per iteration: timers are coarse anyway */
@@ -153,12 +162,32 @@ static void list_push(worker_t *w, conn_t *c, list_id_t id, uint64_t deadline) {
     l->tail = c;
 }
 
+/* Empties list `id` and returns what it held, for a pass that may push the same connections
+ * back onto it: take them one by one with chain_pop(). */
+static conn_list_t list_take(worker_t *w, list_id_t id) {
+    conn_list_t l = w->lists[id];
+    w->lists[id].head = w->lists[id].tail = NULL;
+    return l;
+}
+
+static conn_t *chain_pop(conn_list_t *l) {
+    conn_t *c = l->head;
+    if (c == NULL)
+        return NULL;
+    l->head = c->next;
+    c->prev = c->next = NULL;
+    c->list = L_NONE;
+    return c;
+}
+
 /* ---- connection life -------------------------------------------------------------------- */
 
-/* Leaves epoll explicitly before closing: if a model forked (multiprocessing, subprocess), the
- * child shares the socket, close() alone keeps it registered, and its events would still name
- * the freed connection. */
+/* If a model forked (multiprocessing, os.fork), the child shares the socket, and close() alone
+ * neither ends the connection (no FIN while the child lives: the client waits) nor takes it out
+ * of epoll (its events would still name the freed connection). So: shut it down, leave epoll
+ * explicitly, then close. */
 static void close_conn_fd(worker_t *w, int fd) {
+    shutdown(fd, SHUT_RDWR);
     epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
     close(fd);
 }
@@ -194,18 +223,44 @@ static void bury(worker_t *w) {
     w->graveyard = NULL;
 }
 
+/* The loop has given up on the connection's model call (answered it, or closed it): the thread
+ * still owns the request and response until the call returns to on_pool(). */
+static void conn_abandon(worker_t *w, conn_t *c) {
+    if (c->abandoned)
+        return;
+    c->abandoned = true;
+    w->abandoned++;
+}
+
 /* Closes a connection; one whose model call is still running is kept until the call returns. */
 static void conn_close(worker_t *w, conn_t *c) {
     if (c->state == C_CALL) {
         list_remove(w, c);
-        close_conn_fd(w, c->fd);
-        c->fd = -1;
-        w->live--;
-        c->abandoned = true;
-        w->abandoned++;
+        if (c->fd >= 0) {
+            close_conn_fd(w, c->fd);
+            c->fd = -1;
+            w->live--;
+        }
+        conn_abandon(w, c);
         return;
     }
     conn_destroy(w, c);
+}
+
+/* After the last response: reads and discards what the peer still sends until its EOF (or the
+ * linger timer), because closing over unread bytes resets the connection, and a reset can destroy
+ * the response still in flight to the client (RFC 9112 9.6). */
+static void linger(worker_t *w, conn_t *c) {
+    char sink[4096];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = read(c->fd, sink, sizeof(sink));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            conn_close(w, c);
+            return;
+        }
+        if (n < 0)
+            return;
+    }
 }
 
 static void conn_new(worker_t *w, int fd) {
@@ -280,6 +335,26 @@ static void respond_error(worker_t *w, conn_t *c, int status, const char *reason
     if (close_after)
         c->keep_alive = false;
     start_response(w, c);
+}
+
+/* A request no model thread of this worker will take in time. The model never saw it, so it is
+ * safe to send again whatever it does: 503 with Retry-After is what proxies retry on their own
+ * (Envoy's retriable-status-codes, Istio's default policy), on another worker or pod. */
+static const char retry_after[] = "Retry-After: 1\r\n";
+
+static void respond_unavailable(worker_t *w, conn_t *c, const char *info) {
+    c->resp.extra_headers = retry_after;
+    respond_error(w, c, 503, "MICROSERVICE_INTERNAL_ERROR", info, true);
+}
+
+static const char stuck_info[] = "Service Unavailable: every model thread of this worker is "
+                                 "stuck in a call past the timeout; the worker is being replaced, "
+                                 "retry the request";
+
+/* Every model thread is running a call the loop has given up on: nothing queued now would be
+ * taken before the worker is gone. */
+static bool threads_stuck(const worker_t *w) {
+    return w->abandoned >= (unsigned)w->pool.nthreads;
 }
 
 static void access_log(worker_t *w, conn_t *c) {
@@ -439,6 +514,10 @@ static void dispatch(worker_t *w, conn_t *c) {
         start_response(w, c);
         return;
     }
+    if (threads_stuck(w)) {
+        respond_unavailable(w, c, stuck_info);
+        return;
+    }
     c->state = C_CALL;
     atomic_store_explicit(&c->call_started_ms, 0, memory_order_relaxed);
     c->submit_ns = cs_now_ns();
@@ -572,19 +651,9 @@ static void conn_run(worker_t *w, conn_t *c) {
                 conn_close(w, c);
                 return;
             }
-        case C_LINGER: {
-            char sink[4096];
-            for (int i = 0; i < 16; i++) {
-                ssize_t n = read(c->fd, sink, sizeof(sink));
-                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                    conn_destroy(w, c);
-                    return;
-                }
-                if (n < 0)
-                    return;
-            }
+        case C_LINGER:
+            linger(w, c);
             return;
-        }
         case C_READ:
             if (c->in.len && parse_step(w, c))
                 continue;
@@ -650,6 +719,28 @@ static void on_pool(worker_t *w) {
 
 /* ---- timers ----------------------------------------------------------------------------- */
 
+/* Answers a request whose model call is still running, in place of the thread (which owns
+ * c->resp until the call returns), then closes cleanly: pipelined requests behind this one get a
+ * FIN after the answer (RFC 9112 9.3.2: the client retries them), not a reset. */
+static void answer_for_thread(worker_t *w, conn_t *c, int status, const char *info) {
+    cs_response_t r;
+    cs_response_init(&r);
+    cs_buf_t head = {0};
+    if (cs_response_error(&r, status, "MICROSERVICE_INTERNAL_ERROR", info) == 0 &&
+        cs_http_response_head(&head, &r, &c->http.req, false) == 0) {
+        struct iovec iov[2] = {{head.data, head.len}, {r.body.data, r.body.len}};
+        ssize_t n = writev(c->fd, iov, 2);
+        (void)n; /* best effort: the socket buffer is empty while a call runs */
+        count_response(c, status, r.body.len);
+    }
+    cs_buf_free(&head);
+    cs_response_close(&r);
+    shutdown(c->fd, SHUT_WR);
+    conn_abandon(w, c); /* keeps the struct until the thread returns */
+    list_push(w, c, L_LINGER, w->now_ms + LINGER_MS);
+    linger(w, c); /* bytes that arrived during the call raised no edge we still wait for */
+}
+
 /* A model call outlived the timeout: answer its client ourselves, leave the thread to finish
  * (or not) on its own, and drain so the master replaces this worker. */
 static void call_timed_out(worker_t *w, conn_t *c, uint64_t ran_ms) {
@@ -657,23 +748,26 @@ static void call_timed_out(worker_t *w, conn_t *c, uint64_t ran_ms) {
                  "504 and replacing this worker",
                  (int)getpid(), cs_route_name(c->route), (unsigned long long)ran_ms,
                  w->cfg->timeout);
-    cs_response_t r;
-    cs_response_init(&r);
-    cs_buf_t head = {0};
     char info[160];
     snprintf(info, sizeof(info), "Model call timed out after %d seconds", w->cfg->timeout);
-    if (cs_response_error(&r, 504, "MICROSERVICE_INTERNAL_ERROR", info) == 0 &&
-        cs_http_response_head(&head, &r, &c->http.req, false) == 0) {
-        struct iovec iov[2] = {{head.data, head.len}, {r.body.data, r.body.len}};
-        ssize_t n = writev(c->fd, iov, 2);
-        (void)n; /* best effort: the socket buffer is empty while a call runs */
-        count_response(c, 504, r.body.len); /* c->resp belongs to the model thread still */
-    }
-    cs_buf_free(&head);
-    cs_response_close(&r);
-    shutdown(c->fd, SHUT_WR);
-    conn_close(w, c); /* keeps the struct until the thread returns */
+    answer_for_thread(w, c, 504, info);
     begin_drain(w, CS_RETIRE_TIMEOUT);
+}
+
+/* Requests still waiting for a model thread that none will take in time leave the queue with a
+ * 503 (see respond_unavailable). */
+static void refuse_waiting(worker_t *w, const char *info) {
+    cs_mx_slot_t *mx = cs_metrics_slot();
+    for (cs_job_t *j = cs_pool_take_waiting(&w->pool), *next; j; j = next) {
+        next = j->next;
+        conn_t *c = (conn_t *)j;
+        if (mx)
+            atomic_fetch_sub_explicit(&mx->queued, 1, memory_order_relaxed);
+        list_remove(w, c);
+        c->state = C_READ; /* the loop's again: the job never ran */
+        respond_unavailable(w, c, info);
+        conn_run(w, c);
+    }
 }
 
 static void expire(worker_t *w, uint64_t now) {
@@ -707,7 +801,7 @@ static void expire(worker_t *w, uint64_t now) {
     }
     for (c = w->lists[L_LINGER].head; c && c->deadline_ms <= now; c = next) {
         next = c->next;
-        conn_destroy(w, c);
+        conn_close(w, c);
     }
     uint64_t limit = (uint64_t)w->cfg->timeout * 1000;
     for (c = w->lists[L_CALL].head; c; c = next) {
@@ -716,6 +810,8 @@ static void expire(worker_t *w, uint64_t now) {
         if (started && now > started && now - started > limit)
             call_timed_out(w, c, now - started);
     }
+    if (threads_stuck(w))
+        refuse_waiting(w, stuck_info);
 }
 
 /* ---- draining --------------------------------------------------------------------------- */
@@ -729,18 +825,59 @@ static void begin_drain(worker_t *w, cs_retire_cause_t cause) {
     atomic_store(&w->o->slot->state, CS_SLOT_RETIRING);
     for (int i = 0; i < w->o->listen_count; i++) {
         epoll_ctl(w->ep, EPOLL_CTL_DEL, w->o->listen_fds[i], NULL);
+        cs_forkfd_remove(w->o->listen_fds[i]);
         close(w->o->listen_fds[i]);
     }
     /* Idle keep-alive connections get no new request after this instant: a request already on
      * its way is still served (then closed) if it arrives before the keep-alive deadline. */
 }
 
+/* The graceful timeout is up. Rather than cutting what is left, every request gets its answer
+ * now: one still queued a 503 (the model never saw it: retry), one whose call is running a 504 (it
+ * may have had effects), one only partly received a 503; idle connections are closed. The answers
+ * then linger (at most FINAL_LINGER_MS) so that closing does not reset them away. */
+static void drain_finish(worker_t *w) {
+    static const char stop_info[] = "Service Unavailable: the worker stopped (graceful timeout) "
+                                    "before a model thread was free; retry the request";
+    if (w->booted)
+        on_pool(w); /* calls that finished since the last poll are answered by their model */
+    unsigned waiting = cs_pool_waiting(&w->pool);
+    refuse_waiting(w, stop_info);
+    char info[160];
+    snprintf(info, sizeof(info),
+             "Model call still running when the worker stopped (graceful timeout %d s)",
+             w->cfg->graceful_timeout);
+    unsigned running = 0;
+    for (conn_t *c = w->lists[L_CALL].head, *next; c; c = next) {
+        next = c->next;
+        answer_for_thread(w, c, 504, info); /* moves it to L_LINGER */
+        running++;
+    }
+    static const list_id_t lists[] = {L_READY, L_ACTIVE, L_IDLE};
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        conn_list_t l = list_take(w, lists[i]);
+        for (conn_t *c; (c = chain_pop(&l)) != NULL;) {
+            char byte;
+            if (c->state == C_READ && (c->in.len || cs_http1_started(&c->http) ||
+                                       recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0)) {
+                c->has_request = false; /* not a whole request: nothing of it to log */
+                respond_unavailable(w, c, stop_info);
+                conn_run(w, c);
+            } else {
+                conn_close(w, c);
+            }
+        }
+    }
+    cs_log_warning("Worker (pid: %d) graceful timeout reached: answered %u waiting and %u running "
+                   "request(s), closing %u connection(s)",
+                   (int)getpid(), waiting, running, w->live);
+}
+
 /* ---- signals, accept, loop -------------------------------------------------------------- */
 
 static void on_signal(worker_t *w) {
-    struct signalfd_siginfo si;
-    while (read(w->sfd, &si, sizeof(si)) == sizeof(si)) {
-        switch (si.ssi_signo) {
+    for (int sig; (sig = cs_signals_next(w->sfd)) != 0;) {
+        switch (sig) {
         case SIGTERM:
             begin_drain(w, CS_RETIRE_SIGNAL);
             break;
@@ -801,24 +938,23 @@ static void thread_start(int index, void *arg) {
 }
 
 static int setup(worker_t *w) {
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGQUIT);
-    sigaddset(&mask, SIGUSR1);
-    sigaddset(&mask, SIGHUP);
-    sigaddset(&mask, SIGTTIN);
-    sigaddset(&mask, SIGTTOU);
-    sigaddset(&mask, SIGUSR2);
-    sigaddset(&mask, SIGCHLD);
-    sigprocmask(SIG_SETMASK, &mask, NULL); /* inherited by the model threads */
-    signal(SIGPIPE, SIG_IGN);
-    w->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    /* No signal stays blocked: the model threads and every child they start inherit the mask
+     * (see event/signals.c). SIGCHLD keeps its default, for the model's own waitpid(). */
+    static const int sigs[] = {SIGTERM, SIGINT,  SIGQUIT, SIGUSR1,
+                               SIGHUP,  SIGTTIN, SIGTTOU, SIGUSR2};
+    w->sfd = cs_signals_open(sigs, (int)(sizeof(sigs) / sizeof(sigs[0])));
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     if (w->sfd < 0 || w->ep < 0) {
-        cs_log_error("signalfd()/epoll_create1() failed (%d: %s)", errno, strerror(errno));
+        cs_log_error("signal pipe/epoll_create1() failed (%d: %s)", w->sfd < 0 ? -w->sfd : errno,
+                     strerror(w->sfd < 0 ? -w->sfd : errno));
         return -1;
+    }
+    cs_forkfd_add(w->ep);
+    for (int i = 0; i < w->o->listen_count; i++)
+        cs_forkfd_add(w->o->listen_fds[i]);
+    if (w->mserver) {
+        cs_forkfd_add(w->o->metrics_fd);
+        cs_forkfd_add(cs_metrics_server_fd(w->mserver));
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_SIGNAL};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, w->sfd, &ev);
@@ -827,6 +963,7 @@ static int setup(worker_t *w) {
         cs_log_error("cannot start model threads (%d: %s)", -rc, strerror(-rc));
         return -1;
     }
+    cs_forkfd_add(w->pool.efd);
     ev = (struct epoll_event){.events = EPOLLIN, .data.u64 = TAG_POOL};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, w->pool.efd, &ev);
     if (w->mserver) {
@@ -851,14 +988,9 @@ static int add_listeners(worker_t *w) {
 static void run_ready(worker_t *w) {
     /* Connections parked for another turn; conn_run may park them again at the tail, so take
      * the current list first. */
-    conn_list_t ready = w->lists[L_READY];
-    w->lists[L_READY].head = w->lists[L_READY].tail = NULL;
-    for (conn_t *c = ready.head, *next; c; c = next) {
-        next = c->next;
-        c->prev = c->next = NULL;
-        c->list = L_NONE;
+    conn_list_t ready = list_take(w, L_READY);
+    for (conn_t *c; (c = chain_pop(&ready)) != NULL;)
         conn_run(w, c);
-    }
 }
 
 int cs_worker_run(const cs_worker_opts_t *o) {
@@ -937,8 +1069,11 @@ int cs_worker_run(const cs_worker_opts_t *o) {
                     c->drained = false;
                 if (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                     c->hup = true;
-                if (c->state == C_CALL)
-                    continue; /* the response will be written when the call returns */
+                if (c->state == C_CALL) {
+                    if (c->abandoned && c->fd >= 0)
+                        linger(w, c); /* answered already; the thread has not returned */
+                    continue;         /* else the response is written when the call returns */
+                }
                 if (c->list == L_READY)
                     list_remove(w, c);
                 conn_run(w, c);
@@ -962,9 +1097,12 @@ int cs_worker_run(const cs_worker_opts_t *o) {
                 cs_log_info("Worker exiting (pid: %d)", (int)getpid());
                 return 0;
             }
-            if (now >= w->drain_deadline_ms) {
-                cs_log_warning("Worker (pid: %d) graceful timeout reached with %u open "
-                               "connection(s); exiting",
+            if (!w->drain_finished && now >= w->drain_deadline_ms) {
+                drain_finish(w);
+                w->drain_finished = true;
+                w->drain_deadline_ms = now + FINAL_LINGER_MS;
+            } else if (w->drain_finished && now >= w->drain_deadline_ms) {
+                cs_log_warning("Worker (pid: %d) exiting with %u connection(s) still open",
                                (int)getpid(), w->live);
                 return 0;
             }

@@ -384,3 +384,44 @@ def test_model_forking_a_child_does_not_confuse_the_worker(py_server):
     assert s.workers() == worker
     st, body = post(s, "/predict", {"data": {"ndarray": [[2]]}})
     assert st == 200, body
+
+
+@pytest.mark.parametrize("how", ["spawn", "fork"])
+def test_model_children_start_clean(py_server, how):
+    # A child the model starts must not inherit the worker's blocked signals (proc.terminate()
+    # could not stop it), its caught or ignored signals, or its listeners and event descriptors.
+    s = py_server("Spawner", env={"GUNICORN_THREADS": "2"})
+    st, body = post(s, "/predict", {"strData": how})
+    assert st == 200, body
+    child = json.loads(body)["jsonData"]
+    assert child["terminated"] is True, child
+    # signals 1-31 (glibc keeps its internal real-time ones to itself)
+    assert int(child["SigBlk"], 16) & 0x7fffffff == 0, child
+    assert int(child["SigIgn"], 16) & 0x7fffffff == 0, child
+    assert not [t for t in child["fds"] if t.startswith("anon_inode:")], child
+    master = set(os.readlink(f"/proc/{s.proc.pid}/fd/{fd}")
+                 for fd in os.listdir(f"/proc/{s.proc.pid}/fd"))
+    assert not [t for t in child["fds"] if t.startswith("socket:") and t in master], child
+    st, _ = post(s, "/predict", {"strData": "still here"})
+    assert st == 200
+    assert "Respawning" not in s.logs()
+
+
+def test_connection_closed_by_the_worker_ends_while_a_forked_child_holds_it(py_server):
+    # The model's child holds a copy of the connection: when the worker closes it (keep-alive
+    # timeout, 1 s), the client must see the end then, not when the child exits (30 s).
+    s = py_server("Spawner", env={"GUNICORN_KEEPALIVE": "1"})
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    try:
+        body = b'{"strData":"hold"}'
+        c.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        out = b""
+        while b'"hold"' not in out:
+            chunk = c.recv(4096)
+            assert chunk, out
+            out += chunk
+        assert out.startswith(b"HTTP/1.1 200"), out
+        assert c.recv(4096) == b""  # the EOF, well before the socket timeout
+    finally:
+        c.close()

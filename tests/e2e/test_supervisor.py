@@ -7,7 +7,21 @@ import subprocess
 import tempfile
 import time
 
+import pytest
+
 from conftest import Load, Server, TEST_MODEL, BIN, thread_count, wait_until
+
+
+def timeout_server(server_factory, tmp_path, timeout_ms, threads, env=None):
+    """One worker with `threads` model threads and the model call timeout set the way Seldon
+    sets it (the seldon.io/rest-timeout annotation, in milliseconds)."""
+    ann = tmp_path / "annotations"
+    ann.write_text(f'seldon.io/rest-timeout="{timeout_ms}"\n')
+    s = server_factory(args=["--annotations-file", str(ann)],
+                       env={"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": str(threads),
+                            **(env or {})})
+    s.wait_ready(workers=1)
+    return s
 
 
 def test_worker_and_thread_counts_follow_configuration(server_factory):
@@ -61,11 +75,7 @@ def test_kill_9_worker_under_load_is_respawned_and_other_workers_lose_nothing(se
 
 
 def test_hung_model_call_gets_answer_and_worker_is_replaced(server_factory, tmp_path):
-    ann = tmp_path / "annotations"
-    ann.write_text('seldon.io/rest-timeout="1000"\n')
-    s = server_factory(args=["--annotations-file", str(ann)],
-                       env={"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4"})
-    s.wait_ready(workers=1)
+    s = timeout_server(server_factory, tmp_path, 1000, 4)
     old = s.workers()[0]
     t0 = time.monotonic()
     st, _, body = s.request("POST", "/predict", b"sleep:30000", timeout=20)
@@ -84,11 +94,7 @@ def test_hung_model_call_gets_answer_and_worker_is_replaced(server_factory, tmp_
 
 
 def test_other_requests_finish_while_a_timed_out_worker_drains(server_factory, tmp_path):
-    ann = tmp_path / "annotations"
-    ann.write_text('seldon.io/rest-timeout="1500"\n')
-    s = server_factory(args=["--annotations-file", str(ann)],
-                       env={"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4"})
-    s.wait_ready(workers=1)
+    s = timeout_server(server_factory, tmp_path, 1500, 4)
     load = Load(s, clients=4, body=b"sleep:20")
     wait_until(lambda: load.count() > 20, 10, what="load running")
     st, _, _ = s.request("POST", "/predict", b"sleep:60000", timeout=20)
@@ -225,3 +231,152 @@ def test_answers_to_the_seldon_core_microservice_name(tmp_path):
         assert (st, body) == (200, b"pong")
     finally:
         s.stop()
+
+
+def fd_targets(pid):
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return out
+
+
+def test_worker_holds_none_of_the_masters_descriptors(server_factory):
+    # a worker holding the master's metrics listener keeps the port open (and its backlog
+    # filling) after the master is gone; the master's epoll set and signalfd are not its own
+    s = server_factory(env={"GUNICORN_WORKERS": "1"})
+    s.wait_ready(workers=1)
+    s.scrape()  # the metrics server has an epoll set and has served a connection
+    master = fd_targets(s.proc.pid)
+    worker = fd_targets(s.workers()[0])
+    shared = sorted(set(t for t in worker if t.startswith("socket:")) & set(master))
+    assert len(shared) == 1, (shared, worker, master)  # the HTTP listener, and only it
+    assert worker.count("anon_inode:[eventpoll]") == 1, worker  # its own
+    assert "anon_inode:[signalfd]" not in worker, worker
+
+
+def answers(port, bodies, timeout):
+    """Sends each body as its own POST /predict, all at once on separate connections; returns
+    (status, headers, body) or the exception's name for each, in order."""
+    import http.client
+    import threading
+    out = [None] * len(bodies)
+
+    def one(i):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            c.request("POST", "/predict", body=bodies[i])
+            r = c.getresponse()
+            out[i] = (r.status, dict(r.getheaders()), r.read())
+        except Exception as e:  # noqa: BLE001 - every failure kind is an outcome here
+            out[i] = type(e).__name__
+        finally:
+            c.close()
+    threads = []
+    for i in range(len(bodies)):
+        t = threading.Thread(target=one, args=(i,))
+        t.start()
+        threads.append(t)
+        if bodies[i].startswith(b"sleep:"):
+            time.sleep(0.05)  # the hung calls reach the model threads first
+    for t in threads:
+        t.join(timeout + 5)
+    return out
+
+
+@pytest.mark.parametrize("threads", [1, 10])
+def test_requests_queued_behind_hung_calls_are_answered(server_factory, tmp_path, threads):
+    # Every model thread hangs: the hung calls get their 504 at the timeout, and the requests
+    # queued behind them, which no thread will take, get a prompt 503 with Retry-After instead
+    # of being cut at the graceful timeout (30 s here). Retried, they are served by the
+    # replacement worker.
+    import http.client
+    s = timeout_server(server_factory, tmp_path, 1000, threads, env={"GUNICORN_KEEPALIVE": "60"})
+    old = s.workers()[0]
+    idle = http.client.HTTPConnection("127.0.0.1", s.port, timeout=5)  # a keep-alive client
+    idle.request("POST", "/predict", body=b"before")
+    assert idle.getresponse().read() == b"before"
+    hung = [b"sleep:60000"] * threads
+    queued = [b"queued-%d" % i for i in range(2 * threads)]
+    t0 = time.monotonic()
+    got = answers(s.port, hung + queued, timeout=12)
+    assert time.monotonic() - t0 < 12
+    for r in got[:threads]:
+        assert not isinstance(r, str) and r[0] == 504, got
+    for body, r in zip(queued, got[threads:]):
+        assert not isinstance(r, str), got  # an answer, not a cut connection
+        assert r[0] in (200, 503), got
+        if r[0] == 503:
+            assert r[1].get("Retry-After") == "1", r
+            assert json.loads(r[2])["status"]["reason"] == "MICROSERVICE_INTERNAL_ERROR"
+        else:
+            assert r[2] == body
+    assert [r for r in got[threads:] if r[0] == 503], got
+    # a request arriving later on a connection of the stuck worker is not queued either
+    idle.request("POST", "/predict", body=b"after")
+    r = idle.getresponse()
+    assert (r.status, r.getheader("Retry-After"), r.getheader("Connection")) == (503, "1", "close")
+    r.read()
+    idle.close()
+    wait_until(lambda: old not in s.workers() and len(s.workers()) == 1, 20,
+               what="replacement worker")
+    for body in queued:
+        st, _, b = s.request("POST", "/predict", body)
+        assert (st, b) == (200, body)
+    _, _, text = s.scrape()
+    assert re.search(r'cserve_requests_total\{code="503",route="predict"\} \d+', text), text
+
+
+def test_pipelined_request_behind_a_hung_call_gets_a_clean_close(server_factory, tmp_path):
+    # The 504 comes, then the connection ends with a FIN, not a reset that could destroy the 504
+    # in flight: the client knows the pipelined request was not answered and can retry it.
+    import socket
+    s = timeout_server(server_factory, tmp_path, 1000, 2)
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    try:
+        req = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+        c.sendall(req % (11, b"sleep:60000"))
+        time.sleep(0.3)  # the call runs: the next request stays unread in the socket
+        c.sendall(req % (5, b"hello") * 3)
+        out = b""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            chunk = c.recv(65536)  # a reset raises ConnectionResetError here
+            if not chunk:
+                break
+            out += chunk
+        assert out.startswith(b"HTTP/1.1 504"), out
+        assert out.count(b"HTTP/1.1") == 1, out
+        assert b"Connection: close" in out, out
+        # no reset came after the FIN (Linux keeps the data read before one, other stacks
+        # and a slower reader would have lost the 504)
+        time.sleep(0.2)
+        assert c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+        c.sendall(b"x")  # the server still reads (and discards) until its linger ends
+        time.sleep(0.2)
+        assert c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+    finally:
+        c.close()
+
+
+def test_graceful_timeout_answers_what_is_left(server_factory):
+    # TERM with a long call running and a request queued behind it (one thread): at the graceful
+    # timeout the running call gets a 504 and the queued one a 503, not an empty reply.
+    s = server_factory(args=["--graceful-timeout", "1", "--timeout", "60"],
+                       env={"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "1"})
+    s.wait_ready(workers=1)
+    import threading
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        r=answers(s.port, [b"sleep:20000", b"queued"], timeout=10)))
+    t.start()
+    time.sleep(0.5)
+    s.signal(signal.SIGTERM)
+    t.join(15)
+    got = result["r"]
+    assert not isinstance(got[0], str) and got[0][0] == 504, got
+    assert not isinstance(got[1], str) and got[1][0] == 503, got
+    assert got[1][1].get("Retry-After") == "1", got
+    assert s.proc.wait(10) == 0

@@ -97,12 +97,43 @@ static void test_blocked_calls_get_threads(void **state) {
         fail_msg("8 blocked calls on 8 threads took %llu ms", (unsigned long long)took);
 }
 
+/* Jobs queued behind a blocked call can be taken back (the worker answers them itself when no
+ * thread will come): they are returned in order and never run, and the pool keeps serving what
+ * is submitted afterwards, whatever wake-ups were outstanding when they were taken. */
+static void test_take_waiting(void **state) {
+    (void)state;
+    cs_pool_t *pool = new_pool(2);
+    test_job_t *jobs = calloc(8, sizeof(*jobs));
+    for (int i = 0; i < 2; i++) { /* both threads blocked */
+        jobs[i] = (test_job_t){.job.run = run, .sleep_ms = 900};
+        cs_pool_submit(pool, &jobs[i].job);
+    }
+    uint64_t deadline = cs_now_ms() + 2000;
+    while (cs_pool_waiting(pool) > 0 && cs_now_ms() < deadline)
+        cs_pool_nudge(pool, cs_now_ns(), 0);
+    assert_int_equal(cs_pool_waiting(pool), 0);
+    for (int i = 2; i < 7; i++) {
+        jobs[i] = (test_job_t){.job.run = run, .sleep_ms = 0};
+        cs_pool_submit(pool, &jobs[i].job);
+    }
+    int n = 0;
+    for (cs_job_t *j = cs_pool_take_waiting(pool); j; j = j->next, n++)
+        assert_ptr_equal(j, &jobs[2 + n].job);
+    assert_int_equal(n, 5);
+    assert_int_equal(cs_pool_waiting(pool), 0);
+    assert_int_equal(collect(pool, 2, 5000), 2); /* only the blocked two come back */
+    jobs[7] = (test_job_t){.job.run = run, .sleep_ms = 0};
+    cs_pool_submit(pool, &jobs[7].job);
+    assert_int_equal(collect(pool, 1, 5000), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_short_calls_one_thread),
         cmocka_unit_test(test_short_calls_many_threads),
         cmocka_unit_test(test_long_calls_many_threads),
         cmocka_unit_test(test_blocked_calls_get_threads),
+        cmocka_unit_test(test_take_waiting),
     };
     return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
