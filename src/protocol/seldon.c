@@ -7,14 +7,21 @@
  *
  * Responses are built as a JSON tree in the request arena and serialised once; the writer's key
  * sorting and last-duplicate-wins rule do the merging of tags and requestPath (request tags
- * first, model tags after, so the model's win). */
+ * first, model tags after, so the model's win).
+ *
+ * A raw answer (the model's own JSON) is read back only when it has meta.metrics, which the
+ * reference records and may remove (§2.4). */
 #include "protocol/seldon.h"
 
 #include "base/base64.h"
 #include "json/number.h"
+#include "metrics/labels.h"
+#include "metrics/registry.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int fail(cs_seldon_error_t *err, int status, const char *reason, const char *fmt, ...)
@@ -916,5 +923,203 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
     cs_buf_reset(&resp->body);
     if (cs_json_write(&resp->body, &doc) < 0 || cs_buf_append(&resp->body, "\n", 1) < 0)
         return fail(err, 500, INTERNAL, "out of memory");
+    return 0;
+}
+
+/* ---- raw results' meta.metrics (§2.4, §4.3) ---------------------------------------------- */
+
+/* The reference's SeldonMetrics.update() on a raw answer's metrics, with Python's texts for
+ * what it raises. Nothing is recorded unless every metric passes: its update writes the worker's
+ * series back only at the end. Types other than the three are skipped (the reference logs them). */
+static int raw_metric_check(const cs_json_t *m, cs_seldon_error_t *err) {
+    if (m->type != CS_JSON_OBJECT)
+        return fail(err, 500, INTERNAL, "'%s' object has no attribute 'get'", py_type(m));
+    const cs_json_t *tags = cs_json_get(m, "tags");
+    if (tags && tags->type == CS_JSON_ARRAY)
+        return fail(err, 500, INTERNAL, "list indices must be integers or slices, not str");
+    if (tags && tags->type != CS_JSON_OBJECT)
+        return fail(err, 500, INTERNAL, "'%s' object does not support item assignment",
+                    py_type(tags));
+    const cs_json_t *key = cs_json_get(m, "key");
+    if (key == NULL)
+        return fail(err, 500, INTERNAL, "'key'");
+    for (uint32_t i = 0; tags && i < tags->len; i++) {
+        const cs_json_t *v = &tags->u.members[i].value;
+        if (v->type != CS_JSON_STRING && strcmp(tags->u.members[i].key, "method") != 0)
+            return fail(err, 500, INTERNAL, "sequence item 1: expected str instance, %s found",
+                        py_type(v));
+    }
+    const cs_json_t *type = cs_json_get(m, "type");
+    const char *t = type == NULL ? "COUNTER" : type->type == CS_JSON_STRING ? type->u.s : "";
+    bool counter = strcmp(t, "COUNTER") == 0, timer = strcmp(t, "TIMER") == 0;
+    if (!counter && !timer && strcmp(t, "GAUGE") != 0)
+        return 0;
+    const cs_json_t *v = cs_json_get(m, "value");
+    if (v == NULL)
+        return fail(err, 500, INTERNAL, "'value'");
+    bool number = v->type == CS_JSON_INT || v->type == CS_JSON_BIGINT || v->type == CS_JSON_FLOAT ||
+                  v->type == CS_JSON_TRUE || v->type == CS_JSON_FALSE;
+    if (!number && counter)
+        return fail(err, 500, INTERNAL, "unsupported operand type(s) for +: 'int' and '%s'",
+                    py_type(v));
+    if (!number && timer)
+        return fail(err, 500, INTERNAL, "unsupported operand type(s) for /: '%s' and 'int'",
+                    py_type(v));
+    /* the reference stores any gauge value and fails later, on every scrape */
+    if (!number)
+        return fail(err, 500, INTERNAL, "a GAUGE value must be a number, not '%s'", py_type(v));
+    if (key->type != CS_JSON_STRING)
+        return fail(err, 500, INTERNAL, "a metric key must be a string, not '%s'", py_type(key));
+    return 0;
+}
+
+static double number_value(const cs_json_t *v) {
+    switch (v->type) {
+    case CS_JSON_INT:
+        return (double)v->u.i;
+    case CS_JSON_BIGINT:
+        return strtod(v->u.s, NULL);
+    case CS_JSON_FLOAT:
+        return v->u.d;
+    default:
+        return v->type == CS_JSON_TRUE;
+    }
+}
+
+/* Sets tags["method"] in the metric's own tags object (the reference mutates the caller's dict,
+ * which the response then shows). */
+static int set_method_tag(cs_json_t *tags, const char *method, cs_arena_t *arena) {
+    cs_json_t v = string_value(method, strlen(method));
+    bool found = false;
+    for (uint32_t i = 0; i < tags->len; i++)
+        if (strcmp(tags->u.members[i].key, "method") == 0) {
+            tags->u.members[i].value = v;
+            found = true;
+        }
+    if (found)
+        return 0;
+    cs_json_member_t *m = cs_arena_alloc(arena, (tags->len + 1) * sizeof(*m));
+    if (m == NULL)
+        return -1;
+    if (tags->len)
+        memcpy(m, tags->u.members, tags->len * sizeof(*m));
+    m[tags->len] = (cs_json_member_t){"method", 6, v};
+    tags->u.members = m;
+    tags->len++;
+    return 0;
+}
+
+static int raw_metric_record(cs_json_t *m, const char *method, cs_arena_t *arena) {
+    cs_json_t *tags = (cs_json_t *)cs_json_get(m, "tags");
+    if (tags && set_method_tag(tags, method, arena) < 0)
+        return -1;
+    const cs_json_t *type = cs_json_get(m, "type");
+    const char *t = type == NULL ? "COUNTER" : type->type == CS_JSON_STRING ? type->u.s : "";
+    cs_mx_type_t mt = strcmp(t, "COUNTER") == 0 ? CS_MX_COUNTER
+                      : strcmp(t, "GAUGE") == 0 ? CS_MX_GAUGE
+                      : strcmp(t, "TIMER") == 0 ? CS_MX_TIMER
+                                                : 0;
+    if (mt == 0)
+        return 0;
+    uint32_t n = tags ? tags->len : 0;
+    const char **keys = cs_arena_alloc(arena, (n + 1) * sizeof(char *));
+    const char **vals = cs_arena_alloc(arena, (n + 1) * sizeof(char *));
+    if (keys == NULL || vals == NULL)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        keys[i] = tags->u.members[i].key;
+        vals[i] = tags->u.members[i].value.u.s;
+    }
+    if (tags == NULL) {
+        keys[0] = "method";
+        vals[0] = method;
+        n = 1;
+    }
+    cs_buf_t labels = {0};
+    int rc = cs_labels_canonical(&labels, keys, vals, n) < 0 || cs_buf_append(&labels, "", 1) < 0
+                 ? -1
+                 : 0;
+    if (rc == 0)
+        cs_metrics_custom(mt, cs_json_get(m, "key")->u.s, labels.data,
+                          number_value(cs_json_get(m, "value")));
+    cs_buf_free(&labels);
+    return rc;
+}
+
+static int raw_metrics(cs_json_t *doc, cs_route_t route, bool include_metrics, cs_arena_t *arena,
+                       bool *changed, cs_seldon_error_t *err) {
+    *changed = false;
+    if (doc->type != CS_JSON_OBJECT)
+        return 0;
+    cs_json_t *meta = (cs_json_t *)cs_json_get(doc, "meta");
+    if (meta == NULL)
+        return 0;
+    if (meta->type != CS_JSON_OBJECT)
+        return fail(err, 500, INTERNAL, "'%s' object has no attribute 'get'", py_type(meta));
+    cs_json_t *metrics = (cs_json_t *)cs_json_get(meta, "metrics");
+    if (metrics == NULL || !truthy(metrics))
+        return 0;
+    if (!include_metrics) {
+        /* the metrics leave the answer but are still recorded */
+        cs_json_t *kept = cs_arena_alloc(arena, sizeof(*kept));
+        if (kept == NULL)
+            return fail(err, 500, INTERNAL, "out of memory");
+        *kept = *metrics;
+        metrics = kept;
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < meta->len; i++)
+            if (strcmp(meta->u.members[i].key, "metrics") != 0)
+                meta->u.members[k++] = meta->u.members[i];
+        meta->len = k;
+    }
+    *changed = true;
+    /* iterating a dict or a string gives strings, which have no .get */
+    if (metrics->type == CS_JSON_OBJECT || metrics->type == CS_JSON_STRING)
+        return fail(err, 500, INTERNAL, "'str' object has no attribute 'get'");
+    if (metrics->type != CS_JSON_ARRAY)
+        return fail(err, 500, INTERNAL, "'%s' object is not iterable", py_type(metrics));
+    for (uint32_t i = 0; i < metrics->len; i++)
+        if (raw_metric_check(&metrics->u.items[i], err) < 0)
+            return -1;
+    const char *method = cs_seldon_metric_method(route);
+    for (uint32_t i = 0; i < metrics->len; i++)
+        if (raw_metric_record(&metrics->u.items[i], method, arena) < 0)
+            return fail(err, 500, INTERNAL, "out of memory");
+    return 0;
+}
+
+int cs_seldon_raw_answer(cs_route_t route, bool include_metrics, cs_arena_t *arena,
+                         cs_response_t *resp, cs_seldon_error_t *err) {
+    /* predict, transforms, route and aggregate; feedback and health raw answers are not */
+    if (route != CS_ROUTE_PREDICT && route != CS_ROUTE_TRANSFORM_INPUT &&
+        route != CS_ROUTE_TRANSFORM_OUTPUT && route != CS_ROUTE_ROUTE &&
+        route != CS_ROUTE_AGGREGATE)
+        return 0;
+    size_t len = resp->body.len;
+    bool newline = len && resp->body.data[len - 1] == '\n'; /* kept as the model wrote it */
+    if (newline)
+        len--;
+    /* most raw answers have no meta at all: no parse for them */
+    if (len < 8 || resp->body.data[0] != '{' || memmem(resp->body.data, len, "\"meta\"", 6) == NULL)
+        return 0;
+    char *text = cs_arena_alloc(arena, len + 1);
+    if (text == NULL)
+        return fail(err, 500, INTERNAL, "out of memory");
+    memcpy(text, resp->body.data, len);
+    text[len] = '\0';
+    static const cs_json_options_t opt = {.max_depth = 512, .allow_nan = true};
+    cs_json_t doc;
+    cs_json_error_t jerr;
+    bool changed;
+    if (cs_json_parse(text, len, &opt, arena, &doc, &jerr) < 0)
+        return 0; /* not JSON (or text the parser refuses): sent as it is */
+    if (raw_metrics(&doc, route, include_metrics, arena, &changed, err) < 0)
+        return -1;
+    if (changed) {
+        cs_buf_reset(&resp->body);
+        if (cs_json_write(&resp->body, &doc) < 0 ||
+            (newline && cs_buf_append(&resp->body, "\n", 1) < 0))
+            return fail(err, 500, INTERNAL, "out of memory");
+    }
     return 0;
 }

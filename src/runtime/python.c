@@ -812,9 +812,12 @@ static const char *const raw_names[CS_ROUTE_COUNT][4] = {
 };
 
 /* A raw method's result, JSON-serialised as it is (spec §2.4); on predict routes a dict's
- * status.code becomes the HTTP status. Returns 1 when a raw method answered, 0 when none did
- * (all missing or "not implemented"), -1 on an exception. */
-static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_response_t *resp) {
+ * status.code becomes the HTTP status; a `*_raw` method's meta.metrics are recorded (the
+ * deprecated `*_rest` / `*_grpc` answers are not looked into). Returns 1 when a raw method
+ * answered, 0 when none did (all missing or "not implemented"), -1 on an exception, -2 with
+ * `err`. */
+static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_arena_t *arena,
+                   cs_response_t *resp, cs_seldon_error_t *err) {
     for (int i = 0; raw_names[route][i]; i++) {
         PyObject *m = method(py, raw_names[route][i]);
         if (m == NULL)
@@ -838,7 +841,14 @@ static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_r
                 status = c >= 100 && c <= 599 ? (int)c : 500;
             }
         }
-        return respond_raw(r, status, resp);
+        const char *name = raw_names[route][i];
+        bool metrics = strcmp(name + strlen(name) - 4, "_raw") == 0 && PyDict_Check(r) &&
+                       PyDict_GetItemString(r, "meta") != NULL;
+        if (respond_raw(r, status, resp) < 0)
+            return -1;
+        if (metrics && cs_seldon_raw_answer(route, py->env.include_metrics, arena, resp, err) < 0)
+            return -2;
+        return 1;
     }
     return 0;
 }
@@ -922,8 +932,9 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         return 1;
     }
     if (route != CS_ROUTE_HEALTH_STATUS && route != CS_ROUTE_FEEDBACK && raw_names[route][0]) {
-        int r =
-            try_raw(py, route, route == CS_ROUTE_AGGREGATE && rq->doc ? rq->doc : rq->doc, resp);
+        int r = try_raw(py, route, rq->doc, arena, resp, err);
+        if (r == -2)
+            return -1;
         if (r < 0)
             goto exception;
         if (r > 0)
@@ -1181,11 +1192,11 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
             Py_CLEAR(keep_alive);
             settle_pending();
             cs_seldon_error_t raw_err;
-            raw = try_raw(py, route, rq.doc, resp);
-            if (raw < 0) {
+            raw = try_raw(py, route, rq.doc, arena, resp, &raw_err);
+            if (raw == -1)
                 exception_respond(py, &raw_err);
+            if (raw < 0)
                 err = raw_err;
-            }
             PyEval_SaveThread();
         }
         if (raw <= 0)

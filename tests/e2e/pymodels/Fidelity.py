@@ -1,0 +1,51 @@
+"""Models for the last differences from the reference server (issue 10): raw methods' metrics,
+models without the called method, metric printing in feedback replies."""
+
+
+def _raw_answer(name):
+    return {"data": {"ndarray": [name]},
+            "meta": {"metrics": [{"key": "raw_counter", "type": "COUNTER", "value": 1,
+                                  "tags": {"src": name}},
+                                 {"key": "raw_gauge", "type": "GAUGE", "value": 7}]}}
+
+
+class RawMetrics:
+    """Every *_raw method answers with metrics in its meta (spec §2.4, §4.3)."""
+
+    def predict_raw(self, msg):
+        if isinstance(msg, dict) and "strData" in msg:
+            return BAD_RAW[msg["strData"]]
+        return _raw_answer("predict")
+
+    def transform_input_raw(self, msg):
+        return _raw_answer("transform_input")
+
+    def transform_output_raw(self, msg):
+        return _raw_answer("transform_output")
+
+    def route_raw(self, msg):
+        return _raw_answer("route")
+
+    def aggregate_raw(self, msgs):
+        return _raw_answer("aggregate")
+
+
+# Raw answers whose metrics the reference cannot record (or skips).
+BAD_RAW = {
+    "no-key": {"meta": {"metrics": [{"type": "COUNTER", "value": 1}]}},
+    "meta-list": {"meta": [1]},
+    "tag-int": {"meta": {"metrics": [{"key": "k", "type": "GAUGE", "value": 1,
+                                      "tags": {"a": 1}}]}},
+    "no-type": {"meta": {"metrics": [{"key": "typeless", "value": 3}]}},
+    "unknown-type": {"meta": {"metrics": [{"key": "odd", "type": "FOO", "value": 3,
+                                           "tags": {}}]}},
+    "empty": {"meta": {"metrics": []}},
+    "counter-str": {"meta": {"metrics": [{"key": "c", "type": "COUNTER", "value": "x"}]}},
+}
+
+
+class RestMetrics:
+    """The deprecated variant: its answer is not looked into."""
+
+    def predict_rest(self, msg):
+        return _raw_answer("predict_rest")

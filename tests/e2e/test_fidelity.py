@@ -1,0 +1,127 @@
+"""The last differences from the reference server a Seldon user's tests would see (issue 10):
+raw methods' metrics, models without the called method, feedback metric printing, the order of
+meta.metrics, Werkzeug's reason phrases, the built-in model's numpy view of its input. Expected
+bodies are the reference's exact bytes (spec §2.4, §3.7.4, §3.8.2, §3.8.5, §4.3)."""
+import json
+import os
+import re
+
+import pytest
+
+from conftest import BUILD, Server
+from test_metrics import series, total
+
+pytest.importorskip("numpy")
+MODELS = os.path.join(os.path.dirname(__file__), "pymodels")
+TEST_MODEL = os.path.join(BUILD, "tests/models/test_model.so")
+
+
+@pytest.fixture
+def serve():
+    started = []
+
+    def make(model, env=None, args=(), cwd=MODELS):
+        s = Server(model=model, cwd=cwd, env=env, args=list(args))
+        started.append(s)
+        return s
+    yield make
+    for s in started:
+        s.stop()
+
+
+def post(s, path, msg):
+    body = msg if isinstance(msg, (bytes, str)) else json.dumps(msg)
+    st, h, data = s.request("POST", path, body, {"Content-Type": "application/json"})
+    assert data.endswith(b"\n"), data
+    return st, data.decode()[:-1]
+
+
+def status_line(s, request):
+    head = s.raw(request, read_until_close=True)
+    return head.split(b"\r\n", 1)[0].decode()
+
+
+# ---- 1. raw methods' meta.metrics (spec §2.4, §4.3) ------------------------------------------
+
+RAW_ROUTES = [("/predict", {"data": {"ndarray": [1]}}, "predict", "predict"),
+              ("/transform-input", {"data": {"ndarray": [1]}}, "transform_input",
+               "inputtransform"),
+              ("/transform-output", {"data": {"ndarray": [1]}}, "transform_output",
+               "outputtransform"),
+              ("/route", {"data": {"ndarray": [1]}}, "route", "router"),
+              ("/aggregate", [{"data": {"ndarray": [1]}}], "aggregate", "aggregate")]
+
+
+def raw_body(name, method):
+    return ('{"data":{"ndarray":["%s"]},"meta":{"metrics":[{"key":"raw_counter","tags":'
+            '{"method":"%s","src":"%s"},"type":"COUNTER","value":1},{"key":"raw_gauge",'
+            '"type":"GAUGE","value":7}]}}' % (name, method, name))
+
+
+def test_raw_methods_metrics_are_recorded_and_tagged(serve):
+    s = serve("Fidelity.RawMetrics")
+    for path, msg, name, method in RAW_ROUTES:
+        assert post(s, path, msg) == (200, raw_body(name, method))
+    _, _, text = s.scrape()
+    for _, _, name, method in RAW_ROUTES:
+        assert total(text, "raw_counter_total", method=method, src=name) == 1
+        assert total(text, "raw_gauge", method=method) == 7
+
+
+def test_raw_methods_metrics_leave_the_reply_when_not_included(serve):
+    s = serve("Fidelity.RawMetrics", env={"INCLUDE_METRICS_IN_CLIENT_RESPONSE": "false"})
+    for path, msg, name, method in RAW_ROUTES:
+        assert post(s, path, msg) == (200, '{"data":{"ndarray":["%s"]},"meta":{}}' % name)
+    _, _, text = s.scrape()
+    assert total(text, "raw_counter_total", method="router", src="route") == 1
+    # falsy metrics stay where they are, as the reference only deletes a non-empty list
+    assert post(s, "/predict", {"strData": "empty"}) == (200, '{"meta":{"metrics":[]}}')
+
+
+def test_raw_metrics_the_reference_cannot_record(serve):
+    s = serve("Fidelity.RawMetrics")
+
+    def error(kind, info):
+        st, body = post(s, "/predict", {"strData": kind})
+        assert st == 500, body
+        assert json.loads(body) == {"status": {"code": -1, "info": info, "status": 1,
+                                               "reason": "MICROSERVICE_INTERNAL_ERROR"}}
+    error("no-key", "'key'")
+    error("meta-list", "'list' object has no attribute 'get'")
+    error("tag-int", "sequence item 1: expected str instance, int found")
+    error("counter-str", "unsupported operand type(s) for +: 'int' and 'str'")
+    # a metric without a type is a COUNTER; an unknown type is skipped (its tags still
+    # gain the method, as the reference sets it before looking at the type)
+    assert post(s, "/predict", {"strData": "no-type"}) == \
+        (200, '{"meta":{"metrics":[{"key":"typeless","value":3}]}}')
+    assert post(s, "/predict", {"strData": "unknown-type"}) == \
+        (200, '{"meta":{"metrics":[{"key":"odd","tags":{"method":"predict"},"type":"FOO",'
+              '"value":3}]}}')
+    _, _, text = s.scrape()
+    assert total(text, "typeless_total", method="predict") == 3
+    assert "odd" not in text
+    assert "\nk{" not in text  # nothing of a failed update is recorded
+
+
+def test_deprecated_rest_variant_is_not_looked_into(serve):
+    s = serve("Fidelity.RestMetrics", env={"INCLUDE_METRICS_IN_CLIENT_RESPONSE": "false"})
+    st, body = post(s, "/predict", {"data": {"ndarray": [1]}})
+    assert json.loads(body)["meta"]["metrics"][0] == {
+        "key": "raw_counter", "tags": {"src": "predict_rest"}, "type": "COUNTER", "value": 1}
+    _, _, text = s.scrape()
+    assert "raw_counter" not in text
+
+
+def test_native_raw_answers_metrics(serve):
+    # the test model answers with call_respond (a raw answer): it echoes the body
+    s = serve(TEST_MODEL, env={"PAYLOAD_PASSTHROUGH": "false"}, cwd=None)
+    msg = ('{"meta":{"metrics":[{"value":2,"key":"native_raw","type":"COUNTER",'
+           '"tags":{"a":"b"}}]},"strData":"x"}\n')
+    assert post(s, "/predict", msg) == (
+        200, '{"meta":{"metrics":[{"key":"native_raw","tags":{"a":"b","method":"predict"},'
+             '"type":"COUNTER","value":2}]},"strData":"x"}')
+    _, _, text = s.scrape()
+    assert total(text, "native_raw_total", a="b", method="predict") == 2
+    # an answer without metrics is sent exactly as the model wrote it
+    msg = b'{"strData": "y", "meta": {}}'
+    assert s.request("POST", "/predict", msg, {"Content-Type": "application/json"})[2] == msg
