@@ -788,6 +788,51 @@ static void drop_empty_list(cs_json_t *obj, const char *key) {
     obj->len = k;
 }
 
+/* A protobuf `float` as its JSON printer writes it: rounded to 32 bits, then the shortest
+ * decimal that reads back as the same float (20.2 stays 20.2, 1/3 prints 0.33333334). */
+static double float32_shortest(double v) {
+    float f = (float)v;
+    if (!isfinite(f))
+        return (double)f;
+    char text[32];
+    for (int digits = 1; digits < 9; digits++) {
+        snprintf(text, sizeof(text), "%.*g", digits, (double)f);
+        if (strtof(text, NULL) == f)
+            return strtod(text, NULL);
+    }
+    snprintf(text, sizeof(text), "%.9g", (double)f);
+    return strtod(text, NULL);
+}
+
+/* meta.metrics as protobuf Metric messages print (§3.8.5): fields holding their default are
+ * omitted (type COUNTER, value 0, an empty key or tags), and the value is a float. The members
+ * are the arena copies floats() made, so they can be edited in place. */
+static void proto_metrics(cs_json_t *meta) {
+    const cs_json_t *ms = cs_json_get(meta, "metrics");
+    if (ms == NULL || ms->type != CS_JSON_ARRAY)
+        return;
+    for (uint32_t i = 0; i < ms->len; i++) {
+        cs_json_t *m = &ms->u.items[i];
+        if (m->type != CS_JSON_OBJECT)
+            continue;
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < m->len; j++) {
+            cs_json_member_t *f = &m->u.members[j];
+            cs_json_t *v = &f->value;
+            if (strcmp(f->key, "value") == 0 && v->type == CS_JSON_FLOAT)
+                v->u.d = float32_shortest(v->u.d);
+            bool dflt = (strcmp(f->key, "type") == 0 && v->type == CS_JSON_STRING &&
+                         strcmp(v->u.s, "COUNTER") == 0) ||
+                        (strcmp(f->key, "value") == 0 && v->type == CS_JSON_FLOAT && v->u.d == 0) ||
+                        (strcmp(f->key, "key") == 0 && v->type == CS_JSON_STRING && v->len == 0) ||
+                        (strcmp(f->key, "tags") == 0 && v->type == CS_JSON_OBJECT && v->len == 0);
+            if (!dflt)
+                m->u.members[k++] = *f;
+        }
+        m->len = k;
+    }
+}
+
 static int proto_style(cs_json_t *doc, cs_arena_t *arena) {
     for (uint32_t i = 0; i < doc->len; i++) {
         cs_json_member_t *m = &doc->u.members[i];
@@ -808,6 +853,8 @@ static int proto_style(cs_json_t *doc, cs_arena_t *arena) {
         } else if (strcmp(m->key, "jsonData") == 0 || strcmp(m->key, "meta") == 0) {
             if (floats(&m->value, arena) < 0)
                 return -1;
+            if (strcmp(m->key, "meta") == 0)
+                proto_metrics(&m->value);
         }
     }
     return 0;

@@ -702,10 +702,17 @@ static int decorate(cs_python_t *py, PyObject *runtime_tags, PyObject *runtime_m
                     cs_route_t route, cs_arena_t *arena, cs_seldon_result_t *r,
                     cs_seldon_error_t *err) {
     const char *label = cs_seldon_metric_method(route);
-    PyObject *collected = PyList_New(0);
+    /* Runtime metrics are recorded first (§2.6) but listed after the model's metrics() in the
+     * response (§3.7.4: `metrics + runtime_metrics`). */
+    PyObject *collected = PyList_New(0), *runtime = PyList_New(0);
+    if (collected == NULL || runtime == NULL) {
+        Py_XDECREF(collected);
+        Py_XDECREF(runtime);
+        return -1;
+    }
     int rc = 0;
     if (runtime_metrics && PyList_Check(runtime_metrics) && PyList_GET_SIZE(runtime_metrics))
-        rc = record_metrics(py, runtime_metrics, label, collected, err);
+        rc = record_metrics(py, runtime_metrics, label, runtime, err);
     PyObject *m = rc == 0 ? method(py, "metrics") : NULL;
     if (m) {
         PyObject *list = PyObject_CallNoArgs(m);
@@ -718,7 +725,9 @@ static int decorate(cs_python_t *py, PyObject *runtime_tags, PyObject *runtime_m
             rc = record_metrics(py, list, label, collected, err);
         Py_XDECREF(list);
     }
-    /* the model's metrics come after the runtime ones in the response, as recorded */
+    if (rc == 0 && PyList_GET_SIZE(runtime))
+        rc = PyList_SetSlice(collected, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, runtime);
+    Py_DECREF(runtime);
     if (rc == 0 && PyList_GET_SIZE(collected)) {
         cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
         rc = v && py_to_json(collected, arena, v) == 0 ? 0 : -1;
@@ -950,8 +959,10 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
                            : route == CS_ROUTE_TRANSFORM_OUTPUT ? "transform_output"
                                                                 : "route";
         PyObject *m = method(py, name);
+        if (m == NULL && route == CS_ROUTE_ROUTE)
+            return 0; /* "Route not defined", before any metrics() or tags() */
         if (m == NULL)
-            return 0; /* the fallback: empty data, X unchanged, "Route not defined" */
+            goto done; /* empty data or X unchanged, decorated as a result would be (§3.8.2) */
         x = message_x(&rq->msgs[0]);
         names = x ? message_names(&rq->msgs[0]) : NULL;
         meta = names ? (rq->msgs[0].meta ? json_to_py(rq->msgs[0].meta)
@@ -1037,7 +1048,7 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         }
         PyObject *m = method(py, "send_feedback");
         if (m == NULL)
-            return 0;
+            goto done; /* an empty array, with tags() and metrics() (§3.8.5) */
         x = message_x(&rq->msgs[0]);
         names = message_names(&rq->msgs[0]);
         PyObject *truth = message_x(&rq->msgs[1]);

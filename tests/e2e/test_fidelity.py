@@ -125,3 +125,51 @@ def test_native_raw_answers_metrics(serve):
     # an answer without metrics is sent exactly as the model wrote it
     msg = b'{"strData": "y", "meta": {}}'
     assert s.request("POST", "/predict", msg, {"Content-Type": "application/json"})[2] == msg
+
+
+# ---- 2. a model without the method still decorates the response (spec §3.8.2, §3.8.5) -------
+
+def test_missing_transforms_use_class_names(serve):
+    s = serve("Fidelity.ClassNamesOnly")
+    for path in ("/transform-input", "/transform-output"):
+        assert post(s, path, {"data": {"ndarray": [[1, 2, 3, 4]]}}) == \
+            (200, '{"data":{"names":["proba"],"ndarray":[[1,2,3,4]]},"meta":{}}')
+
+
+def test_missing_methods_still_call_tags_and_metrics(serve):
+    s = serve("Fidelity.NoMethods", env={"PREDICTIVE_UNIT_ID": "u"})
+    meta = ('"meta":{"metrics":[{"key":"mycounter","type":"COUNTER","value":1}],'
+            '"requestPath":{"u":"NOT_IMPLEMENTED:NOT_IMPLEMENTED"},"tags":{"mytag":1}}')
+    for path in ("/transform-input", "/transform-output"):
+        assert post(s, path, {"data": {"ndarray": [[1, 2]]}}) == \
+            (200, '{"data":{"names":["proba"],"ndarray":[[1,2]]},%s}' % meta)
+    assert post(s, "/predict", {"data": {"ndarray": [[1, 2]]}}) == \
+        (200, '{"data":{"names":[],"ndarray":[]},%s}' % meta)
+    assert post(s, "/send-feedback", {"request": {"data": {"ndarray": [[1, 2]]}}}) == (
+        200, '{"data":{"ndarray":[]},"meta":{"metrics":[{"key":"mycounter","value":1.0}],'
+             '"requestPath":{"u":"NOT_IMPLEMENTED:NOT_IMPLEMENTED"},"tags":{"mytag":1.0}}}')
+    _, _, text = s.scrape()
+    for method in ("inputtransform", "outputtransform", "predict", "feedback"):
+        assert total(text, "mycounter_total", method=method) == 1
+
+
+# ---- 3. feedback replies print metrics as protobuf does (spec §3.8.5) ------------------------
+
+def test_feedback_metrics_print_as_protobuf(serve):
+    s = serve("Fidelity.FeedbackMetrics")
+    assert post(s, "/send-feedback", {}) == (
+        200, '{"data":{"tensor":{"shape":[0]}},"meta":{"metrics":[{"key":"mycounter",'
+             '"value":1.0},{"key":"zero","type":"GAUGE"},{"key":"mytimer","type":"TIMER",'
+             '"value":20.2},{"key":"third","tags":{"method":"feedback","t":"v"},"type":"GAUGE",'
+             '"value":0.33333334}]}}')
+
+
+# ---- 4. order of meta.metrics (spec §3.7.4) --------------------------------------------------
+
+def test_model_metrics_come_before_runtime_metrics(serve):
+    s = serve("Combos.Runtime")
+    st, body = post(s, "/predict", {"meta": {"metrics": [{"key": "req", "type": "GAUGE",
+                                                          "value": 1}]},
+                                    "data": {"ndarray": [1]}})
+    keys = [m["key"] for m in json.loads(body)["meta"]["metrics"]]
+    assert keys == ["req", "mycounter", "mygauge", "mytimer", "customtag", "runtime_gauge"]

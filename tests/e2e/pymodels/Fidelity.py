@@ -49,3 +49,31 @@ class RestMetrics:
 
     def predict_rest(self, msg):
         return _raw_answer("predict_rest")
+
+
+class NoMethods:
+    """class_names, tags() and metrics(), and nothing to call (spec §3.8.2, §3.8.5)."""
+    class_names = ["proba"]
+
+    def tags(self):
+        return {"mytag": 1}
+
+    def metrics(self):
+        return [{"type": "COUNTER", "key": "mycounter", "value": 1}]
+
+
+class ClassNamesOnly:
+    class_names = ["proba"]
+
+
+class FeedbackMetrics:
+    """metrics() of every type and value, as a feedback reply prints them (spec §3.8.5)."""
+
+    def send_feedback(self, features, names, reward, truth, routing=None):
+        return None
+
+    def metrics(self):
+        return [{"type": "COUNTER", "key": "mycounter", "value": 1},
+                {"type": "GAUGE", "key": "zero", "value": 0},
+                {"type": "TIMER", "key": "mytimer", "value": 20.2},
+                {"type": "GAUGE", "key": "third", "value": 1 / 3, "tags": {"t": "v"}}]
