@@ -173,3 +173,27 @@ def test_model_metrics_come_before_runtime_metrics(serve):
                                     "data": {"ndarray": [1]}})
     keys = [m["key"] for m in json.loads(body)["meta"]["metrics"]]
     assert keys == ["req", "mycounter", "mygauge", "mytimer", "customtag", "runtime_gauge"]
+
+
+# ---- 5. reason phrases as Werkzeug prints them -----------------------------------------------
+
+def test_reason_phrases_are_werkzeugs(serve):
+    s = serve("Fidelity.StatusCodes", args=["--limit-request-body", "100"])
+
+    def line(method, path, body=b""):
+        req = (b"%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
+               b"application/json\r\nContent-Length: %d\r\n\r\n%s"
+               % (method.encode(), path.encode(), len(body), body))
+        return status_line(s, req)
+    assert line("GET", "/health/ping") == "HTTP/1.1 200 OK"
+    assert line("GET", "/nope") == "HTTP/1.1 404 NOT FOUND"
+    assert line("DELETE", "/predict") == "HTTP/1.1 405 METHOD NOT ALLOWED"
+    assert line("POST", "/predict", b"[1") == "HTTP/1.1 400 BAD REQUEST"
+    assert line("POST", "/predict", b'{"strData": "raise"}') == \
+        "HTTP/1.1 500 INTERNAL SERVER ERROR"
+    assert line("POST", "/predict", b"{}" + b" " * 200) == "HTTP/1.1 413 REQUEST ENTITY TOO LARGE"
+    for code, text in [(402, "PAYMENT REQUIRED"), (403, "FORBIDDEN"), (418, "I'M A TEAPOT"),
+                       (422, "UNPROCESSABLE ENTITY"), (503, "SERVICE UNAVAILABLE"),
+                       (299, "UNKNOWN"), (599, "UNKNOWN")]:
+        body = b'{"strData": "%d"}' % code
+        assert line("POST", "/predict", body) == "HTTP/1.1 %d %s" % (code, text)

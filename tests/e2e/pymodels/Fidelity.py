@@ -77,3 +77,12 @@ class FeedbackMetrics:
                 {"type": "GAUGE", "key": "zero", "value": 0},
                 {"type": "TIMER", "key": "mytimer", "value": 20.2},
                 {"type": "GAUGE", "key": "third", "value": 1 / 3, "tags": {"t": "v"}}]
+
+
+class StatusCodes:
+    """predict_raw answers with the HTTP status its strData names (spec §2.4)."""
+
+    def predict_raw(self, msg):
+        if msg.get("strData") == "raise":
+            raise ValueError("raised")
+        return {"status": {"code": int(msg["strData"]), "status": "FAILURE"}}
