@@ -197,3 +197,38 @@ def test_reason_phrases_are_werkzeugs(serve):
                        (299, "UNKNOWN"), (599, "UNKNOWN")]:
         body = b'{"strData": "%d"}' % code
         assert line("POST", "/predict", body) == "HTTP/1.1 %d %s" % (code, text)
+
+
+# ---- 6. the built-in model follows numpy -----------------------------------------------------
+
+@pytest.mark.parametrize("x,want", [
+    ([[True, False]], [[0.5]]),                      # the mean of True and False
+    ([[12345678901234567890, 1]], [[1.0]]),          # uint64 next to int64: float64
+    ([[True, 12345678901234567890]], [[1.0]]),       # bool next to uint64: uint64
+    ([[True, 2]], [[0.7310585786300049]]),
+    ([[True, False], [1, 2.5]], [[0.5], [0.7772998611746911]]),
+])
+def test_builtin_model_takes_what_numpy_takes(serve, x, want):
+    s = serve(None, cwd=None)
+    assert post(s, "/predict", {"data": {"ndarray": x}}) == \
+        (200, json.dumps({"data": {"names": ["proba"], "ndarray": want}, "meta": {}},
+                         separators=(",", ":")))
+
+
+def test_builtin_model_rejects_what_numpy_rejects(serve):
+    s = serve(None, cwd=None)
+
+    def info(msg):
+        st, body = post(s, "/predict", msg)
+        assert st == 500, body
+        return json.loads(body)["status"]["info"]
+    assert info({"data": {"ndarray": [True, False]}}) == "Incorrect shape"
+    assert info({"data": {"ndarray": [[[True]]]}}) == "Incorrect shape"
+    assert info({"jsonData": [[1], [2, 3]]}).startswith(
+        "setting an array element with a sequence. The requested array has an inhomogeneous "
+        "shape after 1 dimensions. The detected shape was (2,) + inhomogeneous part.")
+    assert info({"data": {"ndarray": [["a", "b"]]}})  # 2-D, but no mean
+    assert info({"data": {"ndarray": [[-2000, 1]]}}) == "math range error"  # math.exp overflows
+    # a jsonData matrix is a numpy matrix too, answered as a tensor (no data in the request)
+    assert post(s, "/predict", {"jsonData": [[True, False]]}) == \
+        (200, '{"data":{"names":["proba"],"tensor":{"shape":[1,1],"values":[0.5]}},"meta":{}}')
