@@ -95,11 +95,12 @@ static int invalid_request(cs_seldon_error_t *err, const cs_json_t *v) {
     return -1;
 }
 
-/* Python tuple text of a shape: (2,) or (2,3). */
-static void shape_text(char *out, size_t n, const int64_t *shape, uint32_t ndim) {
+/* Tuple text of a shape: (2,) or (2,3) with `sep` ","; numpy writes "(2,3)" in reshape errors
+ * and the tuple's repr "(2, 3)" in inhomogeneous-shape errors. */
+static void shape_text(char *out, size_t n, const int64_t *shape, uint32_t ndim, const char *sep) {
     size_t k = (size_t)snprintf(out, n, "(");
     for (uint32_t i = 0; i < ndim && k < n; i++)
-        k += (size_t)snprintf(out + k, n - k, "%s%lld", i ? "," : "", (long long)shape[i]);
+        k += (size_t)snprintf(out + k, n - k, "%s%lld", i ? sep : "", (long long)shape[i]);
     if (k < n)
         snprintf(out + k, n - k, ndim == 1 ? ",)" : ")");
 }
@@ -115,7 +116,8 @@ static int64_t list_len_at(const cs_json_t *v) {
 }
 
 /* Checks that every node at depth d < ndim is a list of length shape[d] and that nothing deeper
- * is a list. Returns the depth of the first inconsistency, or -1. */
+ * is a list. Returns the shallowest depth of an inconsistency (numpy reports that one, wherever
+ * it is), or -1. */
 static int check_shape(const cs_json_t *v, uint32_t d, const int64_t *shape, uint32_t ndim) {
     if (d == ndim)
         return is_list(v) ? (int)d : -1;
@@ -130,12 +132,13 @@ static int check_shape(const cs_json_t *v, uint32_t d, const int64_t *shape, uin
                 return (int)(d + i);
         return -1;
     }
-    for (uint32_t i = 0; i < v->len; i++) {
+    int worst = -1;
+    for (uint32_t i = 0; i < v->len && worst != (int)d + 1; i++) {
         int bad = check_shape(&v->u.items[i], d + 1, shape, ndim);
-        if (bad >= 0)
-            return bad;
+        if (bad >= 0 && (worst < 0 || bad < worst))
+            worst = bad;
     }
-    return -1;
+    return worst;
 }
 
 /* numpy.array(list) shape discovery: the first-element chain proposes a shape, every element
@@ -157,7 +160,7 @@ static int list_shape(const cs_json_t *v, int64_t *shape, uint32_t *ndim, cs_sel
     int bad = check_shape(v, 0, shape, n);
     if (bad >= 0) {
         char st[256];
-        shape_text(st, sizeof(st), shape, (uint32_t)bad);
+        shape_text(st, sizeof(st), shape, (uint32_t)bad, ", ");
         return fail(err, 500, INTERNAL,
                     "setting an array element with a sequence. The requested array has an "
                     "inhomogeneous shape after %d dimensions. The detected shape was %s + "
@@ -254,7 +257,7 @@ static int decode_tensor(cs_seldon_msg_t *m, const cs_json_t *t, cs_seldon_error
         dims[infer] = size / known;
     else if (infer >= 0 || known != size) {
         char st[256];
-        shape_text(st, sizeof(st), dims, ndim);
+        shape_text(st, sizeof(st), dims, ndim, ",");
         return fail(err, 500, INTERNAL, "cannot reshape array of size %lld into shape %s",
                     (long long)size, st);
     }

@@ -232,3 +232,18 @@ def test_builtin_model_rejects_what_numpy_rejects(serve):
     # a jsonData matrix is a numpy matrix too, answered as a tensor (no data in the request)
     assert post(s, "/predict", {"jsonData": [[True, False]]}) == \
         (200, '{"data":{"names":["proba"],"tensor":{"shape":[1,1],"values":[0.5]}},"meta":{}}')
+
+
+def test_ragged_ndarray_error_is_numpys(serve):
+    # numpy reports the shallowest disagreement, and the detected shape as a tuple's repr
+    s = serve(None, cwd=None)
+    text = ("setting an array element with a sequence. The requested array has an inhomogeneous "
+            "shape after %d dimensions. The detected shape was %s + inhomogeneous part.")
+    for x, depth, shape in [([[[1], [2, 3]], [4]], 1, "(2,)"),
+                            ([[[1], [2]], [[3], [4, 5]]], 2, "(2, 2)"),
+                            ([[1, 2], [3, [4]]], 2, "(2, 2)")]:
+        st, body = post(s, "/predict", {"data": {"ndarray": x}})
+        assert (st, json.loads(body)["status"]["info"]) == (500, text % (depth, shape))
+    # the reshape error keeps numpy's own spelling, without spaces
+    st, body = post(s, "/predict", {"data": {"tensor": {"shape": [2, 2], "values": [1, 2, 3]}}})
+    assert json.loads(body)["status"]["info"] == "cannot reshape array of size 3 into shape (2,2)"
