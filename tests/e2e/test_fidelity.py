@@ -4,12 +4,11 @@ meta.metrics, Werkzeug's reason phrases, the built-in model's numpy view of its 
 bodies are the reference's exact bytes (spec §2.4, §3.7.4, §3.8.2, §3.8.5, §4.3)."""
 import json
 import os
-import re
 
 import pytest
 
-from conftest import BUILD, Server
-from test_metrics import series, total
+from conftest import BUILD
+from test_metrics import total
 
 pytest.importorskip("numpy")
 MODELS = os.path.join(os.path.dirname(__file__), "pymodels")
@@ -17,16 +16,10 @@ TEST_MODEL = os.path.join(BUILD, "tests/models/test_model.so")
 
 
 @pytest.fixture
-def serve():
-    started = []
-
-    def make(model, env=None, args=(), cwd=MODELS):
-        s = Server(model=model, cwd=cwd, env=env, args=list(args))
-        started.append(s)
-        return s
-    yield make
-    for s in started:
-        s.stop()
+def serve(server_factory):
+    """Python models by name from pymodels/; native ones (or None, the built-in) with cwd=None."""
+    return lambda model, env=None, args=(), cwd=MODELS: server_factory(
+        model=model, cwd=cwd, env=env, args=list(args))
 
 
 def post(s, path, msg):
