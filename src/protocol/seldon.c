@@ -1059,9 +1059,12 @@ static int set_method_tag(cs_json_t *tags, const char *method, cs_arena_t *arena
     return 0;
 }
 
-static int raw_metric_record(cs_json_t *m, const char *method, cs_arena_t *arena) {
+/* Records one checked metric under its tags plus method. With `tag_reply` the answer's own tags
+ * gain "method" too, as the reference's update() sets it in the answer's dict; a protobuf answer
+ * (send_feedback_raw) is read through a copy, so that reply keeps its tags as they were. */
+static int raw_metric_record(cs_json_t *m, const char *method, bool tag_reply, cs_arena_t *arena) {
     cs_json_t *tags = (cs_json_t *)cs_json_get(m, "tags");
-    if (tags && set_method_tag(tags, method, arena) < 0)
+    if (tags && tag_reply && set_method_tag(tags, method, arena) < 0)
         return -1;
     const cs_json_t *type = cs_json_get(m, "type");
     const char *t = type == NULL ? "COUNTER" : type->type == CS_JSON_STRING ? type->u.s : "";
@@ -1071,22 +1074,21 @@ static int raw_metric_record(cs_json_t *m, const char *method, cs_arena_t *arena
                                                 : 0;
     if (mt == 0)
         return 0;
-    uint32_t n = tags ? tags->len : 0;
+    uint32_t n = tags ? tags->len : 0, k = 0;
     const char **keys = cs_arena_alloc(arena, (n + 1) * sizeof(char *));
     const char **vals = cs_arena_alloc(arena, (n + 1) * sizeof(char *));
     if (keys == NULL || vals == NULL)
         return -1;
     for (uint32_t i = 0; i < n; i++) {
-        keys[i] = tags->u.members[i].key;
-        vals[i] = tags->u.members[i].value.u.s;
+        if (strcmp(tags->u.members[i].key, "method") == 0)
+            continue;
+        keys[k] = tags->u.members[i].key;
+        vals[k++] = tags->u.members[i].value.u.s;
     }
-    if (tags == NULL) {
-        keys[0] = "method";
-        vals[0] = method;
-        n = 1;
-    }
+    keys[k] = "method";
+    vals[k++] = method;
     cs_buf_t labels = {0};
-    int rc = cs_labels_canonical(&labels, keys, vals, n) < 0 || cs_buf_append(&labels, "", 1) < 0
+    int rc = cs_labels_canonical(&labels, keys, vals, k) < 0 || cs_buf_append(&labels, "", 1) < 0
                  ? -1
                  : 0;
     if (rc == 0)
@@ -1133,17 +1135,17 @@ static int raw_metrics(cs_json_t *doc, cs_route_t route, bool include_metrics, c
             return -1;
     const char *method = cs_seldon_metric_method(route);
     for (uint32_t i = 0; i < metrics->len; i++)
-        if (raw_metric_record(&metrics->u.items[i], method, arena) < 0)
+        if (raw_metric_record(&metrics->u.items[i], method, route != CS_ROUTE_FEEDBACK, arena) < 0)
             return fail(err, 500, INTERNAL, "out of memory");
     return 0;
 }
 
 int cs_seldon_raw_answer(cs_route_t route, bool include_metrics, cs_arena_t *arena,
                          cs_response_t *resp, cs_seldon_error_t *err) {
-    /* predict, transforms, route and aggregate; feedback and health raw answers are not */
+    /* every raw method but health_status_raw, whose answer the reference does not look into */
     if (route != CS_ROUTE_PREDICT && route != CS_ROUTE_TRANSFORM_INPUT &&
         route != CS_ROUTE_TRANSFORM_OUTPUT && route != CS_ROUTE_ROUTE &&
-        route != CS_ROUTE_AGGREGATE)
+        route != CS_ROUTE_AGGREGATE && route != CS_ROUTE_FEEDBACK)
         return 0;
     size_t len = resp->body.len;
     bool newline = len && resp->body.data[len - 1] == '\n'; /* kept as the model wrote it */

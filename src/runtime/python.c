@@ -1028,6 +1028,9 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         if (variant == NULL)
             PyErr_Clear();
         if (variant && variant != Py_None) {
+            /* send_feedback_raw's metrics are recorded; the deprecated variants' are not */
+            bool raw = PyUnicode_Check(variant) &&
+                       PyUnicode_CompareWithASCIIString(variant, "send_feedback_raw") == 0;
             PyObject *body = json_to_py(rq->doc);
             PyObject *r =
                 body ? PyObject_CallFunctionObjArgs(py->call_feedback, py->obj, variant, body,
@@ -1040,6 +1043,9 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
             if (r != Py_None) {
                 if (respond_raw(r, 200, resp) < 0)
                     goto exception;
+                if (raw &&
+                    cs_seldon_raw_answer(route, py->env.include_metrics, arena, resp, err) < 0)
+                    return -1;
                 return 1;
             }
             Py_DECREF(r);

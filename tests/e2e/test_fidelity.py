@@ -105,6 +105,19 @@ def test_deprecated_rest_variant_is_not_looked_into(serve):
     assert "raw_counter" not in text
 
 
+def test_send_feedback_raw_metrics_are_recorded(serve):
+    # read through protobuf: the reply's tags stay as they were, COUNTER has no "type"
+    s = serve("Fidelity.FeedbackRawMetrics")
+    assert post(s, "/send-feedback", {"reward": 1}) == (
+        200, '{"meta":{"metrics":[{"key":"fb_raw","tags":{"a":"b"},"value":2.0},{"key":'
+             '"fb_gauge","tags":{"c":"d"},"type":"GAUGE","value":5.0}]},"strData":"ok"}')
+    _, _, text = s.scrape()
+    assert total(text, "fb_raw_total", a="b", method="feedback") == 2
+    assert total(text, "fb_gauge", c="d", method="feedback") == 5
+    s = serve("Fidelity.FeedbackRawMetrics", env={"INCLUDE_METRICS_IN_CLIENT_RESPONSE": "false"})
+    assert post(s, "/send-feedback", {"reward": 1}) == (200, '{"meta":{},"strData":"ok"}')
+
+
 def test_native_raw_answers_metrics(serve):
     # the test model answers with call_respond (a raw answer): it echoes the body
     s = serve(TEST_MODEL, env={"PAYLOAD_PASSTHROUGH": "false"}, cwd=None)

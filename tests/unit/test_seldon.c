@@ -228,8 +228,12 @@ static void test_raw_answer_metrics(void **state) {
                         "{\"meta\":{\"metrics\":[{\"key\":\"k\",\"tags\":{\"a\":\"b\",\"method\":"
                         "\"router\"},\"value\":1}]}}\n");
     assert_string_equal(raw_answer(CS_ROUTE_PREDICT, false, tagged, &rc), "{\"meta\":{}}\n");
-    /* feedback and health answers, bodies that are not JSON objects: byte for byte */
-    assert_string_equal(raw_answer(CS_ROUTE_FEEDBACK, false, tagged, &rc), tagged);
+    /* send_feedback_raw: recorded, but the reply's tags are left as they were */
+    assert_string_equal(
+        raw_answer(CS_ROUTE_FEEDBACK, true, tagged, &rc),
+        "{\"meta\":{\"metrics\":[{\"key\":\"k\",\"tags\":{\"a\":\"b\"},\"value\":1}]}}\n");
+    /* health answers, bodies that are not JSON objects: byte for byte */
+    assert_string_equal(raw_answer(CS_ROUTE_HEALTH_STATUS, false, tagged, &rc), tagged);
     assert_string_equal(raw_answer(CS_ROUTE_PREDICT, false, "{\"meta\" oops", &rc),
                         "{\"meta\" oops");
     assert_string_equal(raw_answer(CS_ROUTE_PREDICT, false, "{\"meta\": {}, \"b\": 1}", &rc),

@@ -86,3 +86,16 @@ class StatusCodes:
         if msg.get("strData") == "raise":
             raise ValueError("raised")
         return {"status": {"code": int(msg["strData"]), "status": "FAILURE"}}
+
+
+class FeedbackRawMetrics:
+    """send_feedback_raw answers a SeldonMessage whose meta has metrics."""
+
+    def send_feedback_raw(self, feedback):
+        from google.protobuf import json_format
+        from seldon_core.proto import prediction_pb2
+        return json_format.ParseDict(
+            {"strData": "ok", "meta": {"metrics": [
+                {"key": "fb_raw", "value": 2, "tags": {"a": "b"}},
+                {"key": "fb_gauge", "type": "GAUGE", "value": 5, "tags": {"c": "d"}}]}},
+            prediction_pb2.SeldonMessage())
