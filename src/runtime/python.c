@@ -850,9 +850,12 @@ static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_a
                 status = c >= 100 && c <= 599 ? (int)c : 500;
             }
         }
+        /* read back only when the reference's handling could change something: a meta that
+         * has metrics, or one that is not a dict (its .get raises) */
         const char *name = raw_names[route][i];
-        bool metrics = strcmp(name + strlen(name) - 4, "_raw") == 0 && PyDict_Check(r) &&
-                       PyDict_GetItemString(r, "meta") != NULL;
+        PyObject *meta = PyDict_Check(r) ? PyDict_GetItemString(r, "meta") : NULL;
+        bool metrics = strcmp(name + strlen(name) - 4, "_raw") == 0 && meta &&
+                       (!PyDict_Check(meta) || PyDict_GetItemString(meta, "metrics"));
         if (respond_raw(r, status, resp) < 0)
             return -1;
         if (metrics && cs_seldon_raw_answer(route, py->env.include_metrics, arena, resp, err) < 0)
