@@ -122,7 +122,12 @@ typedef struct cs_api {
 
     /* Sets the response: status, content type (NULL: application/json) and body, all copied.
      * Called at most once per call; without it the call answers 500. Returns NULL or an error
-     * (owned by the caller) when out of memory or called twice. Model thread of the call only. */
+     * (owned by the caller) when out of memory or called twice. Model thread of the call only.
+     * Like a Python model's *_raw answer (spec §2.4), a JSON object body on any call but health
+     * status whose meta has metrics gets them recorded (method label of the call; "method"
+     * added to each metric's tags except on send-feedback; meta.metrics removed when
+     * INCLUDE_METRICS_IN_CLIENT_RESPONSE is false) and is then re-serialised compact with
+     * sorted keys; any other body is sent byte for byte (always with PAYLOAD_PASSTHROUGH). */
     cs_error *(*call_respond)(cs_call *call, int http_status, const char *content_type,
                               const void *body, size_t len);
 

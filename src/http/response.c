@@ -9,47 +9,81 @@
 #include <string.h>
 #include <time.h>
 
+/* The reference's status lines are Werkzeug's: its table of reason phrases, upper-cased (as
+ * Response.status prints them), "UNKNOWN" for any other code. Seldon's client shows this text to
+ * users as the error message, so cserve's own statuses (408, 413, 431, 504 ...) use it too. */
+static const char *const reasons[] = {
+    [100 - 100] = "CONTINUE",
+    [101 - 100] = "SWITCHING PROTOCOLS",
+    [102 - 100] = "PROCESSING",
+    [103 - 100] = "EARLY HINTS",
+    [200 - 100] = "OK",
+    [201 - 100] = "CREATED",
+    [202 - 100] = "ACCEPTED",
+    [203 - 100] = "NON AUTHORITATIVE INFORMATION",
+    [204 - 100] = "NO CONTENT",
+    [205 - 100] = "RESET CONTENT",
+    [206 - 100] = "PARTIAL CONTENT",
+    [207 - 100] = "MULTI STATUS",
+    [208 - 100] = "ALREADY REPORTED",
+    [226 - 100] = "IM USED",
+    [300 - 100] = "MULTIPLE CHOICES",
+    [301 - 100] = "MOVED PERMANENTLY",
+    [302 - 100] = "FOUND",
+    [303 - 100] = "SEE OTHER",
+    [304 - 100] = "NOT MODIFIED",
+    [305 - 100] = "USE PROXY",
+    [306 - 100] = "SWITCH PROXY",
+    [307 - 100] = "TEMPORARY REDIRECT",
+    [308 - 100] = "PERMANENT REDIRECT",
+    [400 - 100] = "BAD REQUEST",
+    [401 - 100] = "UNAUTHORIZED",
+    [402 - 100] = "PAYMENT REQUIRED",
+    [403 - 100] = "FORBIDDEN",
+    [404 - 100] = "NOT FOUND",
+    [405 - 100] = "METHOD NOT ALLOWED",
+    [406 - 100] = "NOT ACCEPTABLE",
+    [407 - 100] = "PROXY AUTHENTICATION REQUIRED",
+    [408 - 100] = "REQUEST TIMEOUT",
+    [409 - 100] = "CONFLICT",
+    [410 - 100] = "GONE",
+    [411 - 100] = "LENGTH REQUIRED",
+    [412 - 100] = "PRECONDITION FAILED",
+    [413 - 100] = "REQUEST ENTITY TOO LARGE",
+    [414 - 100] = "REQUEST URI TOO LONG",
+    [415 - 100] = "UNSUPPORTED MEDIA TYPE",
+    [416 - 100] = "REQUESTED RANGE NOT SATISFIABLE",
+    [417 - 100] = "EXPECTATION FAILED",
+    [418 - 100] = "I'M A TEAPOT",
+    [421 - 100] = "MISDIRECTED REQUEST",
+    [422 - 100] = "UNPROCESSABLE ENTITY",
+    [423 - 100] = "LOCKED",
+    [424 - 100] = "FAILED DEPENDENCY",
+    [425 - 100] = "TOO EARLY",
+    [426 - 100] = "UPGRADE REQUIRED",
+    [428 - 100] = "PRECONDITION REQUIRED",
+    [429 - 100] = "TOO MANY REQUESTS",
+    [431 - 100] = "REQUEST HEADER FIELDS TOO LARGE",
+    [449 - 100] = "RETRY WITH",
+    [451 - 100] = "UNAVAILABLE FOR LEGAL REASONS",
+    [500 - 100] = "INTERNAL SERVER ERROR",
+    [501 - 100] = "NOT IMPLEMENTED",
+    [502 - 100] = "BAD GATEWAY",
+    [503 - 100] = "SERVICE UNAVAILABLE",
+    [504 - 100] = "GATEWAY TIMEOUT",
+    [505 - 100] = "HTTP VERSION NOT SUPPORTED",
+    [506 - 100] = "VARIANT ALSO NEGOTIATES",
+    [507 - 100] = "INSUFFICIENT STORAGE",
+    [508 - 100] = "LOOP DETECTED",
+    [510 - 100] = "NOT EXTENDED",
+    [511 - 100] = "NETWORK AUTHENTICATION FAILED",
+};
+
 const char *cs_http_status_text(int status) {
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 304:
-        return "Not Modified";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Request Entity Too Large";
-    case 414:
-        return "Request-URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
-    }
+    if (status < 100 || status - 100 >= (int)(sizeof(reasons) / sizeof(reasons[0])) ||
+        reasons[status - 100] == NULL)
+        return "UNKNOWN";
+    return reasons[status - 100];
 }
 
 static const char *date_now(void) {

@@ -13,7 +13,8 @@
 int cs_http_response_head(cs_buf_t *out, const cs_response_t *resp, const cs_request_t *req,
                           bool keep_alive);
 
-/* Reason phrase for a status code ("OK", "Not Found", ...). */
+/* Reason phrase for a status code as the reference prints it ("OK", "NOT FOUND", "UNKNOWN"
+ * for a code Werkzeug does not know). Static text; any thread. */
 const char *cs_http_status_text(int status);
 
 #endif

@@ -7,14 +7,21 @@
  *
  * Responses are built as a JSON tree in the request arena and serialised once; the writer's key
  * sorting and last-duplicate-wins rule do the merging of tags and requestPath (request tags
- * first, model tags after, so the model's win). */
+ * first, model tags after, so the model's win).
+ *
+ * A raw answer (the model's own JSON) is read back only when it has meta.metrics, which the
+ * reference records and may remove (§2.4). */
 #include "protocol/seldon.h"
 
 #include "base/base64.h"
 #include "json/number.h"
+#include "metrics/labels.h"
+#include "metrics/registry.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int fail(cs_seldon_error_t *err, int status, const char *reason, const char *fmt, ...)
@@ -88,11 +95,12 @@ static int invalid_request(cs_seldon_error_t *err, const cs_json_t *v) {
     return -1;
 }
 
-/* Python tuple text of a shape: (2,) or (2,3). */
-static void shape_text(char *out, size_t n, const int64_t *shape, uint32_t ndim) {
+/* Tuple text of a shape: (2,) or (2,3) with `sep` ","; numpy writes "(2,3)" in reshape errors
+ * and the tuple's repr "(2, 3)" in inhomogeneous-shape errors. */
+static void shape_text(char *out, size_t n, const int64_t *shape, uint32_t ndim, const char *sep) {
     size_t k = (size_t)snprintf(out, n, "(");
     for (uint32_t i = 0; i < ndim && k < n; i++)
-        k += (size_t)snprintf(out + k, n - k, "%s%lld", i ? "," : "", (long long)shape[i]);
+        k += (size_t)snprintf(out + k, n - k, "%s%lld", i ? sep : "", (long long)shape[i]);
     if (k < n)
         snprintf(out + k, n - k, ndim == 1 ? ",)" : ")");
 }
@@ -108,7 +116,8 @@ static int64_t list_len_at(const cs_json_t *v) {
 }
 
 /* Checks that every node at depth d < ndim is a list of length shape[d] and that nothing deeper
- * is a list. Returns the depth of the first inconsistency, or -1. */
+ * is a list. Returns the shallowest depth of an inconsistency (numpy reports that one, wherever
+ * it is), or -1. */
 static int check_shape(const cs_json_t *v, uint32_t d, const int64_t *shape, uint32_t ndim) {
     if (d == ndim)
         return is_list(v) ? (int)d : -1;
@@ -123,12 +132,13 @@ static int check_shape(const cs_json_t *v, uint32_t d, const int64_t *shape, uin
                 return (int)(d + i);
         return -1;
     }
-    for (uint32_t i = 0; i < v->len; i++) {
+    int worst = -1;
+    for (uint32_t i = 0; i < v->len && worst != (int)d + 1; i++) {
         int bad = check_shape(&v->u.items[i], d + 1, shape, ndim);
-        if (bad >= 0)
-            return bad;
+        if (bad >= 0 && (worst < 0 || bad < worst))
+            worst = bad;
     }
-    return -1;
+    return worst;
 }
 
 /* numpy.array(list) shape discovery: the first-element chain proposes a shape, every element
@@ -150,7 +160,7 @@ static int list_shape(const cs_json_t *v, int64_t *shape, uint32_t *ndim, cs_sel
     int bad = check_shape(v, 0, shape, n);
     if (bad >= 0) {
         char st[256];
-        shape_text(st, sizeof(st), shape, (uint32_t)bad);
+        shape_text(st, sizeof(st), shape, (uint32_t)bad, ", ");
         return fail(err, 500, INTERNAL,
                     "setting an array element with a sequence. The requested array has an "
                     "inhomogeneous shape after %d dimensions. The detected shape was %s + "
@@ -247,7 +257,7 @@ static int decode_tensor(cs_seldon_msg_t *m, const cs_json_t *t, cs_seldon_error
         dims[infer] = size / known;
     else if (infer >= 0 || known != size) {
         char st[256];
-        shape_text(st, sizeof(st), dims, ndim);
+        shape_text(st, sizeof(st), dims, ndim, ",");
         return fail(err, 500, INTERNAL, "cannot reshape array of size %lld into shape %s",
                     (long long)size, st);
     }
@@ -781,6 +791,51 @@ static void drop_empty_list(cs_json_t *obj, const char *key) {
     obj->len = k;
 }
 
+/* A protobuf `float` as its JSON printer writes it: rounded to 32 bits, then the shortest
+ * decimal that reads back as the same float (20.2 stays 20.2, 1/3 prints 0.33333334). */
+static double float32_shortest(double v) {
+    float f = (float)v;
+    if (!isfinite(f))
+        return (double)f;
+    char text[32];
+    for (int digits = 1; digits < 9; digits++) {
+        snprintf(text, sizeof(text), "%.*g", digits, (double)f);
+        if (strtof(text, NULL) == f)
+            return strtod(text, NULL);
+    }
+    snprintf(text, sizeof(text), "%.9g", (double)f);
+    return strtod(text, NULL);
+}
+
+/* meta.metrics as protobuf Metric messages print (§3.8.5): fields holding their default are
+ * omitted (type COUNTER, value 0, an empty key or tags), and the value is a float. The members
+ * are the arena copies floats() made, so they can be edited in place. */
+static void proto_metrics(cs_json_t *meta) {
+    const cs_json_t *ms = cs_json_get(meta, "metrics");
+    if (ms == NULL || ms->type != CS_JSON_ARRAY)
+        return;
+    for (uint32_t i = 0; i < ms->len; i++) {
+        cs_json_t *m = &ms->u.items[i];
+        if (m->type != CS_JSON_OBJECT)
+            continue;
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < m->len; j++) {
+            cs_json_member_t *f = &m->u.members[j];
+            cs_json_t *v = &f->value;
+            if (strcmp(f->key, "value") == 0 && v->type == CS_JSON_FLOAT)
+                v->u.d = float32_shortest(v->u.d);
+            bool dflt = (strcmp(f->key, "type") == 0 && v->type == CS_JSON_STRING &&
+                         strcmp(v->u.s, "COUNTER") == 0) ||
+                        (strcmp(f->key, "value") == 0 && v->type == CS_JSON_FLOAT && v->u.d == 0) ||
+                        (strcmp(f->key, "key") == 0 && v->type == CS_JSON_STRING && v->len == 0) ||
+                        (strcmp(f->key, "tags") == 0 && v->type == CS_JSON_OBJECT && v->len == 0);
+            if (!dflt)
+                m->u.members[k++] = *f;
+        }
+        m->len = k;
+    }
+}
+
 static int proto_style(cs_json_t *doc, cs_arena_t *arena) {
     for (uint32_t i = 0; i < doc->len; i++) {
         cs_json_member_t *m = &doc->u.members[i];
@@ -801,6 +856,8 @@ static int proto_style(cs_json_t *doc, cs_arena_t *arena) {
         } else if (strcmp(m->key, "jsonData") == 0 || strcmp(m->key, "meta") == 0) {
             if (floats(&m->value, arena) < 0)
                 return -1;
+            if (strcmp(m->key, "meta") == 0)
+                proto_metrics(&m->value);
         }
     }
     return 0;
@@ -916,5 +973,205 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
     cs_buf_reset(&resp->body);
     if (cs_json_write(&resp->body, &doc) < 0 || cs_buf_append(&resp->body, "\n", 1) < 0)
         return fail(err, 500, INTERNAL, "out of memory");
+    return 0;
+}
+
+/* ---- raw results' meta.metrics (§2.4, §4.3) ---------------------------------------------- */
+
+/* The reference's SeldonMetrics.update() on a raw answer's metrics, with Python's texts for
+ * what it raises. Nothing is recorded unless every metric passes: its update writes the worker's
+ * series back only at the end. Types other than the three are skipped (the reference logs them). */
+static int raw_metric_check(const cs_json_t *m, cs_seldon_error_t *err) {
+    if (m->type != CS_JSON_OBJECT)
+        return fail(err, 500, INTERNAL, "'%s' object has no attribute 'get'", py_type(m));
+    const cs_json_t *tags = cs_json_get(m, "tags");
+    if (tags && tags->type == CS_JSON_ARRAY)
+        return fail(err, 500, INTERNAL, "list indices must be integers or slices, not str");
+    if (tags && tags->type != CS_JSON_OBJECT)
+        return fail(err, 500, INTERNAL, "'%s' object does not support item assignment",
+                    py_type(tags));
+    const cs_json_t *key = cs_json_get(m, "key");
+    if (key == NULL)
+        return fail(err, 500, INTERNAL, "'key'");
+    for (uint32_t i = 0; tags && i < tags->len; i++) {
+        const cs_json_t *v = &tags->u.members[i].value;
+        if (v->type != CS_JSON_STRING && strcmp(tags->u.members[i].key, "method") != 0)
+            return fail(err, 500, INTERNAL, "sequence item 1: expected str instance, %s found",
+                        py_type(v));
+    }
+    const cs_json_t *type = cs_json_get(m, "type");
+    const char *t = type == NULL ? "COUNTER" : type->type == CS_JSON_STRING ? type->u.s : "";
+    bool counter = strcmp(t, "COUNTER") == 0, timer = strcmp(t, "TIMER") == 0;
+    if (!counter && !timer && strcmp(t, "GAUGE") != 0)
+        return 0;
+    const cs_json_t *v = cs_json_get(m, "value");
+    if (v == NULL)
+        return fail(err, 500, INTERNAL, "'value'");
+    bool number = v->type == CS_JSON_INT || v->type == CS_JSON_BIGINT || v->type == CS_JSON_FLOAT ||
+                  v->type == CS_JSON_TRUE || v->type == CS_JSON_FALSE;
+    if (!number && counter)
+        return fail(err, 500, INTERNAL, "unsupported operand type(s) for +: 'int' and '%s'",
+                    py_type(v));
+    if (!number && timer)
+        return fail(err, 500, INTERNAL, "unsupported operand type(s) for /: '%s' and 'int'",
+                    py_type(v));
+    /* the reference stores any gauge value and fails later, on every scrape */
+    if (!number)
+        return fail(err, 500, INTERNAL, "a GAUGE value must be a number, not '%s'", py_type(v));
+    if (key->type != CS_JSON_STRING)
+        return fail(err, 500, INTERNAL, "a metric key must be a string, not '%s'", py_type(key));
+    return 0;
+}
+
+static double number_value(const cs_json_t *v) {
+    switch (v->type) {
+    case CS_JSON_INT:
+        return (double)v->u.i;
+    case CS_JSON_BIGINT:
+        return strtod(v->u.s, NULL);
+    case CS_JSON_FLOAT:
+        return v->u.d;
+    default:
+        return v->type == CS_JSON_TRUE;
+    }
+}
+
+/* Sets tags["method"] in the metric's own tags object (the reference mutates the caller's dict,
+ * which the response then shows). */
+static int set_method_tag(cs_json_t *tags, const char *method, cs_arena_t *arena) {
+    cs_json_t v = string_value(method, strlen(method));
+    bool found = false;
+    for (uint32_t i = 0; i < tags->len; i++)
+        if (strcmp(tags->u.members[i].key, "method") == 0) {
+            tags->u.members[i].value = v;
+            found = true;
+        }
+    if (found)
+        return 0;
+    cs_json_member_t *m = cs_arena_alloc(arena, (tags->len + 1) * sizeof(*m));
+    if (m == NULL)
+        return -1;
+    if (tags->len)
+        memcpy(m, tags->u.members, tags->len * sizeof(*m));
+    m[tags->len] = (cs_json_member_t){"method", 6, v};
+    tags->u.members = m;
+    tags->len++;
+    return 0;
+}
+
+/* Records one checked metric under its tags plus method. With `tag_reply` the answer's own tags
+ * gain "method" too, as the reference's update() sets it in the answer's dict; a protobuf answer
+ * (send_feedback_raw) is read through a copy, so that reply keeps its tags as they were. */
+static int raw_metric_record(cs_json_t *m, const char *method, bool tag_reply, cs_arena_t *arena) {
+    cs_json_t *tags = (cs_json_t *)cs_json_get(m, "tags");
+    if (tags && tag_reply && set_method_tag(tags, method, arena) < 0)
+        return -1;
+    const cs_json_t *type = cs_json_get(m, "type");
+    const char *t = type == NULL ? "COUNTER" : type->type == CS_JSON_STRING ? type->u.s : "";
+    cs_mx_type_t mt = strcmp(t, "COUNTER") == 0 ? CS_MX_COUNTER
+                      : strcmp(t, "GAUGE") == 0 ? CS_MX_GAUGE
+                      : strcmp(t, "TIMER") == 0 ? CS_MX_TIMER
+                                                : 0;
+    if (mt == 0)
+        return 0;
+    uint32_t n = tags ? tags->len : 0, k = 0;
+    const char **keys = cs_arena_alloc(arena, (n + 1) * sizeof(char *));
+    const char **vals = cs_arena_alloc(arena, (n + 1) * sizeof(char *));
+    if (keys == NULL || vals == NULL)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        if (strcmp(tags->u.members[i].key, "method") == 0)
+            continue;
+        keys[k] = tags->u.members[i].key;
+        vals[k++] = tags->u.members[i].value.u.s;
+    }
+    keys[k] = "method";
+    vals[k++] = method;
+    cs_buf_t labels = {0};
+    int rc = cs_labels_canonical(&labels, keys, vals, k) < 0 || cs_buf_append(&labels, "", 1) < 0
+                 ? -1
+                 : 0;
+    if (rc == 0)
+        cs_metrics_custom(mt, cs_json_get(m, "key")->u.s, labels.data,
+                          number_value(cs_json_get(m, "value")));
+    cs_buf_free(&labels);
+    return rc;
+}
+
+static int raw_metrics(cs_json_t *doc, cs_route_t route, bool include_metrics, cs_arena_t *arena,
+                       bool *changed, cs_seldon_error_t *err) {
+    *changed = false;
+    if (doc->type != CS_JSON_OBJECT)
+        return 0;
+    cs_json_t *meta = (cs_json_t *)cs_json_get(doc, "meta");
+    if (meta == NULL)
+        return 0;
+    if (meta->type != CS_JSON_OBJECT)
+        return fail(err, 500, INTERNAL, "'%s' object has no attribute 'get'", py_type(meta));
+    cs_json_t *metrics = (cs_json_t *)cs_json_get(meta, "metrics");
+    if (metrics == NULL || !truthy(metrics))
+        return 0;
+    if (!include_metrics) {
+        /* the metrics leave the answer but are still recorded */
+        cs_json_t *kept = cs_arena_alloc(arena, sizeof(*kept));
+        if (kept == NULL)
+            return fail(err, 500, INTERNAL, "out of memory");
+        *kept = *metrics;
+        metrics = kept;
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < meta->len; i++)
+            if (strcmp(meta->u.members[i].key, "metrics") != 0)
+                meta->u.members[k++] = meta->u.members[i];
+        meta->len = k;
+    }
+    *changed = true;
+    /* iterating a dict or a string gives strings, which have no .get */
+    if (metrics->type == CS_JSON_OBJECT || metrics->type == CS_JSON_STRING)
+        return fail(err, 500, INTERNAL, "'str' object has no attribute 'get'");
+    if (metrics->type != CS_JSON_ARRAY)
+        return fail(err, 500, INTERNAL, "'%s' object is not iterable", py_type(metrics));
+    for (uint32_t i = 0; i < metrics->len; i++)
+        if (raw_metric_check(&metrics->u.items[i], err) < 0)
+            return -1;
+    const char *method = cs_seldon_metric_method(route);
+    for (uint32_t i = 0; i < metrics->len; i++)
+        if (raw_metric_record(&metrics->u.items[i], method, route != CS_ROUTE_FEEDBACK, arena) < 0)
+            return fail(err, 500, INTERNAL, "out of memory");
+    return 0;
+}
+
+int cs_seldon_raw_answer(cs_route_t route, bool include_metrics, cs_arena_t *arena,
+                         cs_response_t *resp, cs_seldon_error_t *err) {
+    /* every raw method but health_status_raw, whose answer the reference does not look into */
+    if (route != CS_ROUTE_PREDICT && route != CS_ROUTE_TRANSFORM_INPUT &&
+        route != CS_ROUTE_TRANSFORM_OUTPUT && route != CS_ROUTE_ROUTE &&
+        route != CS_ROUTE_AGGREGATE && route != CS_ROUTE_FEEDBACK)
+        return 0;
+    size_t len = resp->body.len;
+    bool newline = len && resp->body.data[len - 1] == '\n'; /* kept as the model wrote it */
+    if (newline)
+        len--;
+    /* most raw answers have no meta at all: no parse for them */
+    if (len < 8 || resp->body.data[0] != '{' || memmem(resp->body.data, len, "\"meta\"", 6) == NULL)
+        return 0;
+    char *text = cs_arena_alloc(arena, len + 1);
+    if (text == NULL)
+        return fail(err, 500, INTERNAL, "out of memory");
+    memcpy(text, resp->body.data, len);
+    text[len] = '\0';
+    static const cs_json_options_t opt = {.max_depth = 512, .allow_nan = true};
+    cs_json_t doc;
+    cs_json_error_t jerr;
+    bool changed;
+    if (cs_json_parse(text, len, &opt, arena, &doc, &jerr) < 0)
+        return 0; /* not JSON (or text the parser refuses): sent as it is */
+    if (raw_metrics(&doc, route, include_metrics, arena, &changed, err) < 0)
+        return -1;
+    if (changed) {
+        cs_buf_reset(&resp->body);
+        if (cs_json_write(&resp->body, &doc) < 0 ||
+            (newline && cs_buf_append(&resp->body, "\n", 1) < 0))
+            return fail(err, 500, INTERNAL, "out of memory");
+    }
     return 0;
 }

@@ -113,6 +113,16 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
                       const cs_seldon_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
                       cs_response_t *resp, cs_seldon_error_t *err);
 
+/* A raw method's JSON answer, already in `resp` (§2.4, §4.3): on the predict, transform,
+ * route, aggregate and send-feedback routes, when the body is an object whose meta has metrics,
+ * they are recorded under the route's method label, each metric's own tags gain "method"
+ * (not on send-feedback, whose answer the reference reads as a protobuf copy), and meta.metrics
+ * is removed unless `include_metrics`; the body is then re-serialised (bodies that are not JSON
+ * objects are left alone). Returns 0, or -1 with `err` (the reference's 500 for
+ * metrics it cannot record; nothing is recorded then). Model threads. */
+int cs_seldon_raw_answer(cs_route_t route, bool include_metrics, cs_arena_t *arena,
+                         cs_response_t *resp, cs_seldon_error_t *err);
+
 /* Aggregate bodies (§3.8.4): the list of messages, from an array or {"seldonMessages": [...]}.
  * Returns 0 or -1 with `err`. */
 int cs_seldon_message_list(const cs_json_t *v, const cs_json_t **items, size_t *count,

@@ -779,7 +779,14 @@ static void native_execute(void *impl, cs_route_t route, const cs_request_t *req
         char info[200];
         snprintf(info, sizeof(info), "Invalid request data type: b'%.100s'", req->body);
         cs_response_error(resp, 400, "MICROSERVICE_BAD_DATA", info);
-    } else if (!call.responded) {
+    } else if (call.responded) {
+        /* a raw answer, as a Python *_raw method's (its bytes verbatim under passthrough) */
+        if (!(route == CS_ROUTE_PREDICT && rt->env.passthrough) &&
+            strcmp(resp->content_type, "application/json") == 0 && resp->body.len > 9 &&
+            memmem(resp->body.data, resp->body.len, "\"metrics\"", 9) &&
+            cs_seldon_raw_answer(route, rt->env.include_metrics, &arena, resp, &err) < 0)
+            cs_seldon_error_respond(&err, resp);
+    } else {
         cs_json_t tags = {.type = CS_JSON_OBJECT, .len = call.tag_count, .u.members = call.tags};
         if (call.tag_count)
             call.result.tags = &tags;

@@ -702,10 +702,17 @@ static int decorate(cs_python_t *py, PyObject *runtime_tags, PyObject *runtime_m
                     cs_route_t route, cs_arena_t *arena, cs_seldon_result_t *r,
                     cs_seldon_error_t *err) {
     const char *label = cs_seldon_metric_method(route);
-    PyObject *collected = PyList_New(0);
+    /* Runtime metrics are recorded first (§2.6) but listed after the model's metrics() in the
+     * response (§3.7.4: `metrics + runtime_metrics`). */
+    PyObject *collected = PyList_New(0), *runtime = PyList_New(0);
+    if (collected == NULL || runtime == NULL) {
+        Py_XDECREF(collected);
+        Py_XDECREF(runtime);
+        return -1;
+    }
     int rc = 0;
     if (runtime_metrics && PyList_Check(runtime_metrics) && PyList_GET_SIZE(runtime_metrics))
-        rc = record_metrics(py, runtime_metrics, label, collected, err);
+        rc = record_metrics(py, runtime_metrics, label, runtime, err);
     PyObject *m = rc == 0 ? method(py, "metrics") : NULL;
     if (m) {
         PyObject *list = PyObject_CallNoArgs(m);
@@ -718,7 +725,9 @@ static int decorate(cs_python_t *py, PyObject *runtime_tags, PyObject *runtime_m
             rc = record_metrics(py, list, label, collected, err);
         Py_XDECREF(list);
     }
-    /* the model's metrics come after the runtime ones in the response, as recorded */
+    if (rc == 0 && PyList_GET_SIZE(runtime))
+        rc = PyList_SetSlice(collected, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, runtime);
+    Py_DECREF(runtime);
     if (rc == 0 && PyList_GET_SIZE(collected)) {
         cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
         rc = v && py_to_json(collected, arena, v) == 0 ? 0 : -1;
@@ -812,9 +821,12 @@ static const char *const raw_names[CS_ROUTE_COUNT][4] = {
 };
 
 /* A raw method's result, JSON-serialised as it is (spec §2.4); on predict routes a dict's
- * status.code becomes the HTTP status. Returns 1 when a raw method answered, 0 when none did
- * (all missing or "not implemented"), -1 on an exception. */
-static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_response_t *resp) {
+ * status.code becomes the HTTP status; a `*_raw` method's meta.metrics are recorded (the
+ * deprecated `*_rest` / `*_grpc` answers are not looked into). Returns 1 when a raw method
+ * answered, 0 when none did (all missing or "not implemented"), -1 on an exception, -2 with
+ * `err`. */
+static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_arena_t *arena,
+                   cs_response_t *resp, cs_seldon_error_t *err) {
     for (int i = 0; raw_names[route][i]; i++) {
         PyObject *m = method(py, raw_names[route][i]);
         if (m == NULL)
@@ -838,7 +850,17 @@ static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_r
                 status = c >= 100 && c <= 599 ? (int)c : 500;
             }
         }
-        return respond_raw(r, status, resp);
+        /* read back only when the reference's handling could change something: a meta that
+         * has metrics, or one that is not a dict (its .get raises) */
+        const char *name = raw_names[route][i];
+        PyObject *meta = PyDict_Check(r) ? PyDict_GetItemString(r, "meta") : NULL;
+        bool metrics = strcmp(name + strlen(name) - 4, "_raw") == 0 && meta &&
+                       (!PyDict_Check(meta) || PyDict_GetItemString(meta, "metrics"));
+        if (respond_raw(r, status, resp) < 0)
+            return -1;
+        if (metrics && cs_seldon_raw_answer(route, py->env.include_metrics, arena, resp, err) < 0)
+            return -2;
+        return 1;
     }
     return 0;
 }
@@ -922,8 +944,9 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         return 1;
     }
     if (route != CS_ROUTE_HEALTH_STATUS && route != CS_ROUTE_FEEDBACK && raw_names[route][0]) {
-        int r =
-            try_raw(py, route, route == CS_ROUTE_AGGREGATE && rq->doc ? rq->doc : rq->doc, resp);
+        int r = try_raw(py, route, rq->doc, arena, resp, err);
+        if (r == -2)
+            return -1;
         if (r < 0)
             goto exception;
         if (r > 0)
@@ -939,8 +962,10 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
                            : route == CS_ROUTE_TRANSFORM_OUTPUT ? "transform_output"
                                                                 : "route";
         PyObject *m = method(py, name);
+        if (m == NULL && route == CS_ROUTE_ROUTE)
+            return 0; /* "Route not defined", before any metrics() or tags() */
         if (m == NULL)
-            return 0; /* the fallback: empty data, X unchanged, "Route not defined" */
+            goto done; /* empty data or X unchanged, decorated as a result would be (§3.8.2) */
         x = message_x(&rq->msgs[0]);
         names = x ? message_names(&rq->msgs[0]) : NULL;
         meta = names ? (rq->msgs[0].meta ? json_to_py(rq->msgs[0].meta)
@@ -1006,6 +1031,9 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         if (variant == NULL)
             PyErr_Clear();
         if (variant && variant != Py_None) {
+            /* send_feedback_raw's metrics are recorded; the deprecated variants' are not */
+            bool raw = PyUnicode_Check(variant) &&
+                       PyUnicode_CompareWithASCIIString(variant, "send_feedback_raw") == 0;
             PyObject *body = json_to_py(rq->doc);
             PyObject *r =
                 body ? PyObject_CallFunctionObjArgs(py->call_feedback, py->obj, variant, body,
@@ -1018,6 +1046,9 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
             if (r != Py_None) {
                 if (respond_raw(r, 200, resp) < 0)
                     goto exception;
+                if (raw &&
+                    cs_seldon_raw_answer(route, py->env.include_metrics, arena, resp, err) < 0)
+                    return -1;
                 return 1;
             }
             Py_DECREF(r);
@@ -1026,7 +1057,7 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         }
         PyObject *m = method(py, "send_feedback");
         if (m == NULL)
-            return 0;
+            goto done; /* an empty array, with tags() and metrics() (§3.8.5) */
         x = message_x(&rq->msgs[0]);
         names = message_names(&rq->msgs[0]);
         PyObject *truth = message_x(&rq->msgs[1]);
@@ -1181,11 +1212,11 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
             Py_CLEAR(keep_alive);
             settle_pending();
             cs_seldon_error_t raw_err;
-            raw = try_raw(py, route, rq.doc, resp);
-            if (raw < 0) {
+            raw = try_raw(py, route, rq.doc, arena, resp, &raw_err);
+            if (raw == -1)
                 exception_respond(py, &raw_err);
+            if (raw < 0)
                 err = raw_err;
-            }
             PyEval_SaveThread();
         }
         if (raw <= 0)

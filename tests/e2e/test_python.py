@@ -162,13 +162,14 @@ def test_router_combiner_transformer(py_server):
 def test_e23_runtime_metrics_and_tags(py_server):
     s = py_server("Combos.Runtime")
     st, body = get(s, "/predict", {"data": {"names": ["input"], "ndarray": ["data"]}})
+    # the model's metrics() first, then the runtime ones (§3.7.4: `metrics + runtime_metrics`)
     assert body == (
-        '{"data":{"names":[],"ndarray":["data"]},"meta":{"metrics":[{"key":"runtime_gauge",'
-        '"type":"GAUGE","value":42},{"key":"mycounter","type":"COUNTER","value":1},'
-        '{"key":"mygauge","type":"GAUGE","value":100},{"key":"mytimer","type":"TIMER",'
-        '"value":20.2},{"key":"customtag","tags":{"method":"predict","mytag":"mytagvalue"},'
-        '"type":"GAUGE","value":200}],"tags":{"runtime":"tag","shared":"right one",'
-        '"static":"tag"}}}')
+        '{"data":{"names":[],"ndarray":["data"]},"meta":{"metrics":[{"key":"mycounter",'
+        '"type":"COUNTER","value":1},{"key":"mygauge","type":"GAUGE","value":100},'
+        '{"key":"mytimer","type":"TIMER","value":20.2},{"key":"customtag","tags":'
+        '{"method":"predict","mytag":"mytagvalue"},"type":"GAUGE","value":200},'
+        '{"key":"runtime_gauge","type":"GAUGE","value":42}],"tags":{"runtime":"tag",'
+        '"shared":"right one","static":"tag"}}}')
     _, _, text = s.scrape()
     assert 'customtag{' in text and 'mytag="mytagvalue"' in text
     assert "mycounter_total{" in text

@@ -200,8 +200,65 @@ static void test_parameters(void **state) {
     cs_arena_free(&a);
 }
 
+/* A raw answer through cs_seldon_raw_answer: the body after it, or the error's info. */
+static const char *raw_answer(cs_route_t route, bool include, const char *body, int *rc) {
+    static char out[1024];
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_response_t resp;
+    cs_response_init(&resp);
+    cs_buf_append(&resp.body, body, strlen(body));
+    cs_seldon_error_t err;
+    *rc = cs_seldon_raw_answer(route, include, &a, &resp, &err);
+    if (*rc < 0)
+        snprintf(out, sizeof(out), "%d %s", err.status, err.info);
+    else
+        snprintf(out, sizeof(out), "%.*s", (int)resp.body.len, resp.body.data);
+    cs_response_close(&resp);
+    cs_arena_free(&a);
+    return out;
+}
+
+static void test_raw_answer_metrics(void **state) {
+    (void)state;
+    int rc;
+    const char *tagged =
+        "{\"meta\":{\"metrics\":[{\"value\":1,\"key\":\"k\",\"tags\":{\"a\":\"b\"}}]}}\n";
+    assert_string_equal(raw_answer(CS_ROUTE_ROUTE, true, tagged, &rc),
+                        "{\"meta\":{\"metrics\":[{\"key\":\"k\",\"tags\":{\"a\":\"b\",\"method\":"
+                        "\"router\"},\"value\":1}]}}\n");
+    assert_string_equal(raw_answer(CS_ROUTE_PREDICT, false, tagged, &rc), "{\"meta\":{}}\n");
+    /* send_feedback_raw: recorded, but the reply's tags are left as they were */
+    assert_string_equal(
+        raw_answer(CS_ROUTE_FEEDBACK, true, tagged, &rc),
+        "{\"meta\":{\"metrics\":[{\"key\":\"k\",\"tags\":{\"a\":\"b\"},\"value\":1}]}}\n");
+    /* health answers, bodies that are not JSON objects: byte for byte */
+    assert_string_equal(raw_answer(CS_ROUTE_HEALTH_STATUS, false, tagged, &rc), tagged);
+    assert_string_equal(raw_answer(CS_ROUTE_PREDICT, false, "{\"meta\" oops", &rc),
+                        "{\"meta\" oops");
+    assert_string_equal(raw_answer(CS_ROUTE_PREDICT, false, "{\"meta\": {}, \"b\": 1}", &rc),
+                        "{\"meta\": {}, \"b\": 1}");
+    /* what the reference's update() raises */
+    assert_string_equal(raw_answer(CS_ROUTE_PREDICT, true, "{\"meta\":null}", &rc),
+                        "500 'NoneType' object has no attribute 'get'");
+    assert_string_equal(raw_answer(CS_ROUTE_PREDICT, true, "{\"meta\":{\"metrics\":\"abc\"}}", &rc),
+                        "500 'str' object has no attribute 'get'");
+    assert_string_equal(raw_answer(CS_ROUTE_PREDICT, true, "{\"meta\":{\"metrics\":5}}", &rc),
+                        "500 'int' object is not iterable");
+    assert_string_equal(
+        raw_answer(CS_ROUTE_PREDICT, true,
+                   "{\"meta\":{\"metrics\":[{\"key\":\"k\",\"value\":1,\"tags\":[]}]}}", &rc),
+        "500 list indices must be integers or slices, not str");
+    assert_string_equal(raw_answer(CS_ROUTE_PREDICT, true,
+                                   "{\"meta\":{\"metrics\":[{\"key\":\"k\",\"type\":\"TIMER\"}]}}",
+                                   &rc),
+                        "500 'value'");
+    assert_int_equal(rc, -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_raw_answer_metrics),
         cmocka_unit_test(test_mirroring_of_numeric_results),
         cmocka_unit_test(test_json_results_and_unknown_types),
         cmocka_unit_test(test_meta_rules),

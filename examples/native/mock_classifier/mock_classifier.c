@@ -1,6 +1,7 @@
 /* Mock classifier, as Seldon's mock_classifier image: for each row of a 2-D input,
  * sigmoid(mean(row) - threshold), one output column named "proba". `threshold` is a FLOAT
- * parameter (default 0.5).
+ * parameter (default 0.5). What counts as a 2-D input, and the errors, follow the reference
+ * model's numpy and math calls.
  *
  * Serve it:  build/cserve build/examples/native/mock_classifier/mock_classifier.so
  *
@@ -80,36 +81,245 @@ static double pairwise_sum(const double *a, int64_t n) {
     return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
 }
 
-static cs_error *predict(cs_model *m, cs_call *call) {
-    const cs_api *api = m->api;
-    cs_tensor x;
-    cs_error *e = api->call_tensor(call, 0, &x);
-    if (e || x.ndim != 2) {
-        /* the reference model asserts a 2-D numeric array */
-        api->error_free(e);
+/* ---- numpy.array(X) for payloads call_tensor does not type ----------------------------------
+ * The reference model takes X = np.array(X) and asserts two dimensions, so a matrix of bools,
+ * of integers beyond int64 or of numbers and bools mixed has a mean there too. call_tensor gives
+ * only INT64/FLOAT64 arrays; for anything else the payload's JSON is read here the way numpy
+ * would build its array: the shape from nested lists (ragged nesting is numpy's error), the
+ * elements as the float64 values numpy's mean() converts them to (true 1, false 0). Strings,
+ * nulls and objects make an array with no mean: a 500 once the shape is known to be 2-D. */
+
+typedef struct {
+    const char *p, *end;
+    int ndim;          /* from the first-element chain, as numpy discovers it */
+    int64_t shape[32]; /* lengths along that chain */
+    int ragged;        /* depth of the first (shallowest) disagreement, or -1 */
+    int non_numeric;   /* a string, null or object among the elements */
+    double *values;
+    size_t count, cap;
+} reader;
+
+static void skip_space(reader *r) {
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\t' || *r->p == '\r'))
+        r->p++;
+}
+
+static const char *skip_string(const char *s, const char *end) {
+    for (s++; s < end && *s != '"'; s++)
+        if (*s == '\\')
+            s++;
+    return s; /* at the closing quote */
+}
+
+/* Skips a string, object or literal (the text is JSON written by cserve, so well formed). */
+static void skip_scalar(reader *r) {
+    int depth = 0;
+    for (; r->p < r->end; r->p++) {
+        char c = *r->p;
+        if (c == '"')
+            r->p = skip_string(r->p, r->end);
+        else if (c == '{')
+            depth++;
+        else if (c == '}')
+            depth--;
+        else if (depth == 0 && (c == ',' || c == ']'))
+            return;
+    }
+}
+
+/* Number of elements of the list whose '[' is at q. */
+static int64_t list_length(const char *q, const char *end) {
+    int64_t commas = 0;
+    int depth = 0, any = 0;
+    for (const char *s = q + 1; s < end; s++) {
+        char c = *s;
+        if (c == ' ' || c == '\n' || c == '\t' || c == '\r')
+            continue;
+        if (c == '"')
+            s = skip_string(s, end);
+        else if (c == '[' || c == '{')
+            depth++;
+        else if ((c == ']' || c == '}') && depth-- == 0)
+            break;
+        else if (c == ',' && depth == 0)
+            commas++;
+        any = 1;
+    }
+    return any ? commas + 1 : 0;
+}
+
+static int push_value(reader *r, double v) {
+    if (r->count == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 64;
+        double *nv = realloc(r->values, cap * sizeof(double));
+        if (nv == NULL)
+            return -1;
+        r->values = nv;
+        r->cap = cap;
+    }
+    r->values[r->count++] = v;
+    return 0;
+}
+
+static void disagree(reader *r, int depth) {
+    if (r->ragged < 0 || depth < r->ragged)
+        r->ragged = depth;
+}
+
+/* One value at `depth`: a list must have the chain's length there, and scalars appear only at
+ * the chain's depth. Returns -1 when out of memory. */
+static int read_value(reader *r, int depth) {
+    skip_space(r);
+    if (r->p >= r->end)
+        return 0;
+    if (*r->p != '[') {
+        if (depth != r->ndim)
+            disagree(r, depth);
+        char c = *r->p;
+        if (c == 't' || c == 'f') {
+            while (r->p < r->end && *r->p >= 'a' && *r->p <= 'z')
+                r->p++;
+            return push_value(r, c == 't');
+        }
+        char *after = (char *)r->p;
+        double v = 0;
+        if (c == '-' || (c >= '0' && c <= '9') || c == 'N' || c == 'I')
+            v = strtod(r->p, &after); /* also NaN, Infinity, -Infinity */
+        if (after > r->p && after <= r->end) {
+            r->p = after;
+            return push_value(r, v);
+        }
+        r->non_numeric = 1;
+        skip_scalar(r);
+        if (r->p < r->end && *r->p != ',' && *r->p != ']')
+            r->p++; /* always make progress, whatever the text */
+        return 0;
+    }
+    r->p++;
+    int64_t n = 0;
+    for (skip_space(r); r->p < r->end && *r->p != ']';) {
+        if (read_value(r, depth + 1) < 0)
+            return -1;
+        n++;
+        skip_space(r);
+        if (r->p < r->end && *r->p == ',')
+            r->p++;
+        skip_space(r);
+    }
+    r->p++;
+    if (depth >= r->ndim || n != r->shape[depth])
+        disagree(r, depth);
+    return 0;
+}
+
+/* X as rows x cols doubles (*values malloc'ed, the caller frees it), or an error. */
+static cs_error *read_json_matrix(const cs_api *api, const char *json, size_t len, int64_t *rows,
+                                  int64_t *cols, double **values) {
+    reader r = {.p = json, .end = json + len, .ragged = -1};
+    /* the first-element chain proposes the shape; every element must then agree */
+    skip_space(&r);
+    for (const char *q = r.p; q < r.end && *q == '[' && r.ndim < 32;) {
+        r.shape[r.ndim++] = list_length(q, r.end);
+        for (q++; q < r.end && (*q == ' ' || *q == '\n' || *q == '\t' || *q == '\r');)
+            q++;
+    }
+    if (read_value(&r, 0) < 0) {
+        free(r.values);
+        return api->error_new(500, NULL, "out of memory");
+    }
+    if (r.ragged >= 0) {
+        char shape[400];
+        size_t k = (size_t)snprintf(shape, sizeof(shape), "(");
+        for (int i = 0; i < r.ragged && k < sizeof(shape); i++)
+            k += (size_t)snprintf(shape + k, sizeof(shape) - k, "%s%lld", i ? ", " : "",
+                                  (long long)r.shape[i]);
+        if (k < sizeof(shape))
+            snprintf(shape + k, sizeof(shape) - k, r.ragged == 1 ? ",)" : ")");
+        char msg[600];
+        snprintf(msg, sizeof(msg),
+                 "setting an array element with a sequence. The requested array has an "
+                 "inhomogeneous shape after %d dimensions. The detected shape was %s + "
+                 "inhomogeneous part.",
+                 r.ragged, shape);
+        free(r.values);
+        return api->error_new(500, NULL, msg);
+    }
+    if (r.ndim != 2) {
+        free(r.values);
         return api->error_new(500, NULL, "Incorrect shape");
     }
-    int64_t rows = x.shape[0], cols = x.shape[1];
+    if (r.non_numeric) {
+        free(r.values);
+        return api->error_new(500, NULL, "no mean for an array of strings, None or objects");
+    }
+    *rows = r.shape[0];
+    *cols = r.shape[1];
+    *values = r.values;
+    return NULL;
+}
+
+/* X as rows x cols doubles: straight from call_tensor for the usual numeric payloads (INT64
+ * converted as numpy's mean does), from the JSON otherwise. *owned is set when *values was
+ * malloc'ed. */
+static cs_error *matrix(const cs_api *api, cs_call *call, int64_t *rows, int64_t *cols,
+                        const double **values, double **owned) {
+    cs_tensor x;
+    *owned = NULL;
+    cs_error *e = api->call_tensor(call, 0, &x);
+    if (e) {
+        api->error_free(e);
+        const char *json;
+        size_t len;
+        if ((e = api->call_json(call, 0, &json, &len)) != NULL) {
+            /* no JSON payload (binData): a 0-d array for numpy */
+            api->error_free(e);
+            return api->error_new(500, NULL, "Incorrect shape");
+        }
+        e = read_json_matrix(api, json, len, rows, cols, owned);
+        *values = *owned;
+        return e;
+    }
+    if (x.ndim != 2)
+        return api->error_new(500, NULL, "Incorrect shape"); /* the reference's assertion */
+    *rows = x.shape[0];
+    *cols = x.shape[1];
+    *values = x.data;
+    if (x.dtype == CS_DT_INT64) {
+        size_t n = (size_t)(*rows * *cols);
+        if ((*owned = malloc((n ? n : 1) * sizeof(double))) == NULL)
+            return api->error_new(500, NULL, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            (*owned)[i] = (double)((const int64_t *)x.data)[i];
+        *values = *owned;
+    }
+    return NULL;
+}
+
+static cs_error *predict(cs_model *m, cs_call *call) {
+    const cs_api *api = m->api;
+    int64_t rows = 0, cols = 0;
+    const double *x = NULL;
+    double *owned = NULL;
+    cs_error *e = matrix(api, call, &rows, &cols, &x, &owned);
+    if (e)
+        return e;
     double *proba = malloc((size_t)(rows ? rows : 1) * sizeof(double));
-    if (proba == NULL)
-        return api->error_new(500, NULL, "out of memory");
-    double *row_buf = NULL;
-    if (x.dtype == CS_DT_INT64 &&
-        (row_buf = malloc((size_t)(cols ? cols : 1) * sizeof(double))) == NULL) {
-        free(proba);
+    if (proba == NULL) {
+        free(owned);
         return api->error_new(500, NULL, "out of memory");
     }
     for (int64_t r = 0; r < rows; r++) {
-        const double *row = (const double *)x.data + r * cols;
-        if (x.dtype == CS_DT_INT64) {
-            for (int64_t c = 0; c < cols; c++)
-                row_buf[c] = (double)((const int64_t *)x.data)[r * cols + c];
-            row = row_buf;
+        double mean = cols ? pairwise_sum(x + r * cols, cols) / (double)cols : NAN;
+        double z = -(mean - m->threshold), ez = exp(z);
+        if (isfinite(z) && isinf(ez)) {
+            /* Python's math.exp raises OverflowError where C's overflows to inf */
+            free(proba);
+            free(owned);
+            return api->error_new(500, NULL, "math range error");
         }
-        double mean = cols ? pairwise_sum(row, cols) / (double)cols : NAN;
-        proba[r] = 1.0 / (1.0 + exp(-(mean - m->threshold)));
+        proba[r] = 1.0 / (1.0 + ez);
     }
-    free(row_buf);
+    free(owned);
     int64_t shape[2] = {rows, 1};
     cs_tensor t = {CS_DT_FLOAT64, 2, shape, proba};
     static const char *const names[] = {"proba"};
