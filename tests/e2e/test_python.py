@@ -384,3 +384,130 @@ def test_model_forking_a_child_does_not_confuse_the_worker(py_server):
     assert s.workers() == worker
     st, body = post(s, "/predict", {"data": {"ndarray": [[2]]}})
     assert st == 200, body
+
+
+# ---- the embedded interpreter's edges (pymodels/Hardened.py) ----------------------------------
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def post_all(s, bodies, path="/predict"):
+    """Posts the bodies at once, one connection each; returns [(status, body)] in order."""
+    out = [None] * len(bodies)
+
+    def one(i):
+        out[i] = post(s, path, bodies[i])
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return out
+
+
+def test_large_results_are_released_when_answered(py_server):
+    # each model thread used to keep its last result array until it ran again
+    s = py_server("Hardened.Large", env={"GUNICORN_THREADS": "4"})
+    [worker] = s.workers()
+    base = rss_kb(worker)
+    for _ in range(2):
+        got = post_all(s, [{"data": {"ndarray": [[1]]}}] * 4)
+        assert [st for st, _ in got] == [200] * 4
+    del got
+    grown = rss_kb(worker) - base
+    assert grown < 48 * 1024, f"idle worker grew by {grown} kB"  # one result is 32 MB
+
+
+def test_unencodable_metric_tag_is_an_error_not_a_crash(py_server):
+    s = py_server("Hardened.TagsEcho")
+    [worker] = s.workers()
+    st, body = post(s, "/predict", {"strData": "\ud800"})
+    assert st == 500 and "surrogates not allowed" in body, body
+    assert post(s, "/predict", {"strData": "plain"}) == (200, '{"meta":{},"strData":"ok"}')
+    assert s.workers() == [worker]
+
+
+def test_int_overflow_leaves_no_exception_for_the_next_call(py_server):
+    s = py_server("Hardened.HugeStatus", env={"GUNICORN_THREADS": "1"})
+    st, body = post(s, "/predict", {"strData": "huge"})
+    assert st == 500 and json.loads(body) == {"data": {"ndarray": [1]},
+                                              "status": {"code": 2 ** 70}}
+    assert post(s, "/predict", {"strData": "next"}) == (200, '{"data":{"ndarray":[2]}}')
+    st, body = post(s, "/route", {"data": {"ndarray": [[1]]}})
+    assert st == 500 and "too big" in body, body
+    assert post(s, "/predict", {"strData": "next"}) == (200, '{"data":{"ndarray":[2]}}')
+
+
+def test_string_parameter_with_a_lone_surrogate():
+    s = serve("Hardened.StringParameter",
+              params=[{"name": "s", "value": "\ud800", "type": "STRING"}])
+    try:
+        st, body = post(s, "/predict", {"data": {"ndarray": [[1]]}})
+        assert st == 200 and json.loads(body)["jsonData"] == {"len": 1, "surrogate": True}
+    finally:
+        s.stop()
+
+
+def test_seldon_response_without_data_reports_why(py_server):
+    s = py_server("Hardened.BrokenData")
+    st, body = post(s, "/predict", {"data": {"ndarray": [[1]]}})
+    assert st == 500 and "no data in this response" in body, body
+
+
+def test_attribute_cache_survives_lookups_that_release_the_gil(py_server):
+    # concurrent first calls each look up the missing attributes, __getattr__ sleeping
+    s = py_server("Hardened.SlowGetattr")
+    [worker] = s.workers()
+    got = post_all(s, [{"data": {"ndarray": [[i]]}} for i in range(8)])
+    assert [st for st, _ in got] == [200] * 8, got
+    assert [json.loads(b)["data"]["ndarray"] for _, b in got] == [[[i]] for i in range(8)]
+    assert s.workers() == [worker]
+
+
+def test_result_the_model_keeps_writing_is_encoded_from_a_snapshot(py_server):
+    s = py_server("Hardened.SharedBuffer", env={"GUNICORN_THREADS": "4"})
+    writer = threading.Thread(target=post, args=(s, "/predict", {"strData": "write:3"}))
+    writer.start()
+    torn = 0
+    try:
+        time.sleep(0.2)
+        for _ in range(15):
+            st, body = post(s, "/predict", {"data": {"ndarray": [[1]]}})
+            assert st == 200
+            row = json.loads(body)["data"]["ndarray"]
+            torn += row[0] != row[-1]
+    finally:
+        writer.join(30)
+    assert torn == 0, f"{torn} of 15 responses mixed two states of the buffer"
+
+
+def test_interpreter_does_not_follow_path(py_server, tmp_path):
+    # another python3 first on PATH (as a pyenv or venv puts it) with a prefix of its own:
+    # the embedded interpreter used to take its prefix from it and then lacked numpy
+    other = tmp_path / "other"
+    (other / "bin").mkdir(parents=True)
+    (other / "lib").mkdir()
+    (other / "lib/python3.11").symlink_to("/usr/lib/python3.11")
+    exe = other / "bin/python3"
+    exe.write_text("#!/bin/sh\nexec /usr/bin/python3 \"$@\"\n")
+    exe.chmod(0o755)
+    s = py_server("Hardened.Doubler", env={"PATH": f"{other}/bin:" + os.environ["PATH"]})
+    st, body = post(s, "/predict", {"data": {"ndarray": [[1, 2]]}})
+    assert st == 200, body
+    got = json.loads(body)
+    assert got["data"]["ndarray"] == [[2, 4]]
+    assert got["meta"]["tags"] == {"prefix": "/usr", "executable": "/usr/bin/python3"}
+
+
+def test_virtual_env_packages_are_found(py_server, tmp_path):
+    site = tmp_path / "venv/lib/python3.11/site-packages"
+    site.mkdir(parents=True)
+    (site / "venvmod.py").write_text("NAME = 'from the venv'\n")
+    s = py_server("Hardened.VenvUser", env={"VIRTUAL_ENV": str(tmp_path / "venv")})
+    assert post(s, "/predict", {"data": {"ndarray": [[1]]}}) == \
+        (200, '{"meta":{},"strData":"from the venv"}')
