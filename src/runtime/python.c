@@ -33,7 +33,6 @@
 #include "protocol/yaml.h"
 #include "runtime/runtime_impl.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -658,7 +657,7 @@ static int data_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r,
 
 /* ---- calling the model ------------------------------------------------------------------- */
 
-/* The cache slot of `name` among the first `from`.. entries, or -1. */
+/* The cache slot of `name` from slot `from` on, or -1. */
 static int attr_find(const cs_python_t *py, int from, const char *name) {
     for (int i = from; i < py->nattrs; i++)
         if (strcmp(py->attrs[i].name, name) == 0)
@@ -688,7 +687,7 @@ static PyObject *method(cs_python_t *py, const char *name) {
             py->attrs[i].value = v;
             py->nattrs++;
         } else {
-            Py_XDECREF(v); /* another thread's lookup came first (may run code: table is set) */
+            Py_XDECREF(v); /* another thread's lookup finished first; ours goes */
         }
     }
     PyObject *v = py->attrs[i].value;
@@ -1101,7 +1100,7 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
             return fail(err, 400, "MICROSERVICE_BAD_DATA", info);
         }
         PyObject *arg = PyBytes_FromStringAndSize(req->body, (Py_ssize_t)req->body_len);
-        result = PyObject_CallOneArg(m, arg);
+        result = arg ? PyObject_CallOneArg(m, arg) : NULL;
         Py_DECREF(m);
         Py_XDECREF(arg);
         if (result == NULL)
