@@ -442,6 +442,10 @@ static int py_to_json(PyObject *o, cs_arena_t *arena, cs_json_t *out) {
  * the capsule is released under the GIL by any thread while the call finishes without it. When
  * no view was kept the arena is reused, as for calls without views. */
 #define VIEW_MIN_ELEMENTS 4096 /* smaller arrays are copied */
+/* A thread's arena is kept for its next call (memory already faulted in) up to this much: a
+ * large request's is freed, so idle threads return to their small size; the 1 MB payloads of
+ * typical traffic stay below it. */
+#define ARENA_KEEP_MAX (4u << 20)
 
 typedef struct {
     atomic_int refs; /* 1 while only the call uses it, 2 once views hold it too */
@@ -1420,6 +1424,8 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
     if (shared_with_model) {
         arena_cur = NULL; /* the model's arrays hold it now; the next call takes a new one */
         arena_release(shared);
+    } else if (arena->total > ARENA_KEEP_MAX) {
+        cs_arena_free(arena); /* an idle thread does not sit on a large request's memory */
     } else {
         cs_arena_reset(arena);
     }

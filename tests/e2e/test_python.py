@@ -432,6 +432,22 @@ def test_large_results_are_released_when_answered(py_server):
     assert grown < 48 * 1024, f"idle worker grew by {grown} kB"  # one result is 32 MB
 
 
+def test_large_requests_are_released_when_answered(py_server):
+    # each model thread used to keep its last request's arena (the numpy views' memory) until
+    # it ran again, and then up to 64 MB of it for reuse
+    if sanitizer_allocator():
+        pytest.skip("RSS says nothing under a sanitizer's allocator")
+    s = py_server("Hardened.Summer", env={"GUNICORN_THREADS": "4"})
+    [worker] = s.workers()
+    base = rss_kb(worker)
+    msg = {"data": {"ndarray": [[1.5] * 1000] * 2000}}  # 16 MB of float64 once decoded
+    for _ in range(2):
+        got = post_all(s, [msg] * 4)
+        assert [json.loads(b)["data"]["ndarray"] for _, b in got] == [[[3e6]]] * 4
+    grown = rss_kb(worker) - base
+    assert grown < 32 * 1024, f"idle worker grew by {grown} kB"
+
+
 def test_unencodable_metric_tag_is_an_error_not_a_crash(py_server):
     s = py_server("Hardened.TagsEcho")
     [worker] = s.workers()
@@ -527,3 +543,11 @@ def test_model_objects_are_frozen_before_fork(py_server):
     s = py_server("Hardened.FreezeCount")
     st, body = post(s, "/predict", {"data": {"ndarray": [[1]]}})
     assert st == 200 and json.loads(body)["jsonData"]["frozen"] > 1000, body
+
+
+def test_views_kept_and_dropped_across_threads(py_server):
+    s = py_server("Hardened.KeepsLast", env={"GUNICORN_THREADS": "4"})
+    for r in range(5):
+        rows = [[[float(r * 10 + i)] * 5000] for i in range(4)]  # views (above 4096 elements)
+        got = post_all(s, [{"data": {"ndarray": x}} for x in rows])
+        assert [json.loads(b)["data"]["ndarray"] for _, b in got] == rows

@@ -96,6 +96,11 @@ class Large:
         return np.ones((4000, 1000))
 
 
+class Summer:
+    def predict(self, X, names):
+        return [[float(np.asarray(X).sum())]]
+
+
 class Doubler:
     def predict(self, X, names):
         return np.asarray(X) * 2
@@ -114,3 +119,15 @@ class FreezeCount:
     def predict(self, X, names):
         import gc
         return {"frozen": gc.get_freeze_count()}
+
+
+class KeepsLast:
+    """Keeps the last X (of whichever thread) and returns X itself: a kept view, released by a
+    later call on any thread, perhaps while the call that made it still encodes."""
+
+    def __init__(self):
+        self.last = None
+
+    def predict(self, X, names):
+        self.last = X
+        return X
