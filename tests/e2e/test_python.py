@@ -9,7 +9,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import BIN, Server
+from conftest import BIN, Server, proc_status
 
 pytest.importorskip("numpy")
 MODELS = os.path.join(os.path.dirname(__file__), "pymodels")
@@ -388,14 +388,6 @@ def test_model_forking_a_child_does_not_confuse_the_worker(py_server):
 
 # ---- the embedded interpreter's edges (pymodels/Hardened.py) ----------------------------------
 
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def post_all(s, bodies, path="/predict"):
     """Posts the bodies at once, one connection each; returns [(status, body)] in order."""
     out = [None] * len(bodies)
@@ -417,34 +409,33 @@ def sanitizer_allocator():
     return b"__asan_init" in image or b"__tsan_init" in image
 
 
-def test_large_results_are_released_when_answered(py_server):
-    # each model thread used to keep its last result array until it ran again
+def idle_growth_kb(s, bodies, rounds=2):
+    """Posts the bodies at once, `rounds` times: the answers, and how much the (only) worker's
+    RSS has grown since before the first."""
     if sanitizer_allocator():
         pytest.skip("RSS says nothing under a sanitizer's allocator")
-    s = py_server("Hardened.Large", env={"GUNICORN_THREADS": "4"})
     [worker] = s.workers()
-    base = rss_kb(worker)
-    for _ in range(2):
-        got = post_all(s, [{"data": {"ndarray": [[1]]}}] * 4)
-        assert [st for st, _ in got] == [200] * 4
-    del got
-    grown = rss_kb(worker) - base
+    base = proc_status(worker, "VmRSS")
+    for _ in range(rounds):
+        got = post_all(s, bodies)
+    return got, proc_status(worker, "VmRSS") - base
+
+
+def test_large_results_are_released_when_answered(py_server):
+    # each model thread used to keep its last result array until it ran again
+    s = py_server("Hardened.Large", env={"GUNICORN_THREADS": "4"})
+    got, grown = idle_growth_kb(s, [{"data": {"ndarray": [[1]]}}] * 4)
+    assert [st for st, _ in got] == [200] * 4
     assert grown < 48 * 1024, f"idle worker grew by {grown} kB"  # one result is 32 MB
 
 
 def test_large_requests_are_released_when_answered(py_server):
     # each model thread used to keep its last request's arena (the numpy views' memory) until
     # it ran again, and then up to 64 MB of it for reuse
-    if sanitizer_allocator():
-        pytest.skip("RSS says nothing under a sanitizer's allocator")
     s = py_server("Hardened.Summer", env={"GUNICORN_THREADS": "4"})
-    [worker] = s.workers()
-    base = rss_kb(worker)
     msg = {"data": {"ndarray": [[1.5] * 1000] * 2000}}  # 16 MB of float64 once decoded
-    for _ in range(2):
-        got = post_all(s, [msg] * 4)
-        assert [json.loads(b)["data"]["ndarray"] for _, b in got] == [[[3e6]]] * 4
-    grown = rss_kb(worker) - base
+    got, grown = idle_growth_kb(s, [msg] * 4)
+    assert [json.loads(b)["data"]["ndarray"] for _, b in got] == [[[3e6]]] * 4
     assert grown < 32 * 1024, f"idle worker grew by {grown} kB"
 
 
