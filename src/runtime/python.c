@@ -480,6 +480,20 @@ static void free_arena_capsule(PyObject *capsule) {
         PyErr_Clear();
 }
 
+/* The end of a call, its response built: the thread's arena is kept for the next call, or freed
+ * when large, or (shared: the model kept a view) left to the model's arrays. No GIL needed. */
+static void arena_done(bool shared) {
+    shared_arena_t *a = arena_cur;
+    if (shared) {
+        arena_cur = NULL; /* the next call takes a new one */
+        arena_release(a);
+    } else if (a->arena.total > ARENA_KEEP_MAX) {
+        cs_arena_free(&a->arena); /* an idle thread does not sit on a large request's memory */
+    } else {
+        cs_arena_reset(&a->arena);
+    }
+}
+
 /* GIL held, after the call dropped its own references: true when the model kept an array of
  * this call's arena, which is then shared with those arrays (arena_cur is left for the call to
  * release and a new one taken next time). */
@@ -725,6 +739,8 @@ static bool may_take_meta(cs_python_t *py, int slot, PyObject *m) {
     static const char *const fields[4] = {"co_flags", "co_posonlyargcount", "co_argcount",
                                           "co_kwonlyargcount"};
     bool known = true;
+    /* code objects' attributes are C getters: no model code runs, so no other thread changes
+     * takes_meta meanwhile */
     for (int i = 0; i < 4 && known; i++) {
         PyObject *o = PyObject_GetAttrString(code, fields[i]);
         v[i] = long_or(o, -1);
@@ -1381,8 +1397,7 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
         cs_response_error(resp, 503, "MICROSERVICE_INTERNAL_ERROR", "out of memory");
         return;
     }
-    shared_arena_t *shared = arena_cur;
-    cs_arena_t *arena = &shared->arena;
+    cs_arena_t *arena = &arena_cur->arena;
     cs_seldon_error_t err;
     cs_seldon_request_t rq;
     /* parsing and decoding happen before the GIL is taken */
@@ -1402,7 +1417,7 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
         }
         if (raw <= 0)
             cs_seldon_error_respond(&err, resp);
-        cs_arena_reset(arena);
+        arena_done(false);
         return;
     }
     if (route == CS_ROUTE_FEEDBACK && rq.reward != 0 && py->env.executor_enabled)
@@ -1421,14 +1436,7 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
         cs_seldon_error_respond(&err, resp);
     free(result_copy);
     result_copy = NULL;
-    if (shared_with_model) {
-        arena_cur = NULL; /* the model's arrays hold it now; the next call takes a new one */
-        arena_release(shared);
-    } else if (arena->total > ARENA_KEEP_MAX) {
-        cs_arena_free(arena); /* an idle thread does not sit on a large request's memory */
-    } else {
-        cs_arena_reset(arena);
-    }
+    arena_done(shared_with_model);
 }
 
 /* ---- start-up, fork, threads --------------------------------------------------------------- */
