@@ -472,12 +472,10 @@ static void arena_release(shared_arena_t *a) {
     }
 }
 
+/* Runs in a deallocation, perhaps with an exception pending: must not raise or clear one. */
 static void free_arena_capsule(PyObject *capsule) {
-    shared_arena_t *a = PyCapsule_GetPointer(capsule, "cserve.arena");
-    if (a)
-        arena_release(a);
-    else
-        PyErr_Clear();
+    if (PyCapsule_IsValid(capsule, "cserve.arena"))
+        arena_release(PyCapsule_GetPointer(capsule, "cserve.arena"));
 }
 
 /* The end of a call, its response built: the thread's arena is kept for the next call, or freed
