@@ -8,15 +8,24 @@ OPT       ?= -O2
 LLHTTP_SRC ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 PYTHON    ?= /usr/bin/python3
+PYTHON_CONFIG ?= /usr/bin/python3-config
 
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  = -std=c11 -D_GNU_SOURCE $(OPT) -g -pthread $(SAN) -fno-omit-frame-pointer
-PY_INC  ?= /usr/include/python3.11
-NUMPY_INC ?= /usr/lib/python3/dist-packages/numpy/core/include
-CPPFLAGS = -Isrc -Iinclude -I$(LLHTTP_INC) -I$(PY_INC) -I$(NUMPY_INC) \
-           -DCS_PYTHON_DIR='"$(abspath python)"'
+# The embedded interpreter is the system one, named explicitly (not whichever python3 is first
+# on PATH): its embedding flags, numpy's include directory, and the executable and prefix
+# cserve initialises it with (src/runtime/python.c).
+PY_INC    := $(shell $(PYTHON_CONFIG) --includes)
+PY_LIBS   := $(shell $(PYTHON_CONFIG) --embed --ldflags)
+NUMPY_INC := $(shell $(PYTHON) -c 'import numpy; print(numpy.get_include())')
+PY_HOME   := $(shell $(PYTHON) -c 'import sys; print(sys.prefix)')
+# Debug checks (an exception left pending when the GIL is released aborts) in sanitizer builds.
+DEBUG_DEFS := $(if $(SAN),-DCS_DEBUG)
+CPPFLAGS = -Isrc -Iinclude -I$(LLHTTP_INC) $(PY_INC) -I$(NUMPY_INC) $(DEBUG_DEFS) \
+           -DCS_PYTHON_DIR='"$(abspath python)"' -DCS_PYTHON_EXE='"$(PYTHON)"' \
+           -DCS_PYTHON_HOME='"$(PY_HOME)"'
 LDFLAGS = -pthread $(SAN)
-LDLIBS  = -ldl -lm -lyaml -lpython3.11
+LDLIBS  = -ldl -lm -lyaml $(PY_LIBS)
 
 SRC      := $(shell find src -name '*.c' | sort)
 OBJ      := $(SRC:%.c=$(BUILD)/%.o)

@@ -12,6 +12,7 @@
 #include "worker/slot.h"
 #include "worker/worker.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,22 @@
 
 #define CSERVE_VERSION "0.1.0"
 
+/* Large buffers (a big tensor, a model's result array, its JSON) are mapped on their own and
+ * unmapped when freed, so a worker's memory returns to its idle size after a large request.
+ * glibc's default raises the threshold to the size of each such buffer freed (up to 32 MiB):
+ * from then on they come from the heaps of each thread's malloc arena, which keep the freed
+ * memory, and an idle worker with 10 threads holds hundreds of megabytes. A fixed threshold
+ * turns that off; 4 MiB keeps every 1 MB payload on the heap (the page faults of a fresh
+ * mapping cost little next to encoding 4 MiB of JSON). Fixing it also fixes the trim threshold
+ * (128 KiB by default): the same 4 MiB, so a 1 MB payload's freed memory at a heap's top is
+ * kept for the next request rather than returned and faulted in again each time. */
+#define MMAP_THRESHOLD (4 << 20)
+
 int main(int argc, char **argv) {
     static cs_config_t cfg;
     char err[8192];
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    mallopt(M_TRIM_THRESHOLD, MMAP_THRESHOLD);
     int rc = cs_config_parse(&cfg, argc, argv, NULL, err, sizeof(err));
     if (rc == CS_CONFIG_HELP) {
         fputs(err, stdout);

@@ -4,8 +4,16 @@
  * typed parameters and reads its metadata, all before forking (as the reference does); each
  * worker calls load() on model thread 0, the thread that makes every call when single-threaded.
  * Every model thread gets its own PyThreadState once. The GIL is held only around Python work:
- * requests are parsed and decoded before taking it, and numpy results are encoded from their
- * buffers after releasing it (the array is kept alive until the thread's next call).
+ * requests are parsed and decoded before taking it, and responses are encoded after releasing
+ * it. A numeric numpy result is copied out of the array under the GIL (a memcpy, cheap next to
+ * encoding) and the array dropped at once: the encoder then reads memory no other thread of the
+ * model can write, and nothing of a response outlives its call. So no Python reference is ever
+ * dropped without the GIL, and the GIL is taken once per call.
+ *
+ * Every CPython call's result is checked. An exception is either turned into the response or
+ * cleared where it is expected; none may be left pending when the GIL is released (it would
+ * fail the next, unrelated call on that thread): gil_release() aborts on one in debug and
+ * sanitizer builds (CS_DEBUG) and logs and clears it otherwise.
  *
  * The per-route rules (method precedence, the TypeError retry without meta, SeldonResponse,
  * tags(), metrics(), class_names, "not implemented" fallbacks, exceptions to status codes) are
@@ -27,12 +35,14 @@
 
 #include <errno.h>
 #include <libgen.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 typedef struct {
@@ -41,6 +51,7 @@ typedef struct {
     PyObject *seldon_exc;       /* SeldonMicroserviceException, or NULL */
     PyObject *seldon_response;  /* SeldonResponse, or NULL */
     PyObject *json_dumps;       /* json.dumps, for the reference's metric error text */
+    PyObject *gc_freeze;        /* gc.freeze, before each fork */
     PyObject *feedback_variant; /* cserve_glue: the Feedback protobuf variants */
     PyObject *call_feedback;
     PyObject *error_app, *handle_error; /* cserve_glue: model_error_handler (spec §2.9) */
@@ -66,21 +77,82 @@ typedef struct {
 } cs_python_t;
 
 static _Thread_local PyThreadState *thread_ts;
-static _Thread_local PyObject *keep_alive; /* a result array encoded after the GIL was released */
+/* A numeric result array's data, copied under the GIL for encoding after its release; freed
+ * when the call's response is built (model thread, no GIL). */
+static _Thread_local void *result_copy;
+
+/* ---- the GIL ----------------------------------------------------------------------------- */
+
+/* Releases the GIL, which must have no exception pending: one left behind would make the next
+ * CPython call on this thread fail with "a result with an exception set". A bug in this file
+ * if it happens: fatal in debug and sanitizer builds, logged and cleared otherwise. */
+static PyThreadState *gil_release(void) {
+    if (PyErr_Occurred()) {
+#ifdef CS_DEBUG
+        PyErr_Print();
+        cs_log_error("python.c: exception pending when releasing the GIL");
+        abort();
+#else
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        cs_log_error("internal: Python exception %s left pending; cleared",
+                     type ? ((PyTypeObject *)type)->tp_name : "?");
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+#endif
+    }
+    return PyEval_SaveThread();
+}
 
 /* ---- errors ------------------------------------------------------------------------------ */
+
+/* str(o) as UTF-8 into out (truncated), lone surrogates kept as the JSON writer escapes them
+ * (as Flask's jsonify shows them); "" when it cannot be had. Leaves no exception pending; o may
+ * be NULL. GIL held. */
+static const char *text_of(PyObject *o, char *out, size_t n) {
+    out[0] = '\0';
+    PyObject *s = o ? PyObject_Str(o) : NULL;
+    PyObject *b = s ? PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass") : NULL;
+    if (b)
+        snprintf(out, n, "%s", PyBytes_AS_STRING(b));
+    if (b == NULL)
+        PyErr_Clear();
+    Py_XDECREF(b);
+    Py_XDECREF(s);
+    return out;
+}
+
+/* An int attribute or item as a C long; `dflt` when it is not an int or does not fit (an
+ * OverflowError is not left pending). */
+static long long_or(PyObject *o, long dflt) {
+    if (o == NULL || !PyLong_Check(o))
+        return dflt;
+    int overflow;
+    long v = PyLong_AsLongAndOverflow(o, &overflow);
+    if (overflow || (v == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return dflt;
+    }
+    return v;
+}
+
+/* An HTTP status from a model's int: out-of-range values (and non-ints) give 500. */
+static int status_of(PyObject *o, long dflt) {
+    long c = long_or(o, dflt);
+    return c >= 100 && c <= 599 ? (int)c : 500;
+}
 
 /* The pending Python exception as "Type: message" (for start-up errors); clears it. */
 static void exception_text(char *out, size_t n) {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
-    PyObject *s = value ? PyObject_Str(value) : NULL;
-    const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
+    char msg[1024];
+    text_of(value, msg, sizeof(msg));
     const char *tn = type ? ((PyTypeObject *)type)->tp_name : "Exception";
-    snprintf(out, n, "%s: %s", tn, msg ? msg : "");
+    snprintf(out, n, "%s: %s", tn, msg);
     PyErr_Clear();
-    Py_XDECREF(s);
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);
@@ -91,7 +163,8 @@ static bool pending_is(PyObject *cls) {
 }
 
 /* The pending exception as the response's error (spec §2.7): a SeldonMicroserviceException
- * gives its status code, reason and message; anything else 500 with str(exception). */
+ * gives its status code, reason and message; anything else 500 with str(exception). Clears
+ * it. */
 static void exception_respond(cs_python_t *py, cs_seldon_error_t *err) {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -99,29 +172,27 @@ static void exception_respond(cs_python_t *py, cs_seldon_error_t *err) {
     err->status = 500;
     err->reason = "MICROSERVICE_INTERNAL_ERROR";
     err->info[0] = '\0';
-    if (value && py->seldon_exc && PyObject_IsInstance(value, py->seldon_exc) == 1) {
+    int is_seldon = value && py->seldon_exc ? PyObject_IsInstance(value, py->seldon_exc) : 0;
+    if (is_seldon < 0)
+        PyErr_Clear();
+    if (is_seldon == 1) {
         PyObject *code = PyObject_GetAttrString(value, "status_code");
         PyObject *reason = PyObject_GetAttrString(value, "reason");
         PyObject *msg = PyObject_GetAttrString(value, "message");
         PyErr_Clear();
-        long c = code && PyLong_Check(code) ? PyLong_AsLong(code) : 400;
-        err->status = c >= 100 && c <= 599 ? (int)c : 500;
+        err->status = status_of(code, 400);
         static _Thread_local char reason_buf[128];
-        const char *r = reason && PyUnicode_Check(reason) ? PyUnicode_AsUTF8(reason) : NULL;
-        snprintf(reason_buf, sizeof(reason_buf), "%s", r ? r : "MICROSERVICE_BAD_DATA");
+        if (reason && PyUnicode_Check(reason))
+            text_of(reason, reason_buf, sizeof(reason_buf));
+        else
+            snprintf(reason_buf, sizeof(reason_buf), "MICROSERVICE_BAD_DATA");
         err->reason = reason_buf;
-        PyObject *ms = msg ? PyObject_Str(msg) : NULL;
-        const char *m = ms ? PyUnicode_AsUTF8(ms) : NULL;
-        snprintf(err->info, sizeof(err->info), "%s", m ? m : "");
-        Py_XDECREF(ms);
+        text_of(msg, err->info, sizeof(err->info));
         Py_XDECREF(code);
         Py_XDECREF(reason);
         Py_XDECREF(msg);
     } else if (value) {
-        PyObject *s = PyObject_Str(value);
-        const char *m = s ? PyUnicode_AsUTF8(s) : NULL;
-        snprintf(err->info, sizeof(err->info), "%s", m ? m : "");
-        Py_XDECREF(s);
+        text_of(value, err->info, sizeof(err->info));
     }
     PyErr_Clear();
     Py_XDECREF(type);
@@ -209,14 +280,26 @@ static PyObject *json_to_py(const cs_json_t *v) {
 
 static int write_py(cs_buf_t *out, PyObject *o, int depth);
 
+/* An out-of-memory of our own (a cs_buf or arena) as the MemoryError the caller reports. */
+static int no_memory(void) {
+    PyErr_NoMemory();
+    return -1;
+}
+
+/* cs_buf_append for write_py: a failure becomes a MemoryError. */
+static int append(cs_buf_t *out, const char *p, size_t n) {
+    return cs_buf_append(out, p, n) < 0 ? no_memory() : 0;
+}
+
 static int write_py_str(cs_buf_t *out, PyObject *s) {
     Py_ssize_t n;
     PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
     if (b == NULL)
         return -1;
     char *p;
-    PyBytes_AsStringAndSize(b, &p, &n);
-    int rc = cs_buf_append_json_string(out, p, (size_t)n);
+    int rc = PyBytes_AsStringAndSize(b, &p, &n);
+    if (rc == 0 && cs_buf_append_json_string(out, p, (size_t)n) < 0)
+        rc = no_memory();
     Py_DECREF(b);
     return rc;
 }
@@ -235,42 +318,56 @@ static int write_py(cs_buf_t *out, PyObject *o, int depth) {
         return -1;
     }
     if (o == Py_None)
-        return cs_buf_append(out, "null", 4);
+        return append(out, "null", 4);
     if (o == Py_True)
-        return cs_buf_append(out, "true", 4);
+        return append(out, "true", 4);
     if (o == Py_False)
-        return cs_buf_append(out, "false", 5);
+        return append(out, "false", 5);
     if (PyLong_Check(o)) {
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (v == -1 && PyErr_Occurred())
+            return -1;
         if (!overflow)
-            return cs_buf_append(out, num, cs_json_format_int(v, num));
+            return append(out, num, cs_json_format_int(v, num));
         PyObject *s = PyObject_Str(o);
-        int rc = s ? cs_buf_append(out, PyUnicode_AsUTF8(s), strlen(PyUnicode_AsUTF8(s))) : -1;
+        Py_ssize_t n;
+        const char *digits = s ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
+        int rc = digits ? append(out, digits, (size_t)n) : -1;
         Py_XDECREF(s);
         return rc;
     }
     if (PyFloat_Check(o))
-        return cs_buf_append(out, num, cs_json_format_double(PyFloat_AS_DOUBLE(o), num));
+        return append(out, num, cs_json_format_double(PyFloat_AS_DOUBLE(o), num));
     if (PyUnicode_Check(o))
         return write_py_str(out, o);
     if (PyList_Check(o) || PyTuple_Check(o)) {
-        PyObject *seq = PySequence_Fast(o, "");
-        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-        int rc = cs_buf_append(out, "[", 1);
-        for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
+        /* a tuple's items cannot change; a list's may (an item's __str__ can run code): each
+         * item is held while it is written, and the size read again */
+        Py_INCREF(o);
+        int rc = append(out, "[", 1);
+        for (Py_ssize_t i = 0; rc == 0 && i < PySequence_Fast_GET_SIZE(o); i++) {
             if (i)
-                rc = cs_buf_append(out, ",", 1);
+                rc = append(out, ",", 1);
+            PyObject *item = PySequence_Fast_GET_ITEM(o, i);
+            Py_INCREF(item);
             if (rc == 0)
-                rc = write_py(out, PySequence_Fast_GET_ITEM(seq, i), depth + 1);
+                rc = write_py(out, item, depth + 1);
+            Py_DECREF(item);
         }
-        Py_DECREF(seq);
-        return rc == 0 ? cs_buf_append(out, "]", 1) : rc;
+        Py_DECREF(o);
+        return rc == 0 ? append(out, "]", 1) : rc;
     }
     if (PyDict_Check(o)) {
         PyObject *keys = PyDict_Keys(o);
+        if (keys == NULL)
+            return -1;
         Py_ssize_t n = PyList_GET_SIZE(keys);
         PyObject **ks = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(*ks));
+        if (ks == NULL) {
+            Py_DECREF(keys);
+            return no_memory();
+        }
         int rc = 0;
         for (Py_ssize_t i = 0; i < n; i++) {
             PyObject *k = PyList_GET_ITEM(keys, i);
@@ -283,20 +380,26 @@ static int write_py(cs_buf_t *out, PyObject *o, int depth) {
         if (rc == 0)
             qsort(ks, (size_t)n, sizeof(*ks), key_compare);
         if (rc == 0)
-            rc = cs_buf_append(out, "{", 1);
+            rc = append(out, "{", 1);
         for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
             if (i)
-                rc = cs_buf_append(out, ",", 1);
+                rc = append(out, ",", 1);
             if (rc == 0)
                 rc = write_py_str(out, ks[i]);
             if (rc == 0)
-                rc = cs_buf_append(out, ":", 1);
-            if (rc == 0)
-                rc = write_py(out, PyDict_GetItem(o, ks[i]), depth + 1);
+                rc = append(out, ":", 1);
+            /* `keys` holds the keys; the value is held while written (code run by an item
+             * may change the dict) */
+            PyObject *v = rc == 0 ? PyDict_GetItemWithError(o, ks[i]) : NULL;
+            if (v == NULL && rc == 0 && !PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+            Py_XINCREF(v);
+            rc = v ? write_py(out, v, depth + 1) : -1;
+            Py_XDECREF(v);
         }
         PyMem_Free(ks);
         Py_DECREF(keys);
-        return rc == 0 ? cs_buf_append(out, "}", 1) : rc;
+        return rc == 0 ? append(out, "}", 1) : rc;
     }
     PyErr_Format(PyExc_TypeError, "Object of type %s is not JSON serializable",
                  _PyType_Name(Py_TYPE(o)));
@@ -332,60 +435,93 @@ static int py_to_json(PyObject *o, cs_arena_t *arena, cs_json_t *out) {
 
 /* ---- what the model receives (spec §2.3) ------------------------------------------------ */
 
-/* Large request arrays are numpy views of the decoded buffer in this thread's arena (no copy). The
- * arena of a call is settled at the thread's next call, under the GIL: when the model kept one
- * of its arrays, the arena goes to that array (freed with it, through a capsule); otherwise it is
- * reused. */
+/* Large request arrays are numpy views of the decoded buffer in this thread's arena (no copy).
+ * Whether the model kept one is known when the call returns, GIL still held: then the arena is
+ * shared between the views (through a capsule, their base) and the call, which still builds its
+ * response in it without the GIL; whichever lets go last frees it. The count is atomic because
+ * the capsule is released under the GIL by any thread while the call finishes without it. When
+ * no view was kept the arena is reused, as for calls without views. */
 #define VIEW_MIN_ELEMENTS 4096 /* smaller arrays are copied */
-static _Thread_local cs_arena_t *arena_cur, *arena_pending, *arena_spare;
-static _Thread_local PyObject *views_cur, *views_pending; /* lists of the arrays made */
+/* A thread's arena is kept for its next call (memory already faulted in) up to this much: a
+ * large request's is freed, so idle threads return to their small size; the 1 MB payloads of
+ * typical traffic stay below it. */
+#define ARENA_KEEP_MAX (4u << 20)
 
-static void free_arena_capsule(PyObject *capsule) {
-    cs_arena_t *a = PyCapsule_GetPointer(capsule, "cserve.arena");
+typedef struct {
+    atomic_int refs; /* 1 while only the call uses it, 2 once views hold it too */
+    cs_arena_t arena;
+} shared_arena_t;
+
+static _Thread_local shared_arena_t *arena_cur;
+static _Thread_local PyObject *views_cur; /* the arrays made in this call, a list */
+
+static shared_arena_t *arena_take(void) {
+    shared_arena_t *a = malloc(sizeof(*a));
     if (a) {
-        cs_arena_free(a);
+        atomic_init(&a->refs, 1);
+        cs_arena_init(&a->arena);
+    }
+    return a;
+}
+
+/* Drops one holder's share; the last frees. Any thread, GIL or not. */
+static void arena_release(shared_arena_t *a) {
+    if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) {
+        cs_arena_free(&a->arena);
         free(a);
     }
 }
 
-static cs_arena_t *arena_take(void) {
-    cs_arena_t *a = arena_spare;
-    arena_spare = NULL;
-    if (a == NULL && (a = malloc(sizeof(*a))) != NULL)
-        cs_arena_init(a);
-    return a;
+/* Runs in a deallocation, perhaps with an exception pending: must not raise or clear one. */
+static void free_arena_capsule(PyObject *capsule) {
+    if (PyCapsule_IsValid(capsule, "cserve.arena"))
+        arena_release(PyCapsule_GetPointer(capsule, "cserve.arena"));
 }
 
-/* GIL held: the previous call's arena is reused, or handed to the arrays the model kept. */
-static void settle_pending(void) {
-    if (arena_pending == NULL)
-        return;
+/* The end of a call, its response built: the thread's arena is kept for the next call, or freed
+ * when large, or (shared: the model kept a view) left to the model's arrays. No GIL needed. */
+static void arena_done(bool shared) {
+    shared_arena_t *a = arena_cur;
+    if (shared) {
+        arena_cur = NULL; /* the next call takes a new one */
+        arena_release(a);
+    } else if (a->arena.total > ARENA_KEEP_MAX) {
+        cs_arena_free(&a->arena); /* an idle thread does not sit on a large request's memory */
+    } else {
+        cs_arena_reset(&a->arena);
+    }
+}
+
+/* GIL held, after the call dropped its own references: true when the model kept an array of
+ * this call's arena, which is then shared with those arrays (arena_cur is left for the call to
+ * release and a new one taken next time). */
+static bool views_settle(void) {
+    if (views_cur == NULL)
+        return false;
     bool kept = false;
-    Py_ssize_t n = views_pending ? PyList_GET_SIZE(views_pending) : 0;
+    Py_ssize_t n = PyList_GET_SIZE(views_cur);
     for (Py_ssize_t i = 0; i < n; i++)
-        kept |= Py_REFCNT(PyList_GET_ITEM(views_pending, i)) > 1;
+        kept |= Py_REFCNT(PyList_GET_ITEM(views_cur, i)) > 1; /* more than our list's */
     if (kept) {
-        PyObject *cap = PyCapsule_New(arena_pending, "cserve.arena", free_arena_capsule);
-        for (Py_ssize_t i = 0; cap && i < n; i++) {
-            PyObject *x = PyList_GET_ITEM(views_pending, i);
-            if (Py_REFCNT(x) > 1) {
-                Py_INCREF(cap);
-                PyArray_SetBaseObject((PyArrayObject *)x, cap); /* steals the reference */
-            }
-        }
-        if (cap == NULL) { /* cannot hand it over: leak it rather than free live memory */
+        atomic_store(&arena_cur->refs, 2);
+        PyObject *cap = PyCapsule_New(arena_cur, "cserve.arena", free_arena_capsule);
+        if (cap == NULL) {
+            /* cannot hand it over: leak it (the views' share is never released) rather than
+             * free memory the model still reads */
             PyErr_Clear();
         }
+        for (Py_ssize_t i = 0; cap && i < n; i++) {
+            PyObject *x = PyList_GET_ITEM(views_cur, i);
+            if (Py_REFCNT(x) > 1) {
+                Py_INCREF(cap);
+                if (PyArray_SetBaseObject((PyArrayObject *)x, cap) < 0) /* steals cap */
+                    PyErr_Clear(); /* cannot happen: a fresh view has no base */
+            }
+        }
         Py_XDECREF(cap);
-    } else if (arena_spare == NULL) {
-        cs_arena_reset(arena_pending);
-        arena_spare = arena_pending;
-    } else {
-        cs_arena_free(arena_pending);
-        free(arena_pending);
     }
-    arena_pending = NULL;
-    Py_CLEAR(views_pending);
+    Py_CLEAR(views_cur); /* deallocates the views the model did not keep */
+    return kept;
 }
 
 static PyObject *array_from(const cs_seldon_array_t *a) {
@@ -446,8 +582,11 @@ static PyObject *message_names(const cs_seldon_msg_t *m) {
 
 /* ---- results ------------------------------------------------------------------------------ */
 
-/* A numpy array result: numeric ones become typed buffers (kept alive past the GIL release for
- * encoding), bools bool arrays, anything else a list. */
+/* A numpy array result: numeric ones become typed buffers, bools bool arrays, anything else a
+ * list. The buffer is a copy (result_copy), made here under the GIL: the array may be the model's
+ * own (self.weights, or X itself), which another thread of the model may write while this one
+ * encodes, and a copy lets the array go now instead of holding it, and the memory behind it,
+ * past the response. */
 static int ndarray_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r) {
     PyArrayObject *a = (PyArrayObject *)o;
     int t = PyArray_TYPE(a);
@@ -467,17 +606,23 @@ static int ndarray_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r)
         r->array.ndim = (uint32_t)PyArray_NDIM(ca);
         for (int i = 0; i < PyArray_NDIM(ca); i++)
             r->array.shape[i] = PyArray_DIM(ca, i);
-        r->array.data = PyArray_DATA(ca);
         r->array.count = (size_t)PyArray_SIZE(ca);
-        Py_XDECREF(keep_alive);
-        keep_alive = c; /* released at this thread's next call, under the GIL */
+        size_t bytes = r->array.count * (size_t)PyArray_ITEMSIZE(ca);
+        free(result_copy);
+        result_copy = malloc(bytes ? bytes : 1);
+        if (result_copy)
+            memcpy(result_copy, PyArray_DATA(ca), bytes);
+        Py_DECREF(c);
+        if (result_copy == NULL)
+            return no_memory();
+        r->array.data = result_copy;
         return 0;
     }
     PyObject *l = PyObject_CallMethod(o, "tolist", NULL);
     if (l == NULL)
         return -1;
     cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
-    int rc = v ? py_to_json(l, arena, v) : -1;
+    int rc = v ? py_to_json(l, arena, v) : no_memory();
     Py_DECREF(l);
     r->kind = CS_RESULT_JSON;
     r->json = v;
@@ -491,7 +636,9 @@ static int data_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r,
         return ndarray_result(o, arena, r);
     if (PyList_Check(o) || PyDict_Check(o)) {
         cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
-        if (v == NULL || py_to_json(o, arena, v) < 0)
+        if (v == NULL)
+            return no_memory();
+        if (py_to_json(o, arena, v) < 0)
             return -1;
         r->kind = CS_RESULT_JSON;
         r->json = v;
@@ -505,7 +652,7 @@ static int data_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r,
         r->kind = CS_RESULT_STR;
         r->bytes = cs_arena_strndup(arena, s, (size_t)n);
         r->bytes_len = (size_t)n;
-        return 0;
+        return r->bytes ? 0 : no_memory();
     }
     if (PyBytes_Check(o) || PyByteArray_Check(o)) {
         const char *s = PyBytes_Check(o) ? PyBytes_AS_STRING(o) : PyByteArray_AS_STRING(o);
@@ -513,36 +660,51 @@ static int data_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r,
         r->kind = CS_RESULT_BIN;
         r->bytes = cs_arena_strndup(arena, s, n);
         r->bytes_len = n;
-        return 0;
+        return r->bytes ? 0 : no_memory();
     }
-    PyObject *s = PyObject_Str(o);
+    char text[sizeof(err->info)];
     err->status = 400;
     err->reason = "MICROSERVICE_BAD_DATA";
     snprintf(err->info, sizeof(err->info),
              "Unknown data type returned as payload (must be list or np array):%s",
-             s ? PyUnicode_AsUTF8(s) : "");
-    Py_XDECREF(s);
+             text_of(o, text, sizeof(text)));
     return -2; /* an error already in `err` */
 }
 
 /* ---- calling the model ------------------------------------------------------------------- */
 
-/* obj.<name> as a new reference, or NULL (no exception) when the model has none. Bound
- * methods are looked up once; other attributes (class_names as a list) are read each time. */
-static PyObject *method(cs_python_t *py, const char *name) {
-    int i;
-    for (i = 0; i < py->nattrs; i++)
+/* The cache slot of `name` from slot `from` on, or -1. */
+static int attr_find(const cs_python_t *py, int from, const char *name) {
+    for (int i = from; i < py->nattrs; i++)
         if (strcmp(py->attrs[i].name, name) == 0)
-            break;
-    if (i == py->nattrs) {
+            return i;
+    return -1;
+}
+
+/* obj.<name> as a new reference, or NULL (no exception) when the model has none. Bound
+ * methods are looked up once; other attributes (class_names as a list) are read each time.
+ * The lookup can run the model's code (a property, __getattr__), and that can let another
+ * thread take the GIL and fill the cache meanwhile: the table is searched again after it and
+ * changed only with no Python code running, so the first lookup to finish wins and an entry is
+ * never half made. */
+static PyObject *method(cs_python_t *py, const char *name) {
+    int i = attr_find(py, 0, name);
+    if (i < 0) {
+        int seen = py->nattrs;
         PyObject *v = PyObject_GetAttrString(py->obj, name);
         if (v == NULL)
             PyErr_Clear();
-        if (i == (int)(sizeof(py->attrs) / sizeof(py->attrs[0])))
+        i = attr_find(py, seen, name);
+        if (i < 0 && py->nattrs == (int)(sizeof(py->attrs) / sizeof(py->attrs[0])))
             return v; /* table full: no caching */
-        py->attrs[i].name = name;
-        py->attrs[i].value = v;
-        py->nattrs++;
+        if (i < 0) {
+            i = py->nattrs;
+            py->attrs[i].name = name;
+            py->attrs[i].value = v;
+            py->nattrs++;
+        } else {
+            Py_XDECREF(v); /* another thread's lookup finished first; ours goes */
+        }
     }
     PyObject *v = py->attrs[i].value;
     if (v == NULL)
@@ -575,9 +737,11 @@ static bool may_take_meta(cs_python_t *py, int slot, PyObject *m) {
     static const char *const fields[4] = {"co_flags", "co_posonlyargcount", "co_argcount",
                                           "co_kwonlyargcount"};
     bool known = true;
+    /* code objects' attributes are C getters: no model code runs, so no other thread changes
+     * takes_meta meanwhile */
     for (int i = 0; i < 4 && known; i++) {
         PyObject *o = PyObject_GetAttrString(code, fields[i]);
-        v[i] = o && PyLong_Check(o) ? PyLong_AsLong(o) : -1;
+        v[i] = long_or(o, -1);
         known = v[i] >= 0;
         Py_XDECREF(o);
     }
@@ -617,8 +781,87 @@ static PyObject *call_with_meta(cs_python_t *py, int slot, PyObject *m, PyObject
     return r;
 }
 
+/* One metric of a validated list, recorded and appended to `collected`. 0, -1 with a Python
+ * exception (a key or tag that is not valid UTF-8 text: the metrics registry and its
+ * exposition take only that), or -2 with `err`. */
+static int record_metric(PyObject *m, const char *method_label, PyObject *collected,
+                         cs_seldon_error_t *err) {
+    /* the list was validated, but the model's code (a key's __str__, a tag's __hash__) may have
+     * changed it since: every item is checked again as it is used */
+    PyObject *tobj = PyDict_Check(m) ? PyDict_GetItemString(m, "type") : NULL;
+    PyObject *kobj = tobj ? PyDict_GetItemString(m, "key") : NULL;
+    PyObject *vobj = kobj ? PyDict_GetItemString(m, "value") : NULL;
+    if (vobj == NULL || !PyUnicode_Check(tobj)) {
+        PyErr_Clear();
+        fail(err, 500, "MICROSERVICE_BAD_METRIC", "metric changed during the request");
+        return -2;
+    }
+    char t[16]; /* COUNTER, GAUGE or TIMER (validated) */
+    text_of(tobj, t, sizeof(t));
+    Py_INCREF(vobj);
+    double value = PyFloat_AsDouble(vobj); /* may run __float__ */
+    if (value == -1.0 && PyErr_Occurred())
+        PyErr_Clear(); /* `value + 1` worked: a number Python cannot give as a float counts -1 */
+    Py_DECREF(vobj);
+    kobj = PyDict_GetItemString(m, "key"); /* again: __float__ may have changed m */
+    PyObject *key = kobj ? PyObject_Str(kobj) : NULL;
+    const char *keyc = key ? PyUnicode_AsUTF8(key) : NULL;
+    if (keyc == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_KeyError, "key");
+        Py_XDECREF(key);
+        return -1;
+    }
+    PyObject *tags = PyDict_GetItemString(m, "tags");
+    const char *keys[64], *vals[64];
+    size_t n = 0;
+    int rc = 0;
+    if (tags && PyDict_Check(tags)) {
+        Py_INCREF(tags);
+        /* the reference sets method in the caller's own dict */
+        PyObject *ml = PyUnicode_FromString(method_label);
+        rc = ml ? PyDict_SetItemString(tags, "method", ml) : -1;
+        Py_XDECREF(ml);
+        PyObject *k, *v;
+        Py_ssize_t pos = 0;
+        /* no Python code runs from here to the use of the borrowed texts */
+        while (rc == 0 && n < 64 && PyDict_Next(tags, &pos, &k, &v)) {
+            if (!PyUnicode_Check(k) || !PyUnicode_Check(v)) {
+                fail(err, 500, "MICROSERVICE_INTERNAL_ERROR",
+                     "sequence item 1: expected str instance, int found");
+                rc = -2;
+                break;
+            }
+            keys[n] = PyUnicode_AsUTF8(k);
+            vals[n] = keys[n] ? PyUnicode_AsUTF8(v) : NULL;
+            rc = vals[n] ? 0 : -1;
+            n++;
+        }
+    } else {
+        Py_XINCREF(tags);
+        keys[n] = "method";
+        vals[n] = method_label;
+        n++;
+    }
+    if (rc == 0) {
+        cs_buf_t labels = {0};
+        if (cs_labels_canonical(&labels, keys, vals, n) < 0 || cs_buf_append(&labels, "", 1) < 0)
+            rc = no_memory();
+        int type = !strcmp(t, "COUNTER") ? CS_MX_COUNTER
+                   : !strcmp(t, "GAUGE") ? CS_MX_GAUGE
+                                         : CS_MX_TIMER;
+        if (rc == 0)
+            cs_metrics_custom((cs_mx_type_t)type, keyc, labels.data, value);
+        cs_buf_free(&labels);
+    }
+    Py_XDECREF(tags);
+    Py_DECREF(key);
+    return rc == 0 ? PyList_Append(collected, m) : rc;
+}
+
 /* Validates a metrics list (spec §4.1), records it with the call's `method` label, and appends
- * each metric to `collected` for the response. -2 with `err` for an invalid list. */
+ * each metric to `collected` for the response. -2 with `err` for an invalid list, -1 with a
+ * Python exception. */
 static int record_metrics(cs_python_t *py, PyObject *list, const char *method_label,
                           PyObject *collected, cs_seldon_error_t *err) {
     bool valid = PyList_Check(list);
@@ -633,68 +876,33 @@ static int record_metrics(cs_python_t *py, PyObject *list, const char *method_la
         }
         if (valid) {
             PyObject *one = PyLong_FromLong(1);
-            PyObject *sum = PyNumber_Add(value, one); /* the reference's `value + 1` check */
-            Py_DECREF(one);
+            PyObject *sum = one ? PyNumber_Add(value, one) : NULL; /* the reference's check */
+            Py_XDECREF(one);
             valid = sum != NULL;
             Py_XDECREF(sum);
-            PyErr_Clear();
         }
+        PyErr_Clear();
     }
     if (!valid) {
         PyObject *text =
             py->json_dumps ? PyObject_CallFunctionObjArgs(py->json_dumps, list, NULL) : NULL;
+        char t[sizeof(err->info)];
         err->status = 500;
         err->reason = "MICROSERVICE_BAD_METRIC";
         snprintf(err->info, sizeof(err->info), "Bad metric created during request: %s",
-                 text ? PyUnicode_AsUTF8(text) : "");
+                 text_of(text, t, sizeof(t)));
         Py_XDECREF(text);
         PyErr_Clear();
         return -2;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(list); i++) {
         PyObject *m = PyList_GET_ITEM(list, i);
-        const char *t = PyUnicode_AsUTF8(PyDict_GetItemString(m, "type"));
-        PyObject *key = PyObject_Str(PyDict_GetItemString(m, "key"));
-        double value = PyFloat_AsDouble(PyDict_GetItemString(m, "value"));
-        PyErr_Clear();
-        PyObject *tags = PyDict_GetItemString(m, "tags");
-        const char *keys[64], *vals[64];
-        size_t n = 0;
-        if (tags && PyDict_Check(tags)) {
-            /* the reference sets method in the caller's own dict */
-            PyObject *ml = PyUnicode_FromString(method_label);
-            PyDict_SetItemString(tags, "method", ml);
-            Py_DECREF(ml);
-            PyObject *k, *v;
-            Py_ssize_t pos = 0;
-            while (PyDict_Next(tags, &pos, &k, &v) && n < 64) {
-                if (!PyUnicode_Check(k) || !PyUnicode_Check(v)) {
-                    Py_XDECREF(key);
-                    return fail(err, 500, "MICROSERVICE_INTERNAL_ERROR",
-                                "sequence item 1: expected str instance, int found"),
-                           -2;
-                }
-                keys[n] = PyUnicode_AsUTF8(k);
-                vals[n] = PyUnicode_AsUTF8(v);
-                n++;
-            }
-        } else {
-            keys[n] = "method";
-            vals[n] = method_label;
-            n++;
-        }
-        cs_buf_t labels = {0};
-        cs_labels_canonical(&labels, keys, vals, n);
-        cs_buf_append(&labels, "", 1);
-        int type = !strcmp(t, "COUNTER") ? CS_MX_COUNTER
-                   : !strcmp(t, "GAUGE") ? CS_MX_GAUGE
-                                         : CS_MX_TIMER;
-        cs_metrics_custom((cs_mx_type_t)type, key ? PyUnicode_AsUTF8(key) : "", labels.data, value);
-        cs_buf_free(&labels);
-        Py_XDECREF(key);
-        PyList_Append(collected, m);
+        Py_INCREF(m);
+        rc = record_metric(m, method_label, collected, err);
+        Py_DECREF(m);
     }
-    return 0;
+    return rc;
 }
 
 /* tags() and class_names of the model, runtime tags and metrics, into the result (§2.6). */
@@ -730,13 +938,15 @@ static int decorate(cs_python_t *py, PyObject *runtime_tags, PyObject *runtime_m
     Py_DECREF(runtime);
     if (rc == 0 && PyList_GET_SIZE(collected)) {
         cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
-        rc = v && py_to_json(collected, arena, v) == 0 ? 0 : -1;
-        r->metrics = v;
+        rc = v ? py_to_json(collected, arena, v) : no_memory();
+        r->metrics = rc == 0 ? v : NULL;
     }
     Py_DECREF(collected);
     if (rc < 0)
         return rc;
     PyObject *tags = PyDict_New();
+    if (tags == NULL)
+        return -1;
     m = method(py, "tags");
     if (m) {
         PyObject *t = PyObject_CallNoArgs(m);
@@ -746,15 +956,15 @@ static int decorate(cs_python_t *py, PyObject *runtime_tags, PyObject *runtime_m
         else if (t == NULL)
             rc = -1;
         else if (PyDict_Check(t))
-            PyDict_Update(tags, t);
+            rc = PyDict_Update(tags, t);
         Py_XDECREF(t);
     }
     if (rc == 0 && runtime_tags && PyDict_Check(runtime_tags))
-        PyDict_Update(tags, runtime_tags);
+        rc = PyDict_Update(tags, runtime_tags);
     if (rc == 0 && PyDict_GET_SIZE(tags)) {
         cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
-        rc = v && py_to_json(tags, arena, v) == 0 ? 0 : -1;
-        r->tags = v;
+        rc = v ? py_to_json(tags, arena, v) : no_memory();
+        r->tags = rc == 0 ? v : NULL;
     }
     Py_DECREF(tags);
     if (rc < 0)
@@ -771,13 +981,13 @@ static int decorate(cs_python_t *py, PyObject *runtime_tags, PyObject *runtime_m
         }
         if (cn && cn != Py_None) {
             cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
-            if (v && py_to_json(cn, arena, v) == 0)
+            rc = v ? py_to_json(cn, arena, v) : no_memory();
+            if (rc == 0)
                 r->class_names = v;
-            else
-                rc = -1;
         }
         Py_XDECREF(cn);
-        PyErr_Clear();
+        if (rc == 0)
+            PyErr_Clear(); /* class_names() failing is ignored; not serialisable is not */
     }
     return rc;
 }
@@ -785,11 +995,17 @@ static int decorate(cs_python_t *py, PyObject *runtime_tags, PyObject *runtime_m
 /* Unwraps a SeldonResponse into data, tags and metrics (new references). */
 static PyObject *unwrap(cs_python_t *py, PyObject *res, PyObject **tags, PyObject **metrics) {
     *tags = *metrics = NULL;
-    if (py->seldon_response && PyObject_IsInstance(res, py->seldon_response) == 1) {
-        PyObject *data = PyObject_GetAttrString(res, "data");
+    int is = py->seldon_response ? PyObject_IsInstance(res, py->seldon_response) : 0;
+    if (is < 0) {
+        Py_DECREF(res);
+        return NULL;
+    }
+    if (is) {
+        /* tags and metrics may be missing; data may not (its AttributeError is the answer) */
         *tags = PyObject_GetAttrString(res, "tags");
-        *metrics = PyObject_GetAttrString(res, "metrics");
+        *metrics = *tags ? PyObject_GetAttrString(res, "metrics") : NULL;
         PyErr_Clear();
+        PyObject *data = PyObject_GetAttrString(res, "data");
         Py_DECREF(res);
         return data;
     }
@@ -802,9 +1018,10 @@ static int respond_raw(PyObject *o, int status, cs_response_t *resp) {
     cs_buf_reset(&resp->body);
     int rc = write_py(&resp->body, o, 0);
     Py_DECREF(o);
+    if (rc == 0)
+        rc = append(&resp->body, "\n", 1);
     if (rc < 0)
         return -1;
-    cs_buf_append(&resp->body, "\n", 1);
     resp->status = status;
     resp->content_type = "application/json";
     return 1;
@@ -845,10 +1062,8 @@ static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_a
         if (route == CS_ROUTE_PREDICT && PyDict_Check(r)) {
             PyObject *st = PyDict_GetItemString(r, "status");
             PyObject *code = st && PyDict_Check(st) ? PyDict_GetItemString(st, "code") : NULL;
-            if (code && PyLong_Check(code)) {
-                long c = PyLong_AsLong(code);
-                status = c >= 100 && c <= 599 ? (int)c : 500;
-            }
+            if (code && PyLong_Check(code))
+                status = status_of(code, 500);
         }
         /* read back only when the reference's handling could change something: a meta that
          * has metrics, or one that is not a dict (its .get raises) */
@@ -877,14 +1092,14 @@ static bool error_handler_respond(cs_python_t *py, cs_response_t *resp) {
               : NULL;
     bool done = false;
     if (r && PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 3) {
-        long status = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
         PyObject *body = PyTuple_GET_ITEM(r, 1);
-        const char *ct =
-            PyUnicode_Check(PyTuple_GET_ITEM(r, 2)) ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(r, 2)) : "";
-        if (PyBytes_Check(body)) {
-            cs_buf_reset(&resp->body);
-            cs_buf_append(&resp->body, PyBytes_AS_STRING(body), (size_t)PyBytes_GET_SIZE(body));
-            resp->status = status >= 100 && status <= 599 ? (int)status : 500;
+        char ct[128];
+        text_of(PyUnicode_Check(PyTuple_GET_ITEM(r, 2)) ? PyTuple_GET_ITEM(r, 2) : NULL, ct,
+                sizeof(ct));
+        cs_buf_reset(&resp->body);
+        if (PyBytes_Check(body) && cs_buf_append(&resp->body, PyBytes_AS_STRING(body),
+                                                 (size_t)PyBytes_GET_SIZE(body)) == 0) {
+            resp->status = status_of(PyTuple_GET_ITEM(r, 0), 500);
             resp->content_type = strstr(ct, "json")   ? "application/json"
                                  : strstr(ct, "html") ? "text/html; charset=utf-8"
                                                       : "text/plain; charset=utf-8";
@@ -923,7 +1138,7 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
             return fail(err, 400, "MICROSERVICE_BAD_DATA", info);
         }
         PyObject *arg = PyBytes_FromStringAndSize(req->body, (Py_ssize_t)req->body_len);
-        result = PyObject_CallOneArg(m, arg);
+        result = arg ? PyObject_CallOneArg(m, arg) : NULL;
         Py_DECREF(m);
         Py_XDECREF(arg);
         if (result == NULL)
@@ -932,9 +1147,12 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         if (PyUnicode_Check(result)) {
             Py_ssize_t n;
             const char *s = PyUnicode_AsUTF8AndSize(result, &n);
-            cs_buf_append(&resp->body, s, (size_t)n);
+            if (s == NULL || append(&resp->body, s, (size_t)n) < 0)
+                goto exception;
         } else if (PyBytes_Check(result)) {
-            cs_buf_append(&resp->body, PyBytes_AS_STRING(result), (size_t)PyBytes_GET_SIZE(result));
+            if (append(&resp->body, PyBytes_AS_STRING(result), (size_t)PyBytes_GET_SIZE(result)) <
+                0)
+                goto exception;
         } else if (write_py(&resp->body, result, 0) < 0) {
             goto exception;
         }
@@ -998,7 +1216,12 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         PyObject *m = method(py, "aggregate");
         if (m == NULL)
             return 0;
-        PyObject *xs = PyList_New(rq->count), *ns = PyList_New(rq->count);
+        PyObject *xs = PyList_New(rq->count), *ns = xs ? PyList_New(rq->count) : NULL;
+        if (ns == NULL) {
+            Py_XDECREF(xs);
+            Py_DECREF(m);
+            goto exception;
+        }
         for (uint32_t i = 0; i < rq->count; i++) {
             PyObject *xi = message_x(&rq->msgs[i]), *ni = message_names(&rq->msgs[i]);
             if (xi == NULL || ni == NULL) {
@@ -1064,7 +1287,8 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         PyObject *reward = PyFloat_FromDouble(rq->reward);
         PyObject *routing =
             rq->has_routing ? PyLong_FromLongLong(rq->routing) : (Py_INCREF(Py_None), Py_None);
-        PyObject *args = x && names && truth ? PyTuple_Pack(4, x, names, reward, truth) : NULL;
+        PyObject *args =
+            x && names && truth && reward ? PyTuple_Pack(4, x, names, reward, truth) : NULL;
         PyObject *kw = Py_BuildValue("{s:O}", "routing", routing);
         result = args && kw ? PyObject_Call(m, args, kw) : NULL;
         Py_DECREF(m);
@@ -1136,13 +1360,14 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         } else if (PyLong_Check(result)) {
             res->kind = CS_RESULT_ROUTE;
             res->route = PyLong_AsLongLong(result);
+            if (res->route == -1 && PyErr_Occurred())
+                goto exception; /* OverflowError: a route that is no child's index */
         } else {
-            PyObject *s = PyObject_Str(result);
+            char text[sizeof(err->info)];
             err->status = 400;
             err->reason = "MICROSERVICE_BAD_DATA";
             snprintf(err->info, sizeof(err->info), "Routing response must be int but got %s",
-                     s ? PyUnicode_AsUTF8(s) : "");
-            Py_XDECREF(s);
+                     text_of(result, text, sizeof(text)));
             rc = -1;
             goto out;
         }
@@ -1195,11 +1420,11 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
         }
         return;
     }
-    if (arena_cur == NULL && (arena_cur = arena_take()) == NULL) {
+    if (thread_ts == NULL || (arena_cur == NULL && (arena_cur = arena_take()) == NULL)) {
         cs_response_error(resp, 503, "MICROSERVICE_INTERNAL_ERROR", "out of memory");
         return;
     }
-    cs_arena_t *arena = arena_cur;
+    cs_arena_t *arena = &arena_cur->arena;
     cs_seldon_error_t err;
     cs_seldon_request_t rq;
     /* parsing and decoding happen before the GIL is taken */
@@ -1209,19 +1434,18 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
         int raw = 0;
         if (rq.doc && route < CS_ROUTE_COUNT && raw_names[route][0]) {
             PyEval_RestoreThread(thread_ts);
-            Py_CLEAR(keep_alive);
-            settle_pending();
             cs_seldon_error_t raw_err;
+            /* makes no views: json_to_py copies */
             raw = try_raw(py, route, rq.doc, arena, resp, &raw_err);
             if (raw == -1)
                 exception_respond(py, &raw_err);
             if (raw < 0)
                 err = raw_err;
-            PyEval_SaveThread();
+            gil_release();
         }
         if (raw <= 0)
             cs_seldon_error_respond(&err, resp);
-        cs_arena_reset(arena);
+        arena_done(false);
         return;
     }
     if (route == CS_ROUTE_FEEDBACK && rq.reward != 0 && py->env.executor_enabled)
@@ -1229,31 +1453,28 @@ static void python_execute(void *impl, cs_route_t route, const cs_request_t *req
     cs_seldon_result_t res;
     memset(&res, 0, sizeof(res));
     PyEval_RestoreThread(thread_ts);
-    Py_CLEAR(keep_alive);
-    settle_pending();
     int rc = call_model(py, route, &rq, req, arena, &res, resp, &err);
-    PyEval_SaveThread();
-    /* the response is built (numpy buffers encoded) without the GIL */
+    bool shared_with_model = views_settle();
+    gil_release();
+    /* the response is built (numpy results from their copies) without the GIL */
     if (rc < 0)
         cs_seldon_error_respond(&err, resp);
     else if (rc == 0 &&
              cs_seldon_respond(route, rq.msgs, rq.count, &res, &py->env, arena, resp, &err) < 0)
         cs_seldon_error_respond(&err, resp);
-    if (views_cur) {
-        /* arrays may still point into this arena: settled at the next call, under the GIL */
-        arena_pending = arena;
-        views_pending = views_cur;
-        views_cur = NULL;
-        arena_cur = NULL;
-    } else {
-        cs_arena_reset(arena);
-    }
+    free(result_copy);
+    result_copy = NULL;
+    arena_done(shared_with_model);
 }
 
 /* ---- start-up, fork, threads --------------------------------------------------------------- */
 
 static int python_load(void *impl, char *err, size_t errlen) {
     cs_python_t *py = impl;
+    if (thread_ts == NULL) {
+        snprintf(err, errlen, "PyThreadState_New() failed: out of memory");
+        return -1;
+    }
     PyEval_RestoreThread(thread_ts);
     int rc = 0;
     PyObject *m = method(py, "load");
@@ -1272,18 +1493,30 @@ static int python_load(void *impl, char *err, size_t errlen) {
         }
         Py_XDECREF(r);
     }
-    PyEval_SaveThread();
+    gil_release();
     return rc;
 }
 
 static void python_thread_start(void *impl) {
     cs_python_t *py = impl;
     thread_ts = PyThreadState_New(py->main_ts->interp);
+    if (thread_ts == NULL) /* this thread's calls answer 503 (load() fails the worker) */
+        cs_log_error("PyThreadState_New() failed: out of memory");
 }
 
+/* gc.freeze() first: the objects of the model built so far move to the permanent generation,
+ * which the collector never visits, so a worker's first collections do not write to (and copy)
+ * every page the master filled with the model. */
 static void python_before_fork(void *impl) {
     cs_python_t *py = impl;
     PyEval_RestoreThread(py->main_ts);
+    PyObject *r = py->gc_freeze ? PyObject_CallNoArgs(py->gc_freeze) : NULL;
+    if (py->gc_freeze && r == NULL) {
+        char text[256];
+        exception_text(text, sizeof(text));
+        cs_log_error("gc.freeze() failed: %s", text);
+    }
+    Py_XDECREF(r);
     PyOS_BeforeFork();
 }
 
@@ -1293,7 +1526,7 @@ static void python_after_fork(void *impl, bool child) {
         PyOS_AfterFork_Child();
     else
         PyOS_AfterFork_Parent();
-    py->main_ts = PyEval_SaveThread();
+    py->main_ts = gil_release();
 }
 
 static bool python_nonblocking(const void *impl) {
@@ -1324,6 +1557,42 @@ static void compat_dir(char *out, size_t n) {
     snprintf(out, n, "%s", CS_PYTHON_DIR);
 }
 
+/* The interpreter as /usr/bin/python3 (the build's PYTHON) sets itself up, whatever the PATH:
+ * left to itself, CPython takes its prefix, and so its standard library and site-packages, from
+ * the first `python3` on PATH (a pyenv or another venv's), and numpy is then not found. An
+ * explicit PYTHONHOME still wins, as it does for python3. Signals stay the server's. */
+static int interpreter_init(char *err, size_t errlen) {
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    config.install_signal_handlers = 0;
+    config.parse_argv = 0;
+    PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, CS_PYTHON_EXE);
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetBytesString(&config, &config.executable, CS_PYTHON_EXE);
+    const char *home = getenv("PYTHONHOME");
+    if (!PyStatus_Exception(st) && !(home && *home))
+        st = PyConfig_SetBytesString(&config, &config.home, CS_PYTHON_HOME);
+    if (!PyStatus_Exception(st))
+        st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st)) {
+        snprintf(err, errlen, "Python initialisation failed: %s%s%s", st.func ? st.func : "",
+                 st.func ? ": " : "", st.err_msg ? st.err_msg : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* Adds `path` to sys.path at `at` (-1: the end). 0, or -1 with a Python exception. */
+static int path_add(PyObject *sys_path, Py_ssize_t at, const char *path) {
+    PyObject *p = PyUnicode_DecodeFSDefault(path);
+    if (p == NULL)
+        return -1;
+    int rc = at < 0 ? PyList_Append(sys_path, p) : PyList_Insert(sys_path, at, p);
+    Py_DECREF(p);
+    return rc;
+}
+
 static PyObject *import_attr(const char *module, const char *name) {
     PyObject *m = PyImport_ImportModule(module);
     PyObject *a = m ? PyObject_GetAttrString(m, name) : NULL;
@@ -1344,12 +1613,26 @@ static PyObject *parameters_kwargs(const cs_config_t *cfg, char *err, size_t err
     cs_param_t *ps;
     int n = cs_parameters_parse(cfg->parameters, &arena, &ps, err, errlen);
     PyObject *kw = n >= 0 ? PyDict_New() : NULL;
+    if (n >= 0 && kw == NULL)
+        exception_text(err, errlen);
     for (int i = 0; kw && i < n; i++) {
-        PyObject *v = ps[i].type == CS_PARAM_INT     ? PyLong_FromLongLong(ps[i].i)
-                      : ps[i].type == CS_PARAM_FLOAT ? PyFloat_FromDouble(ps[i].d)
-                      : ps[i].type == CS_PARAM_BOOL  ? PyBool_FromLong(ps[i].b)
-                                                     : PyUnicode_FromString(ps[i].s);
-        PyDict_SetItemString(kw, ps[i].name, v);
+        /* a STRING value is text as json.loads gives it: lone surrogates (\ud800) pass */
+        PyObject *v =
+            ps[i].type == CS_PARAM_INT     ? PyLong_FromLongLong(ps[i].i)
+            : ps[i].type == CS_PARAM_FLOAT ? PyFloat_FromDouble(ps[i].d)
+            : ps[i].type == CS_PARAM_BOOL
+                ? PyBool_FromLong(ps[i].b)
+                : PyUnicode_DecodeUTF8(ps[i].s, (Py_ssize_t)strlen(ps[i].s), "surrogatepass");
+        PyObject *k =
+            v ? PyUnicode_DecodeUTF8(ps[i].name, (Py_ssize_t)strlen(ps[i].name), "surrogatepass")
+              : NULL;
+        if (k == NULL || PyDict_SetItem(kw, k, v) < 0) {
+            char why[256];
+            exception_text(why, sizeof(why));
+            snprintf(err, errlen, "parameter %s: %s", ps[i].name, why);
+            Py_CLEAR(kw);
+        }
+        Py_XDECREF(k);
         Py_XDECREF(v);
     }
     cs_arena_free(&arena);
@@ -1393,40 +1676,49 @@ int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
     snprintf(py->name, sizeof(py->name), "%s", cfg->interface_name);
     py->env = (cs_seldon_env_t){cfg->unit_id, cfg->unit_image, cfg->include_metrics_in_response,
                                 cfg->payload_passthrough, cfg->executor_enabled};
-    Py_InitializeEx(0); /* no Python signal handlers: the server owns signals */
+    if (interpreter_init(err, errlen) < 0) {
+        free(py);
+        return -1;
+    }
     char dir[PATH_MAX + 32], cwd[PATH_MAX];
     compat_dir(dir, sizeof(dir));
     PyObject *sys_path = PySys_GetObject("path"); /* borrowed */
-    if (getcwd(cwd, sizeof(cwd))) {
-        PyObject *c = PyUnicode_FromString(cwd);
-        PyList_Append(sys_path, c); /* the reference appends the working directory */
-        Py_DECREF(c);
+    if (sys_path == NULL || !PyList_Check(sys_path)) {
+        snprintf(err, errlen, "Python has no sys.path list");
+        goto fail;
     }
-    /* an active virtual environment's packages, as its own python would see them */
+    /* an active virtual environment's packages first, as its own python would see them; the
+     * reference appends the working directory; ours last, so an installed seldon_core wins */
     const char *venv = getenv("VIRTUAL_ENV");
     if (venv && *venv) {
         char site[PATH_MAX + 64];
         snprintf(site, sizeof(site), "%s/lib/python%d.%d/site-packages", venv, PY_MAJOR_VERSION,
                  PY_MINOR_VERSION);
-        PyObject *v = PyUnicode_FromString(site);
-        PyList_Insert(sys_path, 0, v);
-        Py_DECREF(v);
+        if (path_add(sys_path, 0, site) < 0)
+            goto fail_exc;
     }
-    PyObject *d = PyUnicode_FromString(dir);
-    PyList_Append(sys_path, d); /* last: an installed seldon_core wins over ours */
-    Py_DECREF(d);
+    if (getcwd(cwd, sizeof(cwd)) && path_add(sys_path, -1, cwd) < 0)
+        goto fail_exc;
+    if (path_add(sys_path, -1, dir) < 0)
+        goto fail_exc;
     /* Python logging as the reference sets it up (spec §1.6, §1.12): its format, at the level
      * of SELDON_LOG_LEVEL / --log-level, to stderr */
-    char setup[512];
-    snprintf(setup, sizeof(setup),
-             "import logging\nlogging.basicConfig(level=%d, format='%%(asctime)s - "
-             "%%(name)s:%%(funcName)s:%%(lineno)s - %%(levelname)s:  %%(message)s')\n",
-             cfg->log_level);
-    PyRun_SimpleString(setup);
-    if (init_numpy() < 0) {
-        exception_text(err, errlen);
-        goto fail;
-    }
+    PyObject *basic_config = import_attr("logging", "basicConfig");
+    PyObject *log_kw = basic_config ? Py_BuildValue("{s:i,s:s}", "level", cfg->log_level, "format",
+                                                    "%(asctime)s - %(name)s:%(funcName)s:"
+                                                    "%(lineno)s - %(levelname)s:  %(message)s")
+                                    : NULL;
+    PyObject *noargs = log_kw ? PyTuple_New(0) : NULL;
+    PyObject *done = noargs ? PyObject_Call(basic_config, noargs, log_kw) : NULL;
+    Py_XDECREF(basic_config);
+    Py_XDECREF(log_kw);
+    Py_XDECREF(noargs);
+    if (done == NULL)
+        goto fail_exc;
+    Py_DECREF(done);
+    if (init_numpy() < 0)
+        goto fail_exc;
+    py->gc_freeze = import_attr("gc", "freeze");
     py->snie = import_attr("seldon_core.user_model", "SeldonNotImplementedError");
     py->seldon_response = import_attr("seldon_core.user_model", "SeldonResponse");
     py->seldon_exc = import_attr("seldon_core.flask_utils", "SeldonMicroserviceException");
@@ -1453,9 +1745,9 @@ int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
         Py_DECREF(cls);
         goto fail;
     }
-    PyObject *noargs = PyTuple_New(0);
-    py->obj = PyObject_Call(cls, noargs, kw); /* constructed once, before any fork */
-    Py_DECREF(noargs);
+    noargs = PyTuple_New(0);
+    py->obj = noargs ? PyObject_Call(cls, noargs, kw) : NULL; /* once, before any fork */
+    Py_XDECREF(noargs);
     Py_DECREF(kw);
     Py_DECREF(cls);
     if (py->obj == NULL) {
@@ -1505,10 +1797,13 @@ int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
     }
     start_custom_service(py);
     cs_log_info("Loaded Python model %s", py->name);
-    py->main_ts = PyEval_SaveThread(); /* from here on the GIL is taken per call */
+    py->main_ts = gil_release(); /* from here on the GIL is taken per call */
     *impl = py;
     return 0;
+fail_exc:
+    exception_text(err, errlen);
 fail:
+    PyErr_Clear();
     free(py);
     return -1;
 }

@@ -43,12 +43,17 @@ def children(pid):
     return sorted(out)
 
 
-def thread_count(pid):
+def proc_status(pid, field):
+    """A number from /proc/<pid>/status ("Threads", "VmRSS" in kB); 0 when absent."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("Threads:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def thread_count(pid):
+    return proc_status(pid, "Threads")
 
 
 class Server:

@@ -9,7 +9,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import BIN, Server
+from conftest import BIN, Server, proc_status
 
 pytest.importorskip("numpy")
 MODELS = os.path.join(os.path.dirname(__file__), "pymodels")
@@ -426,3 +426,161 @@ def test_connection_closed_by_the_worker_ends_while_a_forked_child_holds_it(py_s
         assert c.recv(4096) == b""  # the EOF, well before the socket timeout
     finally:
         c.close()
+
+
+# ---- the embedded interpreter's edges (pymodels/Hardened.py) ----------------------------------
+
+def post_all(s, bodies, path="/predict"):
+    """Posts the bodies at once, one connection each; returns [(status, body)] in order."""
+    out = [None] * len(bodies)
+
+    def one(i):
+        out[i] = post(s, path, bodies[i])
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return out
+
+
+def sanitizer_allocator():
+    """True for ASan/TSan builds, whose allocator keeps freed memory (quarantine)."""
+    with open(BIN, "rb") as f:
+        image = f.read()
+    return b"__asan_init" in image or b"__tsan_init" in image
+
+
+def idle_growth_kb(s, bodies, rounds=2):
+    """Posts the bodies at once, `rounds` times: the answers, and how much the (only) worker's
+    RSS has grown since before the first."""
+    if sanitizer_allocator():
+        pytest.skip("RSS says nothing under a sanitizer's allocator")
+    [worker] = s.workers()
+    base = proc_status(worker, "VmRSS")
+    for _ in range(rounds):
+        got = post_all(s, bodies)
+    return got, proc_status(worker, "VmRSS") - base
+
+
+def test_large_results_are_released_when_answered(py_server):
+    # each model thread used to keep its last result array until it ran again
+    s = py_server("Hardened.Large", env={"GUNICORN_THREADS": "4"})
+    got, grown = idle_growth_kb(s, [{"data": {"ndarray": [[1]]}}] * 4)
+    assert [st for st, _ in got] == [200] * 4
+    assert grown < 48 * 1024, f"idle worker grew by {grown} kB"  # one result is 32 MB
+
+
+def test_large_requests_are_released_when_answered(py_server):
+    # each model thread used to keep its last request's arena (the numpy views' memory) until
+    # it ran again, and then up to 64 MB of it for reuse
+    s = py_server("Hardened.Summer", env={"GUNICORN_THREADS": "4"})
+    msg = {"data": {"ndarray": [[1.5] * 1000] * 2000}}  # 16 MB of float64 once decoded
+    got, grown = idle_growth_kb(s, [msg] * 4)
+    assert [json.loads(b)["data"]["ndarray"] for _, b in got] == [[[3e6]]] * 4
+    assert grown < 32 * 1024, f"idle worker grew by {grown} kB"
+
+
+def test_unencodable_metric_tag_is_an_error_not_a_crash(py_server):
+    s = py_server("Hardened.TagsEcho")
+    [worker] = s.workers()
+    st, body = post(s, "/predict", {"strData": "\ud800"})
+    assert st == 500 and "surrogates not allowed" in body, body
+    assert post(s, "/predict", {"strData": "plain"}) == (200, '{"meta":{},"strData":"ok"}')
+    assert s.workers() == [worker]
+
+
+def test_int_overflow_leaves_no_exception_for_the_next_call(py_server):
+    s = py_server("Hardened.HugeStatus", env={"GUNICORN_THREADS": "1"})
+    st, body = post(s, "/predict", {"strData": "huge"})
+    assert st == 500 and json.loads(body) == {"data": {"ndarray": [1]},
+                                              "status": {"code": 2 ** 70}}
+    assert post(s, "/predict", {"strData": "next"}) == (200, '{"data":{"ndarray":[2]}}')
+    st, body = post(s, "/route", {"data": {"ndarray": [[1]]}})
+    assert st == 500 and "too big" in body, body
+    assert post(s, "/predict", {"strData": "next"}) == (200, '{"data":{"ndarray":[2]}}')
+
+
+def test_string_parameter_with_a_lone_surrogate():
+    s = serve("Hardened.StringParameter",
+              params=[{"name": "s", "value": "\ud800", "type": "STRING"}])
+    try:
+        st, body = post(s, "/predict", {"data": {"ndarray": [[1]]}})
+        assert st == 200 and json.loads(body)["jsonData"] == {"len": 1, "surrogate": True}
+    finally:
+        s.stop()
+
+
+def test_seldon_response_without_data_reports_why(py_server):
+    s = py_server("Hardened.BrokenData")
+    st, body = post(s, "/predict", {"data": {"ndarray": [[1]]}})
+    assert st == 500 and "no data in this response" in body, body
+
+
+def test_attribute_cache_survives_lookups_that_release_the_gil(py_server):
+    # concurrent first calls each look up the missing attributes, __getattr__ sleeping
+    s = py_server("Hardened.SlowGetattr")
+    [worker] = s.workers()
+    got = post_all(s, [{"data": {"ndarray": [[i]]}} for i in range(8)])
+    assert [st for st, _ in got] == [200] * 8, got
+    assert [json.loads(b)["data"]["ndarray"] for _, b in got] == [[[i]] for i in range(8)]
+    assert s.workers() == [worker]
+
+
+def test_result_the_model_keeps_writing_is_encoded_from_a_snapshot(py_server):
+    s = py_server("Hardened.SharedBuffer", env={"GUNICORN_THREADS": "4"})
+    writer = threading.Thread(target=post, args=(s, "/predict", {"strData": "write:3"}))
+    writer.start()
+    torn = 0
+    try:
+        time.sleep(0.2)
+        for _ in range(15):
+            st, body = post(s, "/predict", {"data": {"ndarray": [[1]]}})
+            assert st == 200
+            row = json.loads(body)["data"]["ndarray"]
+            torn += row[0] != row[-1]
+    finally:
+        writer.join(30)
+    assert torn == 0, f"{torn} of 15 responses mixed two states of the buffer"
+
+
+def test_interpreter_does_not_follow_path(py_server, tmp_path):
+    # another python3 first on PATH (as a pyenv or venv puts it) with a prefix of its own:
+    # the embedded interpreter used to take its prefix from it and then lacked numpy
+    other = tmp_path / "other"
+    (other / "bin").mkdir(parents=True)
+    (other / "lib").mkdir()
+    (other / "lib/python3.11").symlink_to("/usr/lib/python3.11")
+    exe = other / "bin/python3"
+    exe.write_text("#!/bin/sh\nexec /usr/bin/python3 \"$@\"\n")
+    exe.chmod(0o755)
+    s = py_server("Hardened.Doubler", env={"PATH": f"{other}/bin:" + os.environ["PATH"]})
+    st, body = post(s, "/predict", {"data": {"ndarray": [[1, 2]]}})
+    assert st == 200, body
+    got = json.loads(body)
+    assert got["data"]["ndarray"] == [[2, 4]]
+    assert got["meta"]["tags"] == {"prefix": "/usr", "executable": "/usr/bin/python3"}
+
+
+def test_virtual_env_packages_are_found(py_server, tmp_path):
+    site = tmp_path / "venv/lib/python3.11/site-packages"
+    site.mkdir(parents=True)
+    (site / "venvmod.py").write_text("NAME = 'from the venv'\n")
+    s = py_server("Hardened.VenvUser", env={"VIRTUAL_ENV": str(tmp_path / "venv")})
+    assert post(s, "/predict", {"data": {"ndarray": [[1]]}}) == \
+        (200, '{"meta":{},"strData":"from the venv"}')
+
+
+def test_model_objects_are_frozen_before_fork(py_server):
+    # gc.freeze() in the master: a worker's collections leave the model's pages shared
+    s = py_server("Hardened.FreezeCount")
+    st, body = post(s, "/predict", {"data": {"ndarray": [[1]]}})
+    assert st == 200 and json.loads(body)["jsonData"]["frozen"] > 1000, body
+
+
+def test_views_kept_and_dropped_across_threads(py_server):
+    s = py_server("Hardened.KeepsLast", env={"GUNICORN_THREADS": "4"})
+    for r in range(5):
+        rows = [[[float(r * 10 + i)] * 5000] for i in range(4)]  # views (above 4096 elements)
+        got = post_all(s, [{"data": {"ndarray": x}} for x in rows])
+        assert [json.loads(b)["data"]["ndarray"] for _, b in got] == rows
