@@ -232,25 +232,20 @@ def test_single_threaded_keeps_every_call_on_the_load_thread(py_server):
 
 
 def test_ten_threads_run_numpy_concurrently(py_server):
-    s = py_server("Combos.Sleeper", env={"GUNICORN_THREADS": "10"})
-    post(s, "/predict", {"strData": "warm"})
-    t0 = time.monotonic()
-    one = json.loads(post(s, "/predict", {"strData": "x"})[1])["data"]["tensor"]["values"][0]
-    serial = time.monotonic() - t0
+    # Structural, not timed: the model's calls meet at a barrier of four, which only works if
+    # four model threads are inside Python at once (the GIL released while each waits).
+    s = py_server("Combos.Rendezvous", env={"GUNICORN_THREADS": "10"})
     results = []
 
     def call():
-        results.append(post(s, "/predict", {"strData": "x"})[0])
+        st, body = post(s, "/predict", {"strData": "x"})
+        results.append((st, json.loads(body)["data"]["tensor"]["values"][0] if st == 200 else body))
     threads = [threading.Thread(target=call) for _ in range(4)]
-    t0 = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
-    together = time.monotonic() - t0
-    assert results == [200] * 4
-    # 4 calls on 2 cores with the GIL released in numpy: well under 4 serial calls
-    assert together < 3.5 * serial, (together, serial, one)
+    assert sorted(results) == [(200, 0.0), (200, 1.0), (200, 2.0), (200, 3.0)], results
 
 
 def test_e19_tftensor(py_server):

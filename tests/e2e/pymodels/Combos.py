@@ -92,18 +92,19 @@ class BadLoad:
         return X
 
 
-class Sleeper:
-    """A GIL-releasing numpy workload: a large matrix product."""
+class Rendezvous:
+    """Four calls must be inside predict at once: each runs a GIL-releasing numpy product, then
+    waits for the other three (a call the server does not run concurrently breaks the barrier
+    after 20 s and fails)."""
     def __init__(self):
+        import threading
         import numpy as np
-        self.m = np.random.default_rng(0).random((600, 600))
+        self.m = np.random.default_rng(0).random((300, 300))
+        self.barrier = threading.Barrier(4, timeout=20)
 
     def predict(self, X, names):
-        import time
-        t0 = time.monotonic()
-        for _ in range(4):
-            self.m @ self.m
-        return [[time.monotonic() - t0]]
+        self.m @ self.m
+        return [[self.barrier.wait()]]
 
 
 class WithService:
