@@ -71,7 +71,6 @@ def test_python_model_image_with_operator_env(containers):
         assert 'model_name="classifier"' in text and 'deployment_name="cserve-test"' in text
         assert 'predictor_version="v1"' in text
         assert f'model_image="{MODEL_IMAGE.rsplit(":", 1)[0]}"' in text
-        assert request(c.metrics_port, "GET", "/metrics")[0] == 404
         logs = c.logs()
         assert "starting microservice" in logs
         assert "Using worker: threads" in logs
