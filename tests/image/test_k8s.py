@@ -160,6 +160,11 @@ def test_kube_play(path):
                     assert layout in logs, logs
                     workers = int(env.get("GUNICORN_WORKERS", "1"))
                     assert logs.count("Booting worker with pid") == workers
+                if (c.get("securityContext") or {}).get("readOnlyRootFilesystem"):
+                    ro = podman("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", ctr)
+                    assert ro.stdout.strip() == "true"
+                    assert podman("exec", ctr, "touch", "/microservice/x",
+                                  check=False).returncode != 0
                 # The grace period of the manifest: TERM, drained, exit 0 (KILL would be 137).
                 grace = kube["spec"]["terminationGracePeriodSeconds"]
                 podman("pod", "stop", "--time", str(grace), name, timeout=grace + 60)
