@@ -137,4 +137,43 @@ format-check:
 clean:
 	rm -rf build
 
+
+# ---- Installation and the deployable image (docs/deploy.md) ----
+# `make install PREFIX=/usr DESTDIR=/tmp/stage`: the binary and its seldon_core package go to
+# PREFIX/lib/cserve (cserve finds python/ beside its own executable, through any symlink), the
+# commands to PREFIX/bin, the native model header to PREFIX/include.
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+INSTALL_STRIP ?= -s
+# The image build (deploy/build-image): the base image, and a model image from MODEL_DIR.
+IMAGE       ?= localhost/cserve:latest
+MODEL_DIR   ?= examples/python/mean_classifier
+MODEL_IMAGE ?= localhost/cserve-$(subst _,-,$(notdir $(abspath $(MODEL_DIR)))):latest
+
+.PHONY: install image image-test
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/cserve $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/cserve
+	install -m 0755 $(INSTALL_STRIP) $(BUILD)/cserve $(DESTDIR)$(PREFIX)/lib/cserve/cserve
+	rm -rf $(DESTDIR)$(PREFIX)/lib/cserve/python
+	cp -r $(BUILD)/python $(DESTDIR)$(PREFIX)/lib/cserve/python
+	rm -f $(DESTDIR)$(PREFIX)/lib/cserve/python/.stamp
+	find $(DESTDIR)$(PREFIX)/lib/cserve/python -name __pycache__ -prune -exec rm -rf {} +
+	ln -sf ../lib/cserve/cserve $(DESTDIR)$(PREFIX)/bin/cserve
+	ln -sf ../lib/cserve/cserve $(DESTDIR)$(PREFIX)/bin/seldon-core-microservice
+	install -m 0644 include/cserve/model.h $(DESTDIR)$(PREFIX)/include/cserve/model.h
+
+# The base image and a model image, built without a daemon (mmdebstrap + buildah) into the
+# local containers storage; also written as OCI archives under $(BUILD)/image.
+image: all
+	scripts/install-deps --deploy
+	deploy/build-image --build $(BUILD) --out $(BUILD)/image base $(IMAGE)
+	deploy/build-image --build $(BUILD) --out $(BUILD)/image --from $(IMAGE) model $(MODEL_DIR) $(MODEL_IMAGE)
+
+# Builds its images into a private containers storage, runs them with podman (host network only)
+# and removes everything it made.
+image-test: all
+	scripts/install-deps --deploy
+	deploy/image-test --build $(BUILD)
+
 -include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
