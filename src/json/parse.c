@@ -1,13 +1,23 @@
 /* JSON document → cs_json_t tree, driven by the pull tokenizer.
  *
- * The tree is built bottom-up without recursion: finished children wait on one scratch stack
- * and are copied into the arena, exactly sized, when their container closes.
+ * The tree is built bottom-up without recursion: finished children wait on scratch stacks and
+ * are copied into the arena, exactly sized, when their container closes.
  *
  * Numeric arrays take a fast path: after '[' the array is scanned directly into one buffer of
  * 8-byte slots (int64 while every element is an integer literal; converted in place to double
  * on the first non-integer), discovering the shape as it goes. At the first thing that does not
  * fit (a string, bool, null, object, big integer, or a ragged row) it gives up and the tokenizer
- * goes on from the '[' as usual, so the result is the same either way, just slower. */
+ * goes on from the '[' as usual, so the result is the same either way, just slower.
+ *
+ * Memory: the slots are written into an arena reservation (base/arena.h) that grows by doubling
+ * and is handed out only when the scan succeeds, so an array is held in at most twice its 8 bytes
+ * per element (each from at least two bytes of text) and an attempt that gives up holds nothing.
+ * The earlier design reserved four times the rest of the document on every '[' it tried: a
+ * 1.4 MB ndarray of [number, string] rows reserved tens of gigabytes and failed. The int-literal
+ * mask lives on the heap during the scan (one per parse, reused) and is copied when it is kept.
+ *
+ * CPU: a scan that gives up is repeated from each '[' inside it (at most CS_JSON_MAX_DIMS levels
+ * deep), so a document costs at most CS_JSON_MAX_DIMS + 1 passes over its text. */
 #include "json/json.h"
 #include "json/lexer.h"
 #include "json/number.h"
@@ -18,21 +28,77 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Finished children wait here until their container closes: values (16 bytes each) on one
+ * stack, the keys of object members on another, so the children of arrays (nearly all of a
+ * payload) cost half of what member-sized entries would. Both grow by doubling. */
 typedef struct {
-    cs_json_member_t *v;
+    const char *key;
+    uint32_t len;
+} key_ref_t;
+
+typedef struct {
+    cs_json_t *v;
     size_t len, cap;
+    key_ref_t *k;
+    size_t klen, kcap;
 } scratch_t;
 
-static int scratch_push(scratch_t *s, cs_json_member_t m) {
-    if (s->len == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        cs_json_member_t *v = realloc(s->v, cap * sizeof(*v));
-        if (v == NULL)
+static int grow(void **p, size_t *cap, size_t size) {
+    size_t n = *cap ? *cap * 2 : 64;
+    void *q = realloc(*p, n * size);
+    if (q == NULL)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static int scratch_push(scratch_t *s, const cs_json_t *v) {
+    if (s->len == s->cap && grow((void **)&s->v, &s->cap, sizeof(*s->v)) < 0)
+        return -1;
+    s->v[s->len++] = *v;
+    return 0;
+}
+
+static int scratch_push_key(scratch_t *s, const char *key, uint32_t len) {
+    if (s->klen == s->kcap && grow((void **)&s->k, &s->kcap, sizeof(*s->k)) < 0)
+        return -1;
+    s->k[s->klen++] = (key_ref_t){key, len};
+    return 0;
+}
+
+/* An open container: where its children start on the stacks, and its own key in its parent. */
+typedef struct {
+    size_t start, kstart;
+    const char *key;
+    uint32_t key_len;
+    bool object;
+} frame_t;
+
+/* Bit i set when element i of a float64 scan was written as an integer literal. Heap memory
+ * kept across the scans of one parse; words below `zeroed` are valid for the current scan. */
+typedef struct {
+    uint64_t *w;
+    size_t cap, zeroed;
+} int_mask_t;
+
+/* Makes bits [0, nbits] addressable and clear (the ones not yet written this scan). */
+static int mask_cover(int_mask_t *m, size_t nbits) {
+    size_t words = nbits / 64 + 1;
+    if (words > m->cap) {
+        size_t cap = m->cap ? m->cap : 16;
+        while (cap < words)
+            cap *= 2;
+        uint64_t *w = realloc(m->w, cap * sizeof(*w));
+        if (w == NULL)
             return -1;
-        s->v = v;
-        s->cap = cap;
+        m->w = w;
+        m->cap = cap;
     }
-    s->v[s->len++] = m;
+    if (words > m->zeroed) {
+        memset(m->w + m->zeroed, 0, (words - m->zeroed) * sizeof(*m->w));
+        m->zeroed = words;
+    }
     return 0;
 }
 
@@ -125,9 +191,10 @@ static inline __attribute__((always_inline)) cs_num_kind_t short_number(const ch
 
 /* Scans a numeric array whose '[' is at text[start - 1]. On success fills *out (arena memory)
  * and returns the offset past the closing ']'; returns 0 when the array is not a rectangular
- * array of numbers (nothing is consumed then). */
+ * array of numbers (nothing is consumed then, nor kept in the arena). */
 static size_t scan_numarray(const char *text, size_t len, size_t start, bool allow_nan,
-                            uint32_t depth_left, cs_arena_t *arena, cs_json_t *out) {
+                            uint32_t depth_left, cs_arena_t *arena, int_mask_t *mask,
+                            cs_json_t *out) {
     int64_t shape[CS_JSON_MAX_DIMS];
     int64_t count[CS_JSON_MAX_DIMS];
     uint32_t ndim = 1;
@@ -145,19 +212,20 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
         }
         break;
     }
-    /* Upper bound on the element count: every number takes at least one digit and a comma. */
-    size_t max_count = (len - start) / 2 + 1;
     union slot {
         int64_t i;
         double d;
-    } *data = cs_arena_alloc(arena, max_count * sizeof(union slot));
+    };
+    size_t avail;
+    union slot *data = cs_arena_reserve(arena, 64 * sizeof(union slot), &avail);
     if (data == NULL)
         return 0;
+    size_t cap = avail / sizeof(union slot);
+    mask->zeroed = 0;
     for (uint32_t d = 0; d < ndim; d++)
         shape[d] = -1, count[d] = 0;
     size_t n = 0;
     bool is_float = false, int_literals = false, int_inexact = false;
-    uint64_t *int_mask = NULL;
     uint32_t depth = ndim; /* current nesting: 1..ndim */
     p = start;
     for (uint32_t d = 1; d < ndim; d++) { /* re-walk the opening brackets */
@@ -182,7 +250,7 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
                 const char *t = text + p;
                 const cs_num_kind_t want = is_float ? CS_NUM_FLOAT : CS_NUM_INT;
                 size_t nn = n, room = len - p; /* short_number reads up to 32 bytes ahead */
-                while (room >= 32) {
+                while (room >= 32 && nn < cap) {
                     size_t l2;
                     double d2 = 0;
                     int64_t i2 = 0;
@@ -227,15 +295,20 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
             } else {
                 return 0;
             }
+            if (n == cap) {
+                /* doubling: the copies cost at most as much as the final size */
+                data = cs_arena_regrow(arena, n * sizeof(union slot), 2 * n * sizeof(union slot),
+                                       &avail);
+                if (data == NULL)
+                    return 0;
+                cap = avail / sizeof(union slot);
+            }
             if (k == CS_NUM_INT) {
                 if (is_float) {
                     /* numpy makes it a float; the mask remembers it was written as an int */
-                    if (int_mask == NULL &&
-                        (int_mask = cs_arena_alloc(arena, (max_count + 63) / 64 * 8)) == NULL)
+                    if (mask_cover(mask, n) < 0)
                         return 0;
-                    if (!int_literals)
-                        memset(int_mask, 0, (max_count + 63) / 64 * 8);
-                    int_mask[n / 64] |= 1ULL << (n % 64);
+                    mask->w[n / 64] |= 1ULL << (n % 64);
                     int_inexact |= iv > (1LL << 53) || iv < -(1LL << 53);
                     data[n++].d = (double)iv;
                     int_literals = true;
@@ -244,16 +317,12 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
                 }
             } else {
                 if (!is_float) {
-                    if (n > 0) {
-                        int_mask = cs_arena_alloc(arena, (max_count + 63) / 64 * 8);
-                        if (int_mask == NULL)
-                            return 0;
-                        memset(int_mask, 0, (max_count + 63) / 64 * 8);
-                    }
+                    if (n > 0 && mask_cover(mask, n) < 0)
+                        return 0;
                     for (size_t j = 0; j < n; j++) {
                         int_inexact |= data[j].i > (1LL << 53) || data[j].i < -(1LL << 53);
                         data[j].d = (double)data[j].i;
-                        int_mask[j / 64] |= 1ULL << (j % 64);
+                        mask->w[j / 64] |= 1ULL << (j % 64);
                     }
                     int_literals = n > 0;
                     is_float = true;
@@ -323,8 +392,17 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
     for (uint32_t d = 0; d < ndim; d++)
         if (shape[d] < 0)
             shape[d] = 0;
+    cs_arena_commit(arena, n * sizeof(union slot));
     cs_numarray_t *na = cs_arena_alloc(arena, sizeof(*na));
     int64_t *sh = cs_arena_alloc(arena, ndim * sizeof(int64_t));
+    uint64_t *int_mask = NULL;
+    if (int_literals) {
+        /* the words past the last integer literal were never cleared */
+        if (mask_cover(mask, n) < 0 ||
+            (int_mask = cs_arena_alloc(arena, (n / 64 + 1) * sizeof(*int_mask))) == NULL)
+            return 0;
+        memcpy(int_mask, mask->w, (n / 64 + 1) * sizeof(*int_mask));
+    }
     if (na == NULL || sh == NULL)
         return 0;
     memcpy(sh, shape, ndim * sizeof(int64_t));
@@ -332,7 +410,7 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
     na->ndim = ndim;
     na->int_literals = int_literals;
     na->int_inexact = int_inexact;
-    na->int_mask = int_literals ? int_mask : NULL;
+    na->int_mask = int_mask;
     na->shape = sh;
     na->data = data;
     na->count = n;
@@ -349,9 +427,9 @@ int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs
     uint8_t kinds_small[256];
     uint32_t max_depth = opt->max_depth ? opt->max_depth : 512;
     uint8_t *kinds = max_depth <= sizeof(kinds_small) ? kinds_small : malloc(max_depth);
-    /* frames: index into scratch where each open container's children start */
-    size_t *frames = malloc(max_depth * sizeof(size_t));
+    frame_t *frames = malloc(max_depth * sizeof(frame_t));
     scratch_t sc = {0};
+    int_mask_t mask = {0};
     int rc = -1;
     if (kinds == NULL || frames == NULL) {
         snprintf(err->message, sizeof(err->message), "out of memory");
@@ -372,7 +450,7 @@ int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs
             rc = 0;
             goto done;
         case CS_TOK_KEY: {
-            char *k = cs_arena_alloc(arena, tok.len + 1);
+            char *k = cs_arena_alloc_bytes(arena, tok.len + 1);
             if (k == NULL)
                 goto oom;
             pending_key_len = (uint32_t)cs_json_decode_string(&tok, k);
@@ -382,7 +460,7 @@ int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs
         case CS_TOK_BEGIN_ARRAY:
             if (opt->numeric_arrays) {
                 size_t end = scan_numarray(text, len, lx.pos, opt->allow_nan,
-                                           max_depth - lx.depth + 1, arena, &v);
+                                           max_depth - lx.depth + 1, arena, &mask, &v);
                 if (end) {
                     cs_json_lexer_array_consumed(&lx, end);
                     break;
@@ -390,43 +468,41 @@ int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs
             }
             /* fall through */
         case CS_TOK_BEGIN_OBJECT: {
-            frames[lx.depth - 1] = sc.len;
-            /* the key of this container in its parent rides on a placeholder entry */
-            cs_json_member_t holder = {pending_key, pending_key_len, {0}};
-            holder.value.type = tok.type == CS_TOK_BEGIN_ARRAY ? CS_JSON_ARRAY : CS_JSON_OBJECT;
-            if (scratch_push(&sc, holder) < 0)
-                goto oom;
+            frames[lx.depth - 1] = (frame_t){sc.len, sc.klen, pending_key, pending_key_len,
+                                             tok.type == CS_TOK_BEGIN_OBJECT};
             pending_key = NULL;
             continue;
         }
         case CS_TOK_END_ARRAY:
         case CS_TOK_END_OBJECT: {
-            size_t start = frames[lx.depth];
-            cs_json_member_t holder = sc.v[start];
-            size_t count = sc.len - start - 1;
-            v.type = holder.value.type;
+            const frame_t *f = &frames[lx.depth];
+            size_t count = sc.len - f->start;
+            v.type = f->object ? CS_JSON_OBJECT : CS_JSON_ARRAY;
             v.len = (uint32_t)count;
-            if (v.type == CS_JSON_ARRAY) {
+            if (!f->object) {
                 cs_json_t *items = cs_arena_alloc(arena, count * sizeof(cs_json_t));
                 if (items == NULL)
                     goto oom;
-                for (size_t j = 0; j < count; j++)
-                    items[j] = sc.v[start + 1 + j].value;
+                if (count)
+                    memcpy(items, sc.v + f->start, count * sizeof(cs_json_t));
                 v.u.items = items;
             } else {
                 cs_json_member_t *m = cs_arena_alloc(arena, count * sizeof(cs_json_member_t));
                 if (m == NULL)
                     goto oom;
-                memcpy(m, sc.v + start + 1, count * sizeof(cs_json_member_t));
+                for (size_t j = 0; j < count; j++)
+                    m[j] = (cs_json_member_t){sc.k[f->kstart + j].key, sc.k[f->kstart + j].len,
+                                              sc.v[f->start + j]};
                 v.u.members = m;
             }
-            sc.len = start;
-            pending_key = holder.key;
-            pending_key_len = holder.key_len;
+            sc.len = f->start;
+            sc.klen = f->kstart;
+            pending_key = f->key;
+            pending_key_len = f->key_len;
             break;
         }
         case CS_TOK_STRING: {
-            char *s = cs_arena_alloc(arena, tok.len + 1);
+            char *s = cs_arena_alloc_bytes(arena, tok.len + 1);
             if (s == NULL)
                 goto oom;
             v.type = CS_JSON_STRING;
@@ -439,7 +515,7 @@ int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs
             v.u.i = tok.i;
             break;
         case CS_TOK_BIGINT: {
-            char *s = cs_arena_alloc(arena, tok.len + 1);
+            char *s = cs_arena_alloc_bytes(arena, tok.len + 1);
             if (s == NULL)
                 goto oom;
             memcpy(s, tok.start, tok.len);
@@ -468,16 +544,18 @@ int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs
             *out = v;
             continue; /* the next token must be CS_TOK_END */
         }
-        cs_json_member_t m = {pending_key, pending_key_len, v};
-        pending_key = NULL;
-        if (scratch_push(&sc, m) < 0)
+        if (scratch_push(&sc, &v) < 0 || (frames[lx.depth - 1].object &&
+                                          scratch_push_key(&sc, pending_key, pending_key_len) < 0))
             goto oom;
+        pending_key = NULL;
     }
 oom:
     snprintf(err->message, sizeof(err->message), "out of memory");
     err->offset = lx.pos;
 done:
     free(sc.v);
+    free(sc.k);
+    free(mask.w);
     free(frames);
     if (kinds != kinds_small)
         free(kinds);

@@ -390,6 +390,89 @@ static void test_numeric_arrays(void **state) {
     cs_arena_free(&a);
 }
 
+/* Arrays long enough to outgrow the first reservation, with integer literals among floats
+ * (the mask) before, across and after the growth steps: the writer gives back the text. */
+static void test_numeric_arrays_that_grow(void **state) {
+    (void)state;
+    static const size_t sizes[] = {1, 63, 64, 65, 127, 129, 2048, 2049, 40000};
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        for (int pattern = 0; pattern < 4; pattern++) {
+            size_t n = sizes[k];
+            cs_buf_t in = {0}, want = {0}, out = {0};
+            assert_int_equal(cs_buf_append(&in, "[", 1), 0);
+            for (size_t i = 0; i < n; i++) {
+                /* 0: ints; 1: floats with an int every 7th; 2: ints then floats from n/2;
+                 * 3: one int first then floats (the mask's tail must read as floats) */
+                bool is_int = pattern == 0 || (pattern == 1 && i % 7 == 0) ||
+                              (pattern == 2 && i < n / 2) || (pattern == 3 && i == 0);
+                char num[32];
+                int l = is_int ? snprintf(num, sizeof(num), "%zu", i)
+                               : snprintf(num, sizeof(num), "%zu.5", i);
+                assert_int_equal(cs_buf_appendf(&in, i ? ", %s" : "%s", num), 0);
+                assert_int_equal(cs_buf_appendf(&want, i ? ",%.*s" : "%.*s", l, num), 0);
+            }
+            assert_int_equal(cs_buf_append(&in, "]", 1), 0);
+            cs_arena_t a;
+            cs_arena_init(&a);
+            cs_json_t v;
+            cs_json_error_t err;
+            assert_int_equal(cs_json_parse(in.data, in.len, &python, &a, &v, &err), 0);
+            assert_int_equal(v.type, CS_JSON_NUMARRAY);
+            assert_int_equal(v.u.num->count, n);
+            assert_int_equal(cs_json_write(&out, &v), 0);
+            assert_int_equal(out.len, want.len + 2);
+            assert_memory_equal(out.data + 1, want.data, want.len);
+            cs_arena_free(&a);
+            cs_buf_free(&in);
+            cs_buf_free(&want);
+            cs_buf_free(&out);
+        }
+    }
+}
+
+/* Memory stays proportional to the text. The fast path used to reserve four times the rest of
+ * the document on every '[' it tried: the rows of an ndarray of [number, string] pairs (every
+ * scikit-learn model with a string feature) reserved tens of gigabytes and the parse failed. */
+static void test_numeric_scan_memory_is_bounded(void **state) {
+    (void)state;
+    cs_buf_t in = {0};
+    assert_int_equal(cs_buf_append(&in, "{\"data\":{\"ndarray\":[", 20), 0);
+    for (int i = 0; i < 80000; i++)
+        assert_int_equal(cs_buf_appendf(&in, "%s[5.5,\"setosa\"]", i ? "," : ""), 0);
+    assert_int_equal(cs_buf_append(&in, "]}}", 3), 0);
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v;
+    cs_json_error_t err;
+    assert_int_equal(cs_json_parse(in.data, in.len, &python, &a, &v, &err), 0);
+    const cs_json_t *rows = cs_json_get(cs_json_get(&v, "data"), "ndarray");
+    assert_non_null(rows);
+    assert_int_equal(rows->type, CS_JSON_ARRAY);
+    assert_int_equal(rows->len, 80000);
+    assert_int_equal(rows->u.items[79999].type, CS_JSON_ARRAY);
+    assert_int_equal(rows->u.items[79999].u.items[1].type, CS_JSON_STRING);
+    /* the tree itself: 80,000 rows of two 16-byte values and a string, plus the row list */
+    assert_true(a.held < 5 * in.len);
+    cs_arena_free(&a);
+
+    /* A long numeric row that turns out not to be numeric after all leaves nothing behind
+     * but reusable space: the same parse in a fresh arena holds the same whether or not the
+     * fast path tried first. */
+    cs_buf_reset(&in);
+    assert_int_equal(cs_buf_append(&in, "[[", 2), 0);
+    for (int i = 0; i < 100000; i++)
+        assert_int_equal(cs_buf_appendf(&in, "%s%d.25", i ? "," : "", i), 0);
+    assert_int_equal(cs_buf_append(&in, "], \"x\"]", 7), 0);
+    cs_arena_init(&a);
+    assert_int_equal(cs_json_parse(in.data, in.len, &python, &a, &v, &err), 0);
+    assert_int_equal(v.type, CS_JSON_ARRAY);
+    assert_int_equal(v.u.items[0].type, CS_JSON_NUMARRAY);
+    /* the row's 800 KB of slots (in a block of at most twice that) and small change */
+    assert_true(a.held <= 2 * 100000 * 8 + CS_ARENA_MAX_STEP);
+    cs_arena_free(&a);
+    cs_buf_free(&in);
+}
+
 static void check_write(const char *in, const char *want) {
     cs_arena_t a;
     cs_arena_init(&a);
@@ -480,6 +563,8 @@ int main(void) {
         cmocka_unit_test(test_number_round_trip),
         cmocka_unit_test(test_shortest_digits_match_reference),
         cmocka_unit_test(test_numeric_arrays),
+        cmocka_unit_test(test_numeric_arrays_that_grow),
+        cmocka_unit_test(test_numeric_scan_memory_is_bounded),
         cmocka_unit_test(test_decimal_parsing_matches_strtod),
         cmocka_unit_test(test_writer_and_repr),
         cmocka_unit_test(test_python_error_messages),
