@@ -66,3 +66,27 @@ def test_mixed_ndarray_python_echo_as_the_reference(server_factory):
     want = json.dumps({"data": {"names": ["t:0", "t:1"], "ndarray": rows}, "meta": {}},
                       sort_keys=True, separators=(",", ":"))
     assert body == want.encode() + b"\n"
+
+
+def test_many_request_tags_are_answered(server_factory):
+    """Tags were counted pairwise to decide whether meta.tags is printed: 50,000 took 2.8 s, so
+    these 200,000 took about a minute (well past this client's timeout)."""
+    s = server_factory(model=None, args=["--workers", "1"])
+    tags = {f"tag{i:06d}": i for i in range(200000)}
+    body = json.dumps({"meta": {"tags": tags}, "data": {"ndarray": [[1.0, 2.0]]}})
+    st, _, out = post(s, body, timeout=20)
+    assert st == 200, out[:300]
+    assert json.loads(out)["meta"]["tags"] == tags
+
+
+def test_invalid_request_prints_the_reference_repr_prefix(server_factory):
+    """The error embeds the first 400 bytes of Python's repr of the body; the whole repr was
+    built first, with pairwise duplicate detection: a 540 KB object took 6 s, this 2 MB one about
+    a minute and a half. Duplicated keys keep their first place and last value, as in a dict."""
+    s = server_factory(model=None, args=["--workers", "1"])
+    pairs = [(f"key{(i * 7919) % 60000:05d}", i) for i in range(120000)]
+    body = "{" + ", ".join(f'"{k}": {v}' for k, v in pairs) + "}"
+    st, _, out = post(s, body, timeout=20)
+    assert st == 400, out[:300]
+    info = json.loads(out)["status"]["info"]
+    assert info == "Invalid request data type: " + repr(json.loads(body))[:400]

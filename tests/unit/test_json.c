@@ -10,6 +10,7 @@
 #include "json/number.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -490,7 +491,7 @@ static void check_repr(const char *in, const char *want) {
     cs_arena_init(&a);
     cs_json_t v = parse(&a, in, &python);
     cs_buf_t out = {0};
-    assert_int_equal(cs_json_write_repr(&out, &v), 0);
+    assert_int_equal(cs_json_write_repr(&out, &v, SIZE_MAX), 0);
     assert_int_equal(cs_buf_append(&out, "", 1), 0);
     assert_string_equal(out.data, want);
     cs_buf_free(&out);
@@ -512,6 +513,88 @@ static void test_writer_and_repr(void **state) {
                "{'wrong': [{'data': {'ndarray': [1]}}]}");
     check_repr("{\"a\": true, \"b\": null, \"c\": 1.0, \"d\": \"it's\", \"a\": false}",
                "{'a': False, 'b': None, 'c': 1.0, 'd': \"it's\"}");
+    check_repr("{\"b\": 1, \"a\": 2, \"b\": 3, \"c\": {\"x\": 1, \"x\": 2}, \"a\": 4}",
+               "{'b': 3, 'a': 4, 'c': {'x': 2}}");
+    check_repr("[[1, 2.50, -0, 1e2], [NaN, -Infinity, Infinity, 9007199254740993]]",
+               "[[1, 2.5, 0, 100.0], [nan, -inf, inf, 9007199254740993]]");
+}
+
+/* Python's repr as the old writer built it: dict keys in first-seen order with their last
+ * value, found by comparing every pair (the reference for the sorted version). */
+static void naive_object_repr(cs_buf_t *out, const cs_json_t *v) {
+    cs_buf_append(out, "{", 1);
+    bool first = true;
+    for (uint32_t i = 0; i < v->len; i++) {
+        const cs_json_member_t *m = &v->u.members[i];
+        bool seen = false;
+        for (uint32_t j = 0; j < i && !seen; j++)
+            seen = v->u.members[j].key_len == m->key_len &&
+                   memcmp(v->u.members[j].key, m->key, m->key_len) == 0;
+        if (seen)
+            continue;
+        const cs_json_t *val = &m->value;
+        for (uint32_t j = i + 1; j < v->len; j++)
+            if (v->u.members[j].key_len == m->key_len &&
+                memcmp(v->u.members[j].key, m->key, m->key_len) == 0)
+                val = &v->u.members[j].value;
+        cs_buf_appendf(out, "%s'%s': %lld", first ? "" : ", ", m->key, (long long)val->u.i);
+        first = false;
+    }
+    cs_buf_append(out, "}", 1);
+}
+
+/* The repr an error message embeds is written only as far as it is printed: the first `limit`
+ * bytes of the whole repr, exactly, without visiting the rest of the value. */
+static void test_repr_is_written_only_as_far_as_printed(void **state) {
+    (void)state;
+    /* duplicates among 3,000 keys: the same dict as the pairwise rule */
+    cs_buf_t in = {0}, full = {0}, want = {0}, cut = {0};
+    cs_buf_append(&in, "{", 1);
+    for (int i = 0; i < 3000; i++)
+        cs_buf_appendf(&in, "%s\"k%d\": %d", i ? ", " : "", (i * 7919) % 1000, i);
+    cs_buf_append(&in, "}", 1);
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v;
+    cs_json_error_t err;
+    assert_int_equal(cs_json_parse(in.data, in.len, &python, &a, &v, &err), 0);
+    assert_int_equal(cs_json_write_repr(&full, &v, SIZE_MAX), 0);
+    naive_object_repr(&want, &v);
+    assert_int_equal(full.len, want.len);
+    assert_memory_equal(full.data, want.data, want.len);
+    /* every cut is the prefix, after whatever the buffer already held */
+    for (size_t limit = 0; limit <= full.len + 1; limit += limit < 500 ? 1 : 997) {
+        cs_buf_reset(&cut);
+        cs_buf_append(&cut, "x", 1);
+        assert_int_equal(cs_json_write_repr(&cut, &v, limit), 0);
+        size_t n = limit < full.len ? limit : full.len;
+        assert_int_equal(cut.len, 1 + n);
+        assert_memory_equal(cut.data + 1, full.data, n);
+    }
+
+    /* A list of 100,000 values of which only the first two are printed: the others are numeric
+     * arrays without source text, which the repr writer cannot print (-EINVAL) and so proves it
+     * never reached. */
+    enum { N = 100000 };
+    cs_json_t *items = calloc(N, sizeof(*items));
+    cs_numarray_t unprintable = {.dtype = CS_DTYPE_INT64, .ndim = 1};
+    static char text[301];
+    memset(text, 'a', 300);
+    for (int i = 0; i < N; i++)
+        items[i] = i < 2 ? (cs_json_t){.type = CS_JSON_STRING, .len = 300, .u.s = text}
+                         : (cs_json_t){.type = CS_JSON_NUMARRAY, .u.num = &unprintable};
+    cs_json_t list = {.type = CS_JSON_ARRAY, .len = N, .u.items = items};
+    cs_buf_reset(&cut);
+    assert_int_equal(cs_json_write_repr(&cut, &list, 400), 0);
+    assert_int_equal(cut.len, 400);
+    assert_memory_equal(cut.data, "['aaa", 5);
+    assert_int_equal(cs_json_write_repr(&cut, &list, SIZE_MAX), -ENOMEM);
+    free(items);
+    cs_arena_free(&a);
+    cs_buf_free(&in);
+    cs_buf_free(&full);
+    cs_buf_free(&want);
+    cs_buf_free(&cut);
 }
 
 static void check_error(const char *in, const char *want) {
@@ -567,6 +650,7 @@ int main(void) {
         cmocka_unit_test(test_numeric_scan_memory_is_bounded),
         cmocka_unit_test(test_decimal_parsing_matches_strtod),
         cmocka_unit_test(test_writer_and_repr),
+        cmocka_unit_test(test_repr_is_written_only_as_far_as_printed),
         cmocka_unit_test(test_python_error_messages),
         cmocka_unit_test(test_depth_limit),
     };
