@@ -16,8 +16,11 @@
  * 1.4 MB ndarray of [number, string] rows reserved tens of gigabytes and failed. The int-literal
  * mask lives on the heap during the scan (one per parse, reused) and is copied when it is kept.
  *
- * CPU: a scan that gives up is repeated from each '[' inside it (at most CS_JSON_MAX_DIMS levels
- * deep), so a document costs at most CS_JSON_MAX_DIMS + 1 passes over its text. */
+ * CPU: a scan that gives up would be repeated from each '[' inside it, so a crafted nesting was
+ * read once per level (up to CS_JSON_MAX_DIMS passes). Giving up proves the arrays around that
+ * point non-numeric (they hold a non-number, or break the nesting or row length that their
+ * earlier children fixed), and no scan starts from them again (doomed_t): such documents are
+ * read about twice, the numeric rows inside them still found (tests/unit/test_json_parse.c). */
 #include "json/json.h"
 #include "json/lexer.h"
 #include "json/number.h"
@@ -101,6 +104,55 @@ static int mask_cover(int_mask_t *m, size_t nbits) {
     }
     return 0;
 }
+
+/* '[' positions (in text order) of arrays that a failed scan proved are not numeric, so no scan
+ * is started from them again: without this a scan that gives up deep inside nested arrays was
+ * repeated from every '[' on the way down, each pass reading the same rows (CS_JSON_MAX_DIMS
+ * passes over a crafted document). Losing entries (the list is full) costs only speed. */
+#define DOOMED_MAX (CS_JSON_MAX_DIMS * CS_JSON_MAX_DIMS)
+typedef struct {
+    size_t pos[DOOMED_MAX];
+    unsigned n, next;
+} doomed_t;
+
+/* Records the open arrays at depths 2..m (open_at[1..m-1]); depth 1 is the array the scan
+ * started from, which the tokenizer has already passed. They all lie before the entries not
+ * yet reached: a scan only starts from an array that is not on the list, and such an array
+ * encloses no entry still ahead (those arrays are ancestors of an earlier failure, shallower
+ * than every array a scan was started from since). */
+static void doom(doomed_t *dm, const size_t *open_at, uint32_t m) {
+    unsigned k = m > 1 ? m - 1 : 0, ahead = dm->n - dm->next;
+    if (k == 0 || k + ahead > DOOMED_MAX)
+        return;
+    memmove(dm->pos + k, dm->pos + dm->next, ahead * sizeof(size_t));
+    memcpy(dm->pos, open_at + 1, k * sizeof(size_t));
+    dm->n = k + ahead;
+    dm->next = 0;
+}
+
+static bool doomed_at(doomed_t *dm, size_t pos) {
+    while (dm->next < dm->n && dm->pos[dm->next] < pos)
+        dm->next++;
+    if (dm->next < dm->n && dm->pos[dm->next] == pos) {
+        dm->next++;
+        return true;
+    }
+    return false;
+}
+
+/* The deepest open array above depth d with a completed child: it and its ancestors cannot be
+ * numeric when the array at depth d breaks the structure (their completed children fixed the
+ * nesting and row lengths that the array at depth d contradicts). */
+static uint32_t doom_depth_above(const int64_t *count, uint32_t d) {
+    while (d > 1 && count[d - 2] == 0)
+        d--;
+    return d - 1;
+}
+
+#ifdef CS_JSON_TESTING
+/* Bytes read by scans (successful or not), for tests that bound the work. */
+size_t cs__json_scanned;
+#endif
 
 static inline bool is_ws(char c) {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
@@ -193,12 +245,21 @@ static inline __attribute__((always_inline)) cs_num_kind_t short_number(const ch
  * and returns the offset past the closing ']'; returns 0 when the array is not a rectangular
  * array of numbers (nothing is consumed then, nor kept in the arena). */
 static size_t scan_numarray(const char *text, size_t len, size_t start, bool allow_nan,
-                            uint32_t depth_left, cs_arena_t *arena, int_mask_t *mask,
+                            uint32_t depth_left, cs_arena_t *arena, int_mask_t *mask, doomed_t *dm,
                             cs_json_t *out) {
     int64_t shape[CS_JSON_MAX_DIMS];
     int64_t count[CS_JSON_MAX_DIMS];
+    size_t open_at[CS_JSON_MAX_DIMS]; /* where the open array at each depth starts */
     uint32_t ndim = 1;
     size_t p = start;
+    uint32_t doomed_depth; /* with GIVE_UP: the open arrays at depths 1..doomed_depth are not
+                            * numeric */
+#define GIVE_UP(m)                                                                                 \
+    do {                                                                                           \
+        doomed_depth = (m);                                                                        \
+        goto give_up;                                                                              \
+    } while (0)
+    open_at[0] = start - 1;
     /* The leading run of '[' fixes the number of dimensions. */
     for (;;) {
         while (p < len && is_ws(text[p]))
@@ -206,6 +267,7 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
         if (p < len && text[p] == '[') {
             if (ndim == CS_JSON_MAX_DIMS || ndim >= depth_left)
                 return 0;
+            open_at[ndim] = p;
             ndim++;
             p++;
             continue;
@@ -237,7 +299,7 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
         while (p < len && is_ws(text[p]))
             p++;
         if (p >= len)
-            return 0;
+            return 0; /* the document ends inside the array: the tokenizer reports it */
         char c = text[p];
         if (depth == ndim) {
             /* inside a leaf array: a number, or ']' for an empty one */
@@ -284,7 +346,7 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
                 if (k == CS_NUM_INVALID || k == CS_NUM_BIGINT) {
                     if (!(allow_nan && c == '-' && len - p >= 9 &&
                           memcmp(text + p, "-Infinity", 9) == 0))
-                        return 0;
+                        GIVE_UP(depth); /* a big integer: no enclosing array is numeric */
                     k = CS_NUM_FLOAT, dv = -INFINITY, l = 9;
                 }
             } else if (allow_nan && c == 'N' && len - p >= 3 && memcmp(text + p, "NaN", 3) == 0) {
@@ -292,8 +354,12 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
             } else if (allow_nan && c == 'I' && len - p >= 8 &&
                        memcmp(text + p, "Infinity", 8) == 0) {
                 k = CS_NUM_FLOAT, dv = INFINITY, l = 8;
+            } else if (c == '[' && count[depth - 1] == 0) {
+                GIVE_UP(doom_depth_above(count, depth)); /* nested deeper than its cousins */
             } else {
-                return 0;
+                /* a string, bool, null or object (or numbers and arrays side by side): no
+                 * enclosing array is numeric */
+                GIVE_UP(depth);
             }
             if (n == cap) {
                 /* doubling: the copies cost at most as much as the final size */
@@ -344,24 +410,29 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
                 continue;
             }
             if (text[p] != ']')
-                return 0;
+                GIVE_UP(depth); /* not JSON */
         } else {
             /* inside an outer array: '[' opens the next row, ']' closes an empty outer array */
             if (c == '[') {
+                open_at[depth] = p;
                 p++;
                 depth++;
                 count[depth - 1] = 0;
                 continue;
             }
-            if (!(c == ']' && count[depth - 1] == 0))
-                return 0;
+            if (!(c == ']' && count[depth - 1] == 0)) {
+                /* the first element of a row: a number where its cousins nest deeper, or
+                 * something that is no number (then no enclosing array is numeric) */
+                bool number = (c >= '0' && c <= '9') || c == '-' || c == 'N' || c == 'I';
+                GIVE_UP(number ? doom_depth_above(count, depth) : depth);
+            }
         }
     close:
         /* text[p] == ']': close the array at `depth` */
         if (shape[depth - 1] < 0)
             shape[depth - 1] = count[depth - 1];
         else if (shape[depth - 1] != count[depth - 1])
-            return 0; /* ragged */
+            GIVE_UP(doom_depth_above(count, depth)); /* ragged */
         p++;
         if (depth == 1)
             break;
@@ -375,18 +446,24 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
             p++;
             while (p < len && is_ws(text[p]))
                 p++;
-            if (p >= len || text[p] != '[')
+            if (p >= len)
                 return 0;
+            if (text[p] != '[')
+                GIVE_UP(depth); /* a row next to something else: mixed, or not numeric */
+            open_at[depth] = p;
             p++;
             depth++;
             count[depth - 1] = 0;
             continue;
         }
         if (text[p] != ']')
-            return 0;
+            GIVE_UP(depth); /* not JSON */
         c = ']';
         goto close;
     }
+#ifdef CS_JSON_TESTING
+    cs__json_scanned += p - start;
+#endif
     /* Dimensions never reached (e.g. "[[]]" has no leaf values) have size 0 when an outer
      * dimension closed empty before them. */
     for (uint32_t d = 0; d < ndim; d++)
@@ -420,6 +497,13 @@ static size_t scan_numarray(const char *text, size_t len, size_t start, bool all
     out->len = (uint32_t)n;
     out->u.num = na;
     return p;
+give_up:
+#ifdef CS_JSON_TESTING
+    cs__json_scanned += p - start;
+#endif
+    doom(dm, open_at, doomed_depth);
+    return 0;
+#undef GIVE_UP
 }
 
 int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs_arena_t *arena,
@@ -430,11 +514,13 @@ int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs
     frame_t *frames = malloc(max_depth * sizeof(frame_t));
     scratch_t sc = {0};
     int_mask_t mask = {0};
+    doomed_t *dm = malloc(sizeof(*dm));
     int rc = -1;
-    if (kinds == NULL || frames == NULL) {
+    if (kinds == NULL || frames == NULL || dm == NULL) {
         snprintf(err->message, sizeof(err->message), "out of memory");
         goto done;
     }
+    dm->n = dm->next = 0;
     cs_json_lexer_t lx;
     cs_json_lexer_init(&lx, text, len, max_depth, kinds, opt->allow_nan, err);
     const char *pending_key = NULL;
@@ -459,8 +545,22 @@ int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs
         }
         case CS_TOK_BEGIN_ARRAY:
             if (opt->numeric_arrays) {
-                size_t end = scan_numarray(text, len, lx.pos, opt->allow_nan,
-                                           max_depth - lx.depth + 1, arena, &mask, &v);
+                size_t end = 0;
+                if (!doomed_at(dm, lx.pos - 1)) {
+                    end = scan_numarray(text, len, lx.pos, opt->allow_nan, max_depth - lx.depth + 1,
+                                        arena, &mask, dm, &v);
+                } else {
+#ifdef CS_JSON_TESTING
+                    /* the proof that skipping is exact: the scan would have given up (its
+                     * work is not counted, it is not done outside this mode) */
+                    doomed_t scratch = {.n = 0};
+                    size_t counted = cs__json_scanned;
+                    if (scan_numarray(text, len, lx.pos, opt->allow_nan, max_depth - lx.depth + 1,
+                                      arena, &mask, &scratch, &v))
+                        abort();
+                    cs__json_scanned = counted;
+#endif
+                }
                 if (end) {
                     cs_json_lexer_array_consumed(&lx, end);
                     break;
@@ -556,6 +656,7 @@ done:
     free(sc.v);
     free(sc.k);
     free(mask.w);
+    free(dm);
     free(frames);
     if (kinds != kinds_small)
         free(kinds);
