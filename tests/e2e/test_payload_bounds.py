@@ -43,6 +43,8 @@ def test_mixed_ndarray_memory_is_proportional(server_factory):
     data". The built-in model decodes it and answers with its own error (it wants numbers)."""
     s = server_factory(model=None, args=["--workers", "1"])
     (worker,) = s.workers()
+    # a small request first, so that the worker's own start-up is not counted
+    assert post(s, '{"data":{"ndarray":[[1.0,2.0]]}}')[0] == 200
     hwm0, peak0 = status_kb(worker, "VmHWM"), status_kb(worker, "VmPeak")
     st, _, body = post(s, MIXED)
     d = json.loads(body)
@@ -53,7 +55,9 @@ def test_mixed_ndarray_memory_is_proportional(server_factory):
     size_kb = len(MIXED) / 1024
     # body, tree (64 bytes a row), child stack: ~6x the body measured; the old code touched 33x
     assert hwm1 - hwm0 < 8 * size_kb, (hwm0, hwm1, size_kb)
-    assert peak1 - peak0 < 16 * size_kb, (peak0, peak1, size_kb)
+    # address space: the old code reserved ~39 GB; a model thread's first malloc arena alone can
+    # add 64 MB, so this bound is loose
+    assert peak1 - peak0 < 512 * 1024, (peak0, peak1, size_kb)
 
 
 def test_mixed_ndarray_native_identity(server_factory):
