@@ -98,10 +98,12 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
 
 int cs_buf_append_json_string(cs_buf_t *b, const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
-    /* Worst case: every byte becomes \uXXXX (6 bytes), plus quotes. */
-    if (n > (SIZE_MAX - 2) / 12)
+    /* Worst case: every byte becomes \uXXXX (6 bytes: a control character or an invalid byte,
+     * as U+FFFD); a valid sequence writes at most 3 bytes per input byte (a 4-byte one becomes a
+     * 12-byte surrogate pair). Plus the quotes. */
+    if (n > (SIZE_MAX - 2) / 6)
         return -ENOMEM;
-    int rc = cs_buf_reserve(b, n * 12 + 2);
+    int rc = cs_buf_reserve(b, n * 6 + 2);
     if (rc)
         return rc;
     char *o = b->data + b->len;

@@ -95,9 +95,11 @@ const cs_json_t *cs_json_get(const cs_json_t *obj, const char *key);
  * -ENOMEM. */
 int cs_json_write(cs_buf_t *out, const cs_json_t *v);
 
-/* Writes Python's repr() of the value (dicts as {'a': 1}, True/False/None, strings in quotes),
- * used by error messages that embed the request. Returns 0 or -ENOMEM. */
-int cs_json_write_repr(cs_buf_t *out, const cs_json_t *v);
+/* Writes the first `limit` bytes (SIZE_MAX: all) of Python's repr() of the value (dicts as
+ * {'a': 1}, True/False/None, strings in quotes), used by error messages that embed the request.
+ * The work done is proportional to the bytes written (plus sorting the keys of each object it
+ * enters), not to the size of the value. Returns 0 or -ENOMEM. */
+int cs_json_write_repr(cs_buf_t *out, const cs_json_t *v, size_t limit);
 
 /* Writes a numeric array buffer as nested JSON lists (row-major by shape) or flat values.
  * `int_mask` (may be NULL) marks float64 elements to print as integers. */

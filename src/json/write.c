@@ -178,13 +178,31 @@ int cs_json_write(cs_buf_t *out, const cs_json_t *v) {
     return write_value(out, v) < 0 ? -ENOMEM : 0;
 }
 
+/* Python's repr, written only as far as it is printed: the error messages that embed a request
+ * show its first few hundred bytes, and building the whole repr of a large body to print that
+ * much let one request cost seconds. Every step below checks the end first, so the work is
+ * proportional to the bytes written plus what is needed to order the objects on the way (each
+ * at most once): never to the body.
+ *
+ * repr_t carries the output and where it ends; writing past `stop` is allowed (and cut off at
+ * the end), writing after it is not started. */
+typedef struct {
+    cs_buf_t *out;
+    size_t stop;
+} repr_t;
+
+static bool repr_full(const repr_t *r) {
+    return r->out->len >= r->stop;
+}
+
 /* Python str repr: single quotes unless the text has a ' and no ", escapes for \\, the quote,
  * \n \r \t and other control characters; printable non-ASCII is kept. */
-static int repr_string(cs_buf_t *out, const char *s, size_t n) {
+static int repr_string(repr_t *r, const char *s, size_t n) {
     bool has_single = memchr(s, '\'', n) != NULL, has_double = memchr(s, '"', n) != NULL;
     char q = has_single && !has_double ? '"' : '\'';
+    cs_buf_t *out = r->out;
     int rc = cs_buf_append(out, &q, 1);
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0; i < n && rc == 0 && !repr_full(r); i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '\\' || c == (unsigned char)q) {
             char e[2] = {'\\', (char)c};
@@ -218,8 +236,109 @@ static int repr_double(cs_buf_t *out, double d) {
     return cs_buf_append(out, num, n);
 }
 
-static int repr_value(cs_buf_t *out, const cs_json_t *v) {
+static int repr_value(repr_t *r, const cs_json_t *v);
+
+/* A numeric array printed from its source text, element by element as Python would (each keeps
+ * int or float as written), so a large one costs only what is printed. */
+static int repr_numarray(repr_t *r, const cs_numarray_t *na) {
+    if (na->raw == NULL)
+        return -EINVAL; /* built by code, not parsed: no caller prints the repr of one */
+    const char *p = na->raw, *end = na->raw + na->raw_len;
+    int rc = 0;
+    while (p < end && rc == 0 && !repr_full(r)) {
+        char c = *p, num[40];
+        size_t l;
+        int64_t iv;
+        double dv;
+        if (c == '[' || c == ']') {
+            rc = cs_buf_append(r->out, p++, 1);
+        } else if (c == ',') {
+            rc = cs_buf_append(r->out, ", ", 2);
+            p++;
+        } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            p++;
+        } else if (c == 'N') {
+            rc = cs_buf_append(r->out, "nan", 3);
+            p += 3;
+        } else if (c == 'I') {
+            rc = cs_buf_append(r->out, "inf", 3);
+            p += 8;
+        } else if (c == '-' && p + 1 < end && p[1] == 'I') {
+            rc = cs_buf_append(r->out, "-inf", 4);
+            p += 9;
+        } else {
+            /* the scan accepted only numbers here: int64 or float (big integers are not kept) */
+            cs_num_kind_t k = cs_json_parse_number(p, (size_t)(end - p), &l, &iv, &dv);
+            if (k == CS_NUM_INT)
+                rc = cs_buf_append(r->out, num, cs_json_format_int(iv, num));
+            else if (k == CS_NUM_FLOAT)
+                rc = repr_double(r->out, dv);
+            else
+                return -EINVAL;
+            p += l;
+        }
+    }
+    return rc;
+}
+
+/* A dict built by json.loads: keys in order of first appearance, each with its last value.
+ * Duplicates are found by sorting (key, position) once, not by comparing every pair: a body of
+ * 50,000 keys took seconds the quadratic way. */
+static int repr_object(repr_t *r, const cs_json_t *v) {
+    const cs_json_member_t *small_idx[16];
+    uint32_t small_last[16];
+    const cs_json_member_t **idx = small_idx;
+    uint32_t *last = small_last; /* last[i]: the member whose value key i prints, or UINT32_MAX */
+    if (v->len > 16) {
+        idx = malloc(v->len * sizeof(*idx));
+        last = malloc(v->len * sizeof(*last));
+    }
+    int rc = idx && last ? cs_buf_append(r->out, "{", 1) : -ENOMEM;
+    if (rc == 0) {
+        for (uint32_t i = 0; i < v->len; i++) {
+            idx[i] = &v->u.members[i];
+            last[i] = UINT32_MAX;
+        }
+        qsort(idx, v->len, sizeof(*idx), compare_members);
+        for (uint32_t i = 0, j; i < v->len; i = j) {
+            /* a run of equal keys, in position order: the first names the slot, the last fills it
+             */
+            for (j = i + 1; j < v->len && idx[j]->key_len == idx[i]->key_len &&
+                            memcmp(idx[j]->key, idx[i]->key, idx[i]->key_len) == 0;
+                 j++)
+                ;
+            last[idx[i] - v->u.members] = (uint32_t)(idx[j - 1] - v->u.members);
+        }
+    }
+    bool first = true;
+    for (uint32_t i = 0; i < v->len && rc == 0 && !repr_full(r); i++) {
+        if (last[i] == UINT32_MAX)
+            continue;
+        const cs_json_member_t *m = &v->u.members[i];
+        if (!first)
+            rc = cs_buf_append(r->out, ", ", 2);
+        first = false;
+        if (rc == 0)
+            rc = repr_string(r, m->key, m->key_len);
+        if (rc == 0)
+            rc = cs_buf_append(r->out, ": ", 2);
+        if (rc == 0)
+            rc = repr_value(r, &v->u.members[last[i]].value);
+    }
+    if (rc == 0)
+        rc = cs_buf_append(r->out, "}", 1);
+    if (idx != small_idx)
+        free(idx);
+    if (last != small_last)
+        free(last);
+    return rc;
+}
+
+static int repr_value(repr_t *r, const cs_json_t *v) {
     char num[40];
+    cs_buf_t *out = r->out;
+    if (repr_full(r))
+        return 0;
     switch (v->type) {
     case CS_JSON_NULL:
         return cs_buf_append(out, "None", 4);
@@ -234,46 +353,28 @@ static int repr_value(cs_buf_t *out, const cs_json_t *v) {
     case CS_JSON_FLOAT:
         return repr_double(out, v->u.d);
     case CS_JSON_STRING:
-        return repr_string(out, v->u.s, v->len);
+        return repr_string(r, v->u.s, v->len);
     case CS_JSON_NUMARRAY:
-        return with_plain_values(v->u.num, repr_value, out);
+        return repr_numarray(r, v->u.num);
     case CS_JSON_ARRAY:
         if (cs_buf_append(out, "[", 1) < 0)
             return -ENOMEM;
-        for (uint32_t i = 0; i < v->len; i++)
-            if ((i && cs_buf_append(out, ", ", 2) < 0) || repr_value(out, &v->u.items[i]) < 0)
+        for (uint32_t i = 0; i < v->len && !repr_full(r); i++)
+            if ((i && cs_buf_append(out, ", ", 2) < 0) || repr_value(r, &v->u.items[i]) < 0)
                 return -ENOMEM;
         return cs_buf_append(out, "]", 1);
-    case CS_JSON_OBJECT: {
-        /* dict order: first insertion position, last value */
-        if (cs_buf_append(out, "{", 1) < 0)
-            return -ENOMEM;
-        bool first = true;
-        for (uint32_t i = 0; i < v->len; i++) {
-            const cs_json_member_t *m = &v->u.members[i];
-            bool seen = false;
-            for (uint32_t j = 0; j < i && !seen; j++)
-                seen = v->u.members[j].key_len == m->key_len &&
-                       memcmp(v->u.members[j].key, m->key, m->key_len) == 0;
-            if (seen)
-                continue;
-            const cs_json_t *val = &m->value;
-            for (uint32_t j = i + 1; j < v->len; j++)
-                if (v->u.members[j].key_len == m->key_len &&
-                    memcmp(v->u.members[j].key, m->key, m->key_len) == 0)
-                    val = &v->u.members[j].value;
-            if ((!first && cs_buf_append(out, ", ", 2) < 0) ||
-                repr_string(out, m->key, m->key_len) < 0 || cs_buf_append(out, ": ", 2) < 0 ||
-                repr_value(out, val) < 0)
-                return -ENOMEM;
-            first = false;
-        }
-        return cs_buf_append(out, "}", 1);
-    }
+    case CS_JSON_OBJECT:
+        return repr_object(r, v);
     }
     return 0;
 }
 
-int cs_json_write_repr(cs_buf_t *out, const cs_json_t *v) {
-    return repr_value(out, v) < 0 ? -ENOMEM : 0;
+int cs_json_write_repr(cs_buf_t *out, const cs_json_t *v, size_t limit) {
+    size_t start = out->len;
+    repr_t r = {out, limit > SIZE_MAX - start ? SIZE_MAX : start + limit};
+    if (repr_value(&r, v) < 0)
+        return -ENOMEM;
+    if (out->len > r.stop)
+        out->len = r.stop;
+    return 0;
 }

@@ -85,12 +85,12 @@ static const char *py_type(const cs_json_t *v) {
     return "object";
 }
 
-/* "Invalid request data type: <repr>" */
+/* "Invalid request data type: <repr>", the repr cut at 400 bytes (only those are written: the
+ * whole repr of a large body cost seconds). */
 static int invalid_request(cs_seldon_error_t *err, const cs_json_t *v) {
     cs_buf_t b = {0};
-    cs_json_write_repr(&b, v);
-    fail(err, 400, BAD_DATA, "Invalid request data type: %.*s", (int)(b.len > 400 ? 400 : b.len),
-         b.data ? b.data : "");
+    cs_json_write_repr(&b, v, 400);
+    fail(err, 400, BAD_DATA, "Invalid request data type: %.*s", (int)b.len, b.data ? b.data : "");
     cs_buf_free(&b);
     return -1;
 }
@@ -419,19 +419,6 @@ static cs_json_t ob_value(const obj_builder_t *b) {
     return (cs_json_t){.type = CS_JSON_OBJECT, .len = b->len, .u.members = b->m};
 }
 
-/* Distinct keys of an object built with duplicates (the writer keeps the last of each). */
-static uint32_t distinct_keys(const obj_builder_t *b) {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < b->len; i++) {
-        bool later = false;
-        for (uint32_t j = i + 1; j < b->len && !later; j++)
-            later = b->m[j].key_len == b->m[i].key_len &&
-                    memcmp(b->m[j].key, b->m[i].key, b->m[i].key_len) == 0;
-        n += !later;
-    }
-    return n;
-}
-
 static cs_json_t string_value(const char *s, size_t n) {
     return (cs_json_t){.type = CS_JSON_STRING, .len = (uint32_t)n, .u.s = s};
 }
@@ -461,7 +448,7 @@ static void py_str(cs_buf_t *b, const cs_json_t *v) {
     if (v->type == CS_JSON_STRING)
         cs_buf_append(b, v->u.s, v->len);
     else
-        cs_json_write_repr(b, v);
+        cs_json_write_repr(b, v, SIZE_MAX);
 }
 
 /* A typed array as a NUMARRAY node (so the writer prints it), widening to int64/float64. */
@@ -652,7 +639,9 @@ static int build_meta(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
     }
     if (ob_merge(&tags, res->tags) < 0)
         return -1;
-    if (distinct_keys(&tags)) {
+    /* any member means at least one distinct key (the writer keeps the last of duplicates);
+     * counting them pairwise was quadratic in the request's tags */
+    if (tags.len) {
         cs_json_t v = ob_value(&tags);
         if (ob_add(&meta, "tags", &v) < 0)
             return -1;

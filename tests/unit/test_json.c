@@ -10,6 +10,7 @@
 #include "json/number.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,15 @@ static cs_json_t parse(cs_arena_t *a, const char *text, const cs_json_options_t 
     return v;
 }
 
+/* Parses a built document (python options), which must succeed. */
+static cs_json_t parse_buf(cs_arena_t *a, const cs_buf_t *in) {
+    cs_json_t v;
+    cs_json_error_t err;
+    if (cs_json_parse(in->data, in->len, &python, a, &v, &err) != 0)
+        fail_msg("parse failed: %s", err.message);
+    return v;
+}
+
 static void test_numeric_arrays(void **state) {
     (void)state;
     cs_arena_t a;
@@ -390,6 +400,85 @@ static void test_numeric_arrays(void **state) {
     cs_arena_free(&a);
 }
 
+/* Arrays long enough to outgrow the first reservation, with integer literals among floats
+ * (the mask) before, across and after the growth steps: the writer gives back the text. */
+static void test_numeric_arrays_that_grow(void **state) {
+    (void)state;
+    static const size_t sizes[] = {1, 63, 64, 65, 127, 129, 2048, 2049, 40000};
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        for (int pattern = 0; pattern < 4; pattern++) {
+            size_t n = sizes[k];
+            cs_buf_t in = {0}, want = {0}, out = {0};
+            assert_int_equal(cs_buf_append(&in, "[", 1), 0);
+            for (size_t i = 0; i < n; i++) {
+                /* 0: ints; 1: floats with an int every 7th; 2: ints then floats from n/2;
+                 * 3: one int first then floats (the mask's tail must read as floats) */
+                bool is_int = pattern == 0 || (pattern == 1 && i % 7 == 0) ||
+                              (pattern == 2 && i < n / 2) || (pattern == 3 && i == 0);
+                char num[32];
+                int l = is_int ? snprintf(num, sizeof(num), "%zu", i)
+                               : snprintf(num, sizeof(num), "%zu.5", i);
+                assert_int_equal(cs_buf_appendf(&in, i ? ", %s" : "%s", num), 0);
+                assert_int_equal(cs_buf_appendf(&want, i ? ",%.*s" : "%.*s", l, num), 0);
+            }
+            assert_int_equal(cs_buf_append(&in, "]", 1), 0);
+            cs_arena_t a;
+            cs_arena_init(&a);
+            cs_json_t v = parse_buf(&a, &in);
+            assert_int_equal(v.type, CS_JSON_NUMARRAY);
+            assert_int_equal(v.u.num->count, n);
+            assert_int_equal(cs_json_write(&out, &v), 0);
+            assert_int_equal(out.len, want.len + 2);
+            assert_memory_equal(out.data + 1, want.data, want.len);
+            cs_arena_free(&a);
+            cs_buf_free(&in);
+            cs_buf_free(&want);
+            cs_buf_free(&out);
+        }
+    }
+}
+
+/* Memory stays proportional to the text. The fast path used to reserve four times the rest of
+ * the document on every '[' it tried: the rows of an ndarray of [number, string] pairs (every
+ * scikit-learn model with a string feature) reserved tens of gigabytes and the parse failed. */
+static void test_numeric_scan_memory_is_bounded(void **state) {
+    (void)state;
+    cs_buf_t in = {0};
+    assert_int_equal(cs_buf_append(&in, "{\"data\":{\"ndarray\":[", 20), 0);
+    for (int i = 0; i < 80000; i++)
+        assert_int_equal(cs_buf_appendf(&in, "%s[5.5,\"setosa\"]", i ? "," : ""), 0);
+    assert_int_equal(cs_buf_append(&in, "]}}", 3), 0);
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v = parse_buf(&a, &in);
+    const cs_json_t *rows = cs_json_get(cs_json_get(&v, "data"), "ndarray");
+    assert_non_null(rows);
+    assert_int_equal(rows->type, CS_JSON_ARRAY);
+    assert_int_equal(rows->len, 80000);
+    assert_int_equal(rows->u.items[79999].type, CS_JSON_ARRAY);
+    assert_int_equal(rows->u.items[79999].u.items[1].type, CS_JSON_STRING);
+    /* the tree itself: 80,000 rows of two 16-byte values and a string, plus the row list */
+    assert_true(a.held < 5 * in.len);
+    cs_arena_free(&a);
+
+    /* A long row inside an array that turns out not to be numeric: the failed scan of the outer
+     * array leaves nothing behind but reusable space, so the arena holds the row's slots (in a
+     * block of at most twice their size) and little else. */
+    cs_buf_reset(&in);
+    assert_int_equal(cs_buf_append(&in, "[[", 2), 0);
+    for (int i = 0; i < 100000; i++)
+        assert_int_equal(cs_buf_appendf(&in, "%s%d.25", i ? "," : "", i), 0);
+    assert_int_equal(cs_buf_append(&in, "], \"x\"]", 7), 0);
+    cs_arena_init(&a);
+    v = parse_buf(&a, &in);
+    assert_int_equal(v.type, CS_JSON_ARRAY);
+    assert_int_equal(v.u.items[0].type, CS_JSON_NUMARRAY);
+    /* the row's 800 KB of slots (in a block of at most twice that) and small change */
+    assert_true(a.held <= 2 * 100000 * 8 + CS_ARENA_MAX_STEP);
+    cs_arena_free(&a);
+    cs_buf_free(&in);
+}
+
 static void check_write(const char *in, const char *want) {
     cs_arena_t a;
     cs_arena_init(&a);
@@ -407,7 +496,7 @@ static void check_repr(const char *in, const char *want) {
     cs_arena_init(&a);
     cs_json_t v = parse(&a, in, &python);
     cs_buf_t out = {0};
-    assert_int_equal(cs_json_write_repr(&out, &v), 0);
+    assert_int_equal(cs_json_write_repr(&out, &v, SIZE_MAX), 0);
     assert_int_equal(cs_buf_append(&out, "", 1), 0);
     assert_string_equal(out.data, want);
     cs_buf_free(&out);
@@ -429,6 +518,86 @@ static void test_writer_and_repr(void **state) {
                "{'wrong': [{'data': {'ndarray': [1]}}]}");
     check_repr("{\"a\": true, \"b\": null, \"c\": 1.0, \"d\": \"it's\", \"a\": false}",
                "{'a': False, 'b': None, 'c': 1.0, 'd': \"it's\"}");
+    check_repr("{\"b\": 1, \"a\": 2, \"b\": 3, \"c\": {\"x\": 1, \"x\": 2}, \"a\": 4}",
+               "{'b': 3, 'a': 4, 'c': {'x': 2}}");
+    check_repr("[[1, 2.50, -0, 1e2], [NaN, -Infinity, Infinity, 9007199254740993]]",
+               "[[1, 2.5, 0, 100.0], [nan, -inf, inf, 9007199254740993]]");
+}
+
+/* Python's repr as the old writer built it: dict keys in first-seen order with their last
+ * value, found by comparing every pair (the reference for the sorted version). */
+static void naive_object_repr(cs_buf_t *out, const cs_json_t *v) {
+    cs_buf_append(out, "{", 1);
+    bool first = true;
+    for (uint32_t i = 0; i < v->len; i++) {
+        const cs_json_member_t *m = &v->u.members[i];
+        bool seen = false;
+        for (uint32_t j = 0; j < i && !seen; j++)
+            seen = v->u.members[j].key_len == m->key_len &&
+                   memcmp(v->u.members[j].key, m->key, m->key_len) == 0;
+        if (seen)
+            continue;
+        const cs_json_t *val = &m->value;
+        for (uint32_t j = i + 1; j < v->len; j++)
+            if (v->u.members[j].key_len == m->key_len &&
+                memcmp(v->u.members[j].key, m->key, m->key_len) == 0)
+                val = &v->u.members[j].value;
+        cs_buf_appendf(out, "%s'%s': %lld", first ? "" : ", ", m->key, (long long)val->u.i);
+        first = false;
+    }
+    cs_buf_append(out, "}", 1);
+}
+
+/* The repr an error message embeds is written only as far as it is printed: the first `limit`
+ * bytes of the whole repr, exactly, without visiting the rest of the value. */
+static void test_repr_is_written_only_as_far_as_printed(void **state) {
+    (void)state;
+    /* duplicates among 3,000 keys: the same dict as the pairwise rule */
+    cs_buf_t in = {0}, full = {0}, want = {0}, cut = {0};
+    cs_buf_append(&in, "{", 1);
+    for (int i = 0; i < 3000; i++)
+        cs_buf_appendf(&in, "%s\"k%d\": %d", i ? ", " : "", (i * 7919) % 1000, i);
+    cs_buf_append(&in, "}", 1);
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v = parse_buf(&a, &in);
+    assert_int_equal(cs_json_write_repr(&full, &v, SIZE_MAX), 0);
+    naive_object_repr(&want, &v);
+    assert_int_equal(full.len, want.len);
+    assert_memory_equal(full.data, want.data, want.len);
+    /* every cut is the prefix, after whatever the buffer already held */
+    for (size_t limit = 0; limit <= full.len + 1; limit += limit < 500 ? 1 : 997) {
+        cs_buf_reset(&cut);
+        cs_buf_append(&cut, "x", 1);
+        assert_int_equal(cs_json_write_repr(&cut, &v, limit), 0);
+        size_t n = limit < full.len ? limit : full.len;
+        assert_int_equal(cut.len, 1 + n);
+        assert_memory_equal(cut.data + 1, full.data, n);
+    }
+
+    /* A list of 100,000 values of which only the first two are printed: the others are numeric
+     * arrays without source text, which the repr writer cannot print (-EINVAL) and so proves it
+     * never reached. */
+    enum { N = 100000 };
+    cs_json_t *items = calloc(N, sizeof(*items));
+    cs_numarray_t unprintable = {.dtype = CS_DTYPE_INT64, .ndim = 1};
+    static char text[301];
+    memset(text, 'a', 300);
+    for (int i = 0; i < N; i++)
+        items[i] = i < 2 ? (cs_json_t){.type = CS_JSON_STRING, .len = 300, .u.s = text}
+                         : (cs_json_t){.type = CS_JSON_NUMARRAY, .u.num = &unprintable};
+    cs_json_t list = {.type = CS_JSON_ARRAY, .len = N, .u.items = items};
+    cs_buf_reset(&cut);
+    assert_int_equal(cs_json_write_repr(&cut, &list, 400), 0);
+    assert_int_equal(cut.len, 400);
+    assert_memory_equal(cut.data, "['aaa", 5);
+    assert_int_equal(cs_json_write_repr(&cut, &list, SIZE_MAX), -ENOMEM);
+    free(items);
+    cs_arena_free(&a);
+    cs_buf_free(&in);
+    cs_buf_free(&full);
+    cs_buf_free(&want);
+    cs_buf_free(&cut);
 }
 
 static void check_error(const char *in, const char *want) {
@@ -480,8 +649,11 @@ int main(void) {
         cmocka_unit_test(test_number_round_trip),
         cmocka_unit_test(test_shortest_digits_match_reference),
         cmocka_unit_test(test_numeric_arrays),
+        cmocka_unit_test(test_numeric_arrays_that_grow),
+        cmocka_unit_test(test_numeric_scan_memory_is_bounded),
         cmocka_unit_test(test_decimal_parsing_matches_strtod),
         cmocka_unit_test(test_writer_and_repr),
+        cmocka_unit_test(test_repr_is_written_only_as_far_as_printed),
         cmocka_unit_test(test_python_error_messages),
         cmocka_unit_test(test_depth_limit),
     };
