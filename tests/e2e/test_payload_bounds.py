@@ -40,7 +40,8 @@ def post(s, body, timeout=60):
 def test_mixed_ndarray_memory_is_proportional(server_factory):
     """The numeric fast path used to reserve 4x the rest of the document on every '[' it tried:
     this 1.2 MB body made the worker reserve ~39 GB (VmPeak) and answer 400 "Can't find JSON in
-    data". The built-in model decodes it and answers with its own error (it wants numbers)."""
+    data". The built-in model decodes it and answers 500 as the reference's does (numpy has no mean
+    of strings)."""
     s = server_factory(model=None, args=["--workers", "1"])
     (worker,) = s.workers()
     # a small request first, so that the worker's own start-up is not counted
@@ -53,8 +54,10 @@ def test_mixed_ndarray_memory_is_proportional(server_factory):
         pytest.skip("memory is not measurable in a sanitizer build")
     hwm1, peak1 = status_kb(worker, "VmHWM"), status_kb(worker, "VmPeak")
     size_kb = len(MIXED) / 1024
-    # body, tree (64 bytes a row), child stack: ~6x the body measured; the old code touched 33x
-    assert hwm1 - hwm0 < 8 * size_kb, (hwm0, hwm1, size_kb)
+    # body, tree (64 bytes a row), child stack: ~6x the body; the built-in model then reads the
+    # payload again as JSON text, as numpy would take it (a copy written into a doubling buffer):
+    # ~9x measured. The old code touched 33x.
+    assert hwm1 - hwm0 < 12 * size_kb, (hwm0, hwm1, size_kb)
     # address space: the old code reserved ~39 GB; a model thread's first malloc arena alone can
     # add 64 MB, so this bound is loose
     assert peak1 - peak0 < 512 * 1024, (peak0, peak1, size_kb)

@@ -149,6 +149,8 @@ static int64_t list_length(const char *q, const char *end) {
 }
 
 static int push_value(reader *r, double v) {
+    if (r->non_numeric)
+        return 0; /* no mean will be taken: only the shape is still read */
     if (r->count == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 64;
         double *nv = realloc(r->values, cap * sizeof(double));
@@ -190,6 +192,8 @@ static int read_value(reader *r, int depth) {
             return push_value(r, v);
         }
         r->non_numeric = 1;
+        free(r->values);
+        r->values = NULL;
         skip_scalar(r);
         if (r->p < r->end && *r->p != ',' && *r->p != ']')
             r->p++; /* always make progress, whatever the text */
