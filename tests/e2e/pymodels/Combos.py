@@ -93,17 +93,20 @@ class BadLoad:
 
 
 class Sleeper:
-    """A GIL-releasing numpy workload: a large matrix product."""
+    """A GIL-releasing numpy workload: matrix products. Answers the [start, end] monotonic times
+    of each product, so that a test can see calls overlap."""
     def __init__(self):
         import numpy as np
         self.m = np.random.default_rng(0).random((600, 600))
 
     def predict(self, X, names):
         import time
-        t0 = time.monotonic()
+        out = []
         for _ in range(4):
+            t0 = time.monotonic()
             self.m @ self.m
-        return [[time.monotonic() - t0]]
+            out.append([t0, time.monotonic()])
+        return out
 
 
 class WithService:
