@@ -186,6 +186,19 @@ static bool feed(mconn_t *c, const char *data, size_t len, bool *error) {
     return true;
 }
 
+/* Sorts out a read() or write() result on connection k: the bytes moved; -1 to retry (EINTR);
+ * 0 when there is nothing to do until the next event, the connection having been dropped if
+ * it reached end of file or failed. */
+static ssize_t settle(cs_metrics_server_t *s, int k, ssize_t n) {
+    if (n > 0)
+        return n;
+    if (n < 0 && errno == EINTR)
+        return -1;
+    if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+        drop(s, k);
+    return 0;
+}
+
 static void progress(cs_metrics_server_t *s, int k, uint64_t now) {
     mconn_t *c = s->conns[k];
     for (;;) {
@@ -200,15 +213,11 @@ static void progress(cs_metrics_server_t *s, int k, uint64_t now) {
             }
             char buf[4096];
             while (!complete && !error) {
-                ssize_t n = read(c->fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
+                ssize_t n = settle(s, k, read(c->fd, buf, sizeof(buf)));
+                if (n < 0)
                     continue;
-                if (n < 0 && errno == EAGAIN)
+                if (n == 0)
                     return;
-                if (n <= 0) {
-                    drop(s, k);
-                    return;
-                }
                 complete = feed(c, buf, (size_t)n, &error);
             }
             if (error) {
@@ -218,15 +227,11 @@ static void progress(cs_metrics_server_t *s, int k, uint64_t now) {
             answer(s, k, now);
         }
         while (c->sent < c->out.len) {
-            ssize_t n = write(c->fd, c->out.data + c->sent, c->out.len - c->sent);
-            if (n < 0 && errno == EINTR)
+            ssize_t n = settle(s, k, write(c->fd, c->out.data + c->sent, c->out.len - c->sent));
+            if (n < 0)
                 continue;
-            if (n < 0 && errno == EAGAIN)
+            if (n == 0)
                 return;
-            if (n <= 0) {
-                drop(s, k);
-                return;
-            }
             c->sent += (size_t)n;
             s->out_bytes -= (size_t)n;
         }
