@@ -274,3 +274,23 @@ def server_factory():
     yield make
     for s in started:
         s.stop()
+
+
+# With CI set, a skip is a failure: every dependency of these tests is in scripts/install-deps,
+# so a test that skips there is a test that silently did not run.
+def _fail_skip_in_ci(rep):
+    if os.environ.get("CI") and rep.skipped and not hasattr(rep, "wasxfail"):
+        rep.outcome = "failed"
+        rep.longrepr = f"skipped although CI is set: {rep.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_skip_in_ci(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_skip_in_ci(outcome.get_result())
