@@ -1,5 +1,5 @@
 # cserve build. `make` builds build/cserve; `make run` and `make test` also install what is
-# missing (scripts/install-deps). Sanitizer builds go to build/asan and build/ubsan.
+# missing (scripts/install-deps). Sanitizer builds go to build/asan, build/ubsan and build/tsan.
 
 CC        ?= cc
 BUILD     ?= build
@@ -39,7 +39,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MODEL_SRC := $(wildcard tests/models/*.c) $(wildcard examples/native/*/*.c)
 MODEL_SO := $(patsubst %.c,$(BUILD)/%.so,$(MODEL_SRC))
 
-.PHONY: all deps run test unit e2e asan ubsan fuzz bench format format-check clean
+.PHONY: all deps run test unit e2e asan ubsan tsan fuzz bench format format-check clean
 
 PY_SRC := $(shell find python -name '*.py' | sort)
 PROTO_SRC := $(shell find proto -name '*.proto' | sort)
@@ -90,6 +90,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(LLHTTP_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -MMD -MP -o $@ $^ $(LDFLAGS) -lcmocka $(LDLIBS)
 
+# test_native includes src/runtime/native.c itself (to reach its static functions and to fail
+# its allocations on purpose), so it links everything but native.o.
+$(BUILD)/tests/test_native: tests/unit/test_native.c $(filter-out $(BUILD)/src/runtime/native.o,$(LIB_OBJ)) $(LLHTTP_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -MMD -MP -o $@ $< $(filter %.o,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
+
 deps:
 	@scripts/install-deps
 
@@ -101,7 +107,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 e2e: all
-	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 $(E2E_ENV) \
 	CSERVE_BIN=$(abspath $(BUILD)/cserve) CSERVE_BUILD=$(abspath $(BUILD)) \
 	    $(PYTHON) -m pytest -q tests/e2e $(PYTEST_ARGS)
 
@@ -115,6 +121,12 @@ asan:
 
 ubsan:
 	$(MAKE) BUILD=build/ubsan SAN="-fsanitize=undefined -fno-sanitize-recover=undefined" all unit e2e
+
+# ThreadSanitizer over the same suites. Only cserve's own code is instrumented (CPython, numpy and
+# libc are not), so reports are races between cserve's threads; the e2e helpers discount tsan's
+# background thread when counting a worker's threads.
+tsan:
+	$(MAKE) BUILD=build/tsan SAN="-fsanitize=thread" OPT=-O1 E2E_ENV="CSERVE_SANITIZER=thread" all unit e2e
 
 fuzz:
 	$(MAKE) -C tests/fuzz

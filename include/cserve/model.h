@@ -107,7 +107,8 @@ typedef struct cs_api {
     /* Makes an error that becomes the Seldon error body {"status":{"code":-1,"info":message,
      * "reason":reason,"status":1}} with HTTP status `http_status` (400..599; others become 500).
      * `reason` may be NULL (MICROSERVICE_INTERNAL_ERROR). Strings are copied. Any thread.
-     * Returns NULL only when out of memory, which cserve then reports as a 500 itself. */
+     * Never returns NULL: out of memory, it returns a shared static error (500, "out of
+     * memory") that may be returned or freed like any other (freeing it does nothing). */
     cs_error *(*error_new)(int http_status, const char *reason, const char *message);
 
     /* Frees an error the model made and decided not to return. Any thread. */

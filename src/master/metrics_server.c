@@ -1,6 +1,16 @@
-/* Metrics HTTP server. Each connection reads one request (llhttp, small limits), gets the
- * rendered text with Connection: close, and is closed once written. Everything is
- * non-blocking; connections that stall for CLIENT_MS are dropped. */
+/* Metrics HTTP server. Each connection reads requests (llhttp, small limits) and gets the
+ * rendered text for each; keep-alive is honoured, so a scraper may reuse its connection.
+ * Everything is non-blocking and no connection can hold the port: a client must deliver a
+ * request head within HEAD_MS of connecting (or of its previous response) and take a response
+ * within WRITE_MS; the table of connections is sized from the descriptor budget (a quarter of
+ * RLIMIT_NOFILE, at most CONNS_MAX), and when it is full the connection that has been waiting
+ * for its request longest is dropped to make room, so a fresh scrape always gets in however
+ * many idle or slow connections are open. Response bytes waiting in all connections together are
+ * bounded by OUT_BUDGET the same way (the oldest waiting response goes first).
+ *
+ * Events name a connection by its index in the table: an event still queued for a connection
+ * dropped earlier in the same batch finds an empty index (or a new connection, which then just
+ * tries a read), never freed memory. */
 #include "master/metrics_server.h"
 
 #include <stdio.h>
@@ -14,19 +24,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_CONNS 64
-#define CLIENT_MS 10000
+#define CONNS_MIN  16
+#define CONNS_MAX  4096
+#define HEAD_MS    5000
+#define WRITE_MS   10000
+#define OUT_BUDGET ((size_t)64 << 20)
+#define LISTENER   ((uint64_t)-1)
 
 typedef struct {
     int fd;
     cs_http1_t http;
+    cs_buf_t in; /* bytes read past the request being answered (pipelining) */
     cs_buf_t out;
     size_t sent;
-    bool writing;
-    uint64_t deadline;
+    bool writing, keep_alive;
+    uint64_t since;    /* sequence number of its accept or last response: the age of its wait */
+    uint64_t deadline; /* for the request head, or for the response being written */
 } mconn_t;
 
 struct cs_metrics_server {
@@ -35,10 +52,23 @@ struct cs_metrics_server {
     char endpoint[256];
     bool per_worker;
     char *defaults;
-    mconn_t conns[MAX_CONNS];
+    int cap;
+    uint64_t seq;     /* orders connections by the start of their current wait */
+    size_t out_bytes; /* response bytes not yet written, all connections */
+    mconn_t **conns;  /* cap entries, NULL when free */
 };
 
-static const cs_http1_limits_t limits = {4094, 100, 8190, 65536};
+/* A scrape is a GET with a few short headers: small limits keep what each of thousands of
+ * connections may buffer small. */
+static const cs_http1_limits_t limits = {2048, 32, 2048, 1024};
+
+/* A quarter of the descriptor budget: the master also needs descriptors for its workers, its
+ * listeners and its logs. */
+static int conns_cap(void) {
+    struct rlimit rl;
+    rlim_t n = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur / 4 : CONNS_MIN;
+    return n < CONNS_MIN ? CONNS_MIN : n > CONNS_MAX ? CONNS_MAX : (int)n;
+}
 
 cs_metrics_server_t *cs_metrics_server_new(int listen_fd, cs_metrics_t *m, const char *endpoint,
                                            bool per_worker, const char *defaults) {
@@ -51,11 +81,15 @@ cs_metrics_server_t *cs_metrics_server_new(int listen_fd, cs_metrics_t *m, const
     snprintf(s->endpoint, sizeof(s->endpoint), "%s", endpoint);
     s->per_worker = per_worker;
     s->defaults = strdup(defaults);
-    for (int i = 0; i < MAX_CONNS; i++)
-        s->conns[i].fd = -1;
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)-1};
-    if (s->ep < 0 || s->defaults == NULL || epoll_ctl(s->ep, EPOLL_CTL_ADD, listen_fd, &ev) < 0) {
-        cs_log_error("metrics server: epoll setup failed (%d: %s)", errno, strerror(errno));
+    s->cap = conns_cap();
+    s->conns = calloc((size_t)s->cap, sizeof(*s->conns));
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LISTENER};
+    if (s->ep < 0 || s->defaults == NULL || s->conns == NULL ||
+        epoll_ctl(s->ep, EPOLL_CTL_ADD, listen_fd, &ev) < 0) {
+        cs_log_error("metrics server: setup failed (%d: %s)", errno, strerror(errno));
+        if (s->ep >= 0)
+            close(s->ep);
+        free(s->conns);
         free(s->defaults);
         free(s);
         return NULL;
@@ -77,23 +111,41 @@ void cs_metrics_server_stop_listening(cs_metrics_server_t *s) {
 
 void cs_metrics_server_disown(cs_metrics_server_t *s) {
     /* close() only: EPOLL_CTL_DEL would act on the epoll set the parent still uses */
-    for (int i = 0; i < MAX_CONNS; i++)
-        if (s->conns[i].fd >= 0)
-            close(s->conns[i].fd);
+    for (int k = 0; k < s->cap; k++)
+        if (s->conns[k])
+            close(s->conns[k]->fd);
     if (s->lfd >= 0)
         close(s->lfd);
     close(s->ep);
 }
 
-static void drop(cs_metrics_server_t *s, mconn_t *c) {
+static void drop(cs_metrics_server_t *s, int k) {
+    mconn_t *c = s->conns[k];
     epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
-    c->fd = -1;
     cs_http1_close(&c->http);
+    s->out_bytes -= c->out.len - c->sent;
+    cs_buf_free(&c->in);
     cs_buf_free(&c->out);
+    free(c);
+    s->conns[k] = NULL;
 }
 
-static void answer(cs_metrics_server_t *s, mconn_t *c) {
+/* The oldest connection that is waiting for a request (writing == false) or writing one
+ * (writing == true), other than `except`; -1 when there is none. */
+static int oldest(const cs_metrics_server_t *s, bool writing, int except) {
+    int best = -1;
+    for (int k = 0; k < s->cap; k++) {
+        const mconn_t *c = s->conns[k];
+        if (c && k != except && c->writing == writing &&
+            (best < 0 || c->since < s->conns[best]->since))
+            best = k;
+    }
+    return best;
+}
+
+static void answer(cs_metrics_server_t *s, int k, uint64_t now) {
+    mconn_t *c = s->conns[k];
     const cs_request_t *req = &c->http.req;
     cs_response_t resp;
     cs_response_init(&resp);
@@ -115,85 +167,154 @@ static void answer(cs_metrics_server_t *s, mconn_t *c) {
         if (cs_metrics_render(s->m, &resp.body, s->per_worker, s->defaults) < 0)
             resp.status = 500;
     }
-    cs_http_response_head(&c->out, &resp, req, false);
+    c->keep_alive = req->keep_alive && s->lfd >= 0; /* stopping: the last answer closes */
+    cs_buf_reset(&c->out);
+    cs_http_response_head(&c->out, &resp, req, c->keep_alive);
     if (req->method != CS_METHOD_HEAD)
         cs_buf_append(&c->out, resp.body.data, resp.body.len);
     cs_response_close(&resp);
     c->writing = true;
     c->sent = 0;
+    c->deadline = now + WRITE_MS;
+    s->out_bytes += c->out.len;
+    for (int v; s->out_bytes > OUT_BUDGET && (v = oldest(s, true, k)) >= 0;)
+        drop(s, v); /* readers that do not read give way to this one */
 }
 
-static void progress(cs_metrics_server_t *s, mconn_t *c) {
-    if (!c->writing) {
-        char buf[4096];
-        for (;;) {
-            ssize_t n = read(c->fd, buf, sizeof(buf));
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                drop(s, c);
+/* Feeds `len` bytes; true when a request completed (then the rest is kept in c->in). */
+static bool feed(mconn_t *c, const char *data, size_t len, bool *error) {
+    size_t used;
+    cs_http1_result_t r = cs_http1_feed(&c->http, data, len, &used);
+    if (r == CS_HTTP1_ERROR) {
+        *error = true;
+        return false;
+    }
+    if (r != CS_HTTP1_REQUEST)
+        return false;
+    if (used < len && cs_buf_append(&c->in, data + used, len - used) < 0)
+        *error = true;
+    return true;
+}
+
+/* Sorts out a read() or write() result on connection k: the bytes moved; -1 to retry (EINTR);
+ * 0 when there is nothing to do until the next event, the connection having been dropped if
+ * it reached end of file or failed. */
+static ssize_t settle(cs_metrics_server_t *s, int k, ssize_t n) {
+    if (n > 0)
+        return n;
+    if (n < 0 && errno == EINTR)
+        return -1;
+    if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+        drop(s, k);
+    return 0;
+}
+
+static void progress(cs_metrics_server_t *s, int k, uint64_t now) {
+    mconn_t *c = s->conns[k];
+    for (;;) {
+        if (!c->writing) {
+            bool error = false, complete = false;
+            if (c->in.len) {
+                /* pipelined bytes first: take them out of c->in before feeding */
+                cs_buf_t pending = c->in;
+                c->in = (cs_buf_t){0};
+                complete = feed(c, pending.data, pending.len, &error);
+                cs_buf_free(&pending);
+            }
+            char buf[4096];
+            while (!complete && !error) {
+                ssize_t n = settle(s, k, read(c->fd, buf, sizeof(buf)));
+                if (n < 0)
+                    continue;
+                if (n == 0)
+                    return;
+                complete = feed(c, buf, (size_t)n, &error);
+            }
+            if (error) {
+                drop(s, k);
                 return;
             }
+            answer(s, k, now);
+        }
+        while (c->sent < c->out.len) {
+            ssize_t n = settle(s, k, write(c->fd, c->out.data + c->sent, c->out.len - c->sent));
             if (n < 0)
+                continue;
+            if (n == 0)
                 return;
-            size_t used;
-            cs_http1_result_t r = cs_http1_feed(&c->http, buf, (size_t)n, &used);
-            if (r == CS_HTTP1_ERROR) {
-                drop(s, c);
-                return;
-            }
-            if (r == CS_HTTP1_REQUEST) {
-                answer(s, c);
-                break;
-            }
+            c->sent += (size_t)n;
+            s->out_bytes -= (size_t)n;
         }
-    }
-    while (c->sent < c->out.len) {
-        ssize_t n = write(c->fd, c->out.data + c->sent, c->out.len - c->sent);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
-        if (n <= 0) {
-            drop(s, c);
+        if (!c->keep_alive) {
+            shutdown(c->fd, SHUT_WR);
+            drop(s, k);
             return;
         }
-        c->sent += (size_t)n;
+        cs_http1_next(&c->http);
+        cs_buf_free(&c->out);
+        c->sent = 0;
+        c->writing = false;
+        c->since = s->seq++;
+        c->deadline = now + HEAD_MS;
     }
-    shutdown(c->fd, SHUT_WR);
-    drop(s, c);
+}
+
+/* A free index for a new connection, dropping the longest-waiting reader when the table is
+ * full; -1 when every connection is writing a response. */
+static int free_index(cs_metrics_server_t *s) {
+    for (int k = 0; k < s->cap; k++)
+        if (s->conns[k] == NULL)
+            return k;
+    int victim = oldest(s, false, -1);
+    if (victim >= 0)
+        drop(s, victim);
+    return victim;
+}
+
+static void on_accept(cs_metrics_server_t *s, uint64_t now) {
+    for (int i = 0; i < CONNS_MAX && s->lfd >= 0; i++) {
+        int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            /* out of descriptors after all: make room, and retry on the next event */
+            int victim = oldest(s, false, -1);
+            if (victim >= 0)
+                drop(s, victim);
+            return;
+        }
+        if (fd < 0)
+            return; /* EAGAIN, or an aborted connection */
+        int k = free_index(s);
+        mconn_t *c = k >= 0 ? calloc(1, sizeof(*c)) : NULL;
+        if (c == NULL) {
+            close(fd); /* every connection is busy answering: this one must retry */
+            continue;
+        }
+        c->fd = fd;
+        c->since = s->seq++;
+        c->deadline = now + HEAD_MS;
+        cs_http1_init(&c->http, &limits);
+        s->conns[k] = c;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u64 = (uint64_t)k};
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            drop(s, k);
+            continue;
+        }
+        progress(s, k, now);
+    }
 }
 
 void cs_metrics_server_run(cs_metrics_server_t *s) {
-    struct epoll_event evs[32];
-    int n = epoll_wait(s->ep, evs, 32, 0);
+    struct epoll_event evs[64];
+    int n = epoll_wait(s->ep, evs, 64, 0);
     uint64_t now = cs_now_ms();
     for (int i = 0; i < n; i++) {
-        if (evs[i].data.u64 == (uint64_t)-1) {
-            for (;;) {
-                int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (fd < 0)
-                    break;
-                int k;
-                for (k = 0; k < MAX_CONNS && s->conns[k].fd >= 0; k++)
-                    ;
-                if (k == MAX_CONNS) {
-                    close(fd); /* too many scrapers at once */
-                    continue;
-                }
-                mconn_t *c = &s->conns[k];
-                memset(c, 0, sizeof(*c));
-                c->fd = fd;
-                c->deadline = now + CLIENT_MS;
-                cs_http1_init(&c->http, &limits);
-                struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET,
-                                         .data.u64 = (uint64_t)k};
-                epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
-                progress(s, c);
-            }
-            continue;
-        }
-        mconn_t *c = &s->conns[evs[i].data.u64];
-        if (c->fd >= 0)
-            progress(s, c);
+        uint64_t k = evs[i].data.u64;
+        if (k == LISTENER)
+            on_accept(s, now);
+        else if (k < (uint64_t)s->cap && s->conns[k])
+            progress(s, (int)k, now);
     }
-    for (int k = 0; k < MAX_CONNS; k++)
-        if (s->conns[k].fd >= 0 && now > s->conns[k].deadline)
-            drop(s, &s->conns[k]);
+    for (int k = 0; k < s->cap; k++)
+        if (s->conns[k] && now > s->conns[k]->deadline)
+            drop(s, k);
 }

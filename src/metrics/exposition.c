@@ -290,7 +290,7 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
         return -1;
     size_t n = 0;
     for (int i = 0; i < CS_MX_TABLE; i++)
-        if (atomic_load_explicit(&m->table[i].state, memory_order_acquire) == E_LIVE)
+        if (CS_MX_KIND(atomic_load_explicit(&m->table[i].state, memory_order_acquire)) == E_LIVE)
             list[n++] = &m->table[i];
     qsort(list, n, sizeof(*list), compare_entries);
     int rc = 0;

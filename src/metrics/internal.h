@@ -8,11 +8,16 @@
 #define CS_MX_NAME   96
 #define CS_MX_LABELS 448
 
+/* An entry's state word: its kind in the low two bits and, for CLAIMING and LIVE, the worker
+ * slot that owns it above them, so that one atomic load tells whose entry it is. EMPTY is never
+ * re-entered (probe chains end there); DEAD entries are claimed again by any process. */
 enum { E_EMPTY = 0, E_CLAIMING, E_LIVE, E_DEAD };
+#define CS_MX_STATE(kind, slot) ((uint32_t)(slot) << 2 | (uint32_t)(kind))
+#define CS_MX_KIND(state)       ((state)&3u)
 
 typedef struct {
     _Atomic uint32_t state;
-    int32_t slot; /* worker slot, or the retired slot */
+    int32_t slot; /* worker slot, or the retired slot (as in the state word) */
     uint32_t type;
     uint64_t hash;
     char name[CS_MX_NAME];

@@ -1,9 +1,11 @@
 /* Metrics recording. Everything a request updates is a relaxed atomic in the worker's own slot;
  * doubles (sums, rewards, model values) are added with a compare-and-swap loop on their bits.
- * Model-defined series go to an open-addressing table: a worker claims an empty entry with a
- * CAS, fills it, then publishes it; readers only look at published entries. The master never
- * frees entries (a dead worker's are folded into retired ones and tombstoned), so probe chains
- * stay intact. */
+ * Model-defined series go to an open-addressing table: a worker claims an empty entry or a
+ * tombstone with a CAS, fills it, then publishes it; readers only look at published entries.
+ * When a worker is reaped the master folds its entries into the retired ones and tombstones
+ * them, and tombstones entries the worker was still claiming when it died; tombstones are
+ * claimed again, and no entry ever becomes empty again, so probe chains stay intact. Nothing
+ * waits on another process: every walk of the table is bounded by its size. */
 #include "metrics/internal.h"
 
 #include "base/clock.h"
@@ -185,35 +187,53 @@ static uint64_t hash_key(int slot, int type, const char *name, const char *label
     return h;
 }
 
-/* Finds the live entry for the key, or claims and publishes a new one; NULL when full. */
+/* Fills a claimed entry (state CLAIMING by `slot`, so no other process reads it) and publishes it.
+ * A reused tombstone still holds its last owner's values: they were folded already. */
+static void publish(cs_mx_entry_t *e, uint64_t h, int slot, int type, const char *name,
+                    const char *labels) {
+    e->hash = h;
+    e->slot = slot;
+    e->type = (uint32_t)type;
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    snprintf(e->labels, sizeof(e->labels), "%s", labels);
+    atomic_store_explicit(&e->value, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->stamp, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->count, 0, memory_order_relaxed);
+    for (int b = 0; b < CS_MX_TIMER_BINS; b++)
+        atomic_store_explicit(&e->bins[b], 0, memory_order_relaxed);
+    atomic_store_explicit(&e->state, CS_MX_STATE(E_LIVE, slot), memory_order_release);
+}
+
+/* Finds the live entry for the key, or claims a tombstone or an empty entry and publishes it;
+ * NULL when the table is full. At most two passes over the table, and no waiting: any process
+ * may be killed at any instruction, so an entry another thread or process is claiming is passed
+ * over. The worst outcome of that is a second entry for one series, which the exposition sums
+ * (or, for a gauge, reads by stamp) exactly as it does one series in two workers.
+ *
+ * Only entries whose state word names `slot` are read beyond that word. Their fields were
+ * written by this process (or by the master for the retired slot) before the release store
+ * that published them, and nobody else rewrites them while they are LIVE: the master turns a
+ * worker's entries into tombstones only after that worker is dead. */
 static cs_mx_entry_t *lookup(cs_metrics_t *m, int slot, int type, const char *name,
-                             const char *labels, bool create) {
+                             const char *labels) {
     uint64_t h = hash_key(slot, type, name, labels);
-    for (uint32_t probe = 0; probe < CS_MX_TABLE; probe++) {
-        cs_mx_entry_t *e = &m->table[(h + probe) % CS_MX_TABLE];
-        uint32_t st = atomic_load_explicit(&e->state, memory_order_acquire);
-        if (st == E_LIVE && e->hash == h && e->slot == slot && (int)e->type == type &&
-            strcmp(e->name, name) == 0 && strcmp(e->labels, labels) == 0)
-            return e;
-        if (st == E_EMPTY && create) {
-            uint32_t expect = E_EMPTY;
-            if (!atomic_compare_exchange_strong(&e->state, &expect, E_CLAIMING))
-                continue; /* another process took it: look at it next round */
-            e->hash = h;
-            e->slot = slot;
-            e->type = (uint32_t)type;
-            snprintf(e->name, sizeof(e->name), "%s", name);
-            snprintf(e->labels, sizeof(e->labels), "%s", labels);
-            atomic_store_explicit(&e->state, E_LIVE, memory_order_release);
-            return e;
-        }
-        if (st == E_EMPTY)
-            return NULL;
-        if (st == E_CLAIMING) {
-            /* being published by another thread: wait for it, it may be our key */
-            while (atomic_load_explicit(&e->state, memory_order_acquire) == E_CLAIMING)
-                ;
-            probe--;
+    uint32_t live = CS_MX_STATE(E_LIVE, slot);
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t probe = 0; probe < CS_MX_TABLE; probe++) {
+            cs_mx_entry_t *e = &m->table[(h + probe) % CS_MX_TABLE];
+            uint32_t st = atomic_load_explicit(&e->state, memory_order_acquire);
+            if (st == live && e->hash == h && (int)e->type == type && strcmp(e->name, name) == 0 &&
+                strcmp(e->labels, labels) == 0)
+                return e;
+            /* first pass: the key is not in its chain once an empty entry is reached */
+            if (pass == 0 && st == E_EMPTY)
+                break;
+            /* second pass: the first tombstone or empty entry this process wins */
+            if (pass == 1 && (st == E_EMPTY || CS_MX_KIND(st) == E_DEAD) &&
+                atomic_compare_exchange_strong(&e->state, &st, CS_MX_STATE(E_CLAIMING, slot))) {
+                publish(e, h, slot, type, name, labels);
+                return e;
+            }
         }
     }
     return NULL;
@@ -251,7 +271,19 @@ static void observe(cs_mx_entry_t *e, int type, double value) {
 int cs_metrics_custom(cs_mx_type_t type, const char *name, const char *labels, double value) {
     if (bound == NULL)
         return 0;
-    cs_mx_entry_t *e = lookup(bound, bound_index, (int)type, name, labels, true);
+    /* Entries hold names and labels of bounded length; a longer one is refused rather than
+     * truncated, which would store a key other than the one compared. */
+    if (name == NULL || labels == NULL || strnlen(name, CS_MX_NAME) == CS_MX_NAME ||
+        strnlen(labels, CS_MX_LABELS) == CS_MX_LABELS) {
+        static _Atomic int logged;
+        if (!atomic_exchange(&logged, 1))
+            cs_log_error("metrics: model metric refused: its name must be under %d bytes and its "
+                         "label text under %d (first refused: %.64s...); such metrics are not "
+                         "recorded",
+                         CS_MX_NAME, CS_MX_LABELS, name ? name : "(null)");
+        return -1;
+    }
+    cs_mx_entry_t *e = lookup(bound, bound_index, (int)type, name, labels);
     if (e == NULL) {
         if (!atomic_exchange(&bound->table_full_logged, 1))
             cs_log_error("metrics: the table of model series is full (%d series); new series "
@@ -273,13 +305,26 @@ void cs_metrics_retire_slot(cs_metrics_t *m, int slot) {
     ADD(r->feedback, atomic_load(&s->feedback));
     cs_mx_add_double(&r->feedback_reward, cs_mx_double(&s->feedback_reward));
     memset((void *)s, 0, sizeof(*s));
+    uint32_t live = CS_MX_STATE(E_LIVE, slot), claiming = CS_MX_STATE(E_CLAIMING, slot);
     for (int i = 0; i < CS_MX_TABLE; i++) {
         cs_mx_entry_t *e = &m->table[i];
-        if (atomic_load(&e->state) != E_LIVE || e->slot != slot)
+        uint32_t st = atomic_load_explicit(&e->state, memory_order_acquire);
+        if (st == claiming) {
+            atomic_store(&e->state, E_DEAD); /* the worker was killed mid-claim */
             continue;
-        cs_mx_entry_t *into = lookup(m, m->slots, (int)e->type, e->name, e->labels, true);
-        if (into == NULL)
-            continue; /* table full: the entry stays as it is, and is still summed */
+        }
+        if (st != live)
+            continue;
+        cs_mx_entry_t *into = lookup(m, m->slots, (int)e->type, e->name, e->labels);
+        if (into == NULL) {
+            /* table full: the entry itself becomes a retired one, so the next worker in this
+             * slot does not find its predecessor's entries and nothing is lost */
+            atomic_store(&e->state, CS_MX_STATE(E_CLAIMING, m->slots));
+            e->slot = m->slots;
+            e->hash = hash_key(m->slots, (int)e->type, e->name, e->labels);
+            atomic_store_explicit(&e->state, CS_MX_STATE(E_LIVE, m->slots), memory_order_release);
+            continue;
+        }
         if (e->type == CS_MX_GAUGE) {
             if (atomic_load(&e->stamp) > atomic_load(&into->stamp)) {
                 atomic_store(&into->value, atomic_load(&e->value));

@@ -65,7 +65,9 @@ void cs_metrics_feedback(double reward);
 
 /* A model-defined series observation (spec §4.4): COUNTER adds, GAUGE sets, TIMER observes
  * milliseconds. `labels` is the canonical label text (sorted, escaped `k="v"` pairs joined by
- * commas, defaults not included). Returns 0, or -1 when the table is full (logged once). */
+ * commas, defaults not included). Returns 0, or -1 when the series is not recorded: the table
+ * is full (logged once), or the name is CS_MX_NAME (96) bytes or longer or the labels
+ * CS_MX_LABELS (448) or longer (logged once per process). Borrows both strings. Any thread. */
 int cs_metrics_custom(cs_mx_type_t type, const char *name, const char *labels, double value);
 
 /* Master: folds worker slot `slot` into the retired totals and clears it for its next worker. */

@@ -62,10 +62,15 @@ struct cs_native {
     char name[256];
 };
 
+/* What api_error_new returns when it cannot allocate: an error is never NULL, which would mean
+ * success. Static and never written, so any thread may return it; api_error_free ignores it. */
+static char oom_reason[] = "MICROSERVICE_INTERNAL_ERROR", oom_message[] = "out of memory";
+static cs_error oom_error = {500, oom_reason, oom_message};
+
 static cs_error *api_error_new(int status, const char *reason, const char *message) {
     cs_error *e = calloc(1, sizeof(*e));
     if (e == NULL)
-        return NULL;
+        return &oom_error;
     e->status = status >= 400 && status <= 599 ? status : 500;
     e->reason = strdup(reason ? reason : "MICROSERVICE_INTERNAL_ERROR");
     e->message = strdup(message ? message : "");
@@ -73,13 +78,13 @@ static cs_error *api_error_new(int status, const char *reason, const char *messa
         free(e->reason);
         free(e->message);
         free(e);
-        return NULL;
+        return &oom_error;
     }
     return e;
 }
 
 static void api_error_free(cs_error *e) {
-    if (e == NULL)
+    if (e == NULL || e == &oom_error)
         return;
     free(e->reason);
     free(e->message);

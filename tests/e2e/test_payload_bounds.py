@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import BUILD, Server
+from conftest import BUILD, Server, skip_in_sanitizer_build
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 IDENTITY = os.path.join(BUILD, "examples/native/identity/identity.so")
@@ -51,7 +51,7 @@ def test_mixed_ndarray_memory_is_proportional(server_factory):
     d = json.loads(body)
     assert st == 500 and d["status"]["reason"] == "MICROSERVICE_INTERNAL_ERROR", body
     if sanitized(worker):
-        pytest.skip("memory is not measurable in a sanitizer build")
+        skip_in_sanitizer_build("peak memory")
     hwm1, peak1 = status_kb(worker, "VmHWM"), status_kb(worker, "VmPeak")
     size_kb = len(MIXED) / 1024
     # body, tree (64 bytes a row), child stack: ~6x the body; the built-in model then reads the

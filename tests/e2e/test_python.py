@@ -9,7 +9,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import BIN, Server, proc_status
+from conftest import BIN, Server, proc_status, skip_in_sanitizer_build
 
 pytest.importorskip("numpy")
 MODELS = os.path.join(os.path.dirname(__file__), "pymodels")
@@ -450,7 +450,7 @@ def idle_growth_kb(s, bodies, rounds=2):
     """Posts the bodies at once, `rounds` times: the answers, and how much the (only) worker's
     RSS has grown since before the first."""
     if sanitizer_allocator():
-        pytest.skip("RSS says nothing under a sanitizer's allocator")
+        skip_in_sanitizer_build("RSS")
     [worker] = s.workers()
     base = proc_status(worker, "VmRSS")
     for _ in range(rounds):

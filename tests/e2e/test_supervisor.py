@@ -69,7 +69,9 @@ def test_kill_9_worker_under_load_is_respawned_and_other_workers_lose_nothing(se
     ok, failures = load.finish()
     # Only requests in flight on the killed worker's connections can fail: at most one per client.
     assert len(failures) <= 8, failures
-    assert all(f != 500 for f in failures)
+    # Load records a failure as (status, body) or as an exception's name: those connections may
+    # break, but no request may get an HTTP error
+    assert [f for f in failures if not isinstance(f, str)] == [], failures
     assert "was sent Killed" in s.logs() or "Respawning" in s.logs()
     assert ok > 400
 

@@ -11,6 +11,7 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,13 +28,23 @@ static const char *fake_getenv(const char *name) {
     return NULL;
 }
 
+/* Parses `argc` arguments after the program name. Unless they name an annotations file, one that
+ * does not exist is passed: the host's /etc/podinfo/annotations (the default) must not change
+ * what a test sees. */
 static int parse(cs_config_t *cfg, const char **env, char *err, int argc, ...) {
     char *argv[32] = {"cserve"};
+    bool has_annotations = false;
     va_list ap;
     va_start(ap, argc);
-    for (int i = 0; i < argc; i++)
+    for (int i = 0; i < argc; i++) {
         argv[i + 1] = va_arg(ap, char *);
+        has_annotations |= strncmp(argv[i + 1], "--annotations-file", 18) == 0;
+    }
     va_end(ap);
+    if (!has_annotations) {
+        argv[++argc] = "--annotations-file";
+        argv[++argc] = "/nonexistent/annotations";
+    }
     fake_env = env;
     return cs_config_parse(cfg, argc + 1, argv, fake_getenv, err, 512);
 }

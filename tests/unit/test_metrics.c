@@ -1,5 +1,7 @@
 /* Metrics registry and exposition: label text, TIMER bins with numpy's edge rule, folding a dead
- * worker's counts into the retired totals, gauges keeping the latest value. */
+ * worker's counts into the retired totals, gauges keeping the latest value, and the model-series
+ * table under churn: recycled workers, overlong keys, workers killed in the middle of a claim,
+ * threads claiming at once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,13 +10,35 @@
 
 #include "base/buf.h"
 #include "metrics/labels.h"
+#include "metrics/internal.h"
 #include "metrics/registry.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Runs fn in a child process that SIGALRM ends after 20 s: code that used to spin forever
+ * fails the test instead of hanging it. */
+static void run_bounded(void (*fn)(void)) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        fn();
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("child ended by signal %d (spinning, or a crash)", WTERMSIG(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
 
 static char *render(cs_metrics_t *m, bool per_worker) {
-    static char text[1 << 16];
+    static char text[1 << 20];
     cs_buf_t b = {0};
     assert_int_equal(cs_metrics_render(m, &b, per_worker, "model_name=\"m\""), 0);
     snprintf(text, sizeof(text), "%.*s", (int)b.len, b.data);
@@ -79,10 +103,151 @@ static void test_timer_bins_and_folding(void **state) {
     cs_metrics_bind(NULL, 0);
 }
 
+/* 10 series, 1,000 workers recycled through one slot: every observation is recorded, the
+ * retired totals hold them all, and the table does not fill (it did after ~200 recycles). */
+static void test_tombstones_reused(void **state) {
+    (void)state;
+    cs_metrics_t *m = cs_metrics_new(2);
+    assert_non_null(m);
+    cs_metrics_slot_used(m, 1);
+    for (int w = 0; w < 1000; w++) {
+        cs_metrics_bind(m, 1);
+        for (int k = 0; k < 10; k++) {
+            char name[16];
+            snprintf(name, sizeof(name), "series%d", k);
+            assert_int_equal(cs_metrics_custom(CS_MX_COUNTER, name, "", 1), 0);
+        }
+        cs_metrics_retire_slot(m, 1);
+    }
+    int live = 0;
+    for (int i = 0; i < CS_MX_TABLE; i++)
+        live += CS_MX_KIND(atomic_load(&m->table[i].state)) == E_LIVE;
+    assert_int_equal(live, 10); /* the retired ones only */
+    char *t = render(m, false);
+    assert_non_null(strstr(t, "series0_total{model_name=\"m\"} 1000.0"));
+    assert_non_null(strstr(t, "series9_total{model_name=\"m\"} 1000.0"));
+    cs_metrics_bind(NULL, 0);
+}
+
+/* Overlong names and labels are refused, not truncated into a key that never matches again
+ * (each observation used to take a new entry, 2,048 of them filled the table). */
+static void test_overlong_keys_refused(void **state) {
+    (void)state;
+    cs_metrics_t *m = cs_metrics_new(1);
+    assert_non_null(m);
+    cs_metrics_bind(m, 0);
+    char name[200], labels[600];
+    memset(name, 'n', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    snprintf(labels, sizeof(labels), "k=\"%0500d\"", 0);
+    for (int i = 0; i < 3000; i++) {
+        assert_int_equal(cs_metrics_custom(CS_MX_COUNTER, name, "", 1), -1);
+        assert_int_equal(cs_metrics_custom(CS_MX_COUNTER, "short", labels, 1), -1);
+    }
+    /* the longest accepted: 95 bytes of name */
+    name[CS_MX_NAME - 1] = '\0';
+    assert_int_equal(cs_metrics_custom(CS_MX_COUNTER, name, "", 1), 0);
+    assert_int_equal(cs_metrics_custom(CS_MX_COUNTER, name, "", 1), 0);
+    assert_int_equal(cs_metrics_custom(CS_MX_COUNTER, "ok", "", 1), 0);
+    char *t = render(m, false);
+    assert_non_null(strstr(t, "ok_total{model_name=\"m\"} 1.0"));
+    char expect[sizeof(name) + 64];
+    snprintf(expect, sizeof(expect), "%s_total{model_name=\"m\"} 2.0", name);
+    assert_non_null(strstr(t, expect));
+    assert_int_equal(cs_metrics_custom(CS_MX_GAUGE, NULL, "", 1), -1);
+    cs_metrics_bind(NULL, 0);
+}
+
+/* A worker in slot 0 killed in the middle of claims: its CLAIMING entries (every entry not
+ * live, here) used to stay forever and make the master's fold and every later lookup spin. */
+static void killed_mid_claim(void) {
+    cs_metrics_t *m = cs_metrics_new(2);
+    assert_non_null(m);
+    cs_metrics_slot_used(m, 1);
+    cs_metrics_bind(m, 0);
+    assert_int_equal(cs_metrics_custom(CS_MX_COUNTER, "c", "", 2), 0);
+    for (int i = 0; i < CS_MX_TABLE; i++)
+        if (atomic_load(&m->table[i].state) == E_EMPTY)
+            atomic_store(&m->table[i].state, E_CLAIMING); /* slot 0's claim, as the old code */
+    cs_metrics_retire_slot(m, 0);
+    cs_metrics_bind(m, 0); /* its successor */
+    assert_int_equal(cs_metrics_custom(CS_MX_COUNTER, "c", "", 3), 0);
+    cs_metrics_bind(m, 1); /* another worker, never stuck behind slot 0's leftovers */
+    assert_int_equal(cs_metrics_custom(CS_MX_COUNTER, "d", "", 1), 0);
+    char *t = render(m, false);
+    assert_non_null(strstr(t, "c_total{model_name=\"m\"} 5.0"));
+    assert_non_null(strstr(t, "d_total{model_name=\"m\"} 1.0"));
+}
+
+static void test_killed_mid_claim(void **state) {
+    (void)state;
+    run_bounded(killed_mid_claim);
+}
+
+/* With the table full, a dead worker's entries become retired ones in place: nothing of theirs
+ * is lost and its successor starts from fresh entries. */
+static void test_full_table_retire(void **state) {
+    (void)state;
+    cs_metrics_t *m = cs_metrics_new(2);
+    assert_non_null(m);
+    cs_metrics_slot_used(m, 1);
+    cs_metrics_bind(m, 1);
+    int n = 0;
+    char name[32];
+    for (;; n++) {
+        snprintf(name, sizeof(name), "s%d", n);
+        if (cs_metrics_custom(CS_MX_COUNTER, name, "", 1) < 0)
+            break;
+    }
+    assert_int_equal(n, CS_MX_TABLE);
+    cs_metrics_retire_slot(m, 1);
+    cs_metrics_bind(m, 1);
+    assert_int_equal(cs_metrics_custom(CS_MX_COUNTER, "s0", "", 1), -1); /* still full */
+    char *t = render(m, false);
+    assert_non_null(strstr(t, "s0_total{model_name=\"m\"} 1.0"));
+    assert_non_null(strstr(t, "s2047_total{model_name=\"m\"} 1.0"));
+    cs_metrics_bind(NULL, 0);
+}
+
+/* Model threads of one worker recording the same new series at once: every observation counts
+ * (duplicates of a series, if a race makes one, are summed). Also a ThreadSanitizer case. */
+static void *record(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 2000; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "t%d", i % 20);
+        assert_int_equal(cs_metrics_custom(CS_MX_COUNTER, name, "k=\"v\"", 1), 0);
+        assert_int_equal(cs_metrics_custom(CS_MX_TIMER, "lat", "", 1.5), 0);
+    }
+    return NULL;
+}
+
+static void test_threads_claim_at_once(void **state) {
+    (void)state;
+    cs_metrics_t *m = cs_metrics_new(1);
+    assert_non_null(m);
+    cs_metrics_bind(m, 0);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, record, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    char *t = render(m, false);
+    assert_non_null(strstr(t, "t0_total{k=\"v\",model_name=\"m\"} 400.0"));
+    assert_non_null(strstr(t, "t19_total{k=\"v\",model_name=\"m\"} 400.0"));
+    assert_non_null(strstr(t, "lat_count{model_name=\"m\"} 8000.0"));
+    cs_metrics_bind(NULL, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_label_text),
         cmocka_unit_test(test_timer_bins_and_folding),
+        cmocka_unit_test(test_tombstones_reused),
+        cmocka_unit_test(test_overlong_keys_refused),
+        cmocka_unit_test(test_killed_mid_claim),
+        cmocka_unit_test(test_full_table_retire),
+        cmocka_unit_test(test_threads_claim_at_once),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }
