@@ -86,9 +86,11 @@ $(BUILD)/%.so: %.c include/cserve/model.h
 	@mkdir -p $(dir $@)
 	$(CC) -Iinclude $(CFLAGS) $(WARN) -fPIC -shared -o $@ $< -lm
 
+# $< and the objects only: the .d file adds headers (and the .c files a test includes) as
+# prerequisites, which must not reach the link.
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(LLHTTP_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -MMD -MP -o $@ $^ $(LDFLAGS) -lcmocka $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -MMD -MP -o $@ $< $(filter %.o,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
 
 # test_native includes src/runtime/native.c itself (to reach its static functions and to fail
 # its allocations on purpose), so it links everything but native.o.
