@@ -133,6 +133,12 @@ typedef struct {
 int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs_seldon_env_t *env,
                              cs_arena_t *arena, cs_seldon_request_t *out, cs_seldon_error_t *err);
 
+/* The 400 "Invalid request data type: b'...'" of a PAYLOAD_PASSTHROUGH predict whose model has
+ * no predict_raw (§3.10): Python's bytes repr of body[0..len), cut after CS_SELDON_REPR_MAX
+ * characters. Reads exactly `len` bytes (the body need not be NUL-terminated). Any thread. */
+#define CS_SELDON_REPR_MAX 400
+void cs_seldon_bytes_invalid(const char *body, size_t len, cs_seldon_error_t *err);
+
 /* Model metadata (§3.8.7): defaults from `image` (PREDICTIVE_UNIT_IMAGE, may be NULL), then
  * `model_meta`'s keys, then `env_meta`'s (MODEL_METADATA), validated against the reference's
  * schema. Writes the /metadata body to `out` and returns 0, or -1 when the result is invalid
