@@ -74,3 +74,78 @@ def test_passthrough_error_is_bounded():
         assert full.startswith(info) and len(info) > 300
     finally:
         s.stop()
+
+
+def worker_peak_kb(server):
+    """Peak resident memory (VmHWM) of the only worker."""
+    (pid,) = server.workers()
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def post_json(server, body):
+    st, _, data = server.request("POST", "/api/v1.0/predictions", body,
+                                 {"Content-Type": "application/json"}, timeout=60)
+    return st, json.loads(data)
+
+
+def test_tftensor_elements_are_bounded_by_the_request():
+    # 96 bytes claiming 2^28 doubles (2 GiB): refused before anything is allocated or touched
+    s = Server(model=None, env={"GUNICORN_WORKERS": "1"})
+    try:
+        before = worker_peak_kb(s)
+        st, out = post_json(s, b'{"data":{"tftensor":{"dtype":"DT_DOUBLE","tensorShape":'
+                               b'{"dim":[{"size":"268435456"}]}}}}')
+        assert st == 400, out
+        assert out["status"]["reason"] == "MICROSERVICE_BAD_DATA"
+        assert "padding to the shape is limited to 65536" in out["status"]["info"]
+        assert worker_peak_kb(s) - before < 64 * 1024
+        # tensor_content too short for its shape: the mismatch is found before allocating
+        st, out = post_json(s, b'{"data":{"tftensor":{"dtype":"DT_DOUBLE","tensorShape":'
+                               b'{"dim":[{"size":"268435456"}]},"tensorContent":"AAAAAAAAAAA="}}}')
+        assert st == 500 and "does not match the shape" in out["status"]["info"], out
+        # a shape whose product overflows
+        st, out = post_json(s, b'{"data":{"tftensor":{"dtype":"DT_INT64","tensorShape":{"dim":'
+                               b'[{"size":"4294967296"},{"size":"4294967296"},{"size":"16"}]},'
+                               b'"int64Val":["1"]}}}')
+        assert st == 400 and "is too large" in out["status"]["info"], out
+        assert worker_peak_kb(s) - before < 64 * 1024
+        # make_ndarray's padding within the bound still works: one value fills the shape
+        st, out = post_json(s, b'{"data":{"tftensor":{"dtype":"DT_DOUBLE","tensorShape":'
+                               b'{"dim":[{"size":"4"},{"size":"2"}]},"doubleVal":[1]}}}')
+        assert st == 200, out
+        assert s.request("GET", "/health/ping")[0] == 200
+    finally:
+        s.stop()
+
+
+def test_empty_tensor_dimensions_are_bounded():
+    # 60 bytes, no elements, a 10^12 second dimension: the identity model's response would be
+    # 10^12 generated names (capped at 10^6 = 10.9 MB before); refused instead
+    pytest.importorskip("numpy")
+    s = Server(model="MModel", cwd=MODELS, env={"GUNICORN_WORKERS": "1"})
+    try:
+        st, out = post_json(s, b'{"data":{"tensor":{"shape":[0,1000000000000],"values":[]}}}')
+        assert st == 400, out
+        assert out["status"]["info"] == (
+            "tensor shape (0,1000000000000) is too large for an array without elements: its "
+            "non-zero dimensions may multiply to at most 65536")
+        st, out = post_json(s, b'{"data":{"tftensor":{"dtype":"DT_DOUBLE","tensorShape":{"dim":'
+                               b'[{"size":"0"},{"size":"1000000000000"}]}}}}')
+        assert st == 400 and "without elements" in out["status"]["info"], out
+        # small empty shapes keep the reference's names
+        st, out = post_json(s, b'{"data":{"tensor":{"shape":[0,3],"values":[]}}}')
+        assert st == 200, out
+        assert out["data"]["names"] == ["t:0", "t:1", "t:2"]
+        assert out["data"]["tensor"] == {"shape": [0, 3], "values": []}
+        # values that do not match the shape, even when its product overflows: numpy's text
+        st, out = post_json(s, b'{"data":{"tensor":{"shape":[4294967296,4294967296,2],'
+                               b'"values":[1]}}}')
+        assert st == 500, out
+        assert out["status"]["info"] == ("cannot reshape array of size 1 into shape "
+                                         "(4294967296,4294967296,2)")
+    finally:
+        s.stop()
