@@ -1,6 +1,8 @@
 /* libFuzzer driver for the HTTP/1.1 request parser. The input is split at an offset taken from
  * its first byte, to exercise requests arriving in two reads; complete requests are consumed in
- * a loop the way the worker does with pipelined input. */
+ * a loop the way the worker does with pipelined input. The heap stays within the budget
+ * proportional to the input (budget.h). */
+#include "budget.h"
 #include "http/http1.h"
 
 #include <stddef.h>
@@ -12,6 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const cs_http1_limits_t limits = {4094, 100, 8190, 1 << 20};
     if (size == 0)
         return 0;
+    fuzz_budget_begin();
     size_t split = data[0] % (size);
     data++, size--;
     if (split > size)
@@ -41,5 +44,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
 done:
     cs_http1_close(&p);
+    fuzz_budget_end(size);
     return 0;
 }

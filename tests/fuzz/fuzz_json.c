@@ -1,6 +1,8 @@
 /* libFuzzer driver for the JSON codec, differential: the numeric-array fast path and the plain
  * token path must accept the same documents and serialise them to the same bytes; whatever is
- * accepted must re-parse to the same serialisation (the writer's output is valid input). */
+ * accepted must re-parse to the same serialisation (the writer's output is valid input). The
+ * heap stays within the budget proportional to the input (budget.h). */
+#include "budget.h"
 #include "json/json.h"
 
 #include <stdint.h>
@@ -29,6 +31,7 @@ static int parse_write(const char *text, size_t n, int fast, cs_buf_t *out) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    fuzz_budget_begin();
     /* a private copy: the parser may read the text through the tree afterwards */
     char *text = malloc(size ? size : 1);
     memcpy(text, data, size);
@@ -48,5 +51,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_buf_free(&b);
     cs_buf_free(&c);
     free(text);
+    fuzz_budget_end(size);
     return 0;
 }
