@@ -39,7 +39,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MODEL_SRC := $(wildcard tests/models/*.c) $(wildcard examples/native/*/*.c)
 MODEL_SO := $(patsubst %.c,$(BUILD)/%.so,$(MODEL_SRC))
 
-.PHONY: all deps run test unit e2e asan ubsan tsan fuzz bench format format-check clean
+.PHONY: all deps run test unit e2e asan ubsan tsan fuzz fuzz-long bench format format-check clean
 
 PY_SRC := $(shell find python -name '*.py' | sort)
 PROTO_SRC := $(shell find proto -name '*.proto' | sort)
@@ -132,6 +132,10 @@ tsan:
 
 fuzz:
 	$(MAKE) -C tests/fuzz
+
+# a fuzzing campaign (FUZZ_LONG_SECONDS per driver, FUZZ_JOBS in parallel); not part of CI
+fuzz-long:
+	$(MAKE) -C tests/fuzz long
 
 $(BUILD)/bench/json_bench: bench/json_bench.c $(LIB_OBJ) $(LLHTTP_OBJ)
 	@mkdir -p $(dir $@)

@@ -10,6 +10,8 @@
 #include <strings.h>
 
 static int decode_into(cs_buf_t *out, const char *s, size_t n) {
+    if (n == 0) /* out->data may still be NULL: no pointer arithmetic on it */
+        return 0;
     if (cs_buf_reserve(out, n) < 0)
         return -ENOMEM;
     char *o = out->data + out->len;
@@ -43,7 +45,7 @@ int cs_form_urlencoded_get(const char *s, size_t len, const char *name, cs_buf_t
             found = -ENOMEM;
             break;
         }
-        if (key.len == nl && memcmp(key.data, name, nl) == 0 && end > i) {
+        if (key.len == nl && (nl == 0 || memcmp(key.data, name, nl) == 0) && end > i) {
             found = 1;
             if (eq && decode_into(out, eq + 1, end - kend - 1) < 0)
                 found = -ENOMEM;

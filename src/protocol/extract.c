@@ -162,6 +162,51 @@ int cs_seldon_extract(const cs_request_t *req, cs_arena_t *arena, cs_json_t *out
     return 0;
 }
 
+/* Python's repr() of bytes: b'...' (or b"..." when the bytes hold a ' and no "), with \\, the
+ * quote, \t \n \r escaped, printable ASCII as is and every other byte as \xhh. At most
+ * cap - 1 characters are written, cut before an escape that does not fit and without the closing
+ * quote when cut (the reference prints the whole repr; an error text needs its start, as with
+ * the JSON reprs of invalid_request), so the work is bounded by the output. It never reads past
+ * `n`: a body is not NUL-terminated, and the bytes after it are whatever the buffer held before
+ * (on a keep-alive connection, the previous request's body: another client's data). */
+static void bytes_repr(char *out, size_t cap, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    char quote = memchr(s, '\'', n) && !memchr(s, '"', n) ? '"' : '\'';
+    size_t k = 0, i;
+    out[k++] = 'b';
+    out[k++] = quote;
+    /* room is kept for one escape (4), the closing quote and the NUL */
+    for (i = 0; i < n && k + 6 <= cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\\' || c == (unsigned char)quote) {
+            out[k++] = '\\';
+            out[k++] = (char)c;
+        } else if (c == '\t' || c == '\n' || c == '\r') {
+            out[k++] = '\\';
+            out[k++] = c == '\t' ? 't' : c == '\n' ? 'n' : 'r';
+        } else if (c >= 0x20 && c < 0x7f) {
+            out[k++] = (char)c;
+        } else {
+            out[k++] = '\\';
+            out[k++] = 'x';
+            out[k++] = hex[c >> 4];
+            out[k++] = hex[c & 15];
+        }
+    }
+    if (i == n)
+        out[k++] = quote;
+    out[k] = '\0';
+}
+
+void cs_seldon_bytes_invalid(const char *body, size_t len, cs_seldon_error_t *err) {
+    static const char prefix[] = "Invalid request data type: ";
+    char repr[CS_SELDON_REPR_MAX + 1];
+    bytes_repr(repr, sizeof(repr), len ? body : "", len);
+    err->status = 400;
+    err->reason = "MICROSERVICE_BAD_DATA";
+    snprintf(err->info, sizeof(err->info), "%s%s", prefix, repr);
+}
+
 int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs_seldon_env_t *env,
                              cs_arena_t *arena, cs_seldon_request_t *out, cs_seldon_error_t *err) {
     memset(out, 0, sizeof(*out));

@@ -105,6 +105,30 @@ static void shape_text(char *out, size_t n, const int64_t *shape, uint32_t ndim,
         snprintf(out + k, n - k, ndim == 1 ? ",)" : ")");
 }
 
+int cs_seldon_shape_count(const char *what, const int64_t *shape, uint32_t ndim, size_t *count,
+                          cs_seldon_error_t *err) {
+    size_t nonzero = 1;
+    bool empty = false, overflow = false;
+    for (uint32_t i = 0; i < ndim; i++) {
+        if (shape[i] == 0)
+            empty = true;
+        else if (shape[i] < 0 || __builtin_mul_overflow(nonzero, (size_t)shape[i], &nonzero))
+            overflow = true;
+    }
+    if (overflow || (empty && nonzero > CS_SELDON_FILL_MAX)) {
+        char st[256];
+        shape_text(st, sizeof(st), shape, ndim, ",");
+        if (overflow)
+            return fail(err, 400, BAD_DATA, "%s shape %s is too large", what, st);
+        return fail(err, 400, BAD_DATA,
+                    "%s shape %s is too large for an array without elements: its non-zero "
+                    "dimensions may multiply to at most %d",
+                    what, st, CS_SELDON_FILL_MAX);
+    }
+    *count = empty ? 0 : nonzero;
+    return 0;
+}
+
 /* ---- numpy's view of nested lists -------------------------------------------------------- */
 
 static bool is_list(const cs_json_t *v) {
@@ -244,23 +268,27 @@ static int decode_tensor(cs_seldon_msg_t *m, const cs_json_t *t, cs_seldon_error
     }
     int64_t known = 1;
     int infer = -1;
+    bool overflow = false; /* then the shape cannot match the values either */
     for (uint32_t i = 0; i < ndim; i++) {
         if (dims[i] == -1 && infer < 0)
             infer = (int)i;
         else if (dims[i] < 0)
             return fail(err, 500, INTERNAL, "negative dimensions not allowed");
-        else
-            known *= dims[i];
+        else if (__builtin_mul_overflow(known, dims[i], &known))
+            overflow = true;
     }
     int64_t size = (int64_t)na->count;
-    if (infer >= 0 && known > 0 && size % known == 0)
+    if (!overflow && infer >= 0 && known > 0 && size % known == 0)
         dims[infer] = size / known;
-    else if (infer >= 0 || known != size) {
+    else if (overflow || infer >= 0 || known != size) {
         char st[256];
         shape_text(st, sizeof(st), dims, ndim, ",");
         return fail(err, 500, INTERNAL, "cannot reshape array of size %lld into shape %s",
                     (long long)size, st);
     }
+    size_t count; /* the values match the shape: only an empty shape is left to bound */
+    if (cs_seldon_shape_count("tensor", dims, ndim, &count, err) < 0)
+        return -1;
     m->numeric = true;
     m->array.dtype = na->dtype;
     m->array.ndim = ndim;

@@ -59,6 +59,19 @@ typedef struct {
     size_t count;
 } cs_seldon_array_t;
 
+/* Elements a request may have made up for it without carrying them: tftensor's padding of a
+ * short value list (or zeros) up to its shape, and the non-zero dimensions of an array with no
+ * elements (free in the request, but each costs a generated name or an empty nested list in the
+ * response). Everything else a request decodes to is bounded by the bytes it carries. */
+#define CS_SELDON_FILL_MAX 65536
+
+/* The element count of a declared shape (`what` names the payload in the error text), checked
+ * before anything is allocated: the product may not overflow, and a shape with a zero dimension
+ * may have non-zero dimensions multiplying to at most CS_SELDON_FILL_MAX. 0 with *count, or -1
+ * with a 400 in `err`. */
+int cs_seldon_shape_count(const char *what, const int64_t *shape, uint32_t ndim, size_t *count,
+                          cs_seldon_error_t *err);
+
 /* tftensor (§5.5): a TensorProto in protobuf JSON to an int64/float64 array, and back (keys in
  * sorted order, as Flask prints them). Return 0, or -1 (decode: with `err`). */
 int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_array_t *out,
@@ -142,6 +155,12 @@ typedef struct {
  * PAYLOAD_PASSTHROUGH, the body then being the model's). Returns 0 or -1 with `err`. */
 int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs_seldon_env_t *env,
                              cs_arena_t *arena, cs_seldon_request_t *out, cs_seldon_error_t *err);
+
+/* The 400 "Invalid request data type: b'...'" of a PAYLOAD_PASSTHROUGH predict whose model has
+ * no predict_raw (§3.10): Python's bytes repr of body[0..len), cut after CS_SELDON_REPR_MAX
+ * characters. Reads exactly `len` bytes (the body need not be NUL-terminated). Any thread. */
+#define CS_SELDON_REPR_MAX 400
+void cs_seldon_bytes_invalid(const char *body, size_t len, cs_seldon_error_t *err);
 
 /* Model metadata (§3.8.7): defaults from `image` (PREDICTIVE_UNIT_IMAGE, may be NULL), then
  * `model_meta`'s keys, then `env_meta`'s (MODEL_METADATA), validated against the reference's

@@ -59,7 +59,11 @@ static bool number(const cs_json_t *v, double *d, int64_t *i) {
         return true;
     }
     if (v->type == CS_JSON_FLOAT) {
-        *d = v->u.d, *i = (int64_t)v->u.d;
+        /* out of int64's range (or NaN) the cast would be undefined: saturate */
+        *d = v->u.d;
+        *i = v->u.d >= 0x1p63 ? INT64_MAX : v->u.d >= -0x1p63 ? (int64_t)v->u.d : INT64_MIN;
+        if (isnan(v->u.d))
+            *i = 0;
         return true;
     }
     if (v->type == CS_JSON_TRUE || v->type == CS_JSON_FALSE) {
@@ -92,7 +96,6 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
     const cs_json_t *shape = member(t, "tensorShape", "tensor_shape");
     const cs_json_t *dims = shape ? cs_json_get(shape, "dim") : NULL;
     memset(out, 0, sizeof(*out));
-    size_t count = 1;
     if (dims && dims->type == CS_JSON_ARRAY) {
         if (dims->len > CS_JSON_MAX_DIMS)
             return fail(err, "tftensor: too many dimensions");
@@ -100,22 +103,25 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
             const cs_json_t *size = cs_json_get(&dims->u.items[i], "size");
             double dd = 0;
             int64_t n = 0;
-            if (size && !number(size, &dd, &n))
-                return fail(err, "tftensor: bad dimension size");
-            if (n < 0 || (n && count > ((size_t)1 << 31) / (size_t)n))
+            if ((size && !number(size, &dd, &n)) || n < 0)
                 return fail(err, "tftensor: bad dimension size");
             out->shape[out->ndim++] = n;
-            count *= (size_t)n;
         }
     }
+    /* Every element is checked against what the request carries before the array is
+     * allocated: tensor_content must hold exactly the shape's bytes, and the typed field may be
+     * padded (make_ndarray repeats its last value, or gives zeros) only up to
+     * CS_SELDON_FILL_MAX elements, so a few bytes cannot claim gigabytes. */
+    size_t count;
+    if (cs_seldon_shape_count("tftensor", out->shape, out->ndim, &count, err) < 0)
+        return -1;
     out->dtype = d->is_float ? CS_DTYPE_FLOAT64 : CS_DTYPE_INT64;
     out->count = count;
-    void *data = cs_arena_alloc(arena, (count ? count : 1) * 8);
-    if (data == NULL)
-        return fail(err, "out of memory");
-    out->data = data;
     const cs_json_t *content = member(t, "tensorContent", "tensor_content");
     if (content && content->type == CS_JSON_STRING && content->len) {
+        /* base64 holds at most 3 bytes per 4 characters */
+        if (count > (content->len / 4 * 3 + 3) / (size_t)d->size)
+            return fail(err, "tftensor: tensor_content does not match the shape");
         unsigned char *raw = cs_arena_alloc(arena, content->len * 3 / 4 + 3);
         size_t n;
         if (raw == NULL ||
@@ -123,6 +129,10 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
             return fail(err, "tftensor: tensor_content is not base64");
         if (n != count * (size_t)d->size)
             return fail(err, "tftensor: tensor_content does not match the shape");
+        void *data = cs_arena_alloc(arena, (count ? count : 1) * 8);
+        if (data == NULL)
+            return fail(err, "out of memory");
+        out->data = data;
         for (size_t i = 0; i < count; i++) {
             const unsigned char *p = raw + i * (size_t)d->size;
             uint64_t u = 0;
@@ -180,6 +190,20 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
         nv = vals->len;
         items = vals->u.items;
     }
+    size_t given = vals && vals->type == CS_JSON_NUMARRAY ? vals->u.num->count : nv;
+    if (count > given && count > CS_SELDON_FILL_MAX) {
+        err->status = 400;
+        err->reason = "MICROSERVICE_BAD_DATA";
+        snprintf(err->info, sizeof(err->info),
+                 "tftensor: the shape needs %zu values and %zu are given; padding to the shape "
+                 "is limited to %d elements",
+                 count, given, CS_SELDON_FILL_MAX);
+        return -1;
+    }
+    void *data = cs_arena_alloc(arena, (count ? count : 1) * 8);
+    if (data == NULL)
+        return fail(err, "out of memory");
+    out->data = data;
     for (size_t i = 0; i < count; i++) {
         double dv = 0;
         int64_t iv = 0;

@@ -130,6 +130,13 @@ int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *ou
                 yaml_event_delete(&ev);
                 break;
             }
+            if (depth > 0 && stack[depth - 1].mapping && stack[depth - 1].want_key) {
+                /* a list or mapping as a key (`? [a]: b`): PyYAML's safe_load refuses it too,
+                 * and the tree's keys are strings */
+                snprintf(err, errlen, "found unhashable key (line %zu)", ev.start_mark.line + 1);
+                yaml_event_delete(&ev);
+                break;
+            }
             frame_t *f = &stack[depth++];
             memset(f, 0, sizeof(*f));
             f->mapping = type == YAML_MAPPING_START_EVENT;

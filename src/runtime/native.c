@@ -781,9 +781,8 @@ static void native_execute(void *impl, cs_route_t route, const cs_request_t *req
         api_error_free(e);
     } else if (!call.responded && route == CS_ROUTE_PREDICT && rt->env.passthrough) {
         /* the reference's normal path then fails on the bytes */
-        char info[200];
-        snprintf(info, sizeof(info), "Invalid request data type: b'%.100s'", req->body);
-        cs_response_error(resp, 400, "MICROSERVICE_BAD_DATA", info);
+        cs_seldon_bytes_invalid(req->body, req->body_len, &err);
+        cs_seldon_error_respond(&err, resp);
     } else if (call.responded) {
         /* a raw answer, as a Python *_raw method's (its bytes verbatim under passthrough) */
         if (!(route == CS_ROUTE_PREDICT && rt->env.passthrough) &&

@@ -1133,9 +1133,8 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         /* PAYLOAD_PASSTHROUGH (§3.10): the body's bytes to predict_raw, its answer sent back */
         PyObject *m = method(py, "predict_raw");
         if (m == NULL) {
-            char info[200];
-            snprintf(info, sizeof(info), "Invalid request data type: b'%.100s'", req->body);
-            return fail(err, 400, "MICROSERVICE_BAD_DATA", info);
+            cs_seldon_bytes_invalid(req->body, req->body_len, err);
+            return -1;
         }
         PyObject *arg = PyBytes_FromStringAndSize(req->body, (Py_ssize_t)req->body_len);
         result = arg ? PyObject_CallOneArg(m, arg) : NULL;

@@ -3,7 +3,8 @@
  * a loop the way the worker does with pipelined input. Each request's path and query must lie
  * inside its target (the one exception: the "/" of an absolute-form target with no path) and
  * its body within the limit; anything else traps. Seeds in corpus/http1 start with that split
- * byte. */
+ * byte. The heap stays within the budget proportional to the input (budget.h). */
+#include "budget.h"
 #include "http/http1.h"
 
 #include <stdbool.h>
@@ -17,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const cs_http1_limits_t limits = {4094, 100, 8190, 1 << 20};
     if (size == 0)
         return 0;
+    fuzz_budget_begin();
     size_t split = data[0] % (size);
     data++, size--;
     if (split > size)
@@ -55,5 +57,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
 done:
     cs_http1_close(&p);
+    fuzz_budget_end(size);
     return 0;
 }

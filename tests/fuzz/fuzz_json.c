@@ -1,7 +1,9 @@
 /* libFuzzer driver for the JSON codec, differential: the numeric-array fast path and the plain
  * token path must accept the same documents and serialise them to the same bytes (JSON and
  * Python repr); whatever is accepted must re-parse to the same serialisation (the writer's
- * output is valid input); a repr cut at a limit must be the prefix of the whole one. */
+ * output is valid input); a repr cut at a limit must be the prefix of the whole one. The heap
+ * stays within the budget proportional to the input (budget.h). */
+#include "budget.h"
 #include "json/json.h"
 
 #include <stdint.h>
@@ -36,6 +38,7 @@ static int parse_write(const char *text, size_t n, int fast, cs_buf_t *out, cs_b
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    fuzz_budget_begin();
     /* a private copy: the parser may read the text through the tree afterwards */
     char *text = malloc(size ? size : 1);
     memcpy(text, data, size);
@@ -59,5 +62,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_buf_free(&ar);
     cs_buf_free(&br);
     free(text);
+    fuzz_budget_end(size);
     return 0;
 }

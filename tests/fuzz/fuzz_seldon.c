@@ -1,6 +1,11 @@
-/* libFuzzer driver for the Seldon message path: an HTTP body goes through extraction (as
- * application/json), message decoding and response construction for each route, with the
- * model's "not implemented" fallbacks standing in for a model. Nothing may crash or leak. */
+/* libFuzzer driver for the Seldon message path: an HTTP body goes through extraction, message
+ * decoding and response construction for each route, with the model's "not implemented"
+ * fallbacks standing in for a model (transform-input's is the identity, so request shapes reach
+ * the generated names). The first byte picks the route (value % 5) and the content type
+ * (value / 5 % 7: JSON, multipart, urlencoded, text/plain, none, a +json type, or the body as
+ * the query string). Nothing may crash or leak, and the heap may not grow beyond the budget
+ * proportional to the input (budget.h). */
+#include "budget.h"
 #include "http/request.h"
 #include "protocol/seldon.h"
 
@@ -13,17 +18,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const cs_route_t routes[] = {CS_ROUTE_PREDICT, CS_ROUTE_TRANSFORM_INPUT,
                                         CS_ROUTE_AGGREGATE, CS_ROUTE_FEEDBACK, CS_ROUTE_ROUTE};
+    static const char *types[] = {"application/json",
+                                  "multipart/form-data; boundary=B",
+                                  "application/x-www-form-urlencoded",
+                                  "text/plain",
+                                  NULL,
+                                  "application/vnd.seldon+json",
+                                  NULL};
     if (size == 0)
         return 0;
+    fuzz_budget_begin();
     cs_route_t route = routes[data[0] % 5];
+    int type = data[0] / 5 % 7;
     char *body = malloc(size);
     memcpy(body, data + 1, size - 1);
-    cs_header_t ct = {"Content-Type", "application/json", 12, 16};
+    cs_header_t ct = {"Content-Type", types[type], 12,
+                      types[type] ? (uint32_t)strlen(types[type]) : 0};
     cs_request_t req = {.method = CS_METHOD_POST,
                         .headers = &ct,
-                        .header_count = 1,
+                        .header_count = types[type] ? 1 : 0,
                         .body = body,
                         .body_len = size - 1};
+    if (type == 6) { /* ?json=... */
+        req.query = body;
+        req.query_len = (uint32_t)(size - 1);
+        req.body_len = 0;
+    }
     cs_arena_t arena;
     cs_arena_init(&arena);
     cs_response_t resp;
@@ -66,5 +86,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_response_close(&resp);
     cs_arena_free(&arena);
     free(body);
+    fuzz_budget_end(size);
     return 0;
 }

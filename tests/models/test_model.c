@@ -3,6 +3,7 @@
  *   "sleep:<ms>"  sleeps, then answers {"slept":<ms>}
  *   "crash"       aborts the worker process
  *   "whoami"      answers {"pid":P,"tid":T,"load_tid":L} (T and L: OS thread ids)
+ *   "noanswer..." returns without answering (the server's PAYLOAD_PASSTHROUGH error follows)
  *   anything else is echoed back with status 200
  * With CSERVE_TEST_LOAD_FAIL set in the environment its load hook fails. */
 #include <cserve/model.h>
@@ -65,6 +66,8 @@ cs_error *cs_model_execute(cs_model *m, cs_call *call) {
                          (int)getpid(), (long)syscall(SYS_gettid));
         return m->api->call_respond(call, 200, NULL, out, (size_t)n);
     }
+    if (len >= 8 && memcmp(body, "noanswer", 8) == 0)
+        return NULL;
     return m->api->call_respond(call, 200, NULL, body, len);
 }
 

@@ -9,6 +9,7 @@
 #include "base/base64.h"
 #include "protocol/parameters.h"
 #include "protocol/seldon.h"
+#include "protocol/yaml.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -256,6 +257,73 @@ static void test_raw_answer_metrics(void **state) {
     assert_int_equal(rc, -1);
 }
 
+/* Python's repr(bytes), reading exactly the given length (issue 8: a %.100s read on into the
+ * previous request's bytes). */
+static void test_bytes_repr_is_bounded_by_length(void **state) {
+    (void)state;
+    cs_seldon_error_t err;
+    /* the bytes after the length are another request's: they must not appear */
+    const char buf[] = "it's\x00\xff\"\\\t\n\r\x7fSECRET";
+    cs_seldon_bytes_invalid(buf, 12, &err);
+    assert_int_equal(err.status, 400);
+    assert_string_equal(err.reason, "MICROSERVICE_BAD_DATA");
+    assert_string_equal(err.info,
+                        "Invalid request data type: b'it\\'s\\x00\\xff\"\\\\\\t\\n\\r\\x7f'");
+    cs_seldon_bytes_invalid("it's", 4, &err);
+    assert_string_equal(err.info, "Invalid request data type: b\"it's\"");
+    cs_seldon_bytes_invalid(NULL, 0, &err);
+    assert_string_equal(err.info, "Invalid request data type: b''");
+    /* long bodies: cut before an escape that does not fit, without the closing quote */
+    char big[1000];
+    memset(big, 0xff, sizeof(big));
+    cs_seldon_bytes_invalid(big, sizeof(big), &err);
+    const char *repr = err.info + strlen("Invalid request data type: ");
+    assert_true(strlen(repr) <= CS_SELDON_REPR_MAX);
+    assert_true(strlen(repr) > CS_SELDON_REPR_MAX - 4);
+    assert_int_equal((strlen(repr) - 2) % 4, 0);
+    assert_memory_equal(repr, "b'\\xff", 6);
+}
+
+/* Declared shapes: counted without overflow, empty ones bounded (issue 8). */
+static void test_shape_count(void **state) {
+    (void)state;
+    cs_seldon_error_t err;
+    size_t n;
+    const int64_t ok[] = {2, 3, 4}, empty[] = {0, 65536}, wide[] = {0, 65537},
+                  over[] = {4294967296LL, 4294967296LL, 16};
+    assert_int_equal(cs_seldon_shape_count("tensor", ok, 3, &n, &err), 0);
+    assert_int_equal(n, 24);
+    assert_int_equal(cs_seldon_shape_count("tensor", NULL, 0, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(cs_seldon_shape_count("tensor", empty, 2, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(cs_seldon_shape_count("tensor", wide, 2, &n, &err), -1);
+    assert_int_equal(err.status, 400);
+    assert_string_equal(err.info,
+                        "tensor shape (0,65537) is too large for an array without "
+                        "elements: its non-zero dimensions may multiply to at most 65536");
+    assert_int_equal(cs_seldon_shape_count("tftensor", over, 3, &n, &err), -1);
+    assert_string_equal(err.info, "tftensor shape (4294967296,4294967296,16) is too large");
+}
+
+/* A list or mapping as a mapping key: refused as PyYAML's safe_load does (found by fuzz_yaml:
+ * the tree got members without a key). */
+static void test_yaml_collection_keys(void **state) {
+    (void)state;
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v;
+    char err[128];
+    static const char doc[] = "? [a]\n: b\n";
+    assert_int_equal(cs_yaml_parse(doc, sizeof(doc) - 1, &a, &v, err, sizeof(err)), -1);
+    assert_string_equal(err, "found unhashable key (line 1)");
+    static const char flow[] = "{x: 1, {y: 2}: 3}";
+    assert_int_equal(cs_yaml_parse(flow, sizeof(flow) - 1, &a, &v, err, sizeof(err)), -1);
+    static const char fine[] = "x: [1, {y: 2}]";
+    assert_int_equal(cs_yaml_parse(fine, sizeof(fine) - 1, &a, &v, err, sizeof(err)), 0);
+    cs_arena_free(&a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_raw_answer_metrics),
@@ -265,6 +333,9 @@ int main(void) {
         cmocka_unit_test(test_fallbacks),
         cmocka_unit_test(test_base64_like_python),
         cmocka_unit_test(test_parameters),
+        cmocka_unit_test(test_bytes_repr_is_bounded_by_length),
+        cmocka_unit_test(test_shape_count),
+        cmocka_unit_test(test_yaml_collection_keys),
     };
     return cmocka_run_group_tests_name("seldon", tests, NULL, NULL);
 }
