@@ -335,7 +335,8 @@ static void split_target(cs_request_t *r) {
                 s++;
         }
     }
-    const char *q = memchr(s, '?', (size_t)(end - s));
+    /* s <= end always; said explicitly, since gcc's -fsanitize build cannot prove it */
+    const char *q = s < end ? memchr(s, '?', (size_t)(end - s)) : NULL;
     r->path = s;
     r->path_len = (uint32_t)((q ? q : end) - s);
     if (absolute && r->path_len == 0) /* http://host and http://host/ name the same resource */
