@@ -82,9 +82,12 @@ $(BUILD)/llhttp/%.o: $(LLHTTP_SRC)/%.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) -I$(LLHTTP_INC) -DLLHTTP_STRICT_MODE=1 $(CFLAGS) -w -c -o $@ $<
 
+# The test models are built with hidden visibility, as many projects build their libraries:
+# <cserve/model.h> must export the entry points by itself (CSM_EXPORT).
+$(BUILD)/tests/models/%.so: MODEL_CFLAGS := -fvisibility=hidden
 $(BUILD)/%.so: %.c include/cserve/model.h
 	@mkdir -p $(dir $@)
-	$(CC) -Iinclude $(CFLAGS) $(WARN) -fPIC -shared -o $@ $< -lm
+	$(CC) -Iinclude $(CFLAGS) $(MODEL_CFLAGS) $(WARN) -fPIC -shared -o $@ $< -lm
 
 # $< and the objects only: the .d file adds headers (and the .c files a test includes) as
 # prerequisites, which must not reach the link.

@@ -1,7 +1,8 @@
-/* The server side of the native ABI under allocation failure: api_error_new must never return
+/* The server side of the native ABI: under allocation failure api_error_new must never return
  * NULL (NULL means success, so an error path would report success with an unset value), and
  * the static out-of-memory error it returns instead must travel like any other error and be
- * freed as a no-op.
+ * freed as a no-op; a model can read every error back; and the 1.0 function table keeps its
+ * layout.
  *
  * The file under test is included (h2o's way) so that its static functions are reachable and
  * its allocations go through a wrapper that fails on request; the Makefile links this test
@@ -47,7 +48,7 @@ static void test_error_new_never_null(void **state) {
     /* each of its three allocations failing in turn, then none */
     for (int pass = 0; pass <= 3; pass++) {
         alloc_pass = pass;
-        cs_error *e = server_api.error_new(404, "MICROSERVICE_BAD_DATA", "no such thing");
+        csm_error *e = server_api.error_new(404, "MICROSERVICE_BAD_DATA", "no such thing");
         alloc_pass = -1;
         assert_non_null(e);
         if (pass < 3) {
@@ -58,7 +59,7 @@ static void test_error_new_never_null(void **state) {
             assert_string_equal(e->reason, "MICROSERVICE_INTERNAL_ERROR");
             /* shared and static: freeing it is always a no-op (called through a volatile
              * pointer, or gcc's use-after-free check takes the second call for a bug) */
-            void (*volatile release)(cs_error *) = server_api.error_free;
+            void (*volatile release)(csm_error *) = server_api.error_free;
             release(e);
             release(e);
             assert_string_equal(e->message, "out of memory");
@@ -76,12 +77,12 @@ static void test_server_error_path_out_of_memory(void **state) {
     (void)state;
     cs_response_t resp;
     cs_response_init(&resp);
-    cs_call call;
+    csm_call call;
     memset(&call, 0, sizeof(call));
     call.resp = &resp;
     call.responded = 1; /* answering twice is an error */
     alloc_pass = 0;
-    cs_error *e = server_api.call_respond(&call, 200, "text/plain", "x", 1);
+    csm_error *e = server_api.call_respond(&call, 200, "text/plain", "x", 1);
     alloc_pass = -1;
     assert_non_null(e);
     assert_int_equal(e->status, 500);
@@ -90,11 +91,11 @@ static void test_server_error_path_out_of_memory(void **state) {
 }
 
 /* A model returning the out-of-memory error: the client gets a 500 error body saying so. */
-static cs_error *oom_execute(cs_model *model, cs_call *call) {
+static csm_error *oom_execute(csm_model *model, csm_call *call) {
     (void)model;
     (void)call;
     alloc_pass = 0;
-    cs_error *e = server_api.error_new(400, NULL, "would have been this");
+    csm_error *e = server_api.error_new(400, NULL, "would have been this");
     alloc_pass = -1;
     return e;
 }
@@ -121,11 +122,76 @@ static void test_model_error_out_of_memory(void **state) {
     cs_response_close(&resp);
 }
 
+/* What a model reads back from an error (ABI 1.0: error_code, error_reason, error_message). */
+static void test_error_accessors(void **state) {
+    (void)state;
+    csm_error *e = server_api.error_new(404, "MICROSERVICE_BAD_DATA", "no such thing");
+    assert_int_equal(server_api.error_code(e), 404);
+    assert_string_equal(server_api.error_reason(e), "MICROSERVICE_BAD_DATA");
+    assert_string_equal(server_api.error_message(e), "no such thing");
+    server_api.error_free(e);
+    e = server_api.error_new(200, NULL, NULL); /* not an error status; defaults */
+    assert_int_equal(server_api.error_code(e), 500);
+    assert_string_equal(server_api.error_reason(e), "MICROSERVICE_INTERNAL_ERROR");
+    assert_string_equal(server_api.error_message(e), "");
+    server_api.error_free(e);
+    server_api.error_free(NULL);
+    alloc_pass = 0;
+    e = server_api.error_new(400, NULL, "lost");
+    alloc_pass = -1;
+    assert_int_equal(server_api.error_code(e), 500);
+    assert_string_equal(server_api.error_message(e), "out of memory");
+}
+
+/* The 1.0 table, frozen: later minors only append. A member moved, removed or inserted here
+ * breaks every model built against 1.0, so this list changes only with a new major. */
+static const size_t api_1_0[] = {
+    offsetof(csm_api, error_new),       offsetof(csm_api, error_free),
+    offsetof(csm_api, error_code),      offsetof(csm_api, error_reason),
+    offsetof(csm_api, error_message),   offsetof(csm_api, log),
+    offsetof(csm_api, param_count),     offsetof(csm_api, param_name),
+    offsetof(csm_api, param_type),      offsetof(csm_api, param_int),
+    offsetof(csm_api, param_float),     offsetof(csm_api, param_bool),
+    offsetof(csm_api, param_string),    offsetof(csm_api, call_kind),
+    offsetof(csm_api, call_body),       offsetof(csm_api, call_message_count),
+    offsetof(csm_api, call_payload),    offsetof(csm_api, call_tensor),
+    offsetof(csm_api, call_name_count), offsetof(csm_api, call_name),
+    offsetof(csm_api, call_bytes),      offsetof(csm_api, call_json),
+    offsetof(csm_api, call_feedback),   offsetof(csm_api, call_respond),
+    offsetof(csm_api, respond_tensor),  offsetof(csm_api, respond_str),
+    offsetof(csm_api, respond_bin),     offsetof(csm_api, respond_json),
+    offsetof(csm_api, respond_route),   offsetof(csm_api, set_class_names),
+    offsetof(csm_api, add_tag),         offsetof(csm_api, add_metric),
+};
+
+static void test_api_table_layout(void **state) {
+    (void)state;
+    assert_int_equal(server_api.abi_version, CSM_ABI_VERSION(1, 0));
+    assert_int_equal(server_api.size, sizeof(csm_api));
+    size_t expect = 8, n = sizeof(api_1_0) / sizeof(api_1_0[0]);
+    for (size_t i = 0; i < n; i++, expect += sizeof(void (*)(void))) {
+        assert_int_equal(api_1_0[i], expect);
+        void (*fn)(void);
+        memcpy(&fn, (const char *)&server_api + api_1_0[i], sizeof(fn));
+        assert_non_null(fn);
+    }
+    assert_int_equal(sizeof(csm_api), expect);
+    assert_int_equal(sizeof(csm_tensor), 24);
+    /* a model on an older server: what its table lacks reads as absent */
+    csm_api older = server_api;
+    older.size = (uint32_t)offsetof(csm_api, error_code);
+    assert_true(CSM_API_HAS(&older, error_free));
+    assert_false(CSM_API_HAS(&older, error_code));
+    assert_true(CSM_API_HAS(&server_api, add_metric));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_new_never_null),
         cmocka_unit_test(test_server_error_path_out_of_memory),
         cmocka_unit_test(test_model_error_out_of_memory),
+        cmocka_unit_test(test_error_accessors),
+        cmocka_unit_test(test_api_table_layout),
     };
     return cmocka_run_group_tests_name("native", tests, NULL, NULL);
 }
