@@ -96,8 +96,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -MMD -MP -o $@ $< $(filter %.o,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
 
 # test_native includes src/runtime/native.c itself (to reach its static functions and to fail
-# its allocations on purpose), so it links everything but native.o.
-$(BUILD)/tests/test_native: tests/unit/test_native.c $(filter-out $(BUILD)/src/runtime/native.o,$(LIB_OBJ)) $(LLHTTP_OBJ)
+# its allocations on purpose), so it links everything but native.o; it loads the identity
+# example, found beside it in $(BUILD).
+$(BUILD)/tests/test_native: tests/unit/test_native.c $(filter-out $(BUILD)/src/runtime/native.o,$(LIB_OBJ)) $(LLHTTP_OBJ) $(BUILD)/examples/native/identity/identity.so
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -MMD -MP -o $@ $< $(filter %.o,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
 

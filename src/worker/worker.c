@@ -960,6 +960,7 @@ static void unload_model(worker_t *w) {
         w->cfg->graceful_timeout > 0 ? (uint64_t)w->cfg->graceful_timeout * 1000 : 1000;
     uint64_t deadline = cs_now_ms() + wait_ms;
     for (uint64_t now = cs_now_ms(); now < deadline; now = cs_now_ms()) {
+        cs_pool_nudge(&w->pool, cs_now_ns(), POOL_PATIENCE_NS); /* as the loop would */
         struct pollfd p = {.fd = w->pool.efd, .events = POLLIN};
         int remaining = (int)(deadline - now);
         if (poll(&p, 1, remaining < TICK_MS ? remaining : TICK_MS) <= 0)

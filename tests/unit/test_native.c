@@ -13,9 +13,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <libgen.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Allocations native.c makes: the next `alloc_pass` succeed, then all fail; -1 never fails. */
 static int alloc_pass = -1;
@@ -29,7 +33,10 @@ static bool alloc_fails(void) {
     return false;
 }
 
+static int callocs; /* in the request path only api_error_new uses calloc */
+
 static void *failing_calloc(size_t n, size_t size) {
+    callocs++;
     return alloc_fails() ? NULL : calloc(n, size);
 }
 
@@ -185,6 +192,53 @@ static void test_api_table_layout(void **state) {
     assert_true(CSM_API_HAS(&server_api, add_metric));
 }
 
+/* An example model frees the errors it receives and does not return: identity reads a jsonData
+ * payload after call_tensor refused it, and that error is the model's to free. */
+static int model_frees;
+
+static void counting_error_free(csm_error *e) {
+    if (e)
+        model_frees++;
+    api_error_free(e);
+}
+
+static void test_identity_frees_the_errors_it_handles(void **state) {
+    (void)state;
+    char exe[PATH_MAX], path[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    /* $(BUILD)/tests/test_native -> $(BUILD)/examples/native/identity/identity.so */
+    snprintf(path, sizeof(path), "%s/../examples/native/identity/identity.so", dirname(exe));
+    cs_native_t rt;
+    memset(&rt, 0, sizeof(rt));
+    char err[256];
+    if (open_native(&rt, path, err, sizeof(err)) < 0)
+        fail_msg("%s", err);
+    csm_api api = server_api;
+    api.error_free = counting_error_free;
+    csm_parameters params = {0};
+    assert_null(rt.entry.init(&api, &params, &rt.model));
+    rt.env = (cs_seldon_env_t){NULL, NULL, true, false, true};
+    cs_header_t ct = {"content-type", "application/json", 12, 16};
+    const char *body = "{\"jsonData\":{\"a\":1}}";
+    cs_request_t req = {.method = CS_METHOD_POST,
+                        .headers = &ct,
+                        .header_count = 1,
+                        .body = body,
+                        .body_len = strlen(body)};
+    cs_response_t resp;
+    cs_response_init(&resp);
+    callocs = model_frees = 0;
+    native_execute(&rt, CS_ROUTE_PREDICT, &req, &resp);
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(callocs, 1); /* call_tensor's "not a numeric array" */
+    assert_int_equal(model_frees, callocs);
+    cs_response_close(&resp);
+    rt.entry.fini(rt.model);
+    dlclose(rt.dl);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_new_never_null),
@@ -192,6 +246,7 @@ int main(void) {
         cmocka_unit_test(test_model_error_out_of_memory),
         cmocka_unit_test(test_error_accessors),
         cmocka_unit_test(test_api_table_layout),
+        cmocka_unit_test(test_identity_frees_the_errors_it_handles),
     };
     return cmocka_run_group_tests_name("native", tests, NULL, NULL);
 }

@@ -99,8 +99,9 @@ static csm_error *echo(const csm_api *api, csm_call *call, uint32_t msg) {
         return NULL;
     default:
         /* numeric arrays as tensors; anything else (strings, jsonData) as JSON */
-        if (api->call_tensor(call, msg, &t) == NULL)
+        if ((e = api->call_tensor(call, msg, &t)) == NULL)
             return api->respond_tensor(call, &t);
+        api->error_free(e); /* ours to free: not a numeric array, so read it as JSON */
         if ((e = api->call_json(call, msg, &p, &n)))
             return e;
         return api->respond_json(call, p, n);
