@@ -107,22 +107,26 @@ static csm_error *oom_execute(csm_model *model, csm_call *call) {
     return e;
 }
 
-static void test_model_error_out_of_memory(void **state) {
-    (void)state;
-    cs_native_t rt;
-    memset(&rt, 0, sizeof(rt));
-    rt.entry.execute = oom_execute;
-    rt.env = (cs_seldon_env_t){NULL, NULL, true, false, true};
+/* POSTs a JSON `body` to the model's /predict; `resp` is initialised here, closed by the caller. */
+static void predict(cs_native_t *rt, const char *body, cs_response_t *resp) {
+    rt->env = (cs_seldon_env_t){NULL, NULL, true, false, true};
     cs_header_t ct = {"content-type", "application/json", 12, 16};
-    const char *body = "{\"data\":{\"ndarray\":[[1,2]]}}";
     cs_request_t req = {.method = CS_METHOD_POST,
                         .headers = &ct,
                         .header_count = 1,
                         .body = body,
                         .body_len = strlen(body)};
+    cs_response_init(resp);
+    native_execute(rt, CS_ROUTE_PREDICT, &req, resp);
+}
+
+static void test_model_error_out_of_memory(void **state) {
+    (void)state;
+    cs_native_t rt;
+    memset(&rt, 0, sizeof(rt));
+    rt.entry.execute = oom_execute;
     cs_response_t resp;
-    cs_response_init(&resp);
-    native_execute(&rt, CS_ROUTE_PREDICT, &req, &resp);
+    predict(&rt, "{\"data\":{\"ndarray\":[[1,2]]}}", &resp);
     assert_int_equal(resp.status, 500);
     cs_buf_append(&resp.body, "", 1);
     assert_non_null(strstr(resp.body.data, "out of memory"));
@@ -219,18 +223,9 @@ static void test_identity_frees_the_errors_it_handles(void **state) {
     api.error_free = counting_error_free;
     csm_parameters params = {0};
     assert_null(rt.entry.init(&api, &params, &rt.model));
-    rt.env = (cs_seldon_env_t){NULL, NULL, true, false, true};
-    cs_header_t ct = {"content-type", "application/json", 12, 16};
-    const char *body = "{\"jsonData\":{\"a\":1}}";
-    cs_request_t req = {.method = CS_METHOD_POST,
-                        .headers = &ct,
-                        .header_count = 1,
-                        .body = body,
-                        .body_len = strlen(body)};
-    cs_response_t resp;
-    cs_response_init(&resp);
     callocs = model_frees = 0;
-    native_execute(&rt, CS_ROUTE_PREDICT, &req, &resp);
+    cs_response_t resp;
+    predict(&rt, "{\"jsonData\":{\"a\":1}}", &resp);
     assert_int_equal(resp.status, 200);
     assert_int_equal(callocs, 1); /* call_tensor's "not a numeric array" */
     assert_int_equal(model_frees, callocs);
