@@ -82,9 +82,12 @@ $(BUILD)/llhttp/%.o: $(LLHTTP_SRC)/%.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) -I$(LLHTTP_INC) -DLLHTTP_STRICT_MODE=1 $(CFLAGS) -w -c -o $@ $<
 
+# The test models are built with hidden visibility, as many projects build their libraries:
+# <cserve/model.h> must export the entry points by itself (CSM_EXPORT).
+$(BUILD)/tests/models/%.so: MODEL_CFLAGS := -fvisibility=hidden
 $(BUILD)/%.so: %.c include/cserve/model.h
 	@mkdir -p $(dir $@)
-	$(CC) -Iinclude $(CFLAGS) $(WARN) -fPIC -shared -o $@ $< -lm
+	$(CC) -Iinclude $(CFLAGS) $(MODEL_CFLAGS) $(WARN) -fPIC -shared -o $@ $< -lm
 
 # $< and the objects only: the .d file adds headers (and the .c files a test includes) as
 # prerequisites, which must not reach the link.
@@ -93,8 +96,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -MMD -MP -o $@ $< $(filter %.o,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
 
 # test_native includes src/runtime/native.c itself (to reach its static functions and to fail
-# its allocations on purpose), so it links everything but native.o.
-$(BUILD)/tests/test_native: tests/unit/test_native.c $(filter-out $(BUILD)/src/runtime/native.o,$(LIB_OBJ)) $(LLHTTP_OBJ)
+# its allocations on purpose), so it links everything but native.o; it loads the identity
+# example, found beside it in $(BUILD).
+$(BUILD)/tests/test_native: tests/unit/test_native.c $(filter-out $(BUILD)/src/runtime/native.o,$(LIB_OBJ)) $(LLHTTP_OBJ) $(BUILD)/examples/native/identity/identity.so
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -MMD -MP -o $@ $< $(filter %.o,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
 

@@ -1,4 +1,4 @@
-/* Native model runtime: dlopen()s a model, checks its ABI version, and implements the cs_api
+/* Native model runtime: dlopen()s a model, checks its ABI version, and implements the csm_api
  * table it calls back into. The built-in mock classifier goes through the very same path, which
  * keeps the ABI exercised by every default run. */
 #include "runtime/native.h"
@@ -18,14 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct cs_error {
+struct csm_error {
     int status;
     char *reason;
     char *message;
 };
 
-struct cs_call {
-    cs_call_kind kind;
+struct csm_call {
+    csm_call_kind kind;
     const cs_request_t *req;
     cs_response_t *resp;
     cs_arena_t *arena;
@@ -45,7 +45,7 @@ struct cs_call {
     int has_routing;
 };
 
-struct cs_parameters {
+struct csm_parameters {
     cs_param_t *items;
     uint32_t count;
 };
@@ -55,7 +55,7 @@ typedef struct cs_native cs_native_t;
 struct cs_native {
     void *dl; /* NULL for the built-in model */
     cs_native_entry_t entry;
-    cs_model *model;
+    csm_model *model;
     cs_seldon_env_t env;
     cs_buf_t metadata; /* the /metadata body, computed once at start-up */
     bool metadata_ok;
@@ -65,10 +65,10 @@ struct cs_native {
 /* What api_error_new returns when it cannot allocate: an error is never NULL, which would mean
  * success. Static and never written, so any thread may return it; api_error_free ignores it. */
 static char oom_reason[] = "MICROSERVICE_INTERNAL_ERROR", oom_message[] = "out of memory";
-static cs_error oom_error = {500, oom_reason, oom_message};
+static csm_error oom_error = {500, oom_reason, oom_message};
 
-static cs_error *api_error_new(int status, const char *reason, const char *message) {
-    cs_error *e = calloc(1, sizeof(*e));
+static csm_error *api_error_new(int32_t status, const char *reason, const char *message) {
+    csm_error *e = calloc(1, sizeof(*e));
     if (e == NULL)
         return &oom_error;
     e->status = status >= 400 && status <= 599 ? status : 500;
@@ -83,7 +83,7 @@ static cs_error *api_error_new(int status, const char *reason, const char *messa
     return e;
 }
 
-static void api_error_free(cs_error *e) {
+static void api_error_free(csm_error *e) {
     if (e == NULL || e == &oom_error)
         return;
     free(e->reason);
@@ -91,17 +91,29 @@ static void api_error_free(cs_error *e) {
     free(e);
 }
 
-static cs_call_kind api_call_kind(const cs_call *call) {
+static int32_t api_error_code(const csm_error *e) {
+    return e->status;
+}
+
+static const char *api_error_reason(const csm_error *e) {
+    return e->reason;
+}
+
+static const char *api_error_message(const csm_error *e) {
+    return e->message;
+}
+
+static csm_call_kind api_call_kind(const csm_call *call) {
     return call->kind;
 }
 
-static void api_call_body(const cs_call *call, const char **data, size_t *len) {
+static void api_call_body(const csm_call *call, const char **data, uint64_t *len) {
     *data = call->req->body;
     *len = call->req->body_len;
 }
 
-static cs_error *api_call_respond(cs_call *call, int status, const char *content_type,
-                                  const void *body, size_t len) {
+static csm_error *api_call_respond(csm_call *call, int32_t status, const char *content_type,
+                                   const void *body, uint64_t len) {
     if (call->responded || call->answered)
         return api_error_new(500, NULL, "the call was already answered");
     cs_response_t *r = call->resp;
@@ -118,66 +130,67 @@ static cs_error *api_call_respond(cs_call *call, int status, const char *content
     return NULL;
 }
 
-static void api_log(cs_log_level level, const char *message) {
+static void api_log(csm_log_level level, const char *message) {
     cs_log((cs_log_level_t)level, "%s", message);
 }
 
-static uint32_t api_call_message_count(const cs_call *call) {
+static uint32_t api_call_message_count(const csm_call *call) {
     return call->count;
 }
 
-static const cs_seldon_msg_t *message(const cs_call *call, uint32_t msg) {
+static const cs_seldon_msg_t *message(const csm_call *call, uint32_t msg) {
     return msg < call->count ? &call->msgs[msg] : NULL;
 }
 
-static cs_payload api_call_payload(const cs_call *call, uint32_t msg) {
+static csm_payload api_call_payload(const csm_call *call, uint32_t msg) {
     const cs_seldon_msg_t *m = message(call, msg);
     if (m == NULL)
-        return CS_PAYLOAD_ABSENT;
+        return CSM_PAYLOAD_ABSENT;
     switch (m->kind) {
     case CS_MSG_NDARRAY:
-        return CS_PAYLOAD_NDARRAY;
+        return CSM_PAYLOAD_NDARRAY;
     case CS_MSG_TENSOR:
-        return CS_PAYLOAD_TENSOR;
+        return CSM_PAYLOAD_TENSOR;
     case CS_MSG_TFTENSOR:
-        return CS_PAYLOAD_TFTENSOR;
+        return CSM_PAYLOAD_TFTENSOR;
     case CS_MSG_DATA_EMPTY:
-        return CS_PAYLOAD_DATA_EMPTY;
+        return CSM_PAYLOAD_DATA_EMPTY;
     case CS_MSG_JSONDATA:
-        return CS_PAYLOAD_JSON;
+        return CSM_PAYLOAD_JSON;
     case CS_MSG_STRDATA:
-        return CS_PAYLOAD_STR;
+        return CSM_PAYLOAD_STR;
     case CS_MSG_BINDATA:
-        return CS_PAYLOAD_BIN;
+        return CSM_PAYLOAD_BIN;
     default:
-        return CS_PAYLOAD_ABSENT;
+        return CSM_PAYLOAD_ABSENT;
     }
 }
 
-static cs_error *api_call_tensor(const cs_call *call, uint32_t msg, cs_tensor *out) {
+static csm_error *api_call_tensor(const csm_call *call, uint32_t msg, csm_tensor *out) {
     const cs_seldon_msg_t *m = message(call, msg);
     if (m == NULL || !m->numeric)
         return api_error_new(500, NULL, "the request payload is not a numeric array");
-    out->dtype = m->array.dtype == CS_DTYPE_INT64 ? CS_DT_INT64 : CS_DT_FLOAT64;
+    out->dtype = m->array.dtype == CS_DTYPE_INT64 ? CSM_DT_INT64 : CSM_DT_FLOAT64;
     out->ndim = m->array.ndim;
     out->shape = m->array.shape;
     out->data = m->array.data;
     return NULL;
 }
 
-static uint32_t api_call_name_count(const cs_call *call, uint32_t msg) {
+static uint32_t api_call_name_count(const csm_call *call, uint32_t msg) {
     const cs_seldon_msg_t *m = message(call, msg);
     return m && m->names && m->names->type == CS_JSON_ARRAY ? m->names->len : 0;
 }
 
-static const char *api_call_name(const cs_call *call, uint32_t msg, uint32_t i) {
+static const char *api_call_name(const csm_call *call, uint32_t msg, uint32_t i) {
     if (i >= api_call_name_count(call, msg))
         return NULL;
     const cs_json_t *v = &call->msgs[msg].names->u.items[i];
     return v->type == CS_JSON_STRING ? v->u.s : NULL;
 }
 
-static cs_error *api_call_bytes(const cs_call *call, uint32_t msg, const char **data, size_t *len) {
+static csm_error *api_call_bytes(const csm_call *call, uint32_t msg, const char **data,
+                                 uint64_t *len) {
     const cs_seldon_msg_t *m = message(call, msg);
     if (m == NULL || m->bytes == NULL)
         return api_error_new(500, NULL, "the request payload is not strData or binData");
@@ -186,7 +199,7 @@ static cs_error *api_call_bytes(const cs_call *call, uint32_t msg, const char **
     return NULL;
 }
 
-static cs_error *api_call_json(cs_call *call, uint32_t msg, const char **json, size_t *len) {
+static csm_error *api_call_json(csm_call *call, uint32_t msg, const char **json, uint64_t *len) {
     const cs_seldon_msg_t *m = message(call, msg);
     if (m == NULL || m->payload == NULL)
         return api_error_new(500, NULL, "the request has no JSON payload");
@@ -208,9 +221,9 @@ static cs_error *api_call_json(cs_call *call, uint32_t msg, const char **json, s
     return NULL;
 }
 
-static cs_error *api_call_feedback(const cs_call *call, double *reward, int64_t *routing,
-                                   int *has_routing) {
-    if (call->kind != CS_CALL_SEND_FEEDBACK)
+static csm_error *api_call_feedback(const csm_call *call, double *reward, int64_t *routing,
+                                    int32_t *has_routing) {
+    if (call->kind != CSM_CALL_SEND_FEEDBACK)
         return api_error_new(500, NULL, "call_feedback outside send-feedback");
     *reward = call->reward;
     *routing = call->routing;
@@ -218,29 +231,30 @@ static cs_error *api_call_feedback(const cs_call *call, double *reward, int64_t 
     return NULL;
 }
 
-static cs_error *answer(cs_call *call) {
+static csm_error *answer(csm_call *call) {
     if (call->answered || call->responded)
         return api_error_new(500, NULL, "the call was already answered");
     call->answered = 1;
     return NULL;
 }
 
-static size_t dtype_size(cs_datatype dt) {
+static size_t dtype_size(csm_datatype dt) {
     switch (dt) {
-    case CS_DT_BOOL:
-    case CS_DT_UINT8:
+    case CSM_DT_BOOL:
+    case CSM_DT_UINT8:
         return 1;
-    case CS_DT_INT32:
-    case CS_DT_FLOAT32:
+    case CSM_DT_INT32:
+    case CSM_DT_FLOAT32:
         return 4;
-    case CS_DT_INT64:
-    case CS_DT_FLOAT64:
+    case CSM_DT_INT64:
+    case CSM_DT_FLOAT64:
         return 8;
+    default:
+        return 0;
     }
-    return 0;
 }
 
-static cs_error *api_respond_tensor(cs_call *call, const cs_tensor *t) {
+static csm_error *api_respond_tensor(csm_call *call, const csm_tensor *t) {
     if (dtype_size(t->dtype) == 0 || t->ndim > CS_JSON_MAX_DIMS)
         return api_error_new(500, NULL, "respond_tensor: bad dtype or too many dimensions");
     size_t count = 1;
@@ -249,7 +263,7 @@ static cs_error *api_respond_tensor(cs_call *call, const cs_tensor *t) {
             return api_error_new(500, NULL, "respond_tensor: bad shape");
         count *= (size_t)t->shape[i];
     }
-    cs_error *e = answer(call);
+    csm_error *e = answer(call);
     if (e)
         return e;
     cs_seldon_array_t *a = &call->result.array;
@@ -261,34 +275,34 @@ static cs_error *api_respond_tensor(cs_call *call, const cs_tensor *t) {
     void *data = cs_arena_alloc(call->arena, (count ? count : 1) * 8);
     if (data == NULL)
         return api_error_new(500, NULL, "out of memory");
-    call->result.kind = t->dtype == CS_DT_BOOL ? CS_RESULT_BOOL_ARRAY : CS_RESULT_ARRAY;
+    call->result.kind = t->dtype == CSM_DT_BOOL ? CS_RESULT_BOOL_ARRAY : CS_RESULT_ARRAY;
     switch (t->dtype) {
-    case CS_DT_BOOL:
+    case CSM_DT_BOOL:
         for (size_t i = 0; i < count; i++)
             ((uint8_t *)data)[i] = ((const uint8_t *)t->data)[i] != 0;
         a->dtype = CS_DTYPE_INT64;
         break;
-    case CS_DT_UINT8:
+    case CSM_DT_UINT8:
         for (size_t i = 0; i < count; i++)
             ((int64_t *)data)[i] = ((const uint8_t *)t->data)[i];
         a->dtype = CS_DTYPE_INT64;
         break;
-    case CS_DT_INT32:
+    case CSM_DT_INT32:
         for (size_t i = 0; i < count; i++)
             ((int64_t *)data)[i] = ((const int32_t *)t->data)[i];
         a->dtype = CS_DTYPE_INT64;
         break;
-    case CS_DT_INT64:
+    case CSM_DT_INT64:
         if (count)
             memcpy(data, t->data, count * 8);
         a->dtype = CS_DTYPE_INT64;
         break;
-    case CS_DT_FLOAT32:
+    case CSM_DT_FLOAT32:
         for (size_t i = 0; i < count; i++)
             ((double *)data)[i] = ((const float *)t->data)[i];
         a->dtype = CS_DTYPE_FLOAT64;
         break;
-    case CS_DT_FLOAT64:
+    case CSM_DT_FLOAT64:
         if (count)
             memcpy(data, t->data, count * 8);
         a->dtype = CS_DTYPE_FLOAT64;
@@ -298,8 +312,8 @@ static cs_error *api_respond_tensor(cs_call *call, const cs_tensor *t) {
     return NULL;
 }
 
-static cs_error *respond_bytes(cs_call *call, cs_result_kind_t kind, const void *p, size_t n) {
-    cs_error *e = answer(call);
+static csm_error *respond_bytes(csm_call *call, cs_result_kind_t kind, const void *p, uint64_t n) {
+    csm_error *e = answer(call);
     if (e)
         return e;
     char *c = cs_arena_strndup(call->arena, p, n);
@@ -311,18 +325,18 @@ static cs_error *respond_bytes(cs_call *call, cs_result_kind_t kind, const void 
     return NULL;
 }
 
-static cs_error *api_respond_str(cs_call *call, const char *s, size_t n) {
+static csm_error *api_respond_str(csm_call *call, const char *s, uint64_t n) {
     return respond_bytes(call, CS_RESULT_STR, s, n);
 }
 
-static cs_error *api_respond_bin(cs_call *call, const void *b, size_t n) {
+static csm_error *api_respond_bin(csm_call *call, const void *b, uint64_t n) {
     return respond_bytes(call, CS_RESULT_BIN, b, n);
 }
 
 static const cs_json_options_t model_json = {
     .max_depth = 512, .allow_nan = true, .numeric_arrays = true};
 
-static cs_error *parse_model_json(cs_call *call, const char *json, size_t len, cs_json_t **out) {
+static csm_error *parse_model_json(csm_call *call, const char *json, size_t len, cs_json_t **out) {
     cs_json_t *v = cs_arena_alloc(call->arena, sizeof(*v));
     /* the model's buffer is only borrowed, and the tree may point into its text */
     char *text = cs_arena_strndup(call->arena, json, len);
@@ -338,9 +352,9 @@ static cs_error *parse_model_json(cs_call *call, const char *json, size_t len, c
     return NULL;
 }
 
-static cs_error *api_respond_json(cs_call *call, const char *json, size_t len) {
+static csm_error *api_respond_json(csm_call *call, const char *json, uint64_t len) {
     cs_json_t *v;
-    cs_error *e = parse_model_json(call, json, len, &v);
+    csm_error *e = parse_model_json(call, json, len, &v);
     if (e == NULL)
         e = answer(call);
     if (e)
@@ -350,10 +364,10 @@ static cs_error *api_respond_json(cs_call *call, const char *json, size_t len) {
     return NULL;
 }
 
-static cs_error *api_respond_route(cs_call *call, int64_t child) {
-    if (call->kind != CS_CALL_ROUTE)
+static csm_error *api_respond_route(csm_call *call, int64_t child) {
+    if (call->kind != CSM_CALL_ROUTE)
         return api_error_new(500, NULL, "respond_route outside route");
-    cs_error *e = answer(call);
+    csm_error *e = answer(call);
     if (e)
         return e;
     call->result.kind = CS_RESULT_ROUTE;
@@ -361,7 +375,7 @@ static cs_error *api_respond_route(cs_call *call, int64_t child) {
     return NULL;
 }
 
-static cs_error *api_set_class_names(cs_call *call, uint32_t n, const char *const *names) {
+static csm_error *api_set_class_names(csm_call *call, uint32_t n, const char *const *names) {
     cs_json_t *items = cs_arena_alloc(call->arena, (n ? n : 1) * sizeof(cs_json_t));
     if (items == NULL)
         return api_error_new(500, NULL, "out of memory");
@@ -377,9 +391,9 @@ static cs_error *api_set_class_names(cs_call *call, uint32_t n, const char *cons
     return NULL;
 }
 
-static cs_error *api_add_tag(cs_call *call, const char *key, const char *value_json) {
+static csm_error *api_add_tag(csm_call *call, const char *key, const char *value_json) {
     cs_json_t *v;
-    cs_error *e = parse_model_json(call, value_json, strlen(value_json), &v);
+    csm_error *e = parse_model_json(call, value_json, strlen(value_json), &v);
     if (e)
         return e;
     if (call->tag_count == call->tag_cap) {
@@ -400,59 +414,59 @@ static cs_error *api_add_tag(cs_call *call, const char *key, const char *value_j
     return NULL;
 }
 
-static uint32_t api_param_count(const cs_parameters *p) {
+static uint32_t api_param_count(const csm_parameters *p) {
     return p->count;
 }
 
-static const cs_param_t *param(const cs_parameters *p, uint32_t i) {
+static const cs_param_t *param(const csm_parameters *p, uint32_t i) {
     static const cs_param_t none = {.name = "", .s = ""};
     return i < p->count ? &p->items[i] : &none;
 }
 
-static const char *api_param_name(const cs_parameters *p, uint32_t i) {
+static const char *api_param_name(const csm_parameters *p, uint32_t i) {
     return param(p, i)->name;
 }
 
-static cs_param_type api_param_type(const cs_parameters *p, uint32_t i) {
+static csm_param_type api_param_type(const csm_parameters *p, uint32_t i) {
     switch (param(p, i)->type) {
     case CS_PARAM_INT:
-        return CS_PARAM_TYPE_INT;
+        return CSM_PARAM_INT;
     case CS_PARAM_FLOAT:
-        return CS_PARAM_TYPE_FLOAT;
+        return CSM_PARAM_FLOAT;
     case CS_PARAM_BOOL:
-        return CS_PARAM_TYPE_BOOL;
+        return CSM_PARAM_BOOL;
     default:
-        return CS_PARAM_TYPE_STRING;
+        return CSM_PARAM_STRING;
     }
 }
 
-static int64_t api_param_int(const cs_parameters *p, uint32_t i) {
+static int64_t api_param_int(const csm_parameters *p, uint32_t i) {
     return param(p, i)->i;
 }
 
-static double api_param_float(const cs_parameters *p, uint32_t i) {
+static double api_param_float(const csm_parameters *p, uint32_t i) {
     const cs_param_t *x = param(p, i);
     return x->type == CS_PARAM_INT ? (double)x->i : x->d;
 }
 
-static int api_param_bool(const cs_parameters *p, uint32_t i) {
+static int32_t api_param_bool(const csm_parameters *p, uint32_t i) {
     return param(p, i)->b;
 }
 
-static const char *api_param_string(const cs_parameters *p, uint32_t i) {
+static const char *api_param_string(const csm_parameters *p, uint32_t i) {
     return param(p, i)->s;
 }
 
-static cs_error *api_add_metric(cs_call *call, const char *key, cs_metric_type type, double value,
-                                const char *tags_json) {
+static csm_error *api_add_metric(csm_call *call, const char *key, csm_metric_type type,
+                                 double value, const char *tags_json) {
     static const char *const type_names[] = {NULL, "COUNTER", "GAUGE", "TIMER"};
-    if (key == NULL || key[0] == '\0' || type < CS_METRIC_COUNTER || type > CS_METRIC_TIMER)
+    if (key == NULL || key[0] == '\0' || type < CSM_METRIC_COUNTER || type > CSM_METRIC_TIMER)
         return api_error_new(500, "MICROSERVICE_BAD_METRIC",
                              "Bad metric created during request: a metric needs a key and a "
                              "type COUNTER, GAUGE or TIMER");
     cs_json_t *tags = NULL;
     if (tags_json) {
-        cs_error *e = parse_model_json(call, tags_json, strlen(tags_json), &tags);
+        csm_error *e = parse_model_json(call, tags_json, strlen(tags_json), &tags);
         if (e)
             return e;
         if (tags->type != CS_JSON_OBJECT)
@@ -526,11 +540,14 @@ static cs_error *api_add_metric(cs_call *call, const char *key, cs_metric_type t
     return NULL;
 }
 
-static const cs_api server_api = {
-    .abi_version = CS_MODEL_ABI_VERSION,
-    .size = sizeof(cs_api),
+static const csm_api server_api = {
+    .abi_version = CSM_MODEL_ABI_VERSION,
+    .size = sizeof(csm_api),
     .error_new = api_error_new,
     .error_free = api_error_free,
+    .error_code = api_error_code,
+    .error_reason = api_error_reason,
+    .error_message = api_error_message,
     .call_kind = api_call_kind,
     .call_body = api_call_body,
     .call_respond = api_call_respond,
@@ -563,16 +580,19 @@ static const cs_api server_api = {
 static int check_abi(const cs_native_entry_t *e, const char *name, char *err, size_t errlen) {
     uint32_t v = e->abi_version();
     uint32_t major = v >> 16, minor = v & 0xFFFF;
-    if (major != CS_MODEL_ABI_MAJOR || minor > CS_MODEL_ABI_MINOR) {
+    if (major != CSM_MODEL_ABI_MAJOR || minor > CSM_MODEL_ABI_MINOR) {
         snprintf(err, errlen,
-                 "model %s was built for cserve model ABI %u.%u; this server provides %u.%u", name,
-                 major, minor, CS_MODEL_ABI_MAJOR, CS_MODEL_ABI_MINOR);
+                 "model %s was built for cserve model ABI %u.%u; this server provides %u.%u%s",
+                 name, major, minor, CSM_MODEL_ABI_MAJOR, CSM_MODEL_ABI_MINOR,
+                 minor > CSM_MODEL_ABI_MINOR && major == CSM_MODEL_ABI_MAJOR
+                     ? " (use a newer cserve)"
+                     : "");
         return -1;
     }
     return 0;
 }
 
-static int take_error(cs_error *e, const char *what, char *err, size_t errlen) {
+static int take_error(csm_error *e, const char *what, char *err, size_t errlen) {
     snprintf(err, errlen, "%s: %s (%s)", what, e->message, e->reason);
     api_error_free(e);
     return -1;
@@ -591,17 +611,32 @@ static int open_native(cs_native_t *rt, const char *path, char *err, size_t errl
         size_t off;
         int required;
     } syms[] = {
-        {"cs_model_abi_version", offsetof(cs_native_entry_t, abi_version), 1},
-        {"cs_model_init", offsetof(cs_native_entry_t, init), 1},
-        {"cs_model_load", offsetof(cs_native_entry_t, load), 0},
-        {"cs_model_execute", offsetof(cs_native_entry_t, execute), 1},
-        {"cs_model_fini", offsetof(cs_native_entry_t, fini), 0},
-        {"cs_model_flags", offsetof(cs_native_entry_t, flags), 0},
+        {"csm_model_abi_version", offsetof(cs_native_entry_t, abi_version), 1},
+        {"csm_model_init", offsetof(cs_native_entry_t, init), 1},
+        {"csm_model_load", offsetof(cs_native_entry_t, load), 0},
+        {"csm_model_execute", offsetof(cs_native_entry_t, execute), 1},
+        {"csm_model_unload", offsetof(cs_native_entry_t, unload), 0},
+        {"csm_model_fini", offsetof(cs_native_entry_t, fini), 0},
+        {"csm_model_flags", offsetof(cs_native_entry_t, flags), 0},
     };
+    /* ABI 0.x named its entry points cs_model_*: say what it is instead of a missing symbol.
+     * Its tables and integer widths differ from 1.0, so it cannot be called at all. */
+    if (dlsym(rt->dl, "csm_model_abi_version") == NULL &&
+        dlsym(rt->dl, "cs_model_abi_version") != NULL) {
+        snprintf(err, errlen,
+                 "native model %s was built for the cserve model ABI 0.x (it exports "
+                 "cs_model_abi_version); this server provides %u.%u: rebuild it against "
+                 "<cserve/model.h> (docs/native-abi.md lists the renames)",
+                 path, CSM_MODEL_ABI_MAJOR, CSM_MODEL_ABI_MINOR);
+        return -1;
+    }
     for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
         void *p = dlsym(rt->dl, syms[i].sym);
         if (p == NULL && syms[i].required) {
-            snprintf(err, errlen, "native model %s does not export %s", path, syms[i].sym);
+            snprintf(err, errlen,
+                     "native model %s does not export %s (declare it with <cserve/model.h>, "
+                     "which marks it CSM_EXPORT)",
+                     path, syms[i].sym);
             return -1;
         }
         memcpy((char *)&rt->entry + syms[i].off, &p, sizeof(p));
@@ -623,15 +658,15 @@ static int model_metadata(cs_native_t *rt, const cs_config_t *cfg, char *err, si
     req.body = "";
     cs_response_t resp;
     cs_response_init(&resp);
-    cs_call call;
+    csm_call call;
     memset(&call, 0, sizeof(call));
-    call.kind = CS_CALL_METADATA;
+    call.kind = CSM_CALL_METADATA;
     call.req = &req;
     call.resp = &resp;
     call.arena = &arena;
     int rc = 0;
     const cs_json_t *from_model = NULL;
-    cs_error *e = rt->entry.execute(rt->model, &call);
+    csm_error *e = rt->entry.execute(rt->model, &call);
     if (e) {
         rc = take_error(e, "model metadata failed", err, errlen);
         goto done;
@@ -673,14 +708,14 @@ int cs_native_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
     /* Parameters are converted and checked here, before the model sees them (spec §1.4). */
     cs_arena_t params_arena;
     cs_arena_init(&params_arena);
-    cs_parameters params = {0};
+    csm_parameters params = {0};
     int n = cs_parameters_parse(parameters, &params_arena, &params.items, err, errlen);
     if (n < 0) {
         cs_arena_free(&params_arena);
         goto fail;
     }
     params.count = (uint32_t)n;
-    cs_error *e = rt->entry.init(&server_api, &params, &rt->model);
+    csm_error *e = rt->entry.init(&server_api, &params, &rt->model);
     cs_arena_free(&params_arena);
     if (e) {
         take_error(e, "model init failed", err, errlen);
@@ -704,33 +739,33 @@ static int native_load(void *impl, char *err, size_t errlen) {
     cs_native_t *rt = impl;
     if (rt->entry.load == NULL)
         return 0;
-    cs_error *e = rt->entry.load(rt->model);
+    csm_error *e = rt->entry.load(rt->model);
     return e ? take_error(e, "model load() failed", err, errlen) : 0;
 }
 
-static cs_call_kind call_kind_of(cs_route_t route) {
+static csm_call_kind call_kind_of(cs_route_t route) {
     switch (route) {
     case CS_ROUTE_FEEDBACK:
-        return CS_CALL_SEND_FEEDBACK;
+        return CSM_CALL_SEND_FEEDBACK;
     case CS_ROUTE_TRANSFORM_INPUT:
-        return CS_CALL_TRANSFORM_INPUT;
+        return CSM_CALL_TRANSFORM_INPUT;
     case CS_ROUTE_TRANSFORM_OUTPUT:
-        return CS_CALL_TRANSFORM_OUTPUT;
+        return CSM_CALL_TRANSFORM_OUTPUT;
     case CS_ROUTE_ROUTE:
-        return CS_CALL_ROUTE;
+        return CSM_CALL_ROUTE;
     case CS_ROUTE_AGGREGATE:
-        return CS_CALL_AGGREGATE;
+        return CSM_CALL_AGGREGATE;
     case CS_ROUTE_HEALTH_STATUS:
-        return CS_CALL_HEALTH_STATUS;
+        return CSM_CALL_HEALTH_STATUS;
     case CS_ROUTE_METADATA:
-        return CS_CALL_METADATA;
+        return CSM_CALL_METADATA;
     default:
-        return CS_CALL_PREDICT;
+        return CSM_CALL_PREDICT;
     }
 }
 
 /* Decodes the request messages a route needs into `call`. Returns 0 or -1 with `err`. */
-static int decode_request(cs_native_t *rt, cs_route_t route, cs_call *call,
+static int decode_request(cs_native_t *rt, cs_route_t route, csm_call *call,
                           cs_seldon_error_t *err) {
     cs_seldon_request_t r;
     if (cs_seldon_decode_request(route, call->req, &rt->env, call->arena, &r, err) < 0)
@@ -759,7 +794,7 @@ static void native_execute(void *impl, cs_route_t route, const cs_request_t *req
         }
         return;
     }
-    cs_call call;
+    csm_call call;
     memset(&call, 0, sizeof(call));
     call.kind = call_kind_of(route);
     call.route = route;
@@ -775,7 +810,7 @@ static void native_execute(void *impl, cs_route_t route, const cs_request_t *req
     /* Seldon's feedback counters (spec §4.2): non-zero rewards, unless in legacy mode */
     if (route == CS_ROUTE_FEEDBACK && call.reward != 0 && rt->env.executor_enabled)
         cs_metrics_feedback(call.reward);
-    cs_error *e = rt->entry.execute(rt->model, &call);
+    csm_error *e = rt->entry.execute(rt->model, &call);
     if (e) {
         cs_response_error(resp, e->status, e->reason, e->message);
         api_error_free(e);
@@ -805,9 +840,15 @@ static void native_execute(void *impl, cs_route_t route, const cs_request_t *req
     cs_arena_reset(&arena);
 }
 
+static void native_unload(void *impl) {
+    cs_native_t *rt = impl;
+    if (rt->entry.unload)
+        rt->entry.unload(rt->model);
+}
+
 static bool native_nonblocking(const void *impl) {
     const cs_native_t *rt = impl;
-    return rt->entry.flags && (rt->entry.flags() & CS_MODEL_NONBLOCKING);
+    return rt->entry.flags && (rt->entry.flags() & CSM_MODEL_NONBLOCKING);
 }
 
 static void native_close(void *impl) {
@@ -824,6 +865,7 @@ static void native_close(void *impl) {
 
 const cs_runtime_ops_t cs_native_ops = {
     .load = native_load,
+    .unload = native_unload,
     .execute = native_execute,
     .nonblocking = native_nonblocking,
     .close = native_close,

@@ -1,4 +1,4 @@
-/* Native models through include/cserve/model.h: the loader and the server side of cs_api. */
+/* Native models through include/cserve/model.h: the loader and the server side of csm_api. */
 #ifndef CS_RUNTIME_NATIVE_H
 #define CS_RUNTIME_NATIVE_H
 
@@ -7,10 +7,11 @@
 /* The entry points of a native model, whether resolved with dlsym or linked in (built-in). */
 typedef struct {
     uint32_t (*abi_version)(void);
-    cs_error *(*init)(const cs_api *api, const cs_parameters *params, cs_model **out);
-    cs_error *(*load)(cs_model *model);
-    cs_error *(*execute)(cs_model *model, cs_call *call);
-    void (*fini)(cs_model *model);
+    csm_error *(*init)(const csm_api *api, const csm_parameters *params, csm_model **out);
+    csm_error *(*load)(csm_model *model);
+    void (*unload)(csm_model *model);
+    csm_error *(*execute)(csm_model *model, csm_call *call);
+    void (*fini)(csm_model *model);
     uint32_t (*flags)(void);
 } cs_native_entry_t;
 

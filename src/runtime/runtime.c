@@ -29,6 +29,11 @@ int cs_runtime_load(cs_runtime_t *rt, char *err, size_t errlen) {
     return rt->ops->load(rt->impl, err, errlen);
 }
 
+void cs_runtime_unload(cs_runtime_t *rt) {
+    if (rt->ops->unload)
+        rt->ops->unload(rt->impl);
+}
+
 void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *req,
                         cs_response_t *resp) {
     rt->ops->execute(rt->impl, route, req, resp);

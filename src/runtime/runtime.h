@@ -20,12 +20,16 @@ int cs_runtime_open(const cs_config_t *cfg, cs_runtime_t **out, char *err, size_
 /* The model's per-worker load hook. Model thread of a worker. 0, or -1 with `err`. */
 int cs_runtime_load(cs_runtime_t *rt, char *err, size_t errlen);
 
+/* The model's per-worker unload hook, the counterpart of cs_runtime_load: once, when the worker
+ * stops gracefully after its last call has returned. Model thread of a worker. */
+void cs_runtime_unload(cs_runtime_t *rt);
+
 /* Serves one model route into `resp` (never fails: errors become error bodies). `req` is
  * borrowed. Model threads, concurrently. */
 void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *req,
                         cs_response_t *resp);
 
-/* True when the model may run on the event-loop thread (CS_MODEL_NONBLOCKING). Any thread. */
+/* True when the model may run on the event-loop thread (CSM_MODEL_NONBLOCKING). Any thread. */
 bool cs_runtime_nonblocking(const cs_runtime_t *rt);
 
 /* Around fork() in the master (Python: PyOS_BeforeFork and friends). */

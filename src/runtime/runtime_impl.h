@@ -6,6 +6,7 @@
 
 typedef struct {
     int (*load)(void *impl, char *err, size_t errlen);
+    void (*unload)(void *impl); /* optional */
     void (*execute)(void *impl, cs_route_t route, const cs_request_t *req, cs_response_t *resp);
     bool (*nonblocking)(const void *impl);
     void (*close)(void *impl);

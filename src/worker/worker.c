@@ -40,8 +40,10 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +129,7 @@ struct worker {
     uint64_t drain_deadline_ms;
     pid_t master_pid;
     cs_job_t boot_job;
+    cs_job_t unload_job;
     cs_metrics_server_t *mserver; /* debug mode: this process serves the metrics port */
 };
 
@@ -937,6 +940,39 @@ static void thread_start(int index, void *arg) {
     cs_pool_complete(&w->pool, &w->boot_job);
 }
 
+static void run_unload(cs_job_t *job, int thread_index) {
+    (void)thread_index;
+    worker_t *w = (worker_t *)(void *)((char *)job - offsetof(worker_t, unload_job));
+    cs_runtime_unload(w->o->runtime);
+}
+
+/* The model's unload hook at a graceful exit, on a model thread like load (the pool's only
+ * thread with FLASK_SINGLE_THREADED). Only once every call has returned: a call abandoned after
+ * the graceful timeout may still be inside the model, and then the hook is skipped rather than
+ * run beside it. The loop waits for it, at most the graceful timeout (the master kills an
+ * overdue worker anyway). */
+static void unload_model(worker_t *w) {
+    if (!w->booted || w->boot_status < 0 || w->abandoned > 0 || w->live > 0)
+        return;
+    w->unload_job.run = run_unload;
+    cs_pool_submit(&w->pool, &w->unload_job);
+    uint64_t wait_ms =
+        w->cfg->graceful_timeout > 0 ? (uint64_t)w->cfg->graceful_timeout * 1000 : 1000;
+    uint64_t deadline = cs_now_ms() + wait_ms;
+    for (uint64_t now = cs_now_ms(); now < deadline; now = cs_now_ms()) {
+        cs_pool_nudge(&w->pool, cs_now_ns(), POOL_PATIENCE_NS); /* as the loop would */
+        struct pollfd p = {.fd = w->pool.efd, .events = POLLIN};
+        int remaining = (int)(deadline - now);
+        if (poll(&p, 1, remaining < TICK_MS ? remaining : TICK_MS) <= 0)
+            continue; /* timeout or EINTR: check the clock */
+        for (cs_job_t *j = cs_pool_take_done(&w->pool); j; j = j->next)
+            if (j == &w->unload_job)
+                return;
+    }
+    cs_log_warning("Worker (pid: %d): the model's unload hook did not return in time",
+                   (int)getpid());
+}
+
 static int setup(worker_t *w) {
     /* No signal stays blocked: the model threads and every child they start inherit the mask
      * (see event/signals.c). SIGCHLD keeps its default, for the model's own waitpid(). */
@@ -1055,8 +1091,12 @@ int cs_worker_run(const cs_worker_opts_t *o) {
                         cs_log_error("Worker failed to boot: %s", w->boot_error);
                         return CS_EXIT_BOOT;
                     }
-                    if (w->draining || add_listeners(w) < 0)
-                        return w->draining ? 0 : 1;
+                    if (w->draining) {
+                        unload_model(w);
+                        return 0;
+                    }
+                    if (add_listeners(w) < 0)
+                        return 1;
                     atomic_store(&o->slot->state, CS_SLOT_READY);
                 }
             } else if (tag >= TAG_LISTENER && tag < TAG_LISTENER + (uint64_t)o->listen_count) {
@@ -1094,6 +1134,7 @@ int cs_worker_run(const cs_worker_opts_t *o) {
         }
         if (w->draining) {
             if (w->live == 0) {
+                unload_model(w);
                 cs_log_info("Worker exiting (pid: %d)", (int)getpid());
                 return 0;
             }

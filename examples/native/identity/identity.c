@@ -15,22 +15,22 @@
 
 #define MAX_TAGS 16
 
-struct cs_model {
-    const cs_api *api;
+struct csm_model {
+    const csm_api *api;
     int tag_count;
     char *tag_keys[MAX_TAGS];
     char *tag_values[MAX_TAGS];
     int metric_count;
     char *metric_keys[MAX_TAGS];
-    cs_metric_type metric_types[MAX_TAGS];
+    csm_metric_type metric_types[MAX_TAGS];
     double metric_values[MAX_TAGS];
 };
 
-uint32_t cs_model_abi_version(void) {
-    return CS_MODEL_ABI_VERSION;
+uint32_t csm_model_abi_version(void) {
+    return CSM_MODEL_ABI_VERSION;
 }
 
-void cs_model_fini(cs_model *m) {
+void csm_model_fini(csm_model *m) {
     for (int i = 0; i < m->tag_count; i++) {
         free(m->tag_keys[i]);
         free(m->tag_values[i]);
@@ -40,8 +40,8 @@ void cs_model_fini(cs_model *m) {
     free(m);
 }
 
-cs_error *cs_model_init(const cs_api *api, const cs_parameters *params, cs_model **out) {
-    cs_model *m = calloc(1, sizeof(*m));
+csm_error *csm_model_init(const csm_api *api, const csm_parameters *params, csm_model **out) {
+    csm_model *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return api->error_new(500, NULL, "out of memory");
     m->api = api;
@@ -49,15 +49,15 @@ cs_error *cs_model_init(const cs_api *api, const cs_parameters *params, cs_model
         const char *name = api->param_name(params, i);
         static const struct {
             const char *prefix;
-            cs_metric_type type;
-        } kinds[] = {{"metric:COUNTER:", CS_METRIC_COUNTER},
-                     {"metric:GAUGE:", CS_METRIC_GAUGE},
-                     {"metric:TIMER:", CS_METRIC_TIMER}};
+            csm_metric_type type;
+        } kinds[] = {{"metric:COUNTER:", CSM_METRIC_COUNTER},
+                     {"metric:GAUGE:", CSM_METRIC_GAUGE},
+                     {"metric:TIMER:", CSM_METRIC_TIMER}};
         int kind = -1;
         for (int k = 0; k < 3; k++)
             if (strncmp(name, kinds[k].prefix, strlen(kinds[k].prefix)) == 0)
                 kind = k;
-        if (kind >= 0 && api->param_type(params, i) == CS_PARAM_TYPE_FLOAT &&
+        if (kind >= 0 && api->param_type(params, i) == CSM_PARAM_FLOAT &&
             m->metric_count < MAX_TAGS) {
             m->metric_keys[m->metric_count] = strdup(name + strlen(kinds[kind].prefix));
             m->metric_types[m->metric_count] = kinds[kind].type;
@@ -65,9 +65,9 @@ cs_error *cs_model_init(const cs_api *api, const cs_parameters *params, cs_model
             m->metric_count++;
             continue;
         }
-        if (strncmp(name, "tag:", 4) != 0 || api->param_type(params, i) != CS_PARAM_TYPE_STRING ||
+        if (strncmp(name, "tag:", 4) != 0 || api->param_type(params, i) != CSM_PARAM_STRING ||
             m->tag_count == MAX_TAGS) {
-            cs_model_fini(m);
+            csm_model_fini(m);
             return api->error_new(500, "MICROSERVICE_BAD_PARAMETER",
                                   "identity takes STRING parameters tag:<key> and FLOAT "
                                   "parameters metric:<TYPE>:<key>");
@@ -81,39 +81,40 @@ cs_error *cs_model_init(const cs_api *api, const cs_parameters *params, cs_model
 }
 
 /* Answers with message `msg` of the request, in its own kind. */
-static cs_error *echo(const cs_api *api, cs_call *call, uint32_t msg) {
-    cs_tensor t;
+static csm_error *echo(const csm_api *api, csm_call *call, uint32_t msg) {
+    csm_tensor t;
     const char *p;
-    size_t n;
-    cs_error *e;
+    uint64_t n;
+    csm_error *e;
     switch (api->call_payload(call, msg)) {
-    case CS_PAYLOAD_STR:
+    case CSM_PAYLOAD_STR:
         if ((e = api->call_bytes(call, msg, &p, &n)))
             return e;
         return api->respond_str(call, p, n);
-    case CS_PAYLOAD_BIN:
+    case CSM_PAYLOAD_BIN:
         if ((e = api->call_bytes(call, msg, &p, &n)))
             return e;
         return api->respond_bin(call, p, n);
-    case CS_PAYLOAD_ABSENT:
+    case CSM_PAYLOAD_ABSENT:
         return NULL;
     default:
         /* numeric arrays as tensors; anything else (strings, jsonData) as JSON */
-        if (api->call_tensor(call, msg, &t) == NULL)
+        if ((e = api->call_tensor(call, msg, &t)) == NULL)
             return api->respond_tensor(call, &t);
+        api->error_free(e); /* ours to free: not a numeric array, so read it as JSON */
         if ((e = api->call_json(call, msg, &p, &n)))
             return e;
         return api->respond_json(call, p, n);
     }
 }
 
-cs_error *cs_model_execute(cs_model *m, cs_call *call) {
-    const cs_api *api = m->api;
-    cs_error *e;
+csm_error *csm_model_execute(csm_model *m, csm_call *call) {
+    const csm_api *api = m->api;
+    csm_error *e;
     switch (api->call_kind(call)) {
-    case CS_CALL_PREDICT:
-    case CS_CALL_TRANSFORM_INPUT:
-    case CS_CALL_TRANSFORM_OUTPUT:
+    case CSM_CALL_PREDICT:
+    case CSM_CALL_TRANSFORM_INPUT:
+    case CSM_CALL_TRANSFORM_OUTPUT:
         for (int i = 0; i < m->tag_count; i++)
             if ((e = api->add_tag(call, m->tag_keys[i], m->tag_values[i])))
                 return e;
@@ -122,9 +123,9 @@ cs_error *cs_model_execute(cs_model *m, cs_call *call) {
                                      m->metric_values[i], "{\"source\":\"identity\"}")))
                 return e;
         return echo(api, call, 0);
-    case CS_CALL_AGGREGATE:
+    case CSM_CALL_AGGREGATE:
         return echo(api, call, 0);
-    case CS_CALL_ROUTE:
+    case CSM_CALL_ROUTE:
         return api->respond_route(call, 0);
     default:
         return NULL;

@@ -8,10 +8,11 @@
  * The same file is compiled into cserve as the built-in model (CS_MODEL_BUILTIN renames the
  * entry points), so the default server runs through the public ABI too. */
 #ifdef CS_MODEL_BUILTIN
-#define cs_model_abi_version cs_builtin_mock_abi_version
-#define cs_model_init        cs_builtin_mock_init
-#define cs_model_execute     cs_builtin_mock_execute
-#define cs_model_fini        cs_builtin_mock_fini
+#define csm_model_abi_version cs_builtin_mock_abi_version
+#define csm_model_init        cs_builtin_mock_init
+#define csm_model_execute     cs_builtin_mock_execute
+#define csm_model_fini        cs_builtin_mock_fini
+#define csm_model_flags       cs_builtin_mock_flags
 #endif
 
 #include <cserve/model.h>
@@ -21,20 +22,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct cs_model {
-    const cs_api *api;
+struct csm_model {
+    const csm_api *api;
     double threshold;
 };
 
-uint32_t cs_model_abi_version(void) {
-    return CS_MODEL_ABI_VERSION;
+uint32_t csm_model_abi_version(void) {
+    return CSM_MODEL_ABI_VERSION;
 }
 
-cs_error *cs_model_init(const cs_api *api, const cs_parameters *params, cs_model **out) {
+csm_error *csm_model_init(const csm_api *api, const csm_parameters *params, csm_model **out) {
     double threshold = 0.5;
     for (uint32_t i = 0; i < api->param_count(params); i++) {
         const char *name = api->param_name(params, i);
-        if (strcmp(name, "threshold") == 0 && api->param_type(params, i) == CS_PARAM_TYPE_FLOAT) {
+        if (strcmp(name, "threshold") == 0 && api->param_type(params, i) == CSM_PARAM_FLOAT) {
             threshold = api->param_float(params, i);
             continue;
         }
@@ -45,7 +46,7 @@ cs_error *cs_model_init(const cs_api *api, const cs_parameters *params, cs_model
                  name);
         return api->error_new(500, "MICROSERVICE_BAD_PARAMETER", msg);
     }
-    cs_model *m = calloc(1, sizeof(*m));
+    csm_model *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return api->error_new(500, NULL, "out of memory");
     m->api = api;
@@ -217,8 +218,8 @@ static int read_value(reader *r, int depth) {
 }
 
 /* X as rows x cols doubles (*values malloc'ed, the caller frees it), or an error. */
-static cs_error *read_json_matrix(const cs_api *api, const char *json, size_t len, int64_t *rows,
-                                  int64_t *cols, double **values) {
+static csm_error *read_json_matrix(const csm_api *api, const char *json, size_t len, int64_t *rows,
+                                   int64_t *cols, double **values) {
     reader r = {.p = json, .end = json + len, .ragged = -1};
     /* the first-element chain proposes the shape; every element must then agree */
     skip_space(&r);
@@ -265,15 +266,15 @@ static cs_error *read_json_matrix(const cs_api *api, const char *json, size_t le
 /* X as rows x cols doubles: straight from call_tensor for the usual numeric payloads (INT64
  * converted as numpy's mean does), from the JSON otherwise. *owned is set when *values was
  * malloc'ed. */
-static cs_error *matrix(const cs_api *api, cs_call *call, int64_t *rows, int64_t *cols,
-                        const double **values, double **owned) {
-    cs_tensor x;
+static csm_error *matrix(const csm_api *api, csm_call *call, int64_t *rows, int64_t *cols,
+                         const double **values, double **owned) {
+    csm_tensor x;
     *owned = NULL;
-    cs_error *e = api->call_tensor(call, 0, &x);
+    csm_error *e = api->call_tensor(call, 0, &x);
     if (e) {
         api->error_free(e);
         const char *json;
-        size_t len;
+        uint64_t len;
         if ((e = api->call_json(call, 0, &json, &len)) != NULL) {
             /* no JSON payload (binData): a 0-d array for numpy */
             api->error_free(e);
@@ -288,7 +289,7 @@ static cs_error *matrix(const cs_api *api, cs_call *call, int64_t *rows, int64_t
     *rows = x.shape[0];
     *cols = x.shape[1];
     *values = x.data;
-    if (x.dtype == CS_DT_INT64) {
+    if (x.dtype == CSM_DT_INT64) {
         size_t n = (size_t)(*rows * *cols);
         if ((*owned = malloc((n ? n : 1) * sizeof(double))) == NULL)
             return api->error_new(500, NULL, "out of memory");
@@ -299,12 +300,12 @@ static cs_error *matrix(const cs_api *api, cs_call *call, int64_t *rows, int64_t
     return NULL;
 }
 
-static cs_error *predict(cs_model *m, cs_call *call) {
-    const cs_api *api = m->api;
+static csm_error *predict(csm_model *m, csm_call *call) {
+    const csm_api *api = m->api;
     int64_t rows = 0, cols = 0;
     const double *x = NULL;
     double *owned = NULL;
-    cs_error *e = matrix(api, call, &rows, &cols, &x, &owned);
+    csm_error *e = matrix(api, call, &rows, &cols, &x, &owned);
     if (e)
         return e;
     double *proba = malloc((size_t)(rows ? rows : 1) * sizeof(double));
@@ -325,7 +326,7 @@ static cs_error *predict(cs_model *m, cs_call *call) {
     }
     free(owned);
     int64_t shape[2] = {rows, 1};
-    cs_tensor t = {CS_DT_FLOAT64, 2, shape, proba};
+    csm_tensor t = {CSM_DT_FLOAT64, 2, shape, proba};
     static const char *const names[] = {"proba"};
     e = api->set_class_names(call, 1, names);
     if (e == NULL)
@@ -335,17 +336,17 @@ static cs_error *predict(cs_model *m, cs_call *call) {
 }
 
 /* Pure arithmetic on the request: safe to run on cserve's event-loop thread. */
-uint32_t cs_model_flags(void) {
-    return CS_MODEL_NONBLOCKING;
+uint32_t csm_model_flags(void) {
+    return CSM_MODEL_NONBLOCKING;
 }
 
-cs_error *cs_model_execute(cs_model *m, cs_call *call) {
-    if (m->api->call_kind(call) == CS_CALL_PREDICT)
+csm_error *csm_model_execute(csm_model *m, csm_call *call) {
+    if (m->api->call_kind(call) == CSM_CALL_PREDICT)
         return predict(m, call);
     return NULL; /* everything else: the reference's defaults ("healthy", identity, ...) */
 }
 
-void cs_model_fini(cs_model *m) {
+void csm_model_fini(csm_model *m) {
     free(m);
 }
 
@@ -353,11 +354,12 @@ void cs_model_fini(cs_model *m) {
 #include "runtime/native.h"
 
 const cs_native_entry_t cs_builtin_mock_classifier = {
-    .abi_version = cs_model_abi_version,
-    .init = cs_model_init,
+    .abi_version = csm_model_abi_version,
+    .init = csm_model_init,
     .load = NULL,
-    .execute = cs_model_execute,
-    .fini = cs_model_fini,
-    .flags = cs_model_flags,
+    .unload = NULL,
+    .execute = csm_model_execute,
+    .fini = csm_model_fini,
+    .flags = csm_model_flags,
 };
 #endif
