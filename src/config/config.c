@@ -8,7 +8,9 @@
  * unrecognised arguments. */
 #include "config/config.h"
 
+#include "base/error.h"
 #include "base/log.h"
+#include "base/parse.h"
 #include "config/annotations.h"
 
 #include <ctype.h>
@@ -156,39 +158,6 @@ const char *cs_config_usage(void) {
     return usage_text;
 }
 
-int cs_config_parse_int(const char *s, long *out) {
-    while (isspace((unsigned char)*s))
-        s++;
-    int neg = 0;
-    if (*s == '+' || *s == '-')
-        neg = *s++ == '-';
-    if (!isdigit((unsigned char)*s))
-        return -EINVAL;
-    long v = 0;
-    int erange = 0;
-    while (isdigit((unsigned char)*s) || *s == '_') {
-        if (*s == '_') {
-            if (!isdigit((unsigned char)s[1]))
-                return -EINVAL;
-            s++;
-            continue;
-        }
-        int d = *s++ - '0';
-        if (v > (LONG_MAX - d) / 10)
-            erange = 1;
-        else
-            v = v * 10 + d;
-    }
-    while (isspace((unsigned char)*s))
-        s++;
-    if (*s)
-        return -EINVAL;
-    if (erange)
-        return -ERANGE;
-    *out = neg ? -v : v;
-    return 0;
-}
-
 bool cs_config_bool_b1(const char *s) {
     return s && (strcasecmp(s, "1") == 0 || strcasecmp(s, "true") == 0 || strcasecmp(s, "t") == 0);
 }
@@ -239,7 +208,7 @@ static int env_int(cs_getenv_fn get, const char *name, long *out, char *err, siz
     const char *v = get(name);
     if (v == NULL)
         return 0;
-    if (cs_config_parse_int(v, out) < 0)
+    if (cs_parse_int(v, out) < 0)
         return fail(err, errlen, 1, "%s: invalid literal for int() with base 10: '%s'", name, v);
     return 0;
 }
@@ -361,7 +330,7 @@ static int int_option(const cli_t *cli, int o, cs_getenv_fn get, const char *env
     if (cli->seen[o]) {
         src = opts[o].name;
         status = 2;
-        if (cs_config_parse_int(cli->val[o], &v) < 0)
+        if (cs_parse_int(cli->val[o], &v) < 0)
             return fail(err, errlen, 2, "argument --%s: invalid int value: '%s'", opts[o].name,
                         cli->val[o]);
     } else if (env) {
@@ -386,14 +355,14 @@ static int rest_timeout_from_annotations(const char *path, long *timeout, char *
                                          size_t errlen) {
     char *value = NULL;
     int rc = cs_annotations_get(path, "seldon.io/rest-timeout", &value);
+    if (rc == CS_ENOENT)
+        return 0;
     if (rc < 0) {
-        cs_log_warning("annotations: cannot read %s (%s)", path, strerror(-rc));
+        cs_log_warning("annotations: cannot read %s (%s)", path, cs_strerror(rc));
         return 0;
     }
-    if (rc == 0)
-        return 0;
     long ms;
-    if (cs_config_parse_int(value, &ms) < 0 || ms < 0) {
+    if (cs_parse_int(value, &ms) < 0 || ms < 0) {
         rc = fail(err, errlen, 1,
                   "annotation seldon.io/rest-timeout in %s: invalid value '%s' (milliseconds "
                   "expected)",
@@ -446,7 +415,7 @@ int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn get, c
             return rc;
         if (cli.seen[o]) {
             v = 1;
-            if (cli.val[o] && cs_config_parse_int(cli.val[o], &v) < 0)
+            if (cli.val[o] && cs_parse_int(cli.val[o], &v) < 0)
                 return fail(err, errlen, 2, "argument --%s: invalid int value: '%s'", opts[o].name,
                             cli.val[o]);
         }

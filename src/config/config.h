@@ -76,10 +76,6 @@ enum {
 int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn getenv_fn, char *err,
                     size_t errlen);
 
-/* Python int() on a string: surrounding whitespace, one sign, digits with single underscores
- * between them. Returns 0 or -EINVAL / -ERANGE. Exposed for tests. */
-int cs_config_parse_int(const char *s, long *out);
-
 /* Rule B1: lower-cased value in {1, true, t}. */
 bool cs_config_bool_b1(const char *s);
 

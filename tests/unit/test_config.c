@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "base/error.h"
 #include "base/log.h"
 #include "config/annotations.h"
 #include "config/config.h"
@@ -186,21 +187,6 @@ static void test_help(void **state) {
         assert_non_null(strstr(err, must[i]));
 }
 
-static void test_python_int(void **state) {
-    (void)state;
-    long v;
-    assert_int_equal(cs_config_parse_int(" 42\n", &v), 0);
-    assert_int_equal(v, 42);
-    assert_int_equal(cs_config_parse_int("-1_000", &v), 0);
-    assert_int_equal(v, -1000);
-    assert_int_equal(cs_config_parse_int("1__0", &v), -EINVAL);
-    assert_int_equal(cs_config_parse_int("1_", &v), -EINVAL);
-    assert_int_equal(cs_config_parse_int("1.5", &v), -EINVAL);
-    assert_int_equal(cs_config_parse_int("", &v), -EINVAL);
-    assert_int_equal(cs_config_parse_int("0x10", &v), -EINVAL);
-    assert_int_equal(cs_config_parse_int("99999999999999999999999", &v), -ERANGE);
-}
-
 static void test_annotations(void **state) {
     (void)state;
     char *k, *v;
@@ -216,7 +202,7 @@ static void test_annotations(void **state) {
     assert_int_equal(cs_annotations_parse_line(l3, &k, &v), 0);
     assert_string_equal(v, "assign===");
     char l4[] = "no equals";
-    assert_int_equal(cs_annotations_parse_line(l4, &k, &v), -1);
+    assert_int_equal(cs_annotations_parse_line(l4, &k, &v), CS_EINVAL);
 
     char path[] = "/tmp/cserve-annotations-XXXXXX";
     int fd = mkstemp(path);
@@ -240,7 +226,20 @@ static void test_annotations(void **state) {
     close(fd);
     assert_int_equal(parse(&c, no_annotations, err, 2, "--annotations-file", path), 1);
     assert_non_null(strstr(err, "rest-timeout"));
+
+    /* 0 with the value, or CS_ENOENT for a missing key or file with *out untouched */
+    char *value = NULL;
+    assert_int_equal(cs_annotations_get(path, "seldon.io/rest-timeout", &value), 0);
+    assert_string_equal(value, "soon");
+    free(value);
+    value = NULL;
+    assert_int_equal(cs_annotations_get(path, "missing", &value), CS_ENOENT);
+    assert_null(value);
     unlink(path);
+    assert_int_equal(cs_annotations_get(path, "seldon.io/rest-timeout", &value), CS_ENOENT);
+    assert_null(value);
+    assert_int_equal(cs_annotations_get("/", "x", &value), CS_EIO); /* a directory reads EISDIR */
+    assert_null(value);
 }
 
 int main(void) {
@@ -252,7 +251,6 @@ int main(void) {
         cmocka_unit_test(test_optional_value_flags),
         cmocka_unit_test(test_errors_name_the_culprit),
         cmocka_unit_test(test_help),
-        cmocka_unit_test(test_python_int),
         cmocka_unit_test(test_annotations),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
