@@ -22,7 +22,7 @@
 #define CS_OWN_ERRORS(X)                                                                           \
     X(CS_EPARSE, -5001, "malformed input")                                                         \
     X(CS_EUSAGE, -5002, "invalid command line")                                                    \
-    X(CS_EENV, -5003, "invalid environment value")                                                 \
+    X(CS_ECONFIG, -5003, "invalid configuration value")                                            \
     X(CS_EUNKNOWN_ARG, -5004, "unrecognised arguments")                                            \
     X(CS_EAMBIGUOUS, -5005, "ambiguous option")                                                    \
     X(CS_ERESOLVE, -5006, "cannot resolve address")
