@@ -41,9 +41,9 @@ int main(int argc, char **argv) {
         fputs(err, stdout);
         return 0;
     }
-    if (rc != CS_CONFIG_OK) {
+    if (rc < 0) {
         fprintf(stderr, "cserve: %s\n", err);
-        return rc;
+        return cs_config_exit_status(rc);
     }
     cs_log_set_level(cfg.debug ? CS_LOG_DEBUG : (cs_log_level_t)cfg.log_level);
     if (cfg.log_file && (rc = cs_log_open(cfg.log_file)) < 0) {

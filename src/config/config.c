@@ -483,9 +483,8 @@ static int parse_argv(parse_ctx_t *c, const char **positional, bool *help, int a
     return 0;
 }
 
-/* The reference's exit status for each failure. */
-static int exit_status(int code) {
-    return code == CS_EUNKNOWN_ARG ? 255 : code == CS_ECONFIG ? 1 : 2;
+int cs_config_exit_status(int rc) {
+    return rc >= 0 ? 0 : rc == CS_EUNKNOWN_ARG ? 255 : rc == CS_ECONFIG ? 1 : 2;
 }
 
 int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn get, char *err,
@@ -505,7 +504,7 @@ int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn get, c
         if (opts[i].parse)
             rc = opts[i].parse(&opts[i], &c, val[i], seen[i]);
     if (rc < 0)
-        return exit_status(rc);
+        return rc;
     if (out.single_threaded)
         out.threads = 1;
     *cfg = out;

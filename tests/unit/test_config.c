@@ -29,7 +29,8 @@ static const char *fake_getenv(const char *name) {
     return NULL;
 }
 
-/* Parses `argc` arguments after the program name. Unless they name an annotations file, one that
+/* Parses `argc` arguments after the program name; returns the exit status cserve would give.
+ * Unless they name an annotations file, one that
  * does not exist is passed: the host's /etc/podinfo/annotations (the default) must not change
  * what a test sees. */
 static int parse(cs_config_t *cfg, const char **env, char *err, int argc, ...) {
@@ -47,7 +48,7 @@ static int parse(cs_config_t *cfg, const char **env, char *err, int argc, ...) {
         argv[++argc] = "/nonexistent/annotations";
     }
     fake_env = env;
-    return cs_config_parse(cfg, argc + 1, argv, fake_getenv, err, 512);
+    return cs_config_exit_status(cs_config_parse(cfg, argc + 1, argv, fake_getenv, err, 512));
 }
 
 static const char *no_annotations[] = {NULL};
@@ -168,6 +169,28 @@ static void test_errors_name_the_culprit(void **state) {
     assert_non_null(strstr(err, "PREDICTIVE_UNIT_HTTP_SERVICE_PORT"));
 }
 
+/* cs_config_parse's own result is a CS_E* code; the exit status is derived from it. */
+static void test_error_codes(void **state) {
+    (void)state;
+    cs_config_t c;
+    char err[512];
+    char *bogus[] = {"cserve", "--bogus"}, *ambiguous[] = {"cserve", "--limit-request-f", "1"},
+         *bad_flag[] = {"cserve", "--workers", "x"}, *help[] = {"cserve", "-h"};
+    fake_env = NULL;
+    assert_int_equal(cs_config_parse(&c, 2, bogus, fake_getenv, err, sizeof(err)), CS_EUNKNOWN_ARG);
+    assert_int_equal(cs_config_parse(&c, 3, ambiguous, fake_getenv, err, sizeof(err)),
+                     CS_EAMBIGUOUS);
+    assert_non_null(strstr(err, "could match --limit-request-fields, --limit-request-field-size"));
+    assert_int_equal(cs_config_parse(&c, 3, bad_flag, fake_getenv, err, sizeof(err)), CS_EUSAGE);
+    const char *bad_env[] = {"GUNICORN_WORKERS", "abc", NULL};
+    fake_env = bad_env;
+    assert_int_equal(cs_config_parse(&c, 1, bogus, fake_getenv, err, sizeof(err)), CS_ECONFIG);
+    fake_env = NULL;
+    assert_int_equal(cs_config_parse(&c, 2, help, fake_getenv, err, sizeof(err)), CS_CONFIG_HELP);
+    assert_int_equal(cs_config_exit_status(CS_CONFIG_HELP), 0);
+    assert_int_equal(cs_config_exit_status(CS_EAMBIGUOUS), 2);
+}
+
 static void test_help(void **state) {
     (void)state;
     cs_config_t c;
@@ -251,6 +274,7 @@ int main(void) {
         cmocka_unit_test(test_optional_value_flags),
         cmocka_unit_test(test_errors_name_the_culprit),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_error_codes),
         cmocka_unit_test(test_annotations),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
