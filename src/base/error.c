@@ -9,11 +9,13 @@ const char *cs_strerror(int code) {
     switch (code) {
     case 0:
         return "success";
-#define CS__OWN(name, value, text)                                                                 \
+#define CS__ERROR(name, value, text)                                                               \
     case name:                                                                                     \
-        return text;
-        CS_OWN_ERRORS(CS__OWN)
-#undef CS__OWN
+        if (text)                                                                                  \
+            return text;                                                                           \
+        break;
+        CS_ERRORS(CS__ERROR)
+#undef CS__ERROR
     default:
         break;
     }

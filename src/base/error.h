@@ -8,18 +8,18 @@
 #define CS_BASE_ERROR_H
 
 #include <errno.h>
+#include <stddef.h>
 
-/* The system errors cserve returns by name: X(name, errno). */
-#define CS_SYS_ERRORS(X)                                                                           \
-    X(CS_ENOMEM, ENOMEM)                                                                           \
-    X(CS_EINVAL, EINVAL)                                                                           \
-    X(CS_ERANGE, ERANGE)                                                                           \
-    X(CS_ENOENT, ENOENT)                                                                           \
-    X(CS_EIO, EIO)
-
-/* cserve's own conditions: X(name, value, text). Values stay below -4095, the largest errno the
- * kernel ABI can return, and never change once released (logs and tests quote them). */
-#define CS_OWN_ERRORS(X)                                                                           \
+/* Every code by name: X(name, value, text). System errors come first, as -errno with no text of
+ * their own (they read as strerror() does); cserve's own conditions follow, with values below
+ * -4095, the lowest -errno the kernel ABI returns, that never change once released (logs and
+ * tests quote them). */
+#define CS_ERRORS(X)                                                                               \
+    X(CS_ENOMEM, -ENOMEM, NULL)                                                                    \
+    X(CS_EINVAL, -EINVAL, NULL)                                                                    \
+    X(CS_ERANGE, -ERANGE, NULL)                                                                    \
+    X(CS_ENOENT, -ENOENT, NULL)                                                                    \
+    X(CS_EIO, -EIO, NULL)                                                                          \
     X(CS_EPARSE, -5001, "malformed input")                                                         \
     X(CS_EUSAGE, -5002, "invalid command line")                                                    \
     X(CS_ECONFIG, -5003, "invalid configuration value")                                            \
@@ -28,11 +28,9 @@
     X(CS_ERESOLVE, -5006, "cannot resolve address")
 
 enum {
-#define CS__SYS(name, e)           name = -(e),
-#define CS__OWN(name, value, text) name = (value),
-    CS_SYS_ERRORS(CS__SYS) CS_OWN_ERRORS(CS__OWN)
-#undef CS__SYS
-#undef CS__OWN
+#define CS__ERROR(name, value, text) name = (value),
+    CS_ERRORS(CS__ERROR)
+#undef CS__ERROR
 };
 
 /* A static, human-readable description of `code` (0, a CS_E* code or any -errno); never NULL.
