@@ -1,6 +1,7 @@
 /* cserve entry point: configuration, listeners, the model, then the arbiter (or, in debug mode,
  * one worker in this process). Also installed under the name seldon-core-microservice, which
  * behaves the same. */
+#include "base/error.h"
 #include "base/log.h"
 #include "config/config.h"
 #include "base/buf.h"
@@ -41,13 +42,13 @@ int main(int argc, char **argv) {
         fputs(err, stdout);
         return 0;
     }
-    if (rc != CS_CONFIG_OK) {
+    if (rc < 0) {
         fprintf(stderr, "cserve: %s\n", err);
-        return rc;
+        return cs_config_exit_status(rc);
     }
     cs_log_set_level(cfg.debug ? CS_LOG_DEBUG : (cs_log_level_t)cfg.log_level);
     if (cfg.log_file && (rc = cs_log_open(cfg.log_file)) < 0) {
-        fprintf(stderr, "cserve: --log-file %s: %s\n", cfg.log_file, strerror(-rc));
+        fprintf(stderr, "cserve: --log-file %s: %s\n", cfg.log_file, cs_strerror(rc));
         return 1;
     }
     cs_log_info("Starting cserve %s (seldon-core-microservice compatible)", CSERVE_VERSION);

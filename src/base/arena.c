@@ -9,6 +9,8 @@
  * what it used, so a scan that gives up costs nothing and one that succeeds needs no copy. */
 #include "base/arena.h"
 
+#include "base/error.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +42,10 @@ static int add_block(cs_arena_t *a, size_t n) {
     if (size < n)
         size = n;
     if (size > SIZE_MAX - sizeof(cs_arena_block_t))
-        return -1;
+        return CS_ENOMEM;
     cs_arena_block_t *b = malloc(sizeof(*b) + size);
     if (b == NULL)
-        return -1;
+        return CS_ENOMEM;
     b->size = size;
     b->next = a->head;
     a->head = b;

@@ -3,6 +3,8 @@
  * and reports a leftover single character or missing padding. */
 #include "base/base64.h"
 
+#include "base/error.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,5 +108,5 @@ int cs_base64_decode(const char *s, size_t len, unsigned char *out, size_t *out_
                  data_chars);
     else
         snprintf(err, errlen, "Incorrect padding");
-    return -1;
+    return CS_EPARSE;
 }

@@ -2,6 +2,7 @@
  * (meant for the quotes Kubernetes writes), so `key=ab` yields an empty value: we reproduce it. */
 #include "config/annotations.h"
 
+#include "base/error.h"
 #include "base/log.h"
 
 #include <ctype.h>
@@ -22,7 +23,7 @@ static char *trim(char *s) {
 int cs_annotations_parse_line(char *line, char **key, char **value) {
     char *eq = strchr(line, '=');
     if (eq == NULL)
-        return -1;
+        return CS_EINVAL;
     *eq = '\0';
     *key = trim(line);
     char *v = trim(eq + 1);
@@ -40,10 +41,10 @@ int cs_annotations_parse_line(char *line, char **key, char **value) {
 int cs_annotations_get(const char *path, const char *key, char **out) {
     FILE *f = fopen(path, "re");
     if (f == NULL)
-        return errno == ENOENT ? 0 : -errno;
-    char *line = NULL;
+        return -errno;
+    char *line = NULL, *value = NULL;
     size_t cap = 0;
-    int found = 0;
+    int rc = CS_ENOENT;
     while (getline(&line, &cap, f) >= 0) {
         char *k, *v;
         if (cs_annotations_parse_line(line, &k, &v) < 0) {
@@ -52,19 +53,18 @@ int cs_annotations_get(const char *path, const char *key, char **out) {
             continue;
         }
         if (strcmp(k, key) == 0) {
-            free(*out);
-            *out = strdup(v);
-            if (*out == NULL) {
-                found = -ENOMEM;
+            free(value);
+            value = strdup(v); /* a later duplicate wins, as with the reference's dict */
+            rc = value ? 0 : CS_ENOMEM;
+            if (value == NULL)
                 break;
-            }
-            found = 1; /* a later duplicate wins, as with the reference's dict */
         }
     }
-    int rc = ferror(f) ? -EIO : 0;
+    if (rc == CS_ENOENT && ferror(f))
+        rc = CS_EIO;
     free(line);
     fclose(f);
-    if (found)
-        return found;
+    if (rc == 0)
+        *out = value;
     return rc;
 }

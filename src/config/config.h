@@ -66,19 +66,21 @@ typedef const char *(*cs_getenv_fn)(const char *name);
 
 enum {
     CS_CONFIG_OK = 0,
-    CS_CONFIG_HELP = -1, /* --help was asked; usage already printed to `err` */
+    CS_CONFIG_HELP = 1, /* --help was asked: the usage text is in `err`, nothing is to run */
 };
 
 /* Fills `cfg` from argv and the environment read through `getenv_fn` (NULL = getenv).
- * Returns CS_CONFIG_OK, CS_CONFIG_HELP, or the exit status the reference uses for the failure
- * (1 bad environment value, 2 usage error, 255 unknown argument) with a one-line message in
- * `err`. Strings in `cfg` borrow from argv/environ or static storage. Main thread only. */
+ * Returns CS_CONFIG_OK (and fills `cfg`), CS_CONFIG_HELP, or a negative code with a one-line
+ * message in `err`: CS_EUSAGE or CS_EAMBIGUOUS (a bad command line), CS_EUNKNOWN_ARG, or
+ * CS_ECONFIG (a bad environment or annotation value). Strings in `cfg` borrow from argv/environ
+ * or static storage. Main thread only. */
 int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn getenv_fn, char *err,
                     size_t errlen);
 
-/* Python int() on a string: surrounding whitespace, one sign, digits with single underscores
- * between them. Returns 0 or -EINVAL / -ERANGE. Exposed for tests. */
-int cs_config_parse_int(const char *s, long *out);
+/* The exit status the reference uses for a cs_config_parse() result: 0 for CS_CONFIG_OK and
+ * CS_CONFIG_HELP, 1 for a bad environment value (Python's traceback), 2 for a usage error
+ * (argparse), 255 for unrecognised arguments. */
+int cs_config_exit_status(int rc);
 
 /* Rule B1: lower-cased value in {1, true, t}. */
 bool cs_config_bool_b1(const char *s);

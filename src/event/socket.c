@@ -1,6 +1,8 @@
 /* Listening sockets and peer names. */
 #include "event/socket.h"
 
+#include "base/error.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -20,13 +22,14 @@ int cs_listen_tcp(const char *host, int port, int backlog, char *err, size_t err
     int rc = getaddrinfo(host, portstr, &hints, &res);
     if (rc != 0) {
         snprintf(err, errlen, "cannot resolve listen address %s: %s", host, gai_strerror(rc));
-        return -1;
+        return CS_ERESOLVE;
     }
-    int fd = -1;
+    int fd = CS_EINVAL;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             snprintf(err, errlen, "socket() failed (%d: %s)", errno, strerror(errno));
+            fd = -errno;
             continue;
         }
         int one = 1;
@@ -34,15 +37,17 @@ int cs_listen_tcp(const char *host, int port, int backlog, char *err, size_t err
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
             snprintf(err, errlen, "bind() to %s:%d failed (%d: %s)", host, port, errno,
                      strerror(errno));
+            int e = errno;
             close(fd);
-            fd = -1;
+            fd = -e;
             continue;
         }
         if (listen(fd, backlog) < 0) {
             snprintf(err, errlen, "listen() on %s:%d failed (%d: %s)", host, port, errno,
                      strerror(errno));
+            int e = errno;
             close(fd);
-            fd = -1;
+            fd = -e;
             continue;
         }
         break;
@@ -70,10 +75,10 @@ int cs_socket_port(int fd) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
-        return -1;
+        return -errno;
     if (ss.ss_family == AF_INET)
         return ntohs(((struct sockaddr_in *)&ss)->sin_port);
     if (ss.ss_family == AF_INET6)
         return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return -1;
+    return -EAFNOSUPPORT;
 }

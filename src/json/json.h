@@ -81,8 +81,10 @@ typedef struct {
 
 /* Parses the whole of text[0..len) into *out, allocating from `arena`. The tree may point into
  * `text` (a numeric array keeps its source to re-read it exactly), so `text` must live as long
- * as the tree. Returns 0, or -1 with `err` set; the message follows Python's json module
- * ("Expecting value: line 1 column 1 (char 0)") so error bodies read like the reference's. */
+ * as the tree. Returns 0 (and sets *out), or CS_EPARSE (the text is not JSON, or is nested
+ * deeper than allowed) or CS_ENOMEM, with `err` set either way; the message follows Python's
+ * json module ("Expecting value: line 1 column 1 (char 0)") so error bodies read like the
+ * reference's. */
 int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs_arena_t *arena,
                   cs_json_t *out, cs_json_error_t *err);
 

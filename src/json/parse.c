@@ -22,6 +22,8 @@
  * earlier children fixed), and no scan starts from them again (doomed_t): such documents are
  * read about twice, the numeric rows inside them still found (tests/unit/test_json_parse.c). */
 #include "json/json.h"
+
+#include "base/error.h"
 #include "json/lexer.h"
 #include "json/number.h"
 
@@ -50,7 +52,7 @@ static int grow(void **p, size_t *cap, size_t size) {
     size_t n = *cap ? *cap * 2 : 64;
     void *q = realloc(*p, n * size);
     if (q == NULL)
-        return -1;
+        return CS_ENOMEM;
     *p = q;
     *cap = n;
     return 0;
@@ -58,14 +60,14 @@ static int grow(void **p, size_t *cap, size_t size) {
 
 static int scratch_push(scratch_t *s, const cs_json_t *v) {
     if (s->len == s->cap && grow((void **)&s->v, &s->cap, sizeof(*s->v)) < 0)
-        return -1;
+        return CS_ENOMEM;
     s->v[s->len++] = *v;
     return 0;
 }
 
 static int scratch_push_key(scratch_t *s, const char *key, uint32_t len) {
     if (s->klen == s->kcap && grow((void **)&s->k, &s->kcap, sizeof(*s->k)) < 0)
-        return -1;
+        return CS_ENOMEM;
     s->k[s->klen++] = (key_ref_t){key, len};
     return 0;
 }
@@ -94,7 +96,7 @@ static int mask_cover(int_mask_t *m, size_t nbits) {
             cap *= 2;
         uint64_t *w = realloc(m->w, cap * sizeof(*w));
         if (w == NULL)
-            return -1;
+            return CS_ENOMEM;
         m->w = w;
         m->cap = cap;
     }
@@ -515,7 +517,8 @@ int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs
     scratch_t sc = {0};
     int_mask_t mask = {0};
     doomed_t *dm = malloc(sizeof(*dm));
-    int rc = -1;
+    cs_json_t doc = {0};
+    int rc = CS_ENOMEM;
     if (kinds == NULL || frames == NULL || dm == NULL) {
         snprintf(err->message, sizeof(err->message), "out of memory");
         goto done;
@@ -531,8 +534,10 @@ int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs
         memset(&v, 0, sizeof(v));
         switch (cs_json_next(&lx, &tok)) {
         case CS_TOK_ERROR:
+            rc = CS_EPARSE;
             goto done;
         case CS_TOK_END:
+            *out = doc;
             rc = 0;
             goto done;
         case CS_TOK_KEY: {
@@ -641,7 +646,7 @@ int cs_json_parse(const char *text, size_t len, const cs_json_options_t *opt, cs
         }
         /* a complete value: attach it to its container, or it is the document */
         if (lx.depth == 0) {
-            *out = v;
+            doc = v;
             continue; /* the next token must be CS_TOK_END */
         }
         if (scratch_push(&sc, &v) < 0 || (frames[lx.depth - 1].object &&

@@ -2,7 +2,7 @@
  * float() for FLOAT/DOUBLE (also "nan", "inf", "1e3"), distutils strtobool for BOOL. */
 #include "protocol/parameters.h"
 
-#include "config/config.h"
+#include "base/parse.h"
 #include "json/json.h"
 
 #include <ctype.h>
@@ -115,7 +115,7 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
                 p.i = value->u.i;
             } else if (value->type == CS_JSON_FLOAT && isfinite(value->u.d)) {
                 p.i = (int64_t)value->u.d; /* int(3.7) == 3 */
-            } else if (value->type == CS_JSON_STRING && cs_config_parse_int(p.s, &v) == 0) {
+            } else if (value->type == CS_JSON_STRING && cs_parse_int(p.s, &v) == 0) {
                 p.i = v;
             } else {
                 snprintf(err, errlen,

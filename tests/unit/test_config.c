@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "base/error.h"
 #include "base/log.h"
 #include "config/annotations.h"
 #include "config/config.h"
@@ -28,7 +29,8 @@ static const char *fake_getenv(const char *name) {
     return NULL;
 }
 
-/* Parses `argc` arguments after the program name. Unless they name an annotations file, one that
+/* Parses `argc` arguments after the program name; returns the exit status cserve would give.
+ * Unless they name an annotations file, one that
  * does not exist is passed: the host's /etc/podinfo/annotations (the default) must not change
  * what a test sees. */
 static int parse(cs_config_t *cfg, const char **env, char *err, int argc, ...) {
@@ -46,7 +48,7 @@ static int parse(cs_config_t *cfg, const char **env, char *err, int argc, ...) {
         argv[++argc] = "/nonexistent/annotations";
     }
     fake_env = env;
-    return cs_config_parse(cfg, argc + 1, argv, fake_getenv, err, 512);
+    return cs_config_exit_status(cs_config_parse(cfg, argc + 1, argv, fake_getenv, err, 512));
 }
 
 static const char *no_annotations[] = {NULL};
@@ -167,6 +169,28 @@ static void test_errors_name_the_culprit(void **state) {
     assert_non_null(strstr(err, "PREDICTIVE_UNIT_HTTP_SERVICE_PORT"));
 }
 
+/* cs_config_parse's own result is a CS_E* code; the exit status is derived from it. */
+static void test_error_codes(void **state) {
+    (void)state;
+    cs_config_t c;
+    char err[512];
+    char *bogus[] = {"cserve", "--bogus"}, *ambiguous[] = {"cserve", "--limit-request-f", "1"},
+         *bad_flag[] = {"cserve", "--workers", "x"}, *help[] = {"cserve", "-h"};
+    fake_env = NULL;
+    assert_int_equal(cs_config_parse(&c, 2, bogus, fake_getenv, err, sizeof(err)), CS_EUNKNOWN_ARG);
+    assert_int_equal(cs_config_parse(&c, 3, ambiguous, fake_getenv, err, sizeof(err)),
+                     CS_EAMBIGUOUS);
+    assert_non_null(strstr(err, "could match --limit-request-fields, --limit-request-field-size"));
+    assert_int_equal(cs_config_parse(&c, 3, bad_flag, fake_getenv, err, sizeof(err)), CS_EUSAGE);
+    const char *bad_env[] = {"GUNICORN_WORKERS", "abc", NULL};
+    fake_env = bad_env;
+    assert_int_equal(cs_config_parse(&c, 1, bogus, fake_getenv, err, sizeof(err)), CS_ECONFIG);
+    fake_env = NULL;
+    assert_int_equal(cs_config_parse(&c, 2, help, fake_getenv, err, sizeof(err)), CS_CONFIG_HELP);
+    assert_int_equal(cs_config_exit_status(CS_CONFIG_HELP), 0);
+    assert_int_equal(cs_config_exit_status(CS_EAMBIGUOUS), 2);
+}
+
 static void test_help(void **state) {
     (void)state;
     cs_config_t c;
@@ -186,21 +210,6 @@ static void test_help(void **state) {
         assert_non_null(strstr(err, must[i]));
 }
 
-static void test_python_int(void **state) {
-    (void)state;
-    long v;
-    assert_int_equal(cs_config_parse_int(" 42\n", &v), 0);
-    assert_int_equal(v, 42);
-    assert_int_equal(cs_config_parse_int("-1_000", &v), 0);
-    assert_int_equal(v, -1000);
-    assert_int_equal(cs_config_parse_int("1__0", &v), -EINVAL);
-    assert_int_equal(cs_config_parse_int("1_", &v), -EINVAL);
-    assert_int_equal(cs_config_parse_int("1.5", &v), -EINVAL);
-    assert_int_equal(cs_config_parse_int("", &v), -EINVAL);
-    assert_int_equal(cs_config_parse_int("0x10", &v), -EINVAL);
-    assert_int_equal(cs_config_parse_int("99999999999999999999999", &v), -ERANGE);
-}
-
 static void test_annotations(void **state) {
     (void)state;
     char *k, *v;
@@ -216,7 +225,7 @@ static void test_annotations(void **state) {
     assert_int_equal(cs_annotations_parse_line(l3, &k, &v), 0);
     assert_string_equal(v, "assign===");
     char l4[] = "no equals";
-    assert_int_equal(cs_annotations_parse_line(l4, &k, &v), -1);
+    assert_int_equal(cs_annotations_parse_line(l4, &k, &v), CS_EINVAL);
 
     char path[] = "/tmp/cserve-annotations-XXXXXX";
     int fd = mkstemp(path);
@@ -240,7 +249,20 @@ static void test_annotations(void **state) {
     close(fd);
     assert_int_equal(parse(&c, no_annotations, err, 2, "--annotations-file", path), 1);
     assert_non_null(strstr(err, "rest-timeout"));
+
+    /* 0 with the value, or CS_ENOENT for a missing key or file with *out untouched */
+    char *value = NULL;
+    assert_int_equal(cs_annotations_get(path, "seldon.io/rest-timeout", &value), 0);
+    assert_string_equal(value, "soon");
+    free(value);
+    value = NULL;
+    assert_int_equal(cs_annotations_get(path, "missing", &value), CS_ENOENT);
+    assert_null(value);
     unlink(path);
+    assert_int_equal(cs_annotations_get(path, "seldon.io/rest-timeout", &value), CS_ENOENT);
+    assert_null(value);
+    assert_int_equal(cs_annotations_get("/", "x", &value), CS_EIO); /* a directory reads EISDIR */
+    assert_null(value);
 }
 
 int main(void) {
@@ -252,7 +274,7 @@ int main(void) {
         cmocka_unit_test(test_optional_value_flags),
         cmocka_unit_test(test_errors_name_the_culprit),
         cmocka_unit_test(test_help),
-        cmocka_unit_test(test_python_int),
+        cmocka_unit_test(test_error_codes),
         cmocka_unit_test(test_annotations),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

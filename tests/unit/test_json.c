@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "base/error.h"
 #include "json/json.h"
 #include "json/number.h"
 
@@ -612,7 +613,7 @@ static void check_error(const char *in, const char *want) {
     cs_arena_init(&a);
     cs_json_t v;
     cs_json_error_t err;
-    assert_int_equal(cs_json_parse(in, strlen(in), &python, &a, &v, &err), -1);
+    assert_int_equal(cs_json_parse(in, strlen(in), &python, &a, &v, &err), CS_EPARSE);
     assert_string_equal(err.message, want);
     cs_arena_free(&a);
 }
@@ -642,9 +643,25 @@ static void test_depth_limit(void **state) {
     cs_json_t v;
     cs_json_error_t err;
     assert_int_equal(cs_json_parse("[[[[[[[[1]]]]]]]]", 17, &opt, &a, &v, &err), 0);
-    assert_int_equal(cs_json_parse("[[[[[[[[[1]]]]]]]]]", 19, &opt, &a, &v, &err), -1);
+    assert_int_equal(cs_json_parse("[[[[[[[[[1]]]]]]]]]", 19, &opt, &a, &v, &err), CS_EPARSE);
     assert_non_null(strstr(err.message, "too deep"));
-    assert_int_equal(cs_json_parse("[{\"a\":[[[[[[[1]]]]]]]}]", 23, &opt, &a, &v, &err), -1);
+    assert_int_equal(cs_json_parse("[{\"a\":[[[[[[[1]]]]]]]}]", 23, &opt, &a, &v, &err), CS_EPARSE);
+    cs_arena_free(&a);
+}
+
+/* A failed parse leaves *out as it was, even when a whole value was read before the error. */
+static void test_failed_parse_leaves_out_alone(void **state) {
+    (void)state;
+    cs_json_options_t opt = {.max_depth = 8};
+    cs_arena_t a;
+    cs_arena_init(&a);
+    cs_json_t v = {.type = CS_JSON_TRUE};
+    cs_json_error_t err;
+    assert_int_equal(cs_json_parse("1 x", 3, &opt, &a, &v, &err), CS_EPARSE);
+    assert_int_equal(v.type, CS_JSON_TRUE);
+    assert_non_null(strstr(err.message, "Extra data"));
+    assert_int_equal(cs_json_parse("[1]", 3, &opt, &a, &v, &err), 0);
+    assert_int_equal(v.type, CS_JSON_ARRAY);
     cs_arena_free(&a);
 }
 
@@ -663,6 +680,7 @@ int main(void) {
         cmocka_unit_test(test_repr_is_written_only_as_far_as_printed),
         cmocka_unit_test(test_python_error_messages),
         cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_failed_parse_leaves_out_alone),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }
