@@ -114,14 +114,16 @@ class Server:
                 if not m:
                     return False
                 self.port = int(m.group(1))
-                mm = re.search(r"Metrics at: http://127\.0\.0\.1:(\d+)", self.logs())
-                self.metrics_port = int(mm.group(1)) if mm else None
             try:
                 st, _, _ = self.request("GET", "/health/ping", timeout=1)
                 return st == 200
             except OSError:
                 return False
         wait_until(ready, timeout, what="server ready")
+        # "Metrics at" is logged after "Listening at" and before any worker starts, so it is in
+        # the log once the server answers (a poll could fall between the two lines)
+        mm = re.search(r"Metrics at: http://127\.0\.0\.1:(\d+)", self.logs())
+        self.metrics_port = int(mm.group(1)) if mm else None
         if workers is not None:
             wait_until(lambda: len(self.workers()) == workers, timeout, what=f"{workers} workers")
 
