@@ -439,18 +439,10 @@ def post_all(s, bodies, path="/predict"):
     return out
 
 
-def sanitizer_allocator():
-    """True for ASan/TSan builds, whose allocator keeps freed memory (quarantine)."""
-    with open(BIN, "rb") as f:
-        image = f.read()
-    return b"__asan_init" in image or b"__tsan_init" in image
-
-
 def idle_growth_kb(s, bodies, rounds=2):
     """Posts the bodies at once, `rounds` times: the answers, and how much the (only) worker's
     RSS has grown since before the first."""
-    if sanitizer_allocator():
-        skip_in_sanitizer_build("RSS")
+    skip_in_sanitizer_build("RSS")
     [worker] = s.workers()
     base = proc_status(worker, "VmRSS")
     for _ in range(rounds):
