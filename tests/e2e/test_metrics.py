@@ -279,3 +279,49 @@ def test_silent_connection_is_closed_promptly(server_factory):
         assert time.monotonic() - t0 < 9  # the request-head timeout, shorter than before (10 s)
     finally:
         c.close()
+
+
+def test_pipelining_client_cannot_hold_the_master(server_factory):
+    # One client keeps the metrics port's socket full of pipelined requests and reads every
+    # answer: the master serves that port on its own supervising thread, which must still reap
+    # and replace a killed worker meanwhile (it used to answer that one client for ever).
+    import threading
+    s = server_factory(model=IDENTITY, env={"GUNICORN_WORKERS": "1"})
+    s.wait_ready(workers=1)
+    old = s.workers()[0]
+    c = socket.create_connection(("127.0.0.1", s.metrics_port), timeout=5)
+    stop = threading.Event()
+    got = {"bytes": 0}
+
+    def send():
+        reqs = b"GET /prometheus HTTP/1.1\r\nHost: x\r\n\r\n" * 16384
+        try:
+            while not stop.is_set():
+                c.sendall(reqs)
+        except OSError:
+            pass
+
+    def read():
+        try:
+            while not stop.is_set():
+                chunk = c.recv(1 << 20)
+                if not chunk:
+                    break
+                got["bytes"] += len(chunk)
+        except OSError:
+            pass
+
+    threads = [threading.Thread(target=send), threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    try:
+        wait_until(lambda: got["bytes"] > 1000000, 10, what="the flood being answered")
+        os.kill(old, signal.SIGKILL)
+        wait_until(lambda: len([p for p in s.workers() if p != old]) == 1, 10,
+                   what="the killed worker's replacement")
+    finally:
+        stop.set()
+        c.shutdown(socket.SHUT_RDWR)
+        c.close()
+        for t in threads:
+            t.join(10)
