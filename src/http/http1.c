@@ -273,11 +273,13 @@ static int on_chunk_header(llhttp_t *lp) {
 /* RFC 9112 §7.1: between two chunks' data there is a CRLF and a chunk-size line. Extensions are
  * counted above, but llhttp takes any number of leading zeros in the size, so a client could
  * send one size line forever without a byte of data. The gap is bounded like a header field
- * line. It is counted per feed (the bytes after the last data byte of this feed, or all of
- * them), so at most one read's worth passes the bound. */
-static int count_chunk_gap(cs_http1_t *p, const char *data, size_t len) {
-    const char *from = p->data_end ? p->data_end : data;
-    p->chunk_gap += (size_t)(data + len - from);
+ * line: every byte from the end of one chunk's data (or the start of a feed that began inside
+ * the body) up to `to`, the start of the next data or the end of the feed, counts. Bytes before
+ * the first data of the feed the head ended in are not counted: at most one read's worth. */
+static int count_chunk_gap(cs_http1_t *p, const char *to) {
+    if (p->gap_from == NULL)
+        return 0;
+    p->chunk_gap += (size_t)(to - p->gap_from);
     if (p->chunk_gap > p->limits.limit_request_field_size)
         return reject(p, 400, "Bad Request: chunk size line too long (more than %u bytes)",
                       p->limits.limit_request_field_size);
@@ -287,7 +289,9 @@ static int count_chunk_gap(cs_http1_t *p, const char *data, size_t len) {
 static int on_body(llhttp_t *lp, const char *at, size_t len) {
     cs_http1_t *p = FROM_PARSER(lp);
     if (p->in_chunks) {
-        p->data_end = at + len;
+        if (count_chunk_gap(p, at))
+            return -1;
+        p->gap_from = at + len;
         p->chunk_gap = 0;
     }
     if (p->limits.limit_request_body && p->body.len + len > p->limits.limit_request_body)
@@ -418,13 +422,12 @@ cs_http1_result_t cs_http1_feed(cs_http1_t *p, const char *data, size_t len, siz
     *consumed = 0;
     if (p->error_status)
         return CS_HTTP1_ERROR;
-    /* only feeds that are all body count towards the chunk gap (not the one the head ends in) */
-    bool in_chunks = p->in_chunks;
-    p->data_end = NULL;
+    /* a feed that begins inside a chunked body counts towards the chunk gap from its first byte */
+    p->gap_from = p->in_chunks ? data : NULL;
     llhttp_errno_t err = llhttp_execute(&p->parser, data, len);
     if (err == HPE_OK) {
         *consumed = len;
-        if (in_chunks && p->in_chunks && count_chunk_gap(p, data, len))
+        if (p->in_chunks && count_chunk_gap(p, data + len))
             return CS_HTTP1_ERROR;
         return CS_HTTP1_MORE;
     }
@@ -454,7 +457,7 @@ void cs_http1_next(cs_http1_t *p) {
     p->in_field = false;
     p->trailer_count = p->trailer_size = 0;
     p->chunk_ext_len = p->chunk_gap = 0;
-    p->data_end = NULL;
+    p->gap_from = NULL;
     p->in_chunks = false;
     p->started = p->headers_done = p->complete = p->expect_continue = false;
     memset(&p->req, 0, sizeof(p->req));

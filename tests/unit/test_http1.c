@@ -319,6 +319,32 @@ static void test_chunk_size_line_is_limited(void **state) {
     cs_http1_close(&p);
 }
 
+/* Each feed is one read: 200 zeros of size line, then one byte of chunk data. The bytes before
+ * a feed's data count as much as those after it, or a client streams size lines for ever at one
+ * body byte per read. */
+static void test_chunk_size_line_is_limited_before_data_too(void **state) {
+    (void)state;
+    cs_http1_t p;
+    cs_http1_init(&p, &small_limits);
+    size_t used;
+    const char *head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "1\r\nx";
+    assert_int_equal(feed_all(&p, head, &used), CS_HTTP1_MORE);
+    char piece[256];
+    memcpy(piece, "\r\n", 2);
+    memset(piece + 2, '0', 200);
+    memcpy(piece + 202, "1\r\nx", 4);
+    cs_http1_result_t r = CS_HTTP1_MORE;
+    int fed = 0;
+    for (; fed < 500 && r == CS_HTTP1_MORE; fed++)
+        r = cs_http1_feed(&p, piece, 206, &used);
+    assert_int_equal(r, CS_HTTP1_ERROR);
+    assert_int_equal(fed, 1);
+    assert_int_equal(p.error_status, 400);
+    assert_non_null(strstr(p.error_info, "chunk size line too long"));
+    cs_http1_close(&p);
+}
+
 static void test_transfer_codings_other_than_chunked(void **state) {
     (void)state;
     const char *te[] = {"gzip, chunked", "identity, chunked", "gzip", "deflate", "chunked;x=1"};
@@ -452,6 +478,7 @@ int main(void) {
         cmocka_unit_test(test_strict_framing),
         cmocka_unit_test(test_chunk_extensions_are_limited),
         cmocka_unit_test(test_chunk_size_line_is_limited),
+        cmocka_unit_test(test_chunk_size_line_is_limited_before_data_too),
         cmocka_unit_test(test_transfer_codings_other_than_chunked),
         cmocka_unit_test(test_request_head_rules),
         cmocka_unit_test(test_target_forms),
