@@ -345,6 +345,42 @@ static void test_chunk_size_line_is_limited_before_data_too(void **state) {
     cs_http1_close(&p);
 }
 
+/* Bytes llhttp skips without a callback in the request head: empty lines before the request
+ * line, spaces after the target, spaces before a field value. No span limit sees them, so the
+ * head as a whole is bounded (by what the line and field limits allow together); endless ones
+ * are cut off, not read for ever. */
+static void test_skipped_head_bytes_are_bounded(void **state) {
+    (void)state;
+    const struct {
+        const char *head, *filler;
+        int status;
+    } cases[] = {
+        {"", "\r\n", 400},
+        {"GET /", " ", 400},
+        {"GET / HTTP/1.1\r\nHost: a\r\nX:", " ", 431},
+    };
+    /* the request line, and every field at its largest with its CRLF */
+    size_t bound = 4094 + 2 + 100 * (100 + 2) + 2;
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        cs_http1_t p;
+        cs_http1_init(&p, &small_limits);
+        size_t used, fed = strlen(cases[k].head);
+        cs_http1_result_t r = fed ? cs_http1_feed(&p, cases[k].head, fed, &used) : CS_HTTP1_MORE;
+        char piece[64];
+        size_t n = strlen(cases[k].filler);
+        for (size_t i = 0; i < sizeof(piece); i++)
+            piece[i] = cases[k].filler[i % n];
+        while (r == CS_HTTP1_MORE && fed < 100 * bound) {
+            r = cs_http1_feed(&p, piece, sizeof(piece), &used);
+            fed += sizeof(piece);
+        }
+        assert_int_equal(r, CS_HTTP1_ERROR);
+        assert_true(fed <= bound + sizeof(piece));
+        assert_int_equal(p.error_status, cases[k].status);
+        cs_http1_close(&p);
+    }
+}
+
 static void test_transfer_codings_other_than_chunked(void **state) {
     (void)state;
     const char *te[] = {"gzip, chunked", "identity, chunked", "gzip", "deflate", "chunked;x=1"};
@@ -479,6 +515,7 @@ int main(void) {
         cmocka_unit_test(test_chunk_extensions_are_limited),
         cmocka_unit_test(test_chunk_size_line_is_limited),
         cmocka_unit_test(test_chunk_size_line_is_limited_before_data_too),
+        cmocka_unit_test(test_skipped_head_bytes_are_bounded),
         cmocka_unit_test(test_transfer_codings_other_than_chunked),
         cmocka_unit_test(test_request_head_rules),
         cmocka_unit_test(test_target_forms),
