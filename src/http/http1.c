@@ -228,6 +228,7 @@ static int check_head(cs_http1_t *p, const llhttp_t *lp) {
 static int on_headers_complete(llhttp_t *lp) {
     cs_http1_t *p = FROM_PARSER(lp);
     p->headers_done = true;
+    p->head_bytes = 0; /* from now on it counts the trailer section's bytes */
     if (check_head(p, lp))
         return -1;
     /* RFC 9110 §7.8: a server may ignore Upgrade, and we do (h2c, websocket): the request is
@@ -421,9 +422,10 @@ char *cs_http1_body_window(cs_http1_t *p, size_t *len) {
 /* llhttp skips some bytes of the head without a callback: empty lines before the request line
  * (RFC 9112 §2.2), spaces after the target, whitespace before a field value. No span limit
  * sees those, and each read restarts the client timeout, so a client could send them for ever.
- * The head as a whole is therefore bounded by what the line and field limits allow together.
- * Feeds are counted whole while the head is incomplete (the one it ends in is not: at most one
- * read's worth). */
+ * The head as a whole is therefore bounded by what the line and field limits allow together,
+ * and so, separately, is the trailer section (whitespace before a trailer's value is skipped
+ * the same way). Feeds are counted whole while the head or the trailers are incomplete; the one
+ * the head ends in, and the one the trailers begin in, are not: at most one read's worth. */
 static int count_head(cs_http1_t *p, size_t len) {
     const cs_http1_limits_t *l = &p->limits;
     uint64_t max = (uint64_t)l->limit_request_line + 2 +
@@ -444,12 +446,13 @@ cs_http1_result_t cs_http1_feed(cs_http1_t *p, const char *data, size_t len, siz
         return CS_HTTP1_ERROR;
     /* a feed that begins inside a chunked body counts towards the chunk gap from its first byte */
     p->gap_from = p->in_chunks ? data : NULL;
+    bool in_trailers = p->headers_done && !p->in_chunks && (p->parser.flags & F_CHUNKED);
     llhttp_errno_t err = llhttp_execute(&p->parser, data, len);
     if (err == HPE_OK) {
         *consumed = len;
         if (p->in_chunks && count_chunk_gap(p, data + len))
             return CS_HTTP1_ERROR;
-        if (!p->headers_done && count_head(p, len))
+        if ((!p->headers_done || in_trailers) && count_head(p, len))
             return CS_HTTP1_ERROR;
         return CS_HTTP1_MORE;
     }
