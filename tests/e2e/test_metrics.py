@@ -236,6 +236,39 @@ def test_scrapes_survive_many_idle_or_slow_connections(server_factory, kind, bud
             c.close()
 
 
+def _tiny_nofile():
+    # 64 descriptors: the metrics port may use 16 connections
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+def test_scrapes_survive_connections_that_never_read(server_factory):
+    # Connections that pipeline scrapes and never read the answers each end up with a response
+    # it cannot write (1.6 MB queued in the kernel, then a full buffer). Once they fill the
+    # table, a new scrape must still get in: the one waiting longest gives way, as idle ones do
+    # (the table used to keep every writer for its 10 s, and refuse the scrape).
+    s = server_factory(model=IDENTITY, env={"GUNICORN_WORKERS": "1"}, preexec_fn=_tiny_nofile)
+    socks = []
+    try:
+        for _ in range(20):
+            c = socket.socket()
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            c.settimeout(5)
+            c.connect(("127.0.0.1", s.metrics_port))
+            c.setblocking(False)
+            try:
+                c.send(b"GET /prometheus HTTP/1.1\r\nHost: x\r\n\r\n" * 2000)
+            except BlockingIOError:
+                pass
+            socks.append(c)
+        time.sleep(0.5)
+        for _ in range(10):
+            st, _, text = s.scrape()
+            assert st == 200 and "cserve_workers" in text
+    finally:
+        for c in socks:
+            c.close()
+
+
 def test_keep_alive_scrapes_share_a_connection(server_factory):
     s = server_factory(model=IDENTITY)
     c = http.client.HTTPConnection("127.0.0.1", s.metrics_port, timeout=10)
