@@ -205,6 +205,17 @@ def _open_many(port, n, first_bytes=b""):
     return socks
 
 
+def _scrape_while_open(s, socks, n):
+    """n scrapes succeed while the connections `socks` are open; closes them all."""
+    try:
+        for _ in range(n):
+            st, _, text = s.scrape()
+            assert st == 200 and "cserve_workers" in text
+    finally:
+        for c in socks:
+            c.close()
+
+
 def _raise_nofile(n):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < n:
@@ -226,14 +237,7 @@ def test_scrapes_survive_many_idle_or_slow_connections(server_factory, kind, bud
     s = server_factory(model=IDENTITY, env={"GUNICORN_WORKERS": "1"},
                        preexec_fn=_low_nofile if budget == "low-nofile" else None)
     partial = b"GET /prometheus HTTP/1.1\r\nHost: x\r\n" if kind == "slow" else b""
-    socks = _open_many(s.metrics_port, 1000, partial)
-    try:
-        for _ in range(25):
-            st, _, text = s.scrape()
-            assert st == 200 and "cserve_workers" in text
-    finally:
-        for c in socks:
-            c.close()
+    _scrape_while_open(s, _open_many(s.metrics_port, 1000, partial), 25)
 
 
 def _tiny_nofile():
@@ -248,25 +252,23 @@ def test_scrapes_survive_connections_that_never_read(server_factory):
     # (the table used to keep every writer for its 10 s, and refuse the scrape).
     s = server_factory(model=IDENTITY, env={"GUNICORN_WORKERS": "1"}, preexec_fn=_tiny_nofile)
     socks = []
-    try:
-        for _ in range(20):
-            c = socket.socket()
-            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-            c.settimeout(5)
+    for _ in range(20):
+        c = socket.socket()
+        socks.append(c)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        c.settimeout(5)
+        try:
             c.connect(("127.0.0.1", s.metrics_port))
-            c.setblocking(False)
-            try:
-                c.send(b"GET /prometheus HTTP/1.1\r\nHost: x\r\n\r\n" * 2000)
-            except BlockingIOError:
-                pass
-            socks.append(c)
-        time.sleep(0.5)
-        for _ in range(10):
-            st, _, text = s.scrape()
-            assert st == 200 and "cserve_workers" in text
-    finally:
-        for c in socks:
-            c.close()
+        except OSError:
+            _scrape_while_open(s, socks, 0)
+            raise
+        c.setblocking(False)
+        try:
+            c.send(b"GET /prometheus HTTP/1.1\r\nHost: x\r\n\r\n" * 2000)
+        except BlockingIOError:
+            pass
+    time.sleep(0.5)
+    _scrape_while_open(s, socks, 10)
 
 
 def test_keep_alive_scrapes_share_a_connection(server_factory):
