@@ -228,6 +228,7 @@ static int check_head(cs_http1_t *p, const llhttp_t *lp) {
 static int on_headers_complete(llhttp_t *lp) {
     cs_http1_t *p = FROM_PARSER(lp);
     p->headers_done = true;
+    p->head_bytes = 0; /* from now on it counts the trailer section's bytes */
     if (check_head(p, lp))
         return -1;
     /* RFC 9110 §7.8: a server may ignore Upgrade, and we do (h2c, websocket): the request is
@@ -273,11 +274,13 @@ static int on_chunk_header(llhttp_t *lp) {
 /* RFC 9112 §7.1: between two chunks' data there is a CRLF and a chunk-size line. Extensions are
  * counted above, but llhttp takes any number of leading zeros in the size, so a client could
  * send one size line forever without a byte of data. The gap is bounded like a header field
- * line. It is counted per feed (the bytes after the last data byte of this feed, or all of
- * them), so at most one read's worth passes the bound. */
-static int count_chunk_gap(cs_http1_t *p, const char *data, size_t len) {
-    const char *from = p->data_end ? p->data_end : data;
-    p->chunk_gap += (size_t)(data + len - from);
+ * line: every byte from the end of one chunk's data (or the start of a feed that began inside
+ * the body) up to `to`, the start of the next data or the end of the feed, counts. Bytes before
+ * the first data of the feed the head ended in are not counted: at most one read's worth. */
+static int count_chunk_gap(cs_http1_t *p, const char *to) {
+    if (p->gap_from == NULL)
+        return 0;
+    p->chunk_gap += (size_t)(to - p->gap_from);
     if (p->chunk_gap > p->limits.limit_request_field_size)
         return reject(p, 400, "Bad Request: chunk size line too long (more than %u bytes)",
                       p->limits.limit_request_field_size);
@@ -287,7 +290,9 @@ static int count_chunk_gap(cs_http1_t *p, const char *data, size_t len) {
 static int on_body(llhttp_t *lp, const char *at, size_t len) {
     cs_http1_t *p = FROM_PARSER(lp);
     if (p->in_chunks) {
-        p->data_end = at + len;
+        if (count_chunk_gap(p, at))
+            return -1;
+        p->gap_from = at + len;
         p->chunk_gap = 0;
     }
     if (p->limits.limit_request_body && p->body.len + len > p->limits.limit_request_body)
@@ -415,17 +420,40 @@ char *cs_http1_body_window(cs_http1_t *p, size_t *len) {
     return p->body.data + p->body.len;
 }
 
+/* llhttp skips some bytes of the head without a callback: empty lines before the request line
+ * (RFC 9112 §2.2), spaces after the target, whitespace before a field value. No span limit
+ * sees those, and each read restarts the client timeout, so a client could send them for ever.
+ * The head as a whole is therefore bounded by what the line and field limits allow together,
+ * and so, separately, is the trailer section (whitespace before a trailer's value is skipped
+ * the same way). Feeds are counted whole while the head or the trailers are incomplete; the one
+ * the head ends in, and the one the trailers begin in, are not: at most one read's worth. */
+static int count_head(cs_http1_t *p, size_t len) {
+    const cs_http1_limits_t *l = &p->limits;
+    uint64_t max = (uint64_t)l->limit_request_line + 2 +
+                   (uint64_t)l->limit_request_fields * (l->limit_request_field_size + 2) + 2;
+    p->head_bytes += len;
+    if (p->head_bytes <= max)
+        return 0;
+    if (p->span_count == 0)
+        return reject(p, 400, "Request Line is too large (more than %llu bytes)",
+                      (unsigned long long)max);
+    return reject(p, 431, "Request Header Fields Too Large (head over %llu bytes)",
+                  (unsigned long long)max);
+}
+
 cs_http1_result_t cs_http1_feed(cs_http1_t *p, const char *data, size_t len, size_t *consumed) {
     *consumed = 0;
     if (p->error_status)
         return CS_HTTP1_ERROR;
-    /* only feeds that are all body count towards the chunk gap (not the one the head ends in) */
-    bool in_chunks = p->in_chunks;
-    p->data_end = NULL;
+    /* a feed that begins inside a chunked body counts towards the chunk gap from its first byte */
+    p->gap_from = p->in_chunks ? data : NULL;
+    bool in_trailers = p->headers_done && !p->in_chunks && (p->parser.flags & F_CHUNKED);
     llhttp_errno_t err = llhttp_execute(&p->parser, data, len);
     if (err == HPE_OK) {
         *consumed = len;
-        if (in_chunks && p->in_chunks && count_chunk_gap(p, data, len))
+        if (p->in_chunks && count_chunk_gap(p, data + len))
+            return CS_HTTP1_ERROR;
+        if ((!p->headers_done || in_trailers) && count_head(p, len))
             return CS_HTTP1_ERROR;
         return CS_HTTP1_MORE;
     }
@@ -454,8 +482,8 @@ void cs_http1_next(cs_http1_t *p) {
     p->url_len = 0;
     p->in_field = false;
     p->trailer_count = p->trailer_size = 0;
-    p->chunk_ext_len = p->chunk_gap = 0;
-    p->data_end = NULL;
+    p->chunk_ext_len = p->chunk_gap = p->head_bytes = 0;
+    p->gap_from = NULL;
     p->in_chunks = false;
     p->started = p->headers_done = p->complete = p->expect_continue = false;
     memset(&p->req, 0, sizeof(p->req));

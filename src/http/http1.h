@@ -37,8 +37,9 @@ typedef struct {
     uint32_t url_len;
     uint32_t trailer_count, trailer_size; /* trailer fields are counted, never stored */
     uint64_t chunk_ext_len;               /* chunk extension bytes so far in this request */
+    uint64_t head_bytes;  /* bytes fed while the head (then the trailers) is incomplete */
     uint64_t chunk_gap;   /* bytes since the last chunk data byte (size lines, CRLFs) */
-    const char *data_end; /* end of the last chunk data in the bytes being fed, or NULL */
+    const char *gap_from; /* in the bytes being fed: where the uncounted chunk gap starts */
     bool in_chunks;       /* between the head and the last chunk of a chunked body */
     bool in_field;        /* inside a field name (a new field starts otherwise) */
     bool started, headers_done, complete, expect_continue;

@@ -4,9 +4,10 @@
  * request head within HEAD_MS of connecting (or of its previous response) and take a response
  * within WRITE_MS; the table of connections is sized from the descriptor budget (a quarter of
  * RLIMIT_NOFILE, at most CONNS_MAX), and when it is full the connection that has been waiting
- * for its request longest is dropped to make room, so a fresh scrape always gets in however
- * many idle or slow connections are open. Response bytes waiting in all connections together are
- * bounded by OUT_BUDGET the same way (the oldest waiting response goes first).
+ * for its request longest is dropped to make room (or, when all are writing, the one whose
+ * response has waited longest for its reader), so a fresh scrape always gets in however many
+ * idle, slow or non-reading connections are open. Response bytes waiting in all connections
+ * together are bounded by OUT_BUDGET the same way (the oldest waiting response goes first).
  *
  * Events name a connection by its index in the table: an event still queued for a connection
  * dropped earlier in the same batch finds an empty index (or a new connection, which then just
@@ -34,6 +35,10 @@
 #define WRITE_MS   10000
 #define OUT_BUDGET ((size_t)64 << 20)
 #define LISTENER   ((uint64_t)-1)
+/* Answers given to one connection per event: the master serves this port on the thread that
+ * supervises the workers, so a client that pipelines requests and reads every answer must not
+ * keep it here (its next turn comes from a re-armed event, after the other work). */
+#define RUN_BUDGET 8
 
 typedef struct {
     int fd;
@@ -209,9 +214,21 @@ static ssize_t settle(cs_metrics_server_t *s, int k, ssize_t n) {
     return 0;
 }
 
+/* Asks for another event for connection k although no new bytes may come: a modified
+ * edge-triggered registration reports the socket's current readiness again (it is writable). */
+static void rearm(cs_metrics_server_t *s, int k) {
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u64 = (uint64_t)k};
+    if (epoll_ctl(s->ep, EPOLL_CTL_MOD, s->conns[k]->fd, &ev) < 0)
+        drop(s, k);
+}
+
 static void progress(cs_metrics_server_t *s, int k, uint64_t now) {
     mconn_t *c = s->conns[k];
-    for (;;) {
+    for (int budget = RUN_BUDGET;; budget--) {
+        if (!c->writing && budget == 0) {
+            rearm(s, k);
+            return;
+        }
         if (!c->writing) {
             bool error = false, complete = false;
             if (c->in.len) {
@@ -259,16 +276,25 @@ static void progress(cs_metrics_server_t *s, int k, uint64_t now) {
     }
 }
 
-/* A free index for a new connection, dropping the longest-waiting reader when the table is
- * full; -1 when every connection is writing a response. */
+/* Drops the connection that has waited longest for its request or, when every one is writing,
+ * the one whose response has waited longest for its reader: a client that pipelines requests
+ * and never reads holds a writer, and writers alone must not be able to deny the port. Returns
+ * the index freed, -1 when the table is empty. */
+static int make_room(cs_metrics_server_t *s) {
+    int victim = oldest(s, false, -1);
+    if (victim < 0)
+        victim = oldest(s, true, -1);
+    if (victim >= 0)
+        drop(s, victim);
+    return victim;
+}
+
+/* A free index for a new connection, making room when the table is full. */
 static int free_index(cs_metrics_server_t *s) {
     for (int k = 0; k < s->cap; k++)
         if (s->conns[k] == NULL)
             return k;
-    int victim = oldest(s, false, -1);
-    if (victim >= 0)
-        drop(s, victim);
-    return victim;
+    return make_room(s);
 }
 
 static void on_accept(cs_metrics_server_t *s, uint64_t now) {
@@ -276,9 +302,7 @@ static void on_accept(cs_metrics_server_t *s, uint64_t now) {
         int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
             /* out of descriptors after all: make room, and retry on the next event */
-            int victim = oldest(s, false, -1);
-            if (victim >= 0)
-                drop(s, victim);
+            make_room(s);
             return;
         }
         if (fd < 0)
@@ -286,7 +310,7 @@ static void on_accept(cs_metrics_server_t *s, uint64_t now) {
         int k = free_index(s);
         mconn_t *c = k >= 0 ? calloc(1, sizeof(*c)) : NULL;
         if (c == NULL) {
-            close(fd); /* every connection is busy answering: this one must retry */
+            close(fd); /* out of memory: this one must retry */
             continue;
         }
         c->fd = fd;

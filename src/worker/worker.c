@@ -711,6 +711,13 @@ static void on_pool(worker_t *w) {
         conn_t *c = (conn_t *)j;
         if (c->abandoned) {
             w->abandoned--;
+            c->abandoned = false;
+            if (c->fd >= 0 && c->list == L_LINGER) {
+                /* answered by the loop and still lingering: the connection is the loop's
+                 * again, and lingers on to its deadline (closing now would reset it) */
+                c->state = C_LINGER;
+                continue;
+            }
             conn_destroy(w, c);
             continue;
         }

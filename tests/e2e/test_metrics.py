@@ -205,6 +205,17 @@ def _open_many(port, n, first_bytes=b""):
     return socks
 
 
+def _scrape_while_open(s, socks, n):
+    """n scrapes succeed while the connections `socks` are open; closes them all."""
+    try:
+        for _ in range(n):
+            st, _, text = s.scrape()
+            assert st == 200 and "cserve_workers" in text
+    finally:
+        for c in socks:
+            c.close()
+
+
 def _raise_nofile(n):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < n:
@@ -226,14 +237,38 @@ def test_scrapes_survive_many_idle_or_slow_connections(server_factory, kind, bud
     s = server_factory(model=IDENTITY, env={"GUNICORN_WORKERS": "1"},
                        preexec_fn=_low_nofile if budget == "low-nofile" else None)
     partial = b"GET /prometheus HTTP/1.1\r\nHost: x\r\n" if kind == "slow" else b""
-    socks = _open_many(s.metrics_port, 1000, partial)
-    try:
-        for _ in range(25):
-            st, _, text = s.scrape()
-            assert st == 200 and "cserve_workers" in text
-    finally:
-        for c in socks:
-            c.close()
+    _scrape_while_open(s, _open_many(s.metrics_port, 1000, partial), 25)
+
+
+def _tiny_nofile():
+    # 64 descriptors: the metrics port may use 16 connections
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+def test_scrapes_survive_connections_that_never_read(server_factory):
+    # Connections that pipeline scrapes and never read the answers each end up with a response
+    # it cannot write (1.6 MB queued in the kernel, then a full buffer). Once they fill the
+    # table, a new scrape must still get in: the one waiting longest gives way, as idle ones do
+    # (the table used to keep every writer for its 10 s, and refuse the scrape).
+    s = server_factory(model=IDENTITY, env={"GUNICORN_WORKERS": "1"}, preexec_fn=_tiny_nofile)
+    socks = []
+    for _ in range(20):
+        c = socket.socket()
+        socks.append(c)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        c.settimeout(5)
+        try:
+            c.connect(("127.0.0.1", s.metrics_port))
+        except OSError:
+            _scrape_while_open(s, socks, 0)
+            raise
+        c.setblocking(False)
+        try:
+            c.send(b"GET /prometheus HTTP/1.1\r\nHost: x\r\n\r\n" * 2000)
+        except BlockingIOError:
+            pass
+    time.sleep(0.5)
+    _scrape_while_open(s, socks, 10)
 
 
 def test_keep_alive_scrapes_share_a_connection(server_factory):
@@ -279,3 +314,49 @@ def test_silent_connection_is_closed_promptly(server_factory):
         assert time.monotonic() - t0 < 9  # the request-head timeout, shorter than before (10 s)
     finally:
         c.close()
+
+
+def test_pipelining_client_cannot_hold_the_master(server_factory):
+    # One client keeps the metrics port's socket full of pipelined requests and reads every
+    # answer: the master serves that port on its own supervising thread, which must still reap
+    # and replace a killed worker meanwhile (it used to answer that one client for ever).
+    import threading
+    s = server_factory(model=IDENTITY, env={"GUNICORN_WORKERS": "1"})
+    s.wait_ready(workers=1)
+    old = s.workers()[0]
+    c = socket.create_connection(("127.0.0.1", s.metrics_port), timeout=5)
+    stop = threading.Event()
+    got = {"bytes": 0}
+
+    def send():
+        reqs = b"GET /prometheus HTTP/1.1\r\nHost: x\r\n\r\n" * 16384
+        try:
+            while not stop.is_set():
+                c.sendall(reqs)
+        except OSError:
+            pass
+
+    def read():
+        try:
+            while not stop.is_set():
+                chunk = c.recv(1 << 20)
+                if not chunk:
+                    break
+                got["bytes"] += len(chunk)
+        except OSError:
+            pass
+
+    threads = [threading.Thread(target=send), threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    try:
+        wait_until(lambda: got["bytes"] > 1000000, 10, what="the flood being answered")
+        os.kill(old, signal.SIGKILL)
+        wait_until(lambda: len([p for p in s.workers() if p != old]) == 1, 10,
+                   what="the killed worker's replacement")
+    finally:
+        stop.set()
+        c.shutdown(socket.SHUT_RDWR)
+        c.close()
+        for t in threads:
+            t.join(10)

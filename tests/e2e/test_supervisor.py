@@ -363,6 +363,29 @@ def test_pipelined_request_behind_a_hung_call_gets_a_clean_close(server_factory,
         c.close()
 
 
+def test_answered_call_that_returns_late_still_lingers(server_factory, tmp_path):
+    # The call outlives the timeout (504), then returns while the client is still sending: the
+    # connection goes on lingering as the loop's own, rather than being closed over the bytes
+    # still arriving (a reset, which can destroy the 504 before the client has read it).
+    import http.client
+    import socket
+    s = timeout_server(server_factory, tmp_path, 1000, 2)
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    try:
+        c.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nsleep:1800")
+        t0 = time.monotonic()
+        r = http.client.HTTPResponse(c)
+        r.begin()
+        assert r.status == 504
+        r.read()
+        time.sleep(max(0, 2.3 - (time.monotonic() - t0)))  # the call has returned meanwhile
+        c.sendall(b"POST /predict HTTP/1.1\r\n")  # a client still sending
+        time.sleep(0.2)
+        assert c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+    finally:
+        c.close()
+
+
 def test_graceful_timeout_answers_what_is_left(server_factory):
     # TERM with a long call running and a request queued behind it (one thread): at the graceful
     # timeout the running call gets a 504 and the queued one a 503, not an empty reply.

@@ -319,6 +319,71 @@ static void test_chunk_size_line_is_limited(void **state) {
     cs_http1_close(&p);
 }
 
+/* Each feed is one read: 200 zeros of size line, then one byte of chunk data. The bytes before
+ * a feed's data count as much as those after it, or a client streams size lines for ever at one
+ * body byte per read. */
+static void test_chunk_size_line_is_limited_before_data_too(void **state) {
+    (void)state;
+    cs_http1_t p;
+    cs_http1_init(&p, &small_limits);
+    size_t used;
+    const char *head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "1\r\nx";
+    assert_int_equal(feed_all(&p, head, &used), CS_HTTP1_MORE);
+    char piece[256];
+    memcpy(piece, "\r\n", 2);
+    memset(piece + 2, '0', 200);
+    memcpy(piece + 202, "1\r\nx", 4);
+    cs_http1_result_t r = CS_HTTP1_MORE;
+    int fed = 0;
+    for (; fed < 500 && r == CS_HTTP1_MORE; fed++)
+        r = cs_http1_feed(&p, piece, 206, &used);
+    assert_int_equal(r, CS_HTTP1_ERROR);
+    assert_int_equal(fed, 1);
+    assert_int_equal(p.error_status, 400);
+    assert_non_null(strstr(p.error_info, "chunk size line too long"));
+    cs_http1_close(&p);
+}
+
+/* Bytes llhttp skips without a callback in the request head: empty lines before the request
+ * line, spaces after the target, spaces before a field value (or a trailer's). No span limit sees
+ * them, so the head as a whole is bounded (by what the line and field limits allow together);
+ * endless ones are cut off, not read for ever. */
+static void test_skipped_head_bytes_are_bounded(void **state) {
+    (void)state;
+    const struct {
+        const char *head, *filler;
+        int status;
+    } cases[] = {
+        {"", "\r\n", 400},
+        {"GET /", " ", 400},
+        {"GET / HTTP/1.1\r\nHost: a\r\nX:", " ", 431},
+        /* and in the trailer section, which is bounded the same way */
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX:", " ",
+         431},
+    };
+    /* the request line, and every field at its largest with its CRLF */
+    size_t bound = 4094 + 2 + 100 * (100 + 2) + 2;
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        cs_http1_t p;
+        cs_http1_init(&p, &small_limits);
+        size_t used, fed = strlen(cases[k].head);
+        cs_http1_result_t r = fed ? cs_http1_feed(&p, cases[k].head, fed, &used) : CS_HTTP1_MORE;
+        char piece[64];
+        size_t n = strlen(cases[k].filler);
+        for (size_t i = 0; i < sizeof(piece); i++)
+            piece[i] = cases[k].filler[i % n];
+        while (r == CS_HTTP1_MORE && fed < 100 * bound) {
+            r = cs_http1_feed(&p, piece, sizeof(piece), &used);
+            fed += sizeof(piece);
+        }
+        assert_int_equal(r, CS_HTTP1_ERROR);
+        assert_true(fed <= bound + sizeof(piece) + strlen(cases[k].head));
+        assert_int_equal(p.error_status, cases[k].status);
+        cs_http1_close(&p);
+    }
+}
+
 static void test_transfer_codings_other_than_chunked(void **state) {
     (void)state;
     const char *te[] = {"gzip, chunked", "identity, chunked", "gzip", "deflate", "chunked;x=1"};
@@ -452,6 +517,8 @@ int main(void) {
         cmocka_unit_test(test_strict_framing),
         cmocka_unit_test(test_chunk_extensions_are_limited),
         cmocka_unit_test(test_chunk_size_line_is_limited),
+        cmocka_unit_test(test_chunk_size_line_is_limited_before_data_too),
+        cmocka_unit_test(test_skipped_head_bytes_are_bounded),
         cmocka_unit_test(test_transfer_codings_other_than_chunked),
         cmocka_unit_test(test_request_head_rules),
         cmocka_unit_test(test_target_forms),
