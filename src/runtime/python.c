@@ -137,10 +137,12 @@ static long long_or(PyObject *o, long dflt) {
     return v;
 }
 
-/* An HTTP status from a model's int: out-of-range values (and non-ints) give 500. */
+/* An HTTP status from a model's int: out-of-range values (and non-ints) give 500, and so does
+ * a 1xx: HTTP has it only as an interim response, so a client would take the connection's next
+ * response for this request's answer. */
 static int status_of(PyObject *o, long dflt) {
     long c = long_or(o, dflt);
-    return c >= 100 && c <= 599 ? (int)c : 500;
+    return c >= 200 && c <= 599 ? (int)c : 500;
 }
 
 /* The pending Python exception as "Type: message" (for start-up errors); clears it. */

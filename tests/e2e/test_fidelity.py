@@ -208,6 +208,32 @@ def test_reason_phrases_are_werkzeugs(serve):
         assert line("POST", "/predict", body) == "HTTP/1.1 %d %s" % (code, text)
 
 
+def test_statuses_without_a_body_keep_the_connection_framed(serve):
+    # A model's status.code of 204 or 304 has no body in HTTP (RFC 9110 15.3.5, 15.4.5), and a
+    # 1xx is an interim response, never a final one: sent as they were, the body (or the next
+    # response) was read as the answer to the next request on the connection. As Werkzeug:
+    # 204 and 304 go out without a body; a 1xx from a model is a 500.
+    s = serve("Fidelity.StatusCodes")
+    ping = b"GET /health/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    for code, line in [(204, b"HTTP/1.1 204 NO CONTENT"), (304, b"HTTP/1.1 304 NOT MODIFIED"),
+                       (100, b"HTTP/1.1 500 INTERNAL SERVER ERROR"),
+                       (101, b"HTTP/1.1 500 INTERNAL SERVER ERROR"),
+                       (199, b"HTTP/1.1 500 INTERNAL SERVER ERROR")]:
+        body = b'{"strData": "%d"}' % code
+        req = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n%s" % (len(body), body)) + ping
+        out = s.raw(req, read_until_close=True)
+        head, _, rest = out.partition(b"\r\n\r\n")
+        assert head.split(b"\r\n")[0] == line, out
+        if code >= 200:
+            assert b"Content-Length" not in head, out
+            # the next bytes are the next response's
+            assert rest.startswith(b"HTTP/1.1 200 OK\r\n") and rest.endswith(b"pong"), out
+        else:
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            assert rest[length:].startswith(b"HTTP/1.1 200 OK\r\n"), out
+
+
 # ---- 6. the built-in model follows numpy -----------------------------------------------------
 
 @pytest.mark.parametrize("x,want", [
