@@ -6,6 +6,7 @@
 #include "metrics/internal.h"
 
 #include "json/number.h"
+#include "metrics/labels.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -45,8 +46,15 @@ static int sample(cs_buf_t *out, const char *name, const char *suffix, const cha
     return rc;
 }
 
+/* The help text of a model's series holds its key as the model wrote it: escaped, as
+ * prometheus_client escapes it, so that it stays one line of text. */
 static int header(cs_buf_t *out, const char *name, const char *help, const char *type) {
-    return cs_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    int rc = cs_buf_appendf(out, "# HELP %s ", name);
+    if (rc == 0)
+        rc = cs_labels_append_text(out, help, false);
+    if (rc == 0)
+        rc = cs_buf_appendf(out, "\n# TYPE %s %s\n", name, type);
+    return rc;
 }
 
 static const char *route_label(int r) {

@@ -29,16 +29,43 @@ static int by_key(const void *a, const void *b) {
     return strcmp(((const pair_t *)a)->k, ((const pair_t *)b)->k);
 }
 
-static int append_escaped(cs_buf_t *out, const char *v) {
-    for (const char *p = v; *p; p++) {
-        int rc = *p == '\\'   ? cs_buf_append(out, "\\\\", 2)
-                 : *p == '"'  ? cs_buf_append(out, "\\\"", 2)
-                 : *p == '\n' ? cs_buf_append(out, "\\n", 2)
-                              : cs_buf_append(out, p, 1);
-        if (rc < 0)
-            return rc;
+/* Length of the well-formed UTF-8 sequence at s, or 0 for anything else: overlong forms,
+ * encoded surrogates (the JSON decoder keeps a lone \ud800 escape that way) and code points
+ * past U+10FFFF. s is NUL-terminated, and a NUL is no continuation byte. */
+static size_t utf8_sequence(const unsigned char *s) {
+    if (s[0] < 0x80)
+        return 1;
+    size_t len = s[0] >= 0xC2 && s[0] <= 0xDF   ? 2
+                 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+                 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
+                                                : 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0) ||
+        (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))
+        return 0;
+    return len;
+}
+
+int cs_labels_append_text(cs_buf_t *out, const char *v, bool quoted) {
+    const unsigned char *p = (const unsigned char *)v;
+    int rc = 0;
+    while (*p && rc == 0) {
+        size_t len = utf8_sequence(p);
+        if (*p == '\\')
+            rc = cs_buf_append(out, "\\\\", 2);
+        else if (*p == '"' && quoted)
+            rc = cs_buf_append(out, "\\\"", 2);
+        else if (*p == '\n')
+            rc = cs_buf_append(out, "\\n", 2);
+        else if (len == 0)
+            rc = cs_buf_append(out, "\xEF\xBF\xBD", 3); /* U+FFFD for a byte that is no text */
+        else
+            rc = cs_buf_append(out, p, len);
+        p += len ? len : 1;
     }
-    return 0;
+    return rc;
 }
 
 int cs_labels_canonical(cs_buf_t *out, const char *const *keys, const char *const *values,
@@ -68,7 +95,7 @@ int cs_labels_canonical(cs_buf_t *out, const char *const *keys, const char *cons
         if (rc == 0)
             rc = cs_buf_append(out, "=\"", 2);
         if (rc == 0)
-            rc = append_escaped(out, pairs[i].v);
+            rc = cs_labels_append_text(out, pairs[i].v, true);
         if (rc == 0)
             rc = cs_buf_append(out, "\"", 1);
     }
@@ -129,7 +156,7 @@ int cs_labels_defaults(cs_buf_t *out, const cs_config_t *cfg) {
     for (int i = 0; i < 9 && rc == 0; i++) {
         rc = cs_buf_appendf(out, "%s%s=\"", i ? "," : "", pairs[i].k);
         if (rc == 0)
-            rc = append_escaped(out, pairs[i].v);
+            rc = cs_labels_append_text(out, pairs[i].v, true);
         if (rc == 0)
             rc = cs_buf_append(out, "\"", 1);
     }

@@ -4,6 +4,8 @@ meta.metrics, Werkzeug's reason phrases, the built-in model's numpy view of its 
 bodies are the reference's exact bytes (spec §2.4, §3.7.4, §3.8.2, §3.8.5, §4.3)."""
 import json
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -94,6 +96,26 @@ def test_raw_metrics_the_reference_cannot_record(serve):
     assert total(text, "typeless_total", method="predict") == 3
     assert "odd" not in text
     assert "\nk{" not in text  # nothing of a failed update is recorded
+
+
+def test_metric_text_cannot_break_the_metrics_page(serve):
+    # Keys and tag values come from the model, and through it from requests: a line feed or a
+    # backslash in a key went into the HELP line as it was (a second line, which Prometheus
+    # refuses with the whole page), and a lone surrogate (kept by the JSON decoder as its
+    # three bytes) made the page invalid UTF-8.
+    if not shutil.which("promtool"):
+        pytest.skip("promtool (Debian package prometheus) is not installed")
+    s = serve("Fidelity.RawEcho")
+    for key, tags in [("line\nfeed {x} 1", {}), ("back\\slash", {}), ("\ud800key", {}),
+                      ("tagged", {"t": "\ud800", "u": "\udc00\\\n\""})]:
+        metric = {"key": key, "type": "GAUGE", "value": 1, "tags": tags}
+        st, _ = post(s, "/predict", {"jsonData": {"meta": {"metrics": [metric]}}})
+        assert st == 200
+    _, _, text = s.scrape()
+    assert "line" in text and "slash" in text and "tagged" in text
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_deprecated_rest_variant_is_not_looked_into(serve):
