@@ -11,9 +11,9 @@
 
 /* Appends `key="value"` pairs sorted by key, values escaped (cs_labels_append_text), joined by
  * commas.
- * Keys that are Seldon's default labels (or worker_id) are dropped: the defaults override them,
- * as in the reference. Keys are made valid label names ('_' for other characters). Returns 0
- * or -ENOMEM. */
+ * Keys are made valid label names ('_' for other characters, "_" for an empty key); names
+ * that are Seldon's default labels (or worker_id) are dropped: the defaults override them, as in
+ * the reference. Of keys that give the same name, the last is kept. Returns 0 or -ENOMEM. */
 int cs_labels_canonical(cs_buf_t *out, const char *const *keys, const char *const *values,
                         size_t n);
 

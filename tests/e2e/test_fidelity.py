@@ -98,24 +98,43 @@ def test_raw_metrics_the_reference_cannot_record(serve):
     assert "\nk{" not in text  # nothing of a failed update is recorded
 
 
+def promtool_accepts_metrics_of(serve, metrics):
+    """Records `metrics` through a raw answer's meta; the page must be what Prometheus takes."""
+    if not shutil.which("promtool"):
+        pytest.skip("promtool (Debian package prometheus) is not installed")
+    s = serve("Fidelity.RawEcho")
+    for metric in metrics:
+        st, _ = post(s, "/predict", {"jsonData": {"meta": {"metrics": [metric]}}})
+        assert st == 200
+    _, _, text = s.scrape()
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return text
+
+
 def test_metric_text_cannot_break_the_metrics_page(serve):
     # Keys and tag values come from the model, and through it from requests: a line feed or a
     # backslash in a key went into the HELP line as it was (a second line, which Prometheus
     # refuses with the whole page), and a lone surrogate (kept by the JSON decoder as its
     # three bytes) made the page invalid UTF-8.
-    if not shutil.which("promtool"):
-        pytest.skip("promtool (Debian package prometheus) is not installed")
-    s = serve("Fidelity.RawEcho")
-    for key, tags in [("line\nfeed {x} 1", {}), ("back\\slash", {}), ("\ud800key", {}),
-                      ("tagged", {"t": "\ud800", "u": "\udc00\\\n\""})]:
-        metric = {"key": key, "type": "GAUGE", "value": 1, "tags": tags}
-        st, _ = post(s, "/predict", {"jsonData": {"meta": {"metrics": [metric]}}})
-        assert st == 200
-    _, _, text = s.scrape()
+    text = promtool_accepts_metrics_of(serve, [
+        {"key": key, "type": "GAUGE", "value": 1, "tags": tags}
+        for key, tags in [("line\nfeed {x} 1", {}), ("back\\slash", {}), ("\ud800key", {}),
+                          ("tagged", {"t": "\ud800", "u": "\udc00\\\n\""})]])
     assert "line" in text and "slash" in text and "tagged" in text
-    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
-                       text=True, timeout=30)
-    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_tag_names_that_collide_keep_the_metrics_page_valid(serve):
+    # Tag names are made valid label names; two that became one ("a b", "a_b"), an empty one,
+    # or one that became a default label's name gave a sample a label twice (or an empty
+    # label name), and Prometheus refused the whole page. The later tag of a name wins (the
+    # answer's keys are sorted as json.dumps(sort_keys=True) would: "a b", "a-b", "a_b").
+    text = promtool_accepts_metrics_of(serve, [
+        {"key": "collide", "value": 1, "tags": {"a b": "x", "a_b": "y", "a-b": "z"}},
+        {"key": "empty", "value": 1, "tags": {"": "e"}},
+        {"key": "reserved", "value": 1, "tags": {"model name": "m"}}])
+    assert 'collide_total{a_b="y",' in text and 'empty_total{_="e",' in text
 
 
 def test_deprecated_rest_variant_is_not_looked_into(serve):
