@@ -592,12 +592,26 @@ static PyObject *message_names(const cs_seldon_msg_t *m) {
 static int ndarray_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r) {
     PyArrayObject *a = (PyArrayObject *)o;
     int t = PyArray_TYPE(a);
+    /* uint64 has no safe cast to int64: read as it is, and written as int64 when every value
+     * fits (the same bits); one that does not goes through tolist() as the reference's does */
+    bool u64 = PyTypeNum_ISUNSIGNED(t) && PyArray_ITEMSIZE(a) == 8;
     if (PyArray_ISBOOL(a) || PyTypeNum_ISINTEGER(t) || PyTypeNum_ISFLOAT(t)) {
-        int want = PyArray_ISBOOL(a) ? NPY_UINT8 : PyTypeNum_ISINTEGER(t) ? NPY_INT64 : NPY_FLOAT64;
+        int want = PyArray_ISBOOL(a)        ? NPY_UINT8
+                   : u64                    ? NPY_UINT64
+                   : PyTypeNum_ISINTEGER(t) ? NPY_INT64
+                                            : NPY_FLOAT64;
         PyObject *c = PyArray_FROM_OTF(o, want, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
         if (c == NULL)
             return -1;
         PyArrayObject *ca = (PyArrayObject *)c;
+        const uint64_t *u = PyArray_DATA(ca);
+        for (npy_intp i = 0; u64 && i < PyArray_SIZE(ca); i++)
+            if (u[i] > INT64_MAX) {
+                Py_DECREF(c);
+                goto as_list;
+            }
+        if (u64)
+            want = NPY_INT64;
         if (PyArray_NDIM(ca) > CS_JSON_MAX_DIMS) {
             Py_DECREF(c);
             PyErr_SetString(PyExc_ValueError, "too many dimensions");
@@ -620,6 +634,7 @@ static int ndarray_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r)
         r->array.data = result_copy;
         return 0;
     }
+as_list:;
     PyObject *l = PyObject_CallMethod(o, "tolist", NULL);
     if (l == NULL)
         return -1;

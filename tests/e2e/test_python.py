@@ -485,6 +485,20 @@ def test_unencodable_metric_tag_is_an_error_not_a_crash(py_server):
     assert s.workers() == [worker]
 
 
+def test_uint64_results_are_answered_exactly(py_server):
+    # numpy's uint64 has no safe cast to int64: every such result was a 500 ("Cannot cast
+    # array data from dtype('uint64') ..."); the reference's tolist() gives exact Python ints
+    # (beyond int64 cserve answers them as an ndarray: docs/compatibility.md)
+    s = py_server("Hardened.Unsigned")
+    assert post(s, "/predict", {"data": {"ndarray": [[1]]}}) == (
+        200, '{"data":{"names":["t:0","t:1"],"ndarray":[[9223372036854775807,1]]},"meta":{}}')
+    assert post(s, "/predict", {"data": {"tensor": {"shape": [1], "values": [1]}}}) == (
+        200, '{"data":{"names":["t:0","t:1"],"tensor":{"shape":[1,2],'
+             '"values":[9223372036854775807,1]}},"meta":{}}')
+    st, body = post(s, "/predict", {"strData": "big"})
+    assert st == 200 and json.loads(body)["data"]["ndarray"] == [[2 ** 64 - 1, 1]], body
+
+
 def test_int_overflow_leaves_no_exception_for_the_next_call(py_server):
     s = py_server("Hardened.HugeStatus", env={"GUNICORN_THREADS": "1"})
     st, body = post(s, "/predict", {"strData": "huge"})

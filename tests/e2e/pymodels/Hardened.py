@@ -131,3 +131,11 @@ class KeepsLast:
     def predict(self, X, names):
         self.last = X
         return X
+
+
+class Unsigned:
+    """A uint64 result: values within int64's range, or (strData "big") beyond it."""
+
+    def predict(self, X, names):
+        top = 2 ** 64 - 1 if isinstance(X, str) and X == "big" else 2 ** 63 - 1
+        return np.array([[top, 1]], dtype=np.uint64)
