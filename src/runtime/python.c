@@ -844,8 +844,12 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
         /* no Python code runs from here to the use of the borrowed texts */
         while (rc == 0 && n < 64 && PyDict_Next(tags, &pos, &k, &v)) {
             if (!PyUnicode_Check(k) || !PyUnicode_Check(v)) {
-                fail(err, 500, "MICROSERVICE_INTERNAL_ERROR",
-                     "sequence item 1: expected str instance, int found");
+                /* the reference's str.join names the type it found */
+                err->status = 500;
+                err->reason = "MICROSERVICE_INTERNAL_ERROR";
+                snprintf(err->info, sizeof(err->info),
+                         "sequence item 1: expected str instance, %s found",
+                         _PyType_Name(Py_TYPE(PyUnicode_Check(v) ? k : v)));
                 rc = -2;
                 break;
             }

@@ -499,6 +499,15 @@ def test_uint64_results_are_answered_exactly(py_server):
     assert st == 200 and json.loads(body)["data"]["ndarray"] == [[2 ** 64 - 1, 1]], body
 
 
+def test_non_string_tag_error_names_its_type(py_server):
+    # the reference's str.join names the type it found; cserve said "int" for every type
+    s = py_server("Hardened.TagTypes")
+    for kind, name in [("int", "int"), ("float", "float"), ("none", "NoneType"), ("list", "list")]:
+        st, body = post(s, "/predict", {"strData": kind})
+        assert (st, json.loads(body)["status"]["info"]) == (
+            500, "sequence item 1: expected str instance, %s found" % name)
+
+
 def test_int_overflow_leaves_no_exception_for_the_next_call(py_server):
     s = py_server("Hardened.HugeStatus", env={"GUNICORN_THREADS": "1"})
     st, body = post(s, "/predict", {"strData": "huge"})

@@ -139,3 +139,12 @@ class Unsigned:
     def predict(self, X, names):
         top = 2 ** 64 - 1 if isinstance(X, str) and X == "big" else 2 ** 63 - 1
         return np.array([[top, 1]], dtype=np.uint64)
+
+
+class TagTypes:
+    """A metric whose tag value has the type strData names."""
+
+    def predict(self, X, names):
+        value = {"int": 1, "float": 1.5, "none": None, "list": [1]}[X]
+        return SeldonResponse(data="ok", metrics=[
+            {"type": "COUNTER", "key": "typed", "value": 1, "tags": {"t": value}}])
