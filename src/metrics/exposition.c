@@ -248,9 +248,19 @@ static int worker_label(char *out, size_t n, const cs_metrics_t *m, int slot) {
     return snprintf(out, n, "worker_id=\"%d\"", (int)atomic_load(&m->slot[slot].pid));
 }
 
-static int compare_entries(const void *a, const void *b) {
-    const cs_mx_entry_t *x = *(cs_mx_entry_t *const *)a, *y = *(cs_mx_entry_t *const *)b;
-    int c = strcmp(x->name, y->name);
+/* A live series and its Prometheus family name. Series are grouped by that name, not the
+ * model's key: keys that give one name ("x" as a counter is x_total, as is "x_total"; "a b" and
+ * "a_b") otherwise came out as separate families of one name, or as two samples of one series,
+ * and Prometheus refuses a page with a second HELP or TYPE line for a name. */
+typedef struct {
+    cs_mx_entry_t *e;
+    char family[CS_MX_NAME + 8];
+} series_t;
+
+static int compare_series(const void *a, const void *b) {
+    const series_t *sx = a, *sy = b;
+    const cs_mx_entry_t *x = sx->e, *y = sy->e;
+    int c = strcmp(sx->family, sy->family);
     if (c)
         return c;
     if (x->type != y->type)
@@ -293,25 +303,32 @@ static void merge_labels(char *out, size_t n, const char *a, const char *b) {
 }
 
 static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const char *defaults) {
-    cs_mx_entry_t **list = malloc(CS_MX_TABLE * sizeof(*list));
+    series_t *list = malloc(CS_MX_TABLE * sizeof(*list));
     if (list == NULL)
         return -1;
     size_t n = 0;
-    for (int i = 0; i < CS_MX_TABLE; i++)
-        if (CS_MX_KIND(atomic_load_explicit(&m->table[i].state, memory_order_acquire)) == E_LIVE)
-            list[n++] = &m->table[i];
-    qsort(list, n, sizeof(*list), compare_entries);
+    for (int i = 0; i < CS_MX_TABLE; i++) {
+        cs_mx_entry_t *e = &m->table[i];
+        if (CS_MX_KIND(atomic_load_explicit(&e->state, memory_order_acquire)) != E_LIVE)
+            continue;
+        list[n].e = e;
+        metric_name(list[n].family, sizeof(list[n].family), e->name,
+                    e->type == CS_MX_COUNTER ? "_total" : "");
+        n++;
+    }
+    qsort(list, n, sizeof(*list), compare_series);
     int rc = 0;
-    char family[CS_MX_NAME + 8] = "", prev_family[CS_MX_NAME + 8] = "";
+    char prev_family[CS_MX_NAME + 8] = "";
     uint32_t prev_type = 0;
     for (size_t i = 0; i < n && rc == 0;) {
-        cs_mx_entry_t *e = list[i];
-        /* the group: same name, type, labels (and slot when per worker) */
+        cs_mx_entry_t *e = list[i].e;
+        const char *family = list[i].family;
+        /* the group: same family, type, labels (and slot when per worker) */
         size_t j = i + 1;
-        while (j < n && list[j]->type == e->type && strcmp(list[j]->name, e->name) == 0 &&
-               strcmp(list[j]->labels, e->labels) == 0 && (!per_worker || list[j]->slot == e->slot))
+        while (j < n && list[j].e->type == e->type && strcmp(list[j].family, family) == 0 &&
+               strcmp(list[j].e->labels, e->labels) == 0 &&
+               (!per_worker || list[j].e->slot == e->slot))
             j++;
-        metric_name(family, sizeof(family), e->name, e->type == CS_MX_COUNTER ? "_total" : "");
         if (strcmp(family, prev_family) != 0) {
             char help[CS_MX_NAME + 48];
             snprintf(help, sizeof(help), "Model metric %s (%s).", e->name,
@@ -340,7 +357,7 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
         double value = 0;
         uint64_t stamp = 0, count = 0, bins[CS_MX_TIMER_BINS] = {0};
         for (size_t k = i; k < j; k++) {
-            cs_mx_entry_t *x = list[k];
+            cs_mx_entry_t *x = list[k].e;
             if (e->type == CS_MX_GAUGE) {
                 uint64_t st = atomic_load(&x->stamp);
                 if (st >= stamp) {

@@ -137,6 +137,19 @@ def test_tag_names_that_collide_keep_the_metrics_page_valid(serve):
     assert 'collide_total{a_b="y",' in text and 'empty_total{_="e",' in text
 
 
+def test_keys_of_one_prometheus_name_are_one_family(serve):
+    # A counter "x" is exposed as x_total, as is a gauge "x_total": sorted by key, a gauge "x_a"
+    # came between them and x_total got a second HELP and TYPE line, which fails the page.
+    # Keys that give one name are one family (its first type wins, as for equal keys), and
+    # one series where their labels agree ("hits now" and "hits_now" add up).
+    text = promtool_accepts_metrics_of(serve, [
+        {"key": "x", "value": 1}, {"key": "x_a", "type": "GAUGE", "value": 5},
+        {"key": "x_total", "type": "GAUGE", "value": 7},
+        {"key": "hits now", "value": 1}, {"key": "hits_now", "value": 2}])
+    assert total(text, "x_total", method="predict") == 1
+    assert total(text, "hits_now_total", method="predict") == 3
+
+
 def test_deprecated_rest_variant_is_not_looked_into(serve):
     s = serve("Fidelity.RestMetrics", env={"INCLUDE_METRICS_IN_CLIENT_RESPONSE": "false"})
     st, body = post(s, "/predict", {"data": {"ndarray": [1]}})
