@@ -302,6 +302,33 @@ static void merge_labels(char *out, size_t n, const char *a, const char *b) {
     }
 }
 
+/* True when a gauge's family is a name that a timer's histogram writes (its _count, _sum or
+ * _bucket samples): Prometheus refuses the page for the second HELP line of that name. `list`
+ * is sorted by family. */
+static bool taken_by_histogram(const series_t *list, size_t n, const char *family) {
+    static const char *const suffixes[] = {"_count", "_sum", "_bucket"};
+    size_t fl = strlen(family);
+    for (int k = 0; k < 3; k++) {
+        size_t sl = strlen(suffixes[k]);
+        if (fl <= sl || strcmp(family + fl - sl, suffixes[k]) != 0)
+            continue;
+        char stem[CS_MX_NAME + 8];
+        snprintf(stem, sizeof(stem), "%.*s", (int)(fl - sl), family);
+        size_t lo = 0, hi = n; /* the first family not below the stem */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(list[mid].family, stem) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t i = lo; i < n && strcmp(list[i].family, stem) == 0; i++)
+            if (list[i].e->type == CS_MX_TIMER)
+                return true;
+    }
+    return false;
+}
+
 static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const char *defaults) {
     series_t *list = malloc(CS_MX_TABLE * sizeof(*list));
     if (list == NULL)
@@ -329,6 +356,10 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
                strcmp(list[j].e->labels, e->labels) == 0 &&
                (!per_worker || list[j].e->slot == e->slot))
             j++;
+        if (e->type == CS_MX_GAUGE && taken_by_histogram(list, n, family)) {
+            i = j;
+            continue;
+        }
         if (strcmp(family, prev_family) != 0) {
             char help[CS_MX_NAME + 48];
             snprintf(help, sizeof(help), "Model metric %s (%s).", e->name,
