@@ -830,7 +830,8 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
         return -1;
     }
     PyObject *tags = PyDict_GetItemString(m, "tags");
-    const char *keys[64], *vals[64];
+    const char *method_only[2] = {"method", method_label};
+    const char **keys = method_only, **vals = method_only + 1; /* every tag, then every value */
     size_t n = 0;
     int rc = 0;
     if (tags && PyDict_Check(tags)) {
@@ -839,10 +840,16 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
         PyObject *ml = PyUnicode_FromString(method_label);
         rc = ml ? PyDict_SetItemString(tags, "method", ml) : -1;
         Py_XDECREF(ml);
+        /* as many as the dict holds (a fixed 64 silently recorded another series) */
+        Py_ssize_t size = rc == 0 ? PyDict_GET_SIZE(tags) : 0;
+        if (rc == 0 && (keys = PyMem_Malloc(2 * (size_t)size * sizeof(*keys))) == NULL)
+            rc = no_memory();
+        else if (rc == 0)
+            vals = keys + size;
         PyObject *k, *v;
         Py_ssize_t pos = 0;
         /* no Python code runs from here to the use of the borrowed texts */
-        while (rc == 0 && n < 64 && PyDict_Next(tags, &pos, &k, &v)) {
+        while (rc == 0 && PyDict_Next(tags, &pos, &k, &v)) {
             if (!PyUnicode_Check(k) || !PyUnicode_Check(v)) {
                 /* the reference's str.join names the type it found */
                 err->status = 500;
@@ -860,9 +867,7 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
         }
     } else {
         Py_XINCREF(tags);
-        keys[n] = "method";
-        vals[n] = method_label;
-        n++;
+        n = 1;
     }
     if (rc == 0) {
         cs_buf_t labels = {0};
@@ -875,6 +880,8 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
             cs_metrics_custom((cs_mx_type_t)type, keyc, labels.data, value);
         cs_buf_free(&labels);
     }
+    if (keys != method_only)
+        PyMem_Free(keys);
     Py_XDECREF(tags);
     Py_DECREF(key);
     return rc == 0 ? PyList_Append(collected, m) : rc;

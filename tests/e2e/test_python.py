@@ -1,6 +1,7 @@
 """Unmodified Seldon Python model classes in embedded CPython (spec §2, §6 examples)."""
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -506,6 +507,17 @@ def test_non_string_tag_error_names_its_type(py_server):
         st, body = post(s, "/predict", {"strData": kind})
         assert (st, json.loads(body)["status"]["info"]) == (
             500, "sequence item 1: expected str instance, %s found" % name)
+
+
+def test_every_tag_of_a_metric_is_recorded(py_server):
+    # the tags were read into 64 slots: a metric with more was recorded silently as another
+    # series, its other tags dropped
+    s = py_server("Hardened.ManyTags")
+    assert post(s, "/predict", {"strData": "x"})[0] == 200
+    _, _, text = s.scrape()
+    [line] = [x for x in text.splitlines() if x.startswith("many_total{")]
+    labels = re.findall(r'([A-Za-z_]+)=""', line)
+    assert len(labels) == 70, line
 
 
 def test_int_overflow_leaves_no_exception_for_the_next_call(py_server):

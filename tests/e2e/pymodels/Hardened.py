@@ -148,3 +148,16 @@ class TagTypes:
         value = {"int": 1, "float": 1.5, "none": None, "list": [1]}[X]
         return SeldonResponse(data="ok", metrics=[
             {"type": "COUNTER", "key": "typed", "value": 1, "tags": {"t": value}}])
+
+
+MANY_TAGS = [chr(c) for c in range(0x41, 0x5B)] + [chr(c) for c in range(0x61, 0x7B)] + \
+    ["z%s" % chr(c) for c in range(0x61, 0x73)]  # 70 names, short enough for the registry
+
+
+class ManyTags:
+    """A metric with 70 tags, empty values."""
+
+    def predict(self, X, names):
+        tags = {name: "" for name in MANY_TAGS}
+        return SeldonResponse(data="ok", metrics=[
+            {"type": "COUNTER", "key": "many", "value": 1, "tags": tags}])
