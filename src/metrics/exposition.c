@@ -331,8 +331,15 @@ static bool taken_by_histogram(const series_t *list, size_t n, const char *famil
 
 static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const char *defaults) {
     series_t *list = malloc(CS_MX_TABLE * sizeof(*list));
-    if (list == NULL)
+    /* room for a series' labels with the defaults (the environment's texts, of any length: fixed
+     * buffers cut a long image name mid-label, and the page was refused), worker_id and le */
+    size_t cap = CS_MX_LABELS + strlen(defaults) + 256;
+    char *labels = malloc(3 * cap), *tmp = labels + cap, *with_le = labels + 2 * cap;
+    if (list == NULL || labels == NULL) {
+        free(list);
+        free(labels);
         return -1;
+    }
     size_t n = 0;
     for (int i = 0; i < CS_MX_TABLE; i++) {
         cs_mx_entry_t *e = &m->table[i];
@@ -376,14 +383,12 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
             i = j; /* the same name with another type: Prometheus cannot take both */
             continue;
         }
-        char labels[CS_MX_LABELS * 2 + 512];
-        merge_labels(labels, sizeof(labels), e->labels, defaults);
+        merge_labels(labels, cap, e->labels, defaults);
         if (per_worker) {
             char wl[64];
             worker_label(wl, sizeof(wl), m, e->slot);
-            char tmp[sizeof(labels)];
-            merge_labels(tmp, sizeof(tmp), labels, wl);
-            memcpy(labels, tmp, sizeof(labels));
+            merge_labels(tmp, cap, labels, wl);
+            memcpy(labels, tmp, cap);
         }
         double value = 0;
         uint64_t stamp = 0, count = 0, bins[CS_MX_TIMER_BINS] = {0};
@@ -415,8 +420,7 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
                     v[cs_json_format_double(cs_mx_timer_edges[b], v)] = '\0';
                     snprintf(le, sizeof(le), "le=\"%s\"", v);
                 }
-                char with_le[sizeof(labels) + 64];
-                merge_labels(with_le, sizeof(with_le), labels, le);
+                merge_labels(with_le, cap, labels, le);
                 rc = sample(out, family, "_bucket", with_le, NULL, NULL, (double)cum);
             }
             if (rc == 0)
@@ -426,6 +430,7 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
         }
         i = j;
     }
+    free(labels);
     free(list);
     return rc;
 }
@@ -433,8 +438,11 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
 int cs_metrics_render(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const char *defaults) {
     int rc = builtin_series(m, out);
     /* Seldon's feedback counters (spec §4.2), with the default labels and method="feedback" */
-    char labels[1024];
-    merge_labels(labels, sizeof(labels), defaults, "method=\"feedback\"");
+    size_t cap = strlen(defaults) + 32;
+    char *labels = malloc(cap);
+    if (labels == NULL)
+        return -1;
+    merge_labels(labels, cap, defaults, "method=\"feedback\"");
     uint64_t fb = SUM(m, feedback);
     double reward = cs_mx_double(&m->slot[m->slots].feedback_reward);
     for (int i = 0; i < m->used; i++)
@@ -451,6 +459,7 @@ int cs_metrics_render(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const cha
             rc = sample(out, "seldon_api_model_feedback_reward_total", "", labels, NULL, NULL,
                         reward);
     }
+    free(labels);
     if (rc == 0)
         rc = model_series(m, out, per_worker, defaults);
     return rc < 0 ? rc : 0;

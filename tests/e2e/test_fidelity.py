@@ -98,14 +98,16 @@ def test_raw_metrics_the_reference_cannot_record(serve):
     assert "\nk{" not in text  # nothing of a failed update is recorded
 
 
-def promtool_accepts_metrics_of(serve, metrics):
+def promtool_accepts_metrics_of(serve, metrics, env=None, feedback=False):
     """Records `metrics` through a raw answer's meta; the page must be what Prometheus takes."""
     if not shutil.which("promtool"):
         pytest.skip("promtool (Debian package prometheus) is not installed")
-    s = serve("Fidelity.RawEcho")
+    s = serve("Fidelity.RawEcho", env=env)
     for metric in metrics:
         st, _ = post(s, "/predict", {"jsonData": {"meta": {"metrics": [metric]}}})
         assert st == 200
+    if feedback:
+        assert post(s, "/send-feedback", {"reward": 1})[0] == 200
     _, _, text = s.scrape()
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                        text=True, timeout=30)
@@ -153,6 +155,19 @@ def test_keys_of_one_prometheus_name_are_one_family(serve):
     assert total(text, "x_total", method="predict") == 1
     assert total(text, "hits_now_total", method="predict") == 3
     assert total(text, "lat_count", method="predict") == 1  # the histogram's count
+
+
+def test_long_default_labels_are_not_cut(serve):
+    # The default labels come from the environment, of any length; they were merged with a
+    # series' tags into fixed buffers (1 KiB for the feedback counters), which cut a long image
+    # name in the middle of a label and the page was refused.
+    image = "registry.example.com/" + "p" * 600 + ":" + "v" * 100
+    text = promtool_accepts_metrics_of(
+        serve, [{"key": "lat", "type": "TIMER", "value": 1, "tags": {"t": "x" * 300}}],
+        env={"PREDICTIVE_UNIT_IMAGE": image, "SELDON_DEPLOYMENT_ID": "d" * 200},
+        feedback=True)
+    assert total(text, "lat_count", method="predict", t="x" * 300) == 1
+    assert total(text, "seldon_api_model_feedback_total", method="feedback") == 1
 
 
 def test_deprecated_rest_variant_is_not_looked_into(serve):
