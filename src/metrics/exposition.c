@@ -271,6 +271,20 @@ static int compare_series(const void *a, const void *b) {
     return x->slot - y->slot;
 }
 
+/* The end of the `k="v"` pair at p: the first comma outside the quotes. In a value a backslash
+ * escapes the next character (a quote, or a backslash: a value ending in one is `"x\\"`, whose
+ * closing quote a look at the previous character took for an escaped one, and the pair then ran
+ * into the next, splitting it at a comma of its value). */
+static const char *pair_end(const char *p) {
+    for (bool q = false; *p && (q || *p != ','); p++) {
+        if (q && *p == '\\' && p[1])
+            p++;
+        else if (*p == '"')
+            q = !q;
+    }
+    return p;
+}
+
 /* Merges labels text `a` and `b` (each sorted `k="v"` pairs) into sorted order. */
 static void merge_labels(char *out, size_t n, const char *a, const char *b) {
     /* split both into pairs, then a simple merge by key */
@@ -278,14 +292,7 @@ static void merge_labels(char *out, size_t n, const char *a, const char *b) {
     size_t k = 0;
     out[0] = '\0';
     while ((*pa || *pb) && k + 1 < n) {
-        const char *ea = pa, *eb = pb;
-        /* a pair ends at the first comma outside quotes */
-        for (bool q = false; *ea && (q || *ea != ','); ea++)
-            if (*ea == '"' && (ea == pa || ea[-1] != '\\'))
-                q = !q;
-        for (bool q = false; *eb && (q || *eb != ','); eb++)
-            if (*eb == '"' && (eb == pb || eb[-1] != '\\'))
-                q = !q;
+        const char *ea = pair_end(pa), *eb = pair_end(pb);
         bool take_a;
         if (!*pa)
             take_a = false;

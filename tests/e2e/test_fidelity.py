@@ -157,6 +157,15 @@ def test_keys_of_one_prometheus_name_are_one_family(serve):
     assert total(text, "lat_count", method="predict") == 1  # the histogram's count
 
 
+def test_tag_value_ending_in_a_backslash_stays_one_label(serve):
+    # Merging a series' labels with the defaults split them at commas outside quotes, taking the
+    # closing quote of "x\\" (a value ending in a backslash) for an escaped one: the next tag's
+    # value was cut at its comma, the defaults written into it, and the page refused.
+    text = promtool_accepts_metrics_of(
+        serve, [{"key": "bs", "value": 1, "tags": {"a": "x\\", "b": "y,z"}}])
+    assert total(text, "bs_total", a="x\\\\", b="y,z", method="predict") == 1  # as escaped
+
+
 def test_long_default_labels_are_not_cut(serve):
     # The default labels come from the environment, of any length; they were merged with a
     # series' tags into fixed buffers (1 KiB for the feedback counters), which cut a long image
