@@ -285,6 +285,22 @@ static const char *pair_end(const char *p) {
     return p;
 }
 
+/* `labels` without its le pair, in out (n bytes), or `labels` itself when it has none. */
+static const char *without_le(char *out, size_t n, const char *labels) {
+    size_t k = 0;
+    bool found = false;
+    for (const char *p = labels; *p;) {
+        const char *e = pair_end(p);
+        if (strncmp(p, "le=", 3) == 0)
+            found = true;
+        else
+            k += (size_t)snprintf(out + k, k < n ? n - k : 0, "%s%.*s", k ? "," : "", (int)(e - p),
+                                  p);
+        p = *e ? e + 1 : e;
+    }
+    return found ? out : labels;
+}
+
 /* Merges labels text `a` and `b` (each sorted `k="v"` pairs) into sorted order. */
 static void merge_labels(char *out, size_t n, const char *a, const char *b) {
     /* split both into pairs, then a simple merge by key */
@@ -417,6 +433,9 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
         if (e->type != CS_MX_TIMER) {
             rc = sample(out, family, "", labels, NULL, NULL, value);
         } else {
+            /* a tag named le gives way to the buckets' own, in every sample of the histogram
+             * (two labels of one name in a sample make Prometheus refuse the page) */
+            const char *own = without_le(tmp, cap, labels);
             uint64_t cum = 0;
             for (int b = 0; b < CS_MX_TIMER_BINS && rc == 0; b++) {
                 cum += bins[b];
@@ -427,13 +446,13 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
                     v[cs_json_format_double(cs_mx_timer_edges[b], v)] = '\0';
                     snprintf(le, sizeof(le), "le=\"%s\"", v);
                 }
-                merge_labels(with_le, cap, labels, le);
+                merge_labels(with_le, cap, own, le);
                 rc = sample(out, family, "_bucket", with_le, NULL, NULL, (double)cum);
             }
             if (rc == 0)
-                rc = sample(out, family, "_count", labels, NULL, NULL, (double)count);
+                rc = sample(out, family, "_count", own, NULL, NULL, (double)count);
             if (rc == 0)
-                rc = sample(out, family, "_sum", labels, NULL, NULL, value);
+                rc = sample(out, family, "_sum", own, NULL, NULL, value);
         }
         i = j;
     }

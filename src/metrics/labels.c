@@ -102,7 +102,8 @@ int cs_labels_canonical(cs_buf_t *out, const char *const *keys, const char *cons
         if (w == name)
             *w++ = '_';
         *w++ = '\0';
-        bool skip = false;
+        /* names starting "__" are Prometheus' own (__name__): a page with one is refused */
+        bool skip = name[0] == '_' && name[1] == '_';
         for (size_t r = 0; r < sizeof(reserved) / sizeof(reserved[0]) && !skip; r++)
             skip = strcmp(name, reserved[r]) == 0;
         if (!skip)

@@ -13,7 +13,8 @@
  * commas.
  * Keys are made valid label names ('_' for other characters, "_" for an empty key); names
  * that are Seldon's default labels (or worker_id) are dropped: the defaults override them, as in
- * the reference. Of keys that give the same name, the last is kept. Returns 0 or -ENOMEM. */
+ * the reference, and so are names starting "__" (Prometheus' own). Of keys that give the same
+ * name, the last is kept. Returns 0 or -ENOMEM. */
 int cs_labels_canonical(cs_buf_t *out, const char *const *keys, const char *const *values,
                         size_t n);
 

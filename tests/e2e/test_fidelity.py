@@ -166,6 +166,16 @@ def test_tag_value_ending_in_a_backslash_stays_one_label(serve):
     assert total(text, "bs_total", a="x\\\\", b="y,z", method="predict") == 1  # as escaped
 
 
+def test_label_names_prometheus_keeps_for_itself(serve):
+    # A tag named __name__ (any "__" name is Prometheus' own), or le on a TIMER (its buckets'
+    # label), made Prometheus refuse the whole page; they are left out of the series.
+    text = promtool_accepts_metrics_of(serve, [
+        {"key": "tm", "type": "TIMER", "value": 1, "tags": {"le": "x", "keep": "k"}},
+        {"key": "named", "value": 1, "tags": {"__name__": "y", "__x": "z", "keep": "k"}}])
+    assert total(text, "tm_count", keep="k") == 1 and total(text, "named_total", keep="k") == 1
+    assert 'le="x"' not in text and "__" not in text
+
+
 def test_long_default_labels_are_not_cut(serve):
     # The default labels come from the environment, of any length; they were merged with a
     # series' tags into fixed buffers (1 KiB for the feedback counters), which cut a long image
