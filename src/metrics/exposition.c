@@ -325,9 +325,9 @@ static void merge_labels(char *out, size_t n, const char *a, const char *b) {
     }
 }
 
-/* True when a gauge's family is a name that a timer's histogram writes (its _count, _sum or
- * _bucket samples): Prometheus refuses the page for the second HELP line of that name. `list`
- * is sorted by family. */
+/* True when a family is a name that a timer's histogram writes (its _count, _sum or _bucket
+ * samples): a gauge or another timer of that name gave it a second HELP line, and Prometheus
+ * refuses the page. (A counter's name ends in _total.) `list` is sorted by family. */
 static bool taken_by_histogram(const series_t *list, size_t n, const char *family) {
     static const char *const suffixes[] = {"_count", "_sum", "_bucket"};
     size_t fl = strlen(family);
@@ -386,7 +386,7 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
                strcmp(list[j].e->labels, e->labels) == 0 &&
                (!per_worker || list[j].e->slot == e->slot))
             j++;
-        if (e->type == CS_MX_GAUGE && taken_by_histogram(list, n, family)) {
+        if (e->type != CS_MX_COUNTER && taken_by_histogram(list, n, family)) {
             i = j;
             continue;
         }

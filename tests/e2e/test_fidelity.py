@@ -144,13 +144,15 @@ def test_keys_of_one_prometheus_name_are_one_family(serve):
     # came between them and x_total got a second HELP and TYPE line, which fails the page.
     # Keys that give one name are one family (its first type wins, as for equal keys), and
     # one series where their labels agree ("hits now" and "hits_now" add up). A gauge named
-    # as a timer's histogram samples (lat_count) is left out the same way.
+    # or a timer named as a timer's histogram samples (lat_count, lat_bucket) is left out the
+    # same way.
     text = promtool_accepts_metrics_of(serve, [
         {"key": "x", "value": 1}, {"key": "x_a", "type": "GAUGE", "value": 5},
         {"key": "x_total", "type": "GAUGE", "value": 7},
         {"key": "lat", "type": "TIMER", "value": 1}, {"key": "lat_count", "type": "GAUGE",
                                                       "value": 1},
         {"key": "lat_sum", "type": "GAUGE", "value": 1},
+        {"key": "lat_bucket", "type": "TIMER", "value": 1},
         {"key": "hits now", "value": 1}, {"key": "hits_now", "value": 2}])
     assert total(text, "x_total", method="predict") == 1
     assert total(text, "hits_now_total", method="predict") == 3
