@@ -120,16 +120,25 @@ static const char *decimal(uint64_t v, char *buf, size_t size) {
     return p;
 }
 
-int cs_http_response_head(cs_buf_t *out, const cs_response_t *resp, const cs_request_t *req,
+int cs_http_response_head(cs_buf_t *out, cs_response_t *resp, const cs_request_t *req,
                           bool keep_alive) {
     char status[24], length[24];
+    /* 204 and 304 (a model may choose either) never have a body (RFC 9110 15.3.5, 15.4.5): a
+     * client reads the bytes after their head as the next response, so a body sent would be
+     * taken for the answer to the connection's next request. As Werkzeug: the body dropped, no
+     * Content-Length, and for 304 no Content-Type either. */
+    bool no_body = resp->status == 204 || resp->status == 304;
+    if (no_body)
+        cs_buf_reset(&resp->body);
     int rc =
         append_all(out, "HTTP/1.1 ", decimal((uint64_t)resp->status, status, sizeof(status)), " ",
                    cs_http_status_text(resp->status), "\r\nServer: cserve\r\nDate: ", date_now(),
-                   keep_alive ? "\r\nConnection: keep-alive" : "\r\nConnection: close",
-                   "\r\nContent-Length: ", decimal(resp->body.len, length, sizeof(length)), "\r\n",
+                   keep_alive ? "\r\nConnection: keep-alive" : "\r\nConnection: close", "\r\n",
                    (const char *)NULL);
-    if (!rc && resp->content_type)
+    if (!rc && !no_body)
+        rc = append_all(out, "Content-Length: ", decimal(resp->body.len, length, sizeof(length)),
+                        "\r\n", (const char *)NULL);
+    if (!rc && resp->content_type && resp->status != 304)
         rc = append_all(out, "Content-Type: ", resp->content_type, "\r\n", (const char *)NULL);
     if (!rc && resp->allow)
         rc = append_all(out, "Allow: ", resp->allow, "\r\n", (const char *)NULL);

@@ -6,6 +6,7 @@
 #include "metrics/internal.h"
 
 #include "json/number.h"
+#include "metrics/labels.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -45,8 +46,15 @@ static int sample(cs_buf_t *out, const char *name, const char *suffix, const cha
     return rc;
 }
 
+/* The help text of a model's series holds its key as the model wrote it: escaped, as
+ * prometheus_client escapes it, so that it stays one line of text. */
 static int header(cs_buf_t *out, const char *name, const char *help, const char *type) {
-    return cs_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    int rc = cs_buf_appendf(out, "# HELP %s ", name);
+    if (rc == 0)
+        rc = cs_labels_append_text(out, help, false);
+    if (rc == 0)
+        rc = cs_buf_appendf(out, "\n# TYPE %s %s\n", name, type);
+    return rc;
 }
 
 static const char *route_label(int r) {
@@ -240,9 +248,19 @@ static int worker_label(char *out, size_t n, const cs_metrics_t *m, int slot) {
     return snprintf(out, n, "worker_id=\"%d\"", (int)atomic_load(&m->slot[slot].pid));
 }
 
-static int compare_entries(const void *a, const void *b) {
-    const cs_mx_entry_t *x = *(cs_mx_entry_t *const *)a, *y = *(cs_mx_entry_t *const *)b;
-    int c = strcmp(x->name, y->name);
+/* A live series and its Prometheus family name. Series are grouped by that name, not the
+ * model's key: keys that give one name ("x" as a counter is x_total, as is "x_total"; "a b" and
+ * "a_b") otherwise came out as separate families of one name, or as two samples of one series,
+ * and Prometheus refuses a page with a second HELP or TYPE line for a name. */
+typedef struct {
+    cs_mx_entry_t *e;
+    char family[CS_MX_NAME + 8];
+} series_t;
+
+static int compare_series(const void *a, const void *b) {
+    const series_t *sx = a, *sy = b;
+    const cs_mx_entry_t *x = sx->e, *y = sy->e;
+    int c = strcmp(sx->family, sy->family);
     if (c)
         return c;
     if (x->type != y->type)
@@ -253,6 +271,36 @@ static int compare_entries(const void *a, const void *b) {
     return x->slot - y->slot;
 }
 
+/* The end of the `k="v"` pair at p: the first comma outside the quotes. In a value a backslash
+ * escapes the next character (a quote, or a backslash: a value ending in one is `"x\\"`, whose
+ * closing quote a look at the previous character took for an escaped one, and the pair then ran
+ * into the next, splitting it at a comma of its value). */
+static const char *pair_end(const char *p) {
+    for (bool q = false; *p && (q || *p != ','); p++) {
+        if (q && *p == '\\' && p[1])
+            p++;
+        else if (*p == '"')
+            q = !q;
+    }
+    return p;
+}
+
+/* `labels` without its le pair, in out (n bytes), or `labels` itself when it has none. */
+static const char *without_le(char *out, size_t n, const char *labels) {
+    size_t k = 0;
+    bool found = false;
+    for (const char *p = labels; *p;) {
+        const char *e = pair_end(p);
+        if (strncmp(p, "le=", 3) == 0)
+            found = true;
+        else
+            k += (size_t)snprintf(out + k, k < n ? n - k : 0, "%s%.*s", k ? "," : "", (int)(e - p),
+                                  p);
+        p = *e ? e + 1 : e;
+    }
+    return found ? out : labels;
+}
+
 /* Merges labels text `a` and `b` (each sorted `k="v"` pairs) into sorted order. */
 static void merge_labels(char *out, size_t n, const char *a, const char *b) {
     /* split both into pairs, then a simple merge by key */
@@ -260,14 +308,7 @@ static void merge_labels(char *out, size_t n, const char *a, const char *b) {
     size_t k = 0;
     out[0] = '\0';
     while ((*pa || *pb) && k + 1 < n) {
-        const char *ea = pa, *eb = pb;
-        /* a pair ends at the first comma outside quotes */
-        for (bool q = false; *ea && (q || *ea != ','); ea++)
-            if (*ea == '"' && (ea == pa || ea[-1] != '\\'))
-                q = !q;
-        for (bool q = false; *eb && (q || *eb != ','); eb++)
-            if (*eb == '"' && (eb == pb || eb[-1] != '\\'))
-                q = !q;
+        const char *ea = pair_end(pa), *eb = pair_end(pb);
         bool take_a;
         if (!*pa)
             take_a = false;
@@ -284,26 +325,71 @@ static void merge_labels(char *out, size_t n, const char *a, const char *b) {
     }
 }
 
+/* True when a family is a name that a timer's histogram writes (its _count, _sum or _bucket
+ * samples): a gauge or another timer of that name gave it a second HELP line, and Prometheus
+ * refuses the page. (A counter's name ends in _total.) `list` is sorted by family. */
+static bool taken_by_histogram(const series_t *list, size_t n, const char *family) {
+    static const char *const suffixes[] = {"_count", "_sum", "_bucket"};
+    size_t fl = strlen(family);
+    for (int k = 0; k < 3; k++) {
+        size_t sl = strlen(suffixes[k]);
+        if (fl <= sl || strcmp(family + fl - sl, suffixes[k]) != 0)
+            continue;
+        char stem[CS_MX_NAME + 8];
+        snprintf(stem, sizeof(stem), "%.*s", (int)(fl - sl), family);
+        size_t lo = 0, hi = n; /* the first family not below the stem */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(list[mid].family, stem) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t i = lo; i < n && strcmp(list[i].family, stem) == 0; i++)
+            if (list[i].e->type == CS_MX_TIMER)
+                return true;
+    }
+    return false;
+}
+
 static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const char *defaults) {
-    cs_mx_entry_t **list = malloc(CS_MX_TABLE * sizeof(*list));
-    if (list == NULL)
+    series_t *list = malloc(CS_MX_TABLE * sizeof(*list));
+    /* room for a series' labels with the defaults (the environment's texts, of any length: fixed
+     * buffers cut a long image name mid-label, and the page was refused), worker_id and le */
+    size_t cap = CS_MX_LABELS + strlen(defaults) + 256;
+    char *labels = malloc(3 * cap), *tmp = labels + cap, *with_le = labels + 2 * cap;
+    if (list == NULL || labels == NULL) {
+        free(list);
+        free(labels);
         return -1;
+    }
     size_t n = 0;
-    for (int i = 0; i < CS_MX_TABLE; i++)
-        if (CS_MX_KIND(atomic_load_explicit(&m->table[i].state, memory_order_acquire)) == E_LIVE)
-            list[n++] = &m->table[i];
-    qsort(list, n, sizeof(*list), compare_entries);
+    for (int i = 0; i < CS_MX_TABLE; i++) {
+        cs_mx_entry_t *e = &m->table[i];
+        if (CS_MX_KIND(atomic_load_explicit(&e->state, memory_order_acquire)) != E_LIVE)
+            continue;
+        list[n].e = e;
+        metric_name(list[n].family, sizeof(list[n].family), e->name,
+                    e->type == CS_MX_COUNTER ? "_total" : "");
+        n++;
+    }
+    qsort(list, n, sizeof(*list), compare_series);
     int rc = 0;
-    char family[CS_MX_NAME + 8] = "", prev_family[CS_MX_NAME + 8] = "";
+    char prev_family[CS_MX_NAME + 8] = "";
     uint32_t prev_type = 0;
     for (size_t i = 0; i < n && rc == 0;) {
-        cs_mx_entry_t *e = list[i];
-        /* the group: same name, type, labels (and slot when per worker) */
+        cs_mx_entry_t *e = list[i].e;
+        const char *family = list[i].family;
+        /* the group: same family, type, labels (and slot when per worker) */
         size_t j = i + 1;
-        while (j < n && list[j]->type == e->type && strcmp(list[j]->name, e->name) == 0 &&
-               strcmp(list[j]->labels, e->labels) == 0 && (!per_worker || list[j]->slot == e->slot))
+        while (j < n && list[j].e->type == e->type && strcmp(list[j].family, family) == 0 &&
+               strcmp(list[j].e->labels, e->labels) == 0 &&
+               (!per_worker || list[j].e->slot == e->slot))
             j++;
-        metric_name(family, sizeof(family), e->name, e->type == CS_MX_COUNTER ? "_total" : "");
+        if (e->type != CS_MX_COUNTER && taken_by_histogram(list, n, family)) {
+            i = j;
+            continue;
+        }
         if (strcmp(family, prev_family) != 0) {
             char help[CS_MX_NAME + 48];
             snprintf(help, sizeof(help), "Model metric %s (%s).", e->name,
@@ -320,19 +406,17 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
             i = j; /* the same name with another type: Prometheus cannot take both */
             continue;
         }
-        char labels[CS_MX_LABELS * 2 + 512];
-        merge_labels(labels, sizeof(labels), e->labels, defaults);
+        merge_labels(labels, cap, e->labels, defaults);
         if (per_worker) {
             char wl[64];
             worker_label(wl, sizeof(wl), m, e->slot);
-            char tmp[sizeof(labels)];
-            merge_labels(tmp, sizeof(tmp), labels, wl);
-            memcpy(labels, tmp, sizeof(labels));
+            merge_labels(tmp, cap, labels, wl);
+            memcpy(labels, tmp, cap);
         }
         double value = 0;
         uint64_t stamp = 0, count = 0, bins[CS_MX_TIMER_BINS] = {0};
         for (size_t k = i; k < j; k++) {
-            cs_mx_entry_t *x = list[k];
+            cs_mx_entry_t *x = list[k].e;
             if (e->type == CS_MX_GAUGE) {
                 uint64_t st = atomic_load(&x->stamp);
                 if (st >= stamp) {
@@ -349,6 +433,9 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
         if (e->type != CS_MX_TIMER) {
             rc = sample(out, family, "", labels, NULL, NULL, value);
         } else {
+            /* a tag named le gives way to the buckets' own, in every sample of the histogram
+             * (two labels of one name in a sample make Prometheus refuse the page) */
+            const char *own = without_le(tmp, cap, labels);
             uint64_t cum = 0;
             for (int b = 0; b < CS_MX_TIMER_BINS && rc == 0; b++) {
                 cum += bins[b];
@@ -359,17 +446,17 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
                     v[cs_json_format_double(cs_mx_timer_edges[b], v)] = '\0';
                     snprintf(le, sizeof(le), "le=\"%s\"", v);
                 }
-                char with_le[sizeof(labels) + 64];
-                merge_labels(with_le, sizeof(with_le), labels, le);
+                merge_labels(with_le, cap, own, le);
                 rc = sample(out, family, "_bucket", with_le, NULL, NULL, (double)cum);
             }
             if (rc == 0)
-                rc = sample(out, family, "_count", labels, NULL, NULL, (double)count);
+                rc = sample(out, family, "_count", own, NULL, NULL, (double)count);
             if (rc == 0)
-                rc = sample(out, family, "_sum", labels, NULL, NULL, value);
+                rc = sample(out, family, "_sum", own, NULL, NULL, value);
         }
         i = j;
     }
+    free(labels);
     free(list);
     return rc;
 }
@@ -377,8 +464,11 @@ static int model_series(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const c
 int cs_metrics_render(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const char *defaults) {
     int rc = builtin_series(m, out);
     /* Seldon's feedback counters (spec §4.2), with the default labels and method="feedback" */
-    char labels[1024];
-    merge_labels(labels, sizeof(labels), defaults, "method=\"feedback\"");
+    size_t cap = strlen(defaults) + 32;
+    char *labels = malloc(cap);
+    if (labels == NULL)
+        return -1;
+    merge_labels(labels, cap, defaults, "method=\"feedback\"");
     uint64_t fb = SUM(m, feedback);
     double reward = cs_mx_double(&m->slot[m->slots].feedback_reward);
     for (int i = 0; i < m->used; i++)
@@ -395,6 +485,7 @@ int cs_metrics_render(cs_metrics_t *m, cs_buf_t *out, bool per_worker, const cha
             rc = sample(out, "seldon_api_model_feedback_reward_total", "", labels, NULL, NULL,
                         reward);
     }
+    free(labels);
     if (rc == 0)
         rc = model_series(m, out, per_worker, defaults);
     return rc < 0 ? rc : 0;

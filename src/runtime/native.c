@@ -120,7 +120,7 @@ static csm_error *api_call_respond(csm_call *call, int32_t status, const char *c
     cs_buf_reset(&r->body);
     if (cs_buf_append(&r->body, body, len) < 0)
         return api_error_new(500, NULL, "out of memory");
-    r->status = status >= 100 && status <= 599 ? status : 500;
+    r->status = status >= 200 && status <= 599 ? status : 500; /* a 1xx is never final */
     /* The content type must outlive the call: keep only the common static ones. */
     r->content_type = content_type == NULL || strcmp(content_type, "application/json") == 0
                           ? "application/json"

@@ -137,10 +137,12 @@ static long long_or(PyObject *o, long dflt) {
     return v;
 }
 
-/* An HTTP status from a model's int: out-of-range values (and non-ints) give 500. */
+/* An HTTP status from a model's int: out-of-range values (and non-ints) give 500, and so does
+ * a 1xx: HTTP has it only as an interim response, so a client would take the connection's next
+ * response for this request's answer. */
 static int status_of(PyObject *o, long dflt) {
     long c = long_or(o, dflt);
-    return c >= 100 && c <= 599 ? (int)c : 500;
+    return c >= 200 && c <= 599 ? (int)c : 500;
 }
 
 /* The pending Python exception as "Type: message" (for start-up errors); clears it. */
@@ -590,12 +592,26 @@ static PyObject *message_names(const cs_seldon_msg_t *m) {
 static int ndarray_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r) {
     PyArrayObject *a = (PyArrayObject *)o;
     int t = PyArray_TYPE(a);
+    /* uint64 has no safe cast to int64: read as it is, and written as int64 when every value
+     * fits (the same bits); one that does not goes through tolist() as the reference's does */
+    bool u64 = PyTypeNum_ISUNSIGNED(t) && PyArray_ITEMSIZE(a) == 8;
     if (PyArray_ISBOOL(a) || PyTypeNum_ISINTEGER(t) || PyTypeNum_ISFLOAT(t)) {
-        int want = PyArray_ISBOOL(a) ? NPY_UINT8 : PyTypeNum_ISINTEGER(t) ? NPY_INT64 : NPY_FLOAT64;
+        int want = PyArray_ISBOOL(a)        ? NPY_UINT8
+                   : u64                    ? NPY_UINT64
+                   : PyTypeNum_ISINTEGER(t) ? NPY_INT64
+                                            : NPY_FLOAT64;
         PyObject *c = PyArray_FROM_OTF(o, want, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
         if (c == NULL)
             return -1;
         PyArrayObject *ca = (PyArrayObject *)c;
+        const uint64_t *u = PyArray_DATA(ca);
+        for (npy_intp i = 0; u64 && i < PyArray_SIZE(ca); i++)
+            if (u[i] > INT64_MAX) {
+                Py_DECREF(c);
+                goto as_list;
+            }
+        if (u64)
+            want = NPY_INT64;
         if (PyArray_NDIM(ca) > CS_JSON_MAX_DIMS) {
             Py_DECREF(c);
             PyErr_SetString(PyExc_ValueError, "too many dimensions");
@@ -618,6 +634,7 @@ static int ndarray_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r)
         r->array.data = result_copy;
         return 0;
     }
+as_list:;
     PyObject *l = PyObject_CallMethod(o, "tolist", NULL);
     if (l == NULL)
         return -1;
@@ -813,7 +830,8 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
         return -1;
     }
     PyObject *tags = PyDict_GetItemString(m, "tags");
-    const char *keys[64], *vals[64];
+    const char *method_only[2] = {"method", method_label};
+    const char **keys = method_only, **vals = method_only + 1; /* every tag, then every value */
     size_t n = 0;
     int rc = 0;
     if (tags && PyDict_Check(tags)) {
@@ -822,13 +840,23 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
         PyObject *ml = PyUnicode_FromString(method_label);
         rc = ml ? PyDict_SetItemString(tags, "method", ml) : -1;
         Py_XDECREF(ml);
+        /* as many as the dict holds (a fixed 64 silently recorded another series) */
+        Py_ssize_t size = rc == 0 ? PyDict_GET_SIZE(tags) : 0;
+        if (rc == 0 && (keys = PyMem_Malloc(2 * (size_t)size * sizeof(*keys))) == NULL)
+            rc = no_memory();
+        else if (rc == 0)
+            vals = keys + size;
         PyObject *k, *v;
         Py_ssize_t pos = 0;
         /* no Python code runs from here to the use of the borrowed texts */
-        while (rc == 0 && n < 64 && PyDict_Next(tags, &pos, &k, &v)) {
+        while (rc == 0 && PyDict_Next(tags, &pos, &k, &v)) {
             if (!PyUnicode_Check(k) || !PyUnicode_Check(v)) {
-                fail(err, 500, "MICROSERVICE_INTERNAL_ERROR",
-                     "sequence item 1: expected str instance, int found");
+                /* the reference's str.join names the type it found */
+                err->status = 500;
+                err->reason = "MICROSERVICE_INTERNAL_ERROR";
+                snprintf(err->info, sizeof(err->info),
+                         "sequence item 1: expected str instance, %s found",
+                         _PyType_Name(Py_TYPE(PyUnicode_Check(v) ? k : v)));
                 rc = -2;
                 break;
             }
@@ -839,9 +867,7 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
         }
     } else {
         Py_XINCREF(tags);
-        keys[n] = "method";
-        vals[n] = method_label;
-        n++;
+        n = 1;
     }
     if (rc == 0) {
         cs_buf_t labels = {0};
@@ -854,6 +880,8 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
             cs_metrics_custom((cs_mx_type_t)type, keyc, labels.data, value);
         cs_buf_free(&labels);
     }
+    if (keys != method_only)
+        PyMem_Free(keys);
     Py_XDECREF(tags);
     Py_DECREF(key);
     return rc == 0 ? PyList_Append(collected, m) : rc;

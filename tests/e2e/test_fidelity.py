@@ -4,6 +4,8 @@ meta.metrics, Werkzeug's reason phrases, the built-in model's numpy view of its 
 bodies are the reference's exact bytes (spec §2.4, §3.7.4, §3.8.2, §3.8.5, §4.3)."""
 import json
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -94,6 +96,99 @@ def test_raw_metrics_the_reference_cannot_record(serve):
     assert total(text, "typeless_total", method="predict") == 3
     assert "odd" not in text
     assert "\nk{" not in text  # nothing of a failed update is recorded
+
+
+def promtool_accepts_metrics_of(serve, metrics, env=None, feedback=False):
+    """Records `metrics` through a raw answer's meta; the page must be what Prometheus takes."""
+    if not shutil.which("promtool"):
+        pytest.skip("promtool (Debian package prometheus) is not installed")
+    s = serve("Fidelity.RawEcho", env=env)
+    for metric in metrics:
+        st, _ = post(s, "/predict", {"jsonData": {"meta": {"metrics": [metric]}}})
+        assert st == 200
+    if feedback:
+        assert post(s, "/send-feedback", {"reward": 1})[0] == 200
+    _, _, text = s.scrape()
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return text
+
+
+def test_metric_text_cannot_break_the_metrics_page(serve):
+    # Keys and tag values come from the model, and through it from requests: a line feed or a
+    # backslash in a key went into the HELP line as it was (a second line, which Prometheus
+    # refuses with the whole page), and a lone surrogate (kept by the JSON decoder as its
+    # three bytes) made the page invalid UTF-8.
+    text = promtool_accepts_metrics_of(serve, [
+        {"key": key, "type": "GAUGE", "value": 1, "tags": tags}
+        for key, tags in [("line\nfeed {x} 1", {}), ("back\\slash", {}), ("\ud800key", {}),
+                          ("tagged", {"t": "\ud800", "u": "\udc00\\\n\""})]])
+    assert "line" in text and "slash" in text and "tagged" in text
+
+
+def test_tag_names_that_collide_keep_the_metrics_page_valid(serve):
+    # Tag names are made valid label names; two that became one ("a b", "a_b"), an empty one,
+    # or one that became a default label's name gave a sample a label twice (or an empty
+    # label name), and Prometheus refused the whole page. The later tag of a name wins (the
+    # answer's keys are sorted as json.dumps(sort_keys=True) would: "a b", "a-b", "a_b").
+    text = promtool_accepts_metrics_of(serve, [
+        {"key": "collide", "value": 1, "tags": {"a b": "x", "a_b": "y", "a-b": "z"}},
+        {"key": "empty", "value": 1, "tags": {"": "e"}},
+        {"key": "reserved", "value": 1, "tags": {"model name": "m"}}])
+    assert 'collide_total{a_b="y",' in text and 'empty_total{_="e",' in text
+
+
+def test_keys_of_one_prometheus_name_are_one_family(serve):
+    # A counter "x" is exposed as x_total, as is a gauge "x_total": sorted by key, a gauge "x_a"
+    # came between them and x_total got a second HELP and TYPE line, which fails the page.
+    # Keys that give one name are one family (its first type wins, as for equal keys), and
+    # one series where their labels agree ("hits now" and "hits_now" add up). A gauge named
+    # or a timer named as a timer's histogram samples (lat_count, lat_bucket) is left out the
+    # same way.
+    text = promtool_accepts_metrics_of(serve, [
+        {"key": "x", "value": 1}, {"key": "x_a", "type": "GAUGE", "value": 5},
+        {"key": "x_total", "type": "GAUGE", "value": 7},
+        {"key": "lat", "type": "TIMER", "value": 1}, {"key": "lat_count", "type": "GAUGE",
+                                                      "value": 1},
+        {"key": "lat_sum", "type": "GAUGE", "value": 1},
+        {"key": "lat_bucket", "type": "TIMER", "value": 1},
+        {"key": "hits now", "value": 1}, {"key": "hits_now", "value": 2}])
+    assert total(text, "x_total", method="predict") == 1
+    assert total(text, "hits_now_total", method="predict") == 3
+    assert total(text, "lat_count", method="predict") == 1  # the histogram's count
+
+
+def test_tag_value_ending_in_a_backslash_stays_one_label(serve):
+    # Merging a series' labels with the defaults split them at commas outside quotes, taking the
+    # closing quote of "x\\" (a value ending in a backslash) for an escaped one: the next tag's
+    # value was cut at its comma, the defaults written into it, and the page refused.
+    text = promtool_accepts_metrics_of(
+        serve, [{"key": "bs", "value": 1, "tags": {"a": "x\\", "b": "y,z"}}])
+    assert total(text, "bs_total", a="x\\\\", b="y,z", method="predict") == 1  # as escaped
+
+
+def test_label_names_prometheus_keeps_for_itself(serve):
+    # A tag named __name__ (any "__" name is Prometheus' own), or le on a TIMER (its buckets'
+    # label), made Prometheus refuse the whole page; they are left out of the series.
+    text = promtool_accepts_metrics_of(serve, [
+        {"key": "tm", "type": "TIMER", "value": 1, "tags": {"le": "x", "keep": "k"}},
+        {"key": "named", "value": 1, "tags": {"__name__": "y", "__x": "z", "keep": "k"}}])
+    assert total(text, "tm_count", keep="k") == 1 and total(text, "named_total", keep="k") == 1
+    assert 'le="x"' not in text and "__" not in text
+
+
+def test_long_default_labels_are_not_cut(serve):
+    # The default labels come from the environment, of any length; they were merged with a
+    # series' tags into fixed buffers (1 KiB for the feedback counters), which cut a long image
+    # name in the middle of a label and the page was refused.
+    image = "registry.example.com/" + "p" * 600 + ":" + "v" * 100
+    text = promtool_accepts_metrics_of(
+        serve, [{"key": "lat", "type": "TIMER", "value": 1, "tags": {"t": "x" * 300}}],
+        env={"PREDICTIVE_UNIT_IMAGE": image, "SELDON_DEPLOYMENT_ID": "d" * 200},
+        feedback=True)
+    assert total(text, "lat_count", method="predict", t="x" * 300) == 1
+    assert total(text, "seldon_api_model_feedback_total", method="feedback") == 1
 
 
 def test_deprecated_rest_variant_is_not_looked_into(serve):
@@ -206,6 +301,32 @@ def test_reason_phrases_are_werkzeugs(serve):
                        (299, "UNKNOWN"), (599, "UNKNOWN")]:
         body = b'{"strData": "%d"}' % code
         assert line("POST", "/predict", body) == "HTTP/1.1 %d %s" % (code, text)
+
+
+def test_statuses_without_a_body_keep_the_connection_framed(serve):
+    # A model's status.code of 204 or 304 has no body in HTTP (RFC 9110 15.3.5, 15.4.5), and a
+    # 1xx is an interim response, never a final one: sent as they were, the body (or the next
+    # response) was read as the answer to the next request on the connection. As Werkzeug:
+    # 204 and 304 go out without a body; a 1xx from a model is a 500.
+    s = serve("Fidelity.StatusCodes")
+    ping = b"GET /health/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    for code, line in [(204, b"HTTP/1.1 204 NO CONTENT"), (304, b"HTTP/1.1 304 NOT MODIFIED"),
+                       (100, b"HTTP/1.1 500 INTERNAL SERVER ERROR"),
+                       (101, b"HTTP/1.1 500 INTERNAL SERVER ERROR"),
+                       (199, b"HTTP/1.1 500 INTERNAL SERVER ERROR")]:
+        body = b'{"strData": "%d"}' % code
+        req = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n%s" % (len(body), body)) + ping
+        out = s.raw(req, read_until_close=True)
+        head, _, rest = out.partition(b"\r\n\r\n")
+        assert head.split(b"\r\n")[0] == line, out
+        if code >= 200:
+            assert b"Content-Length" not in head, out
+            # the next bytes are the next response's
+            assert rest.startswith(b"HTTP/1.1 200 OK\r\n") and rest.endswith(b"pong"), out
+        else:
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            assert rest[length:].startswith(b"HTTP/1.1 200 OK\r\n"), out
 
 
 # ---- 6. the built-in model follows numpy -----------------------------------------------------

@@ -1,6 +1,7 @@
 """Unmodified Seldon Python model classes in embedded CPython (spec §2, §6 examples)."""
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -475,6 +476,40 @@ def test_unencodable_metric_tag_is_an_error_not_a_crash(py_server):
     assert st == 500 and "surrogates not allowed" in body, body
     assert post(s, "/predict", {"strData": "plain"}) == (200, '{"meta":{},"strData":"ok"}')
     assert s.workers() == [worker]
+
+
+def test_uint64_results_are_answered_exactly(py_server):
+    # numpy's uint64 has no safe cast to int64: every such result was a 500 ("Cannot cast
+    # array data from dtype('uint64') ..."); the reference's tolist() gives exact Python ints
+    # (beyond int64 cserve answers them as an ndarray: docs/compatibility.md)
+    s = py_server("Hardened.Unsigned")
+    assert post(s, "/predict", {"data": {"ndarray": [[1]]}}) == (
+        200, '{"data":{"names":["t:0","t:1"],"ndarray":[[9223372036854775807,1]]},"meta":{}}')
+    assert post(s, "/predict", {"data": {"tensor": {"shape": [1], "values": [1]}}}) == (
+        200, '{"data":{"names":["t:0","t:1"],"tensor":{"shape":[1,2],'
+             '"values":[9223372036854775807,1]}},"meta":{}}')
+    st, body = post(s, "/predict", {"strData": "big"})
+    assert st == 200 and json.loads(body)["data"]["ndarray"] == [[2 ** 64 - 1, 1]], body
+
+
+def test_non_string_tag_error_names_its_type(py_server):
+    # the reference's str.join names the type it found; cserve said "int" for every type
+    s = py_server("Hardened.TagTypes")
+    for kind, name in [("int", "int"), ("float", "float"), ("none", "NoneType"), ("list", "list")]:
+        st, body = post(s, "/predict", {"strData": kind})
+        assert (st, json.loads(body)["status"]["info"]) == (
+            500, "sequence item 1: expected str instance, %s found" % name)
+
+
+def test_every_tag_of_a_metric_is_recorded(py_server):
+    # the tags were read into 64 slots: a metric with more was recorded silently as another
+    # series, its other tags dropped
+    s = py_server("Hardened.ManyTags")
+    assert post(s, "/predict", {"strData": "x"})[0] == 200
+    _, _, text = s.scrape()
+    [line] = [x for x in text.splitlines() if x.startswith("many_total{")]
+    labels = re.findall(r'([A-Za-z_]+)=""', line)
+    assert len(labels) == 70, line
 
 
 def test_int_overflow_leaves_no_exception_for_the_next_call(py_server):

@@ -97,6 +97,24 @@ static void test_server_error_path_out_of_memory(void **state) {
     cs_response_close(&resp);
 }
 
+/* A status a model answers with must be a final one: a 1xx is interim in HTTP, and a client
+ * would take the connection's next response for this request's answer. */
+static void test_respond_status_is_final(void **state) {
+    (void)state;
+    static const int in[] = {100, 101, 199, 200, 204, 402, 599, 600, 99};
+    static const int out[] = {500, 500, 500, 200, 204, 402, 599, 500, 500};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        cs_response_t resp;
+        cs_response_init(&resp);
+        cs_call call;
+        memset(&call, 0, sizeof(call));
+        call.resp = &resp;
+        assert_null(server_api.call_respond(&call, in[i], NULL, "{}", 2));
+        assert_int_equal(resp.status, out[i]);
+        cs_response_close(&resp);
+    }
+}
+
 /* A model returning the out-of-memory error: the client gets a 500 error body saying so. */
 static csm_error *oom_execute(csm_model *model, csm_call *call) {
     (void)model;
@@ -238,6 +256,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_new_never_null),
         cmocka_unit_test(test_server_error_path_out_of_memory),
+        cmocka_unit_test(test_respond_status_is_final),
         cmocka_unit_test(test_model_error_out_of_memory),
         cmocka_unit_test(test_error_accessors),
         cmocka_unit_test(test_api_table_layout),

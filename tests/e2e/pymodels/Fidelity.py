@@ -99,3 +99,10 @@ class FeedbackRawMetrics:
                 {"key": "fb_raw", "value": 2, "tags": {"a": "b"}},
                 {"key": "fb_gauge", "type": "GAUGE", "value": 5, "tags": {"c": "d"}}]}},
             prediction_pb2.SeldonMessage())
+
+
+class RawEcho:
+    """predict_raw answers the request's jsonData: the client chooses meta.metrics."""
+
+    def predict_raw(self, msg):
+        return msg["jsonData"]

@@ -131,3 +131,33 @@ class KeepsLast:
     def predict(self, X, names):
         self.last = X
         return X
+
+
+class Unsigned:
+    """A uint64 result: values within int64's range, or (strData "big") beyond it."""
+
+    def predict(self, X, names):
+        top = 2 ** 64 - 1 if isinstance(X, str) and X == "big" else 2 ** 63 - 1
+        return np.array([[top, 1]], dtype=np.uint64)
+
+
+class TagTypes:
+    """A metric whose tag value has the type strData names."""
+
+    def predict(self, X, names):
+        value = {"int": 1, "float": 1.5, "none": None, "list": [1]}[X]
+        return SeldonResponse(data="ok", metrics=[
+            {"type": "COUNTER", "key": "typed", "value": 1, "tags": {"t": value}}])
+
+
+MANY_TAGS = [chr(c) for c in range(0x41, 0x5B)] + [chr(c) for c in range(0x61, 0x7B)] + \
+    ["z%s" % chr(c) for c in range(0x61, 0x73)]  # 70 names, short enough for the registry
+
+
+class ManyTags:
+    """A metric with 70 tags, empty values."""
+
+    def predict(self, X, names):
+        tags = {name: "" for name in MANY_TAGS}
+        return SeldonResponse(data="ok", metrics=[
+            {"type": "COUNTER", "key": "many", "value": 1, "tags": tags}])
