@@ -106,7 +106,7 @@ static void test_respond_status_is_final(void **state) {
     for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
         cs_response_t resp;
         cs_response_init(&resp);
-        cs_call call;
+        csm_call call;
         memset(&call, 0, sizeof(call));
         call.resp = &resp;
         assert_null(server_api.call_respond(&call, in[i], NULL, "{}", 2));
