@@ -31,6 +31,18 @@ void cs_arena_init(cs_arena_t *a) {
     a->held = 0;
 }
 
+/* A block of `size` usable bytes, counted in the arena's footprint; the caller links it in. */
+static cs_arena_block_t *block_new(cs_arena_t *a, size_t size) {
+    if (size > SIZE_MAX - sizeof(cs_arena_block_t))
+        return NULL;
+    cs_arena_block_t *b = malloc(sizeof(*b) + size);
+    if (b == NULL)
+        return NULL;
+    b->size = size;
+    a->held += size;
+    return b;
+}
+
 /* Makes a new current block of at least n bytes (a multiple of 16). */
 static int add_block(cs_arena_t *a, size_t n) {
     size_t size = MIN_BLOCK;
@@ -41,17 +53,13 @@ static int add_block(cs_arena_t *a, size_t n) {
     }
     if (size < n)
         size = n;
-    if (size > SIZE_MAX - sizeof(cs_arena_block_t))
-        return CS_ENOMEM;
-    cs_arena_block_t *b = malloc(sizeof(*b) + size);
+    cs_arena_block_t *b = block_new(a, size);
     if (b == NULL)
         return CS_ENOMEM;
-    b->size = size;
     b->next = a->head;
     a->head = b;
     a->ptr = b->data;
     a->end = b->data + size;
-    a->held += size;
     return 0;
 }
 
@@ -62,15 +70,11 @@ static size_t round16(size_t n) {
 /* A block of exactly n bytes for one large allocation, linked behind the current block so the
  * current block's free tail stays in use (abandoning it would waste up to a step each time). */
 static void *alloc_own_block(cs_arena_t *a, size_t n) {
-    if (n > SIZE_MAX - sizeof(cs_arena_block_t))
-        return NULL;
-    cs_arena_block_t *b = malloc(sizeof(*b) + n);
+    cs_arena_block_t *b = block_new(a, n);
     if (b == NULL)
         return NULL;
-    b->size = n;
     b->next = a->head->next;
     a->head->next = b;
-    a->held += n;
     a->total += n;
     return b->data;
 }
