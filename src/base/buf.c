@@ -1,5 +1,6 @@
 /* Growable byte buffer: doubling growth, explicit failure on allocation errors. */
 #include "base/buf.h"
+#include "base/hex.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -107,7 +108,6 @@ int cs_buf_append_json_string(cs_buf_t *b, const char *str, size_t n) {
     if (rc)
         return rc;
     char *o = b->data + b->len;
-    static const char hex[] = "0123456789abcdef";
     *o++ = '"';
     for (size_t i = 0; i < n;) {
         unsigned char c = s[i];
@@ -153,10 +153,10 @@ int cs_buf_append_json_string(cs_buf_t *b, const char *str, size_t n) {
         }
         for (int k = 0; k < nu; k++) {
             *o++ = '\\', *o++ = 'u';
-            *o++ = hex[(units[k] >> 12) & 0xF];
-            *o++ = hex[(units[k] >> 8) & 0xF];
-            *o++ = hex[(units[k] >> 4) & 0xF];
-            *o++ = hex[units[k] & 0xF];
+            *o++ = cs_hexdigit(units[k] >> 12);
+            *o++ = cs_hexdigit(units[k] >> 8);
+            *o++ = cs_hexdigit(units[k] >> 4);
+            *o++ = cs_hexdigit(units[k]);
         }
     }
     *o++ = '"';

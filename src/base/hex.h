@@ -13,4 +13,9 @@ static inline int cs_hexval(char c) {
     return -1;
 }
 
+/* The lower-case hex digit for v (0..15). */
+static inline char cs_hexdigit(unsigned v) {
+    return "0123456789abcdef"[v & 15];
+}
+
 #endif

@@ -5,6 +5,7 @@
 #include "protocol/seldon.h"
 
 #include "base/base64.h"
+#include "base/hex.h"
 #include "http/form.h"
 
 #include <errno.h>
@@ -170,7 +171,6 @@ int cs_seldon_extract(const cs_request_t *req, cs_arena_t *arena, cs_json_t *out
  * `n`: a body is not NUL-terminated, and the bytes after it are whatever the buffer held before
  * (on a keep-alive connection, the previous request's body: another client's data). */
 static void bytes_repr(char *out, size_t cap, const char *s, size_t n) {
-    static const char hex[] = "0123456789abcdef";
     char quote = memchr(s, '\'', n) && !memchr(s, '"', n) ? '"' : '\'';
     size_t k = 0, i;
     out[k++] = 'b';
@@ -189,8 +189,8 @@ static void bytes_repr(char *out, size_t cap, const char *s, size_t n) {
         } else {
             out[k++] = '\\';
             out[k++] = 'x';
-            out[k++] = hex[c >> 4];
-            out[k++] = hex[c & 15];
+            out[k++] = cs_hexdigit(c >> 4);
+            out[k++] = cs_hexdigit(c);
         }
     }
     if (i == n)
