@@ -210,6 +210,8 @@ void cs_seldon_bytes_invalid(const char *body, size_t len, cs_seldon_error_t *er
 int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs_seldon_env_t *env,
                              cs_arena_t *arena, cs_seldon_request_t *out, cs_seldon_error_t *err) {
     memset(out, 0, sizeof(*out));
+    out->body = req->body;
+    out->body_len = req->body_len;
     if (route == CS_ROUTE_HEALTH_STATUS || (route == CS_ROUTE_PREDICT && env->passthrough))
         return 0;
     cs_json_t *doc = cs_arena_alloc(arena, sizeof(*doc));

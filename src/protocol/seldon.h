@@ -149,6 +149,8 @@ typedef struct {
     double reward;        /* feedback */
     int64_t routing;
     int has_routing;
+    const char *body; /* the request's payload bytes as they came (PAYLOAD_PASSTHROUGH, raw) */
+    size_t body_len;
 } cs_seldon_request_t;
 
 /* §3.2–§3.8: extraction and decoding for `route` (none for health; none for predict with

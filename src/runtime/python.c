@@ -56,9 +56,6 @@ typedef struct {
     PyObject *call_feedback;
     PyObject *error_app, *handle_error; /* cserve_glue: model_error_handler (spec §2.9) */
     PyThreadState *main_ts;
-    cs_seldon_env_t env;
-    cs_buf_t metadata;
-    bool metadata_ok;
     char name[256];
     /* Attribute lookups, made once per process on first use (a missing attribute costs an
      * exception on every lookup otherwise); first use is after load(), so what load() adds
@@ -870,15 +867,11 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
         n = 1;
     }
     if (rc == 0) {
-        cs_buf_t labels = {0};
-        if (cs_labels_canonical(&labels, keys, vals, n) < 0 || cs_buf_append(&labels, "", 1) < 0)
-            rc = no_memory();
         int type = !strcmp(t, "COUNTER") ? CS_MX_COUNTER
                    : !strcmp(t, "GAUGE") ? CS_MX_GAUGE
                                          : CS_MX_TIMER;
-        if (rc == 0)
-            cs_metrics_custom((cs_mx_type_t)type, keyc, labels.data, value);
-        cs_buf_free(&labels);
+        if (cs_call_metric_record((cs_mx_type_t)type, keyc, keys, vals, n, value) < 0)
+            rc = no_memory();
     }
     if (keys != method_only)
         PyMem_Free(keys);
@@ -1066,12 +1059,12 @@ static const char *const raw_names[CS_ROUTE_COUNT][4] = {
 };
 
 /* A raw method's result, JSON-serialised as it is (spec §2.4); on predict routes a dict's
- * status.code becomes the HTTP status; a `*_raw` method's meta.metrics are recorded (the
- * deprecated `*_rest` / `*_grpc` answers are not looked into). Returns 1 when a raw method
- * answered, 0 when none did (all missing or "not implemented"), -1 on an exception, -2 with
- * `err`. */
-static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_arena_t *arena,
-                   cs_response_t *resp, cs_seldon_error_t *err) {
+ * status.code becomes the HTTP status; a `*_raw` method's meta.metrics are left to the
+ * pipeline (*raw_metrics; the deprecated `*_rest` / `*_grpc` answers are not looked into).
+ * Returns 1 when a raw method answered, 0 when none did (all missing or "not implemented"),
+ * -1 on an exception. */
+static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_response_t *resp,
+                   bool *raw_metrics) {
     for (int i = 0; raw_names[route][i]; i++) {
         PyObject *m = method(py, raw_names[route][i]);
         if (m == NULL)
@@ -1101,8 +1094,7 @@ static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_a
                        (!PyDict_Check(meta) || PyDict_GetItemString(meta, "metrics"));
         if (respond_raw(r, status, resp) < 0)
             return -1;
-        if (metrics && cs_seldon_raw_answer(route, py->env.include_metrics, arena, resp, err) < 0)
-            return -2;
+        *raw_metrics = metrics;
         return 1;
     }
     return 0;
@@ -1149,22 +1141,24 @@ static bool error_handler_respond(cs_python_t *py, cs_response_t *resp) {
 
 /* ---- one request --------------------------------------------------------------------------- */
 
-/* The model part of a request, GIL held. Fills `res` (or `resp` directly for raw answers:
- * returns 1). 0 on success, -1 with `err` set. */
-static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq,
-                      const cs_request_t *req, cs_arena_t *arena, cs_seldon_result_t *res,
-                      cs_response_t *resp, cs_seldon_error_t *err) {
+/* The model part of a valid request, GIL held: how the model answered (runtime_impl.h). */
+static cs_answer_t call_model(cs_python_t *py, cs_call_t *c) {
+    const cs_route_t route = c->route;
+    cs_seldon_request_t *rq = c->in;
+    cs_arena_t *arena = c->arena;
+    cs_seldon_result_t *res = &c->result;
+    cs_response_t *resp = c->resp;
+    cs_seldon_error_t *err = &c->err;
     PyObject *result = NULL, *rt_tags = NULL, *rt_metrics = NULL, *x = NULL, *names = NULL,
              *meta = NULL;
     int rc = 0;
-    if (route == CS_ROUTE_PREDICT && py->env.passthrough) {
+    cs_answer_t answer = CS_ANSWER_RESULT;
+    if (c->passthrough) {
         /* PAYLOAD_PASSTHROUGH (§3.10): the body's bytes to predict_raw, its answer sent back */
         PyObject *m = method(py, "predict_raw");
-        if (m == NULL) {
-            cs_seldon_bytes_invalid(req->body, req->body_len, err);
-            return -1;
-        }
-        PyObject *arg = PyBytes_FromStringAndSize(req->body, (Py_ssize_t)req->body_len);
+        if (m == NULL)
+            return CS_ANSWER_DECLINED;
+        PyObject *arg = PyBytes_FromStringAndSize(rq->body, (Py_ssize_t)rq->body_len);
         result = arg ? PyObject_CallOneArg(m, arg) : NULL;
         Py_DECREF(m);
         Py_XDECREF(arg);
@@ -1186,16 +1180,14 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         resp->status = 200;
         resp->content_type = "application/json";
         Py_DECREF(result);
-        return 1;
+        return CS_ANSWER_FINAL;
     }
     if (route != CS_ROUTE_HEALTH_STATUS && route != CS_ROUTE_FEEDBACK && raw_names[route][0]) {
-        int r = try_raw(py, route, rq->doc, arena, resp, err);
-        if (r == -2)
-            return -1;
+        int r = try_raw(py, route, rq->doc, resp, &c->raw_metrics);
         if (r < 0)
             goto exception;
         if (r > 0)
-            return 1;
+            return CS_ANSWER_RAW;
     }
     switch (route) {
     case CS_ROUTE_PREDICT:
@@ -1208,7 +1200,7 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
                                                                 : "route";
         PyObject *m = method(py, name);
         if (m == NULL && route == CS_ROUTE_ROUTE)
-            return 0; /* "Route not defined", before any metrics() or tags() */
+            return CS_ANSWER_RESULT; /* "Route not defined", before any metrics() or tags() */
         if (m == NULL)
             goto done; /* empty data or X unchanged, decorated as a result would be (§3.8.2) */
         x = message_x(&rq->msgs[0]);
@@ -1242,7 +1234,7 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
     case CS_ROUTE_AGGREGATE: {
         PyObject *m = method(py, "aggregate");
         if (m == NULL)
-            return 0;
+            return CS_ANSWER_RESULT;
         PyObject *xs = PyList_New(rq->count), *ns = xs ? PyList_New(rq->count) : NULL;
         if (ns == NULL) {
             Py_XDECREF(xs);
@@ -1270,7 +1262,8 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
             goto exception;
         if (rq->count == 0) { /* the reference indexes the first message */
             Py_DECREF(result);
-            return fail(err, 500, "MICROSERVICE_INTERNAL_ERROR", "list index out of range");
+            fail(err, 500, "MICROSERVICE_INTERNAL_ERROR", "list index out of range");
+            return CS_ANSWER_ERROR;
         }
         break;
     }
@@ -1296,10 +1289,8 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
             if (r != Py_None) {
                 if (respond_raw(r, 200, resp) < 0)
                     goto exception;
-                if (raw &&
-                    cs_seldon_raw_answer(route, py->env.include_metrics, arena, resp, err) < 0)
-                    return -1;
-                return 1;
+                c->raw_metrics = raw;
+                return CS_ANSWER_RAW;
             }
             Py_DECREF(r);
         } else {
@@ -1346,7 +1337,7 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
                 result = NULL;
                 if (respond_raw(r, 200, resp) < 0)
                     goto exception;
-                return 1;
+                return CS_ANSWER_FINAL;
             }
             if (!pending_is(py->snie))
                 goto exception;
@@ -1370,7 +1361,7 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
         break;
     }
     default:
-        return 0;
+        return CS_ANSWER_RESULT;
     }
     result = unwrap(py, result, &rt_tags, &rt_metrics);
     if (result == NULL)
@@ -1395,13 +1386,13 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
             err->reason = "MICROSERVICE_BAD_DATA";
             snprintf(err->info, sizeof(err->info), "Routing response must be int but got %s",
                      text_of(result, text, sizeof(text)));
-            rc = -1;
+            answer = CS_ANSWER_ERROR;
             goto out;
         }
     } else {
         rc = data_result(result, arena, res, err);
         if (rc == -2) {
-            rc = -1;
+            answer = CS_ANSWER_ERROR;
             goto out;
         }
         if (rc < 0)
@@ -1410,7 +1401,7 @@ static int call_model(cs_python_t *py, cs_route_t route, cs_seldon_request_t *rq
 done:
     rc = decorate(py, rt_tags, rt_metrics, route, arena, res, err);
     if (rc == -2) {
-        rc = -1;
+        answer = CS_ANSWER_ERROR;
         goto out;
     }
     if (rc < 0)
@@ -1418,11 +1409,11 @@ done:
     goto out;
 exception:
     if (py->error_app && error_handler_respond(py, resp)) {
-        rc = 1;
+        answer = CS_ANSWER_FINAL;
         goto out;
     }
     exception_respond(py, err);
-    rc = -1;
+    answer = CS_ANSWER_ERROR;
 out:
     Py_XDECREF(result);
     Py_XDECREF(rt_tags);
@@ -1430,68 +1421,49 @@ out:
     Py_XDECREF(x);
     Py_XDECREF(names);
     Py_XDECREF(meta);
-    return rc;
+    return answer;
 }
 
-static void python_execute(void *impl, cs_route_t route, const cs_request_t *req,
-                           cs_response_t *resp) {
+/* Whether the model kept a view of this thread's call arena (views_settle), for call_end. */
+static _Thread_local bool arena_shared;
+
+/* The call's memory: this thread's arena (a thread without its thread state cannot call). */
+static cs_arena_t *python_call_begin(void *impl) {
+    (void)impl;
+    if (thread_ts == NULL || (arena_cur == NULL && (arena_cur = arena_take()) == NULL))
+        return NULL;
+    arena_shared = false;
+    return &arena_cur->arena;
+}
+
+static cs_answer_t python_call(void *impl, cs_call_t *c) {
     cs_python_t *py = impl;
-    if (route == CS_ROUTE_METADATA) {
-        cs_buf_reset(&resp->body);
-        if (py->metadata_ok) {
-            resp->status = 200;
-            resp->content_type = "application/json";
-            cs_buf_append(&resp->body, py->metadata.data, py->metadata.len);
-        } else {
-            cs_response_error(resp, 500, "MICROSERVICE_BAD_METADATA", "Model metadata unavailable");
-        }
-        return;
-    }
-    if (thread_ts == NULL || (arena_cur == NULL && (arena_cur = arena_take()) == NULL)) {
-        cs_response_error(resp, 503, "MICROSERVICE_INTERNAL_ERROR", "out of memory");
-        return;
-    }
-    cs_arena_t *arena = &arena_cur->arena;
-    cs_seldon_error_t err;
-    cs_seldon_request_t rq;
-    /* parsing and decoding happen before the GIL is taken */
-    if (cs_seldon_decode_request(route, req, &py->env, arena, &rq, &err) < 0) {
-        /* A raw method gets the request as it is, valid message or not (the reference checks
-         * messages only on the non-raw path). */
-        int raw = 0;
-        if (rq.doc && route < CS_ROUTE_COUNT && raw_names[route][0]) {
-            PyEval_RestoreThread(thread_ts);
-            cs_seldon_error_t raw_err;
-            /* makes no views: json_to_py copies */
-            raw = try_raw(py, route, rq.doc, arena, resp, &raw_err);
-            if (raw == -1)
-                exception_respond(py, &raw_err);
-            if (raw < 0)
-                err = raw_err;
-            gil_release();
-        }
-        if (raw <= 0)
-            cs_seldon_error_respond(&err, resp);
-        arena_done(false);
-        return;
-    }
-    if (route == CS_ROUTE_FEEDBACK && rq.reward != 0 && py->env.executor_enabled)
-        cs_metrics_feedback(rq.reward);
-    cs_seldon_result_t res;
-    memset(&res, 0, sizeof(res));
     PyEval_RestoreThread(thread_ts);
-    int rc = call_model(py, route, &rq, req, arena, &res, resp, &err);
-    bool shared_with_model = views_settle();
+    cs_answer_t answer;
+    if (c->invalid) {
+        /* only a raw method may take an invalid request; it makes no views (json_to_py
+         * copies) */
+        answer = CS_ANSWER_DECLINED;
+        if (c->route < CS_ROUTE_COUNT && raw_names[c->route][0]) {
+            int r = try_raw(py, c->route, c->in->doc, c->resp, &c->raw_metrics);
+            if (r < 0)
+                exception_respond(py, &c->err);
+            answer = r < 0 ? CS_ANSWER_ERROR : r > 0 ? CS_ANSWER_RAW : CS_ANSWER_DECLINED;
+        }
+    } else {
+        answer = call_model(py, c);
+        arena_shared = views_settle();
+    }
     gil_release();
-    /* the response is built (numpy results from their copies) without the GIL */
-    if (rc < 0)
-        cs_seldon_error_respond(&err, resp);
-    else if (rc == 0 &&
-             cs_seldon_respond(route, rq.msgs, rq.count, &res, &py->env, arena, resp, &err) < 0)
-        cs_seldon_error_respond(&err, resp);
+    return answer;
+}
+
+/* After the response was built (numpy results from their copies), without the GIL. */
+static void python_call_end(void *impl) {
+    (void)impl;
     free(result_copy);
     result_copy = NULL;
-    arena_done(shared_with_model);
+    arena_done(arena_shared);
 }
 
 /* ---- start-up, fork, threads --------------------------------------------------------------- */
@@ -1562,9 +1534,7 @@ static bool python_nonblocking(const void *impl) {
 }
 
 static void python_close(void *impl) {
-    cs_python_t *py = impl;
-    cs_buf_free(&py->metadata);
-    free(py);
+    free(impl);
     /* The interpreter is left to process exit: finalising it with model threads around is
      * not safe, and the reference does not call anything at shutdown either. */
 }
@@ -1696,13 +1666,12 @@ static void start_custom_service(cs_python_t *py) {
     Py_DECREF(cs);
 }
 
-int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen) {
+int cs_python_open(const cs_config_t *cfg, cs_arena_t *arena, void **impl,
+                   const cs_json_t **model_meta, char *err, size_t errlen) {
     cs_python_t *py = calloc(1, sizeof(*py));
     if (py == NULL)
         return -1;
     snprintf(py->name, sizeof(py->name), "%s", cfg->interface_name);
-    py->env = (cs_seldon_env_t){cfg->unit_id, cfg->unit_image, cfg->include_metrics_in_response,
-                                cfg->payload_passthrough, cfg->executor_enabled};
     if (interpreter_init(err, errlen) < 0) {
         free(py);
         return -1;
@@ -1782,9 +1751,7 @@ int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
         goto fail;
     }
     /* init_metadata() once, before load() (§1.7) */
-    cs_arena_t arena;
-    cs_arena_init(&arena);
-    cs_json_t *model_meta = NULL;
+    *model_meta = NULL;
     PyObject *im = method(py, "init_metadata");
     if (im) {
         PyObject *r = PyObject_CallNoArgs(im);
@@ -1793,24 +1760,17 @@ int cs_python_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
             PyErr_Clear();
         } else if (r == NULL) {
             exception_text(err, errlen);
-            cs_arena_free(&arena);
             goto fail;
         } else if (PyDict_Check(r)) {
-            model_meta = cs_arena_alloc(&arena, sizeof(*model_meta));
-            if (model_meta && py_to_json(r, &arena, model_meta) < 0) {
-                PyErr_Clear();
-                model_meta = NULL;
-            }
+            cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
+            if (v && py_to_json(r, arena, v) == 0)
+                *model_meta = v;
+            PyErr_Clear();
         } else {
             cs_log_error("init_metadata() did not return a dict; using {}");
         }
         Py_XDECREF(r);
     }
-    int rc = cs_seldon_metadata_build(model_meta, cfg->model_metadata, cfg->unit_image, &arena,
-                                      &py->metadata, &py->metadata_ok, err, errlen);
-    cs_arena_free(&arena);
-    if (rc < 0)
-        goto fail;
     PyObject *make_app = import_attr("cserve_glue", "error_app");
     if (make_app) {
         py->error_app = PyObject_CallOneArg(make_app, py->obj);
@@ -1837,7 +1797,9 @@ fail:
 
 const cs_runtime_ops_t cs_python_ops = {
     .load = python_load,
-    .execute = python_execute,
+    .call = python_call,
+    .call_begin = python_call_begin,
+    .call_end = python_call_end,
     .nonblocking = python_nonblocking,
     .close = python_close,
     .before_fork = python_before_fork,

@@ -430,7 +430,7 @@ static void run_call(cs_job_t *job, int thread_index) {
             atomic_fetch_sub_explicit(&mx->queued, 1, memory_order_relaxed);
         cs_metrics_queue_wait(start - c->submit_ns);
     }
-    cs_runtime_execute(c->w->o->runtime, c->route, &c->http.req, &c->resp);
+    cs_runtime_execute(c->w->o->runtime, &cs_seldon_rest_codec, c->route, &c->http.req, &c->resp);
     cs_metrics_model_call(c->route, cs_now_ns() - start);
 }
 
