@@ -9,7 +9,7 @@
 #define CS_METRICS_REGISTRY_H
 
 #include "base/buf.h"
-#include "http/router.h"
+#include "protocol/routes.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>

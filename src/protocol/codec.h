@@ -34,7 +34,4 @@ typedef struct cs_codec {
     void (*metadata)(const cs_buf_t *doc, cs_response_t *resp);
 } cs_codec_t;
 
-/* Seldon v1 REST (spec §3): `in` is the HTTP request (cs_request_t). */
-extern const cs_codec_t cs_seldon_rest_codec;
-
 #endif

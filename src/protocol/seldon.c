@@ -13,6 +13,8 @@
  * reference records and may remove (§2.4). */
 #include "protocol/seldon.h"
 
+#include "protocol/rest.h"
+
 #include "base/base64.h"
 #include "json/number.h"
 #include "metrics/labels.h"
@@ -59,7 +61,7 @@ const char *cs_seldon_metric_method(cs_route_t route) {
 }
 
 void cs_seldon_error_respond(const cs_seldon_error_t *err, cs_response_t *resp) {
-    cs_response_error(resp, err->status, err->reason, err->info);
+    cs_seldon_error_body(resp, err->status, err->reason, err->info);
 }
 
 static const char *py_type(const cs_json_t *v) {

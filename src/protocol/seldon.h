@@ -6,7 +6,7 @@
 
 #include "base/arena.h"
 #include "http/request.h"
-#include "http/router.h"
+#include "protocol/routes.h"
 #include "json/json.h"
 
 #include <stdbool.h>
@@ -19,7 +19,7 @@ typedef struct {
     char info[512];
 } cs_seldon_error_t;
 
-/* Turns an error into the response (the one place, via cs_response_error). */
+/* Turns an error into the response (the one place, via cs_seldon_error_body). */
 void cs_seldon_error_respond(const cs_seldon_error_t *err, cs_response_t *resp);
 
 /* Server settings the protocol needs (spec §1.2). */

@@ -32,10 +32,9 @@
 #include "event/socket.h"
 #include "http/http1.h"
 #include "http/response.h"
-#include "http/router.h"
 #include "master/metrics_server.h"
 #include "metrics/registry.h"
-#include "protocol/openapi.h"
+#include "protocol/rest.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -331,7 +330,7 @@ static void start_response(worker_t *w, conn_t *c) {
 
 static void respond_error(worker_t *w, conn_t *c, int status, const char *reason, const char *info,
                           bool close_after) {
-    if (cs_response_error(&c->resp, status, reason, info) < 0) {
+    if (cs_seldon_error_body(&c->resp, status, reason, info) < 0) {
         conn_close(w, c);
         return;
     }
@@ -434,34 +433,6 @@ static void run_call(cs_job_t *job, int thread_index) {
     cs_metrics_model_call(c->route, cs_now_ns() - start);
 }
 
-static const char not_found_info[] =
-    "404 Not Found: The requested URL was not found on the server. If you entered the URL "
-    "manually please check your spelling and try again.";
-static const char not_allowed_info[] =
-    "405 Method Not Allowed: The method is not allowed for the requested URL.";
-
-/* /seldon.json: a static document with its validators; If-None-Match gives 304. */
-static void serve_openapi(worker_t *w, conn_t *c, const cs_request_t *req) {
-    uint32_t len = 0;
-    const char *inm = cs_request_header(req, "if-none-match", &len);
-    const char *etag = cs_openapi_etag();
-    c->resp.extra_headers = cs_openapi_headers();
-    if (inm && ((len == 1 && inm[0] == '*') || memmem(inm, len, etag, strlen(etag)))) {
-        c->resp.status = 304;
-        start_response(w, c);
-        return;
-    }
-    size_t n;
-    const char *doc = cs_openapi_document(&n);
-    c->resp.status = 200;
-    c->resp.content_type = "application/json";
-    if (cs_buf_append(&c->resp.body, doc, n) < 0) {
-        conn_close(w, c);
-        return;
-    }
-    start_response(w, c);
-}
-
 static void dispatch(worker_t *w, conn_t *c) {
     const cs_request_t *req = &c->http.req;
     c->has_request = true;
@@ -475,41 +446,13 @@ static void dispatch(worker_t *w, conn_t *c) {
     if (!w->o->has_master && cs_log_get_level() <= CS_LOG_DEBUG)
         cs_log_debug("request %s %.*s %.*s", req->method_name, (int)req->url_len, req->url,
                      (int)(req->body_len > 2048 ? 2048 : req->body_len), req->body);
-    cs_route_match_t m = cs_router_match(req->method, req->path, req->path_len);
-    c->route = m.route;
-    if (m.route == CS_ROUTE_NONE) {
-        respond_error(w, c, 404, "MICROSERVICE_INTERNAL_ERROR", not_found_info, false);
+    int action = cs_seldon_rest_route(req, &c->route, &c->resp);
+    if (action < 0) {
+        conn_close(w, c);
         return;
     }
-    if (!m.method_allowed) {
-        if (cs_response_error(&c->resp, 405, "MICROSERVICE_INTERNAL_ERROR", not_allowed_info) < 0) {
-            conn_close(w, c);
-            return;
-        }
-        c->resp.allow = m.allow;
+    if (action == CS_REST_ANSWERED) {
         start_response(w, c);
-        return;
-    }
-    if (req->method == CS_METHOD_OPTIONS) {
-        c->resp.status = 200;
-        c->resp.content_type = "text/html; charset=utf-8";
-        c->resp.allow = m.allow;
-        start_response(w, c);
-        return;
-    }
-    c->route = m.route;
-    if (m.route == CS_ROUTE_PING) {
-        c->resp.status = 200;
-        c->resp.content_type = "text/html; charset=utf-8";
-        if (cs_buf_append(&c->resp.body, "pong", 4) < 0) {
-            conn_close(w, c);
-            return;
-        }
-        start_response(w, c);
-        return;
-    }
-    if (m.route == CS_ROUTE_OPENAPI) {
-        serve_openapi(w, c, req);
         return;
     }
     if (w->inline_calls && req->body_len <= INLINE_MAX_BODY) {
@@ -736,7 +679,7 @@ static void answer_for_thread(worker_t *w, conn_t *c, int status, const char *in
     cs_response_t r;
     cs_response_init(&r);
     cs_buf_t head = {0};
-    if (cs_response_error(&r, status, "MICROSERVICE_INTERNAL_ERROR", info) == 0 &&
+    if (cs_seldon_error_body(&r, status, "MICROSERVICE_INTERNAL_ERROR", info) == 0 &&
         cs_http_response_head(&head, &r, &c->http.req, false) == 0) {
         struct iovec iov[2] = {{head.data, head.len}, {r.body.data, r.body.len}};
         ssize_t n = writev(c->fd, iov, 2);

@@ -47,6 +47,7 @@ static char *failing_strdup(const char *s) {
 #define calloc failing_calloc
 #define strdup failing_strdup
 #include "runtime/native.c"
+#include "protocol/rest.h"
 #undef calloc
 #undef strdup
 
