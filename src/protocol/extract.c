@@ -208,7 +208,7 @@ void cs_seldon_bytes_invalid(const char *body, size_t len, cs_seldon_error_t *er
 }
 
 int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs_seldon_env_t *env,
-                             cs_arena_t *arena, cs_seldon_request_t *out, cs_seldon_error_t *err) {
+                             cs_arena_t *arena, cs_input_t *out, cs_seldon_error_t *err) {
     memset(out, 0, sizeof(*out));
     out->body = req->body;
     out->body_len = req->body_len;
@@ -223,7 +223,7 @@ int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs
         return -1;
     out->doc = doc;
     if (route == CS_ROUTE_FEEDBACK) {
-        out->msgs = cs_arena_alloc(arena, 2 * sizeof(cs_seldon_msg_t));
+        out->msgs = cs_arena_alloc(arena, 2 * sizeof(cs_message_t));
         out->count = 2;
         if (out->msgs == NULL)
             return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
@@ -235,7 +235,7 @@ int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs
         size_t n;
         if (cs_seldon_message_list(doc, &items, &n, arena, err) < 0)
             return -1;
-        out->msgs = cs_arena_alloc(arena, (n ? n : 1) * sizeof(cs_seldon_msg_t));
+        out->msgs = cs_arena_alloc(arena, (n ? n : 1) * sizeof(cs_message_t));
         if (out->msgs == NULL)
             return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
         for (size_t i = 0; i < n; i++)
@@ -244,7 +244,7 @@ int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs
         out->count = (uint32_t)n;
         return 0;
     }
-    out->msgs = cs_arena_alloc(arena, sizeof(cs_seldon_msg_t));
+    out->msgs = cs_arena_alloc(arena, sizeof(cs_message_t));
     if (out->msgs == NULL)
         return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
     out->count = 1;

@@ -17,7 +17,7 @@ static int invalid_json(cs_seldon_error_t *err, const char *fmt, const char *a) 
 }
 
 /* Numbers arrive as doubles through protobuf: an int64 array becomes float64. */
-static int to_float(cs_seldon_msg_t *m, cs_arena_t *arena) {
+static int to_float(cs_message_t *m, cs_arena_t *arena) {
     if (!m->numeric || m->array.dtype != CS_DTYPE_INT64)
         return 0;
     double *d = cs_arena_alloc(arena, (m->array.count ? m->array.count : 1) * sizeof(double));
@@ -32,7 +32,7 @@ static int to_float(cs_seldon_msg_t *m, cs_arena_t *arena) {
 
 /* A sub-message of the feedback: absent, or any SeldonMessage (one without a payload is an
  * empty message, not an error, for protobuf). */
-static int decode_part(const cs_json_t *fb, const char *name, cs_arena_t *arena, cs_seldon_msg_t *m,
+static int decode_part(const cs_json_t *fb, const char *name, cs_arena_t *arena, cs_message_t *m,
                        cs_seldon_error_t *err) {
     memset(m, 0, sizeof(*m));
     const cs_json_t *v = cs_json_get(fb, name);
@@ -56,7 +56,7 @@ static int decode_part(const cs_json_t *fb, const char *name, cs_arena_t *arena,
 }
 
 int cs_seldon_feedback_decode(const cs_json_t *v, cs_arena_t *arena, const char *unit_id,
-                              cs_seldon_msg_t msgs[2], double *reward, int64_t *routing,
+                              cs_message_t msgs[2], double *reward, int64_t *routing,
                               int *has_routing, cs_seldon_error_t *err) {
     *reward = 0;
     *has_routing = 0;

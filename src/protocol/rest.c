@@ -9,7 +9,7 @@
 #include <string.h>
 
 static int rest_decode(cs_route_t route, const void *in, const cs_seldon_env_t *env,
-                       cs_arena_t *arena, cs_seldon_request_t *out, cs_seldon_error_t *err) {
+                       cs_arena_t *arena, cs_input_t *out, cs_seldon_error_t *err) {
     return cs_seldon_decode_request(route, in, env, arena, out, err);
 }
 

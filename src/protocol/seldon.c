@@ -199,7 +199,7 @@ static int list_shape(const cs_json_t *v, int64_t *shape, uint32_t *ndim, cs_sel
 
 /* ---- decoding ----------------------------------------------------------------------------- */
 
-static void set_numarray(cs_seldon_array_t *a, const cs_numarray_t *na) {
+static void set_numarray(cs_array_t *a, const cs_numarray_t *na) {
     a->dtype = na->dtype;
     a->ndim = na->ndim;
     memcpy(a->shape, na->shape, na->ndim * sizeof(int64_t));
@@ -207,7 +207,7 @@ static void set_numarray(cs_seldon_array_t *a, const cs_numarray_t *na) {
     a->count = na->count;
 }
 
-static int decode_ndarray(cs_seldon_msg_t *m, const cs_json_t *nd, cs_arena_t *arena,
+static int decode_ndarray(cs_message_t *m, const cs_json_t *nd, cs_arena_t *arena,
                           cs_seldon_error_t *err) {
     m->kind = CS_MSG_NDARRAY;
     m->payload = nd;
@@ -226,11 +226,11 @@ static int decode_ndarray(cs_seldon_msg_t *m, const cs_json_t *nd, cs_arena_t *a
         else
             memcpy(slot, &nd->u.d, sizeof(double));
         m->numeric = true;
-        m->array = (cs_seldon_array_t){.dtype = nd->type == CS_JSON_INT ? CS_DTYPE_INT64
-                                                                        : CS_DTYPE_FLOAT64,
-                                       .ndim = 0,
-                                       .data = slot,
-                                       .count = 1};
+        m->array =
+            (cs_array_t){.dtype = nd->type == CS_JSON_INT ? CS_DTYPE_INT64 : CS_DTYPE_FLOAT64,
+                         .ndim = 0,
+                         .data = slot,
+                         .count = 1};
         return 0;
     }
     if (nd->type == CS_JSON_ARRAY) {
@@ -241,7 +241,7 @@ static int decode_ndarray(cs_seldon_msg_t *m, const cs_json_t *nd, cs_arena_t *a
     return 0; /* a string, bool or null: a 0-d non-numeric array */
 }
 
-static int decode_tensor(cs_seldon_msg_t *m, const cs_json_t *t, cs_seldon_error_t *err) {
+static int decode_tensor(cs_message_t *m, const cs_json_t *t, cs_seldon_error_t *err) {
     m->kind = CS_MSG_TENSOR;
     if (t->type != CS_JSON_OBJECT) {
         if (t->type == CS_JSON_NULL || t->type == CS_JSON_INT || t->type == CS_JSON_FLOAT ||
@@ -300,7 +300,7 @@ static int decode_tensor(cs_seldon_msg_t *m, const cs_json_t *t, cs_seldon_error
     return 0;
 }
 
-int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_seldon_msg_t *m,
+int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_message_t *m,
                      cs_seldon_error_t *err) {
     memset(m, 0, sizeof(*m));
     m->msg = v;
@@ -332,7 +332,7 @@ int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_seldon_msg_t *m,
         }
         m->kind = CS_MSG_DATA_EMPTY;
         m->numeric = true;
-        m->array = (cs_seldon_array_t){.dtype = CS_DTYPE_FLOAT64, .ndim = 1, .shape = {0}};
+        m->array = (cs_array_t){.dtype = CS_DTYPE_FLOAT64, .ndim = 1, .shape = {0}};
         return 0;
     }
     if ((p = cs_json_get(v, "jsonData"))) {
@@ -482,7 +482,7 @@ static void py_str(cs_buf_t *b, const cs_json_t *v) {
 }
 
 /* A typed array as a NUMARRAY node (so the writer prints it), widening to int64/float64. */
-static int array_node(const cs_seldon_array_t *a, cs_arena_t *arena, cs_json_t *out) {
+static int array_node(const cs_array_t *a, cs_arena_t *arena, cs_json_t *out) {
     cs_numarray_t *na = cs_arena_alloc(arena, sizeof(*na));
     int64_t *shape = cs_arena_alloc(arena, (a->ndim ? a->ndim : 1) * sizeof(int64_t));
     if (na == NULL || shape == NULL)
@@ -498,8 +498,8 @@ static int array_node(const cs_seldon_array_t *a, cs_arena_t *arena, cs_json_t *
 }
 
 /* The flat `values` list of a tensor. */
-static int flat_node(const cs_seldon_array_t *a, cs_arena_t *arena, cs_json_t *out) {
-    cs_seldon_array_t flat = *a;
+static int flat_node(const cs_array_t *a, cs_arena_t *arena, cs_json_t *out) {
+    cs_array_t flat = *a;
     flat.ndim = 1;
     flat.shape[0] = (int64_t)a->count;
     return array_node(&flat, arena, out);
@@ -511,7 +511,7 @@ static int shape_node(const int64_t *shape, uint32_t ndim, cs_arena_t *arena, cs
     if (copy == NULL)
         return -1;
     memcpy(copy, shape, ndim * sizeof(int64_t));
-    cs_seldon_array_t s = {
+    cs_array_t s = {
         .dtype = CS_DTYPE_INT64, .ndim = 1, .shape = {ndim}, .data = copy, .count = ndim};
     return array_node(&s, arena, out);
 }
@@ -544,7 +544,7 @@ static int names_node(const int64_t *shape, uint32_t ndim, const cs_json_t *clas
  * {"ndarray": nested}. `list` is the result list as returned (printed unchanged as ndarray). */
 enum { AS_NDARRAY, AS_TENSOR, AS_TFTENSOR };
 
-static int data_member(const cs_seldon_array_t *a, const cs_json_t *list, int as,
+static int data_member(const cs_array_t *a, const cs_json_t *list, int as,
                        const cs_json_t *class_names, cs_arena_t *arena, cs_json_t *out) {
     obj_builder_t d;
     cs_json_t names, payload;
@@ -591,7 +591,7 @@ static int data_member(const cs_seldon_array_t *a, const cs_json_t *list, int as
 }
 
 /* Bool arrays print as nested true/false lists. */
-static int bool_list(const cs_seldon_array_t *a, const uint8_t *data, uint32_t dim, size_t *pos,
+static int bool_list(const cs_array_t *a, const uint8_t *data, uint32_t dim, size_t *pos,
                      cs_arena_t *arena, cs_json_t *out) {
     if (dim == a->ndim) {
         *out = (cs_json_t){.type = data[(*pos)++] ? CS_JSON_TRUE : CS_JSON_FALSE};
@@ -608,8 +608,8 @@ static int bool_list(const cs_seldon_array_t *a, const uint8_t *data, uint32_t d
     return 0;
 }
 
-static int build_meta(cs_route_t route, const cs_seldon_msg_t *msgs, size_t count,
-                      const cs_seldon_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
+static int build_meta(cs_route_t route, const cs_message_t *msgs, size_t count,
+                      const cs_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
                       cs_json_t *out) {
     obj_builder_t meta, tags, path;
     if (ob_init(&meta, arena, 4) < 0 || ob_init(&tags, arena, 8) < 0 ||
@@ -697,7 +697,7 @@ static int build_meta(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
 }
 
 /* The model's answer when it answered nothing (§2.2 "missing"). */
-static int fallback(cs_route_t route, const cs_seldon_msg_t *req, cs_seldon_result_t *r,
+static int fallback(cs_route_t route, const cs_message_t *req, cs_result_t *r,
                     cs_seldon_error_t *err) {
     static const double none[1];
     switch (route) {
@@ -732,7 +732,7 @@ static int fallback(cs_route_t route, const cs_seldon_msg_t *req, cs_seldon_resu
         return 0;
     default: /* predict: an empty list */
         r->kind = CS_RESULT_ARRAY;
-        r->array = (cs_seldon_array_t){
+        r->array = (cs_array_t){
             .dtype = CS_DTYPE_FLOAT64, .ndim = 1, .shape = {0}, .data = none, .count = 0};
         return 0;
     }
@@ -882,12 +882,12 @@ static int proto_style(cs_json_t *doc, cs_arena_t *arena) {
     return 0;
 }
 
-int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t count,
-                      const cs_seldon_result_t *result, const cs_seldon_env_t *env,
-                      cs_arena_t *arena, cs_response_t *resp, cs_seldon_error_t *err) {
-    static const cs_seldon_msg_t empty;
-    const cs_seldon_msg_t *req = count ? &msgs[0] : &empty;
-    cs_seldon_result_t r = *result;
+int cs_seldon_respond(cs_route_t route, const cs_message_t *msgs, size_t count,
+                      const cs_result_t *result, const cs_seldon_env_t *env, cs_arena_t *arena,
+                      cs_response_t *resp, cs_seldon_error_t *err) {
+    static const cs_message_t empty;
+    const cs_message_t *req = count ? &msgs[0] : &empty;
+    cs_result_t r = *result;
     if (r.kind == CS_RESULT_NONE && fallback(route, req, &r, err) < 0)
         return -1;
     /* route(): the int becomes [[r]] (§3.8.3) */
@@ -899,7 +899,7 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
         *route_cell = r.route;
         r.kind = CS_RESULT_ARRAY;
         r.json = NULL;
-        r.array = (cs_seldon_array_t){
+        r.array = (cs_array_t){
             .dtype = CS_DTYPE_INT64, .ndim = 2, .shape = {1, 1}, .data = route_cell, .count = 1};
     }
     bool req_has_data = req->kind == CS_MSG_NDARRAY || req->kind == CS_MSG_TENSOR ||
@@ -930,11 +930,11 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
     case CS_RESULT_JSON: {
         const cs_json_t *v = r.json;
         if (v->type == CS_JSON_NUMARRAY) {
-            cs_seldon_array_t a;
+            cs_array_t a;
             set_numarray(&a, v->u.num);
             rc = data_member(&a, v, numeric_as, r.class_names, arena, &member);
         } else if (v->type == CS_JSON_ARRAY) {
-            cs_seldon_array_t a = {0};
+            cs_array_t a = {0};
             if (list_shape(v, a.shape, &a.ndim, err) < 0)
                 return -1;
             rc = data_member(&a, v, AS_NDARRAY, r.class_names, arena, &member);

@@ -8,6 +8,7 @@
 #include "http/request.h"
 #include "protocol/routes.h"
 #include "json/json.h"
+#include "protocol/message.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,26 +40,6 @@ const char *cs_seldon_metric_method(cs_route_t route);
 int cs_seldon_extract(const cs_request_t *req, cs_arena_t *arena, cs_json_t *out,
                       cs_seldon_error_t *err);
 
-typedef enum {
-    CS_MSG_NONE = 0, /* health: no request */
-    CS_MSG_NDARRAY,
-    CS_MSG_TENSOR,
-    CS_MSG_TFTENSOR,
-    CS_MSG_DATA_EMPTY, /* "data" with none of the three: X is an empty float64 array */
-    CS_MSG_JSONDATA,
-    CS_MSG_STRDATA,
-    CS_MSG_BINDATA,
-} cs_payload_kind_t;
-
-/* A typed, contiguous, row-major array. */
-typedef struct {
-    cs_dtype_t dtype;
-    uint32_t ndim;
-    int64_t shape[CS_JSON_MAX_DIMS];
-    const void *data;
-    size_t count;
-} cs_seldon_array_t;
-
 /* Elements a request may have made up for it without carrying them: tftensor's padding of a
  * short value list (or zeros) up to its shape, and the non-zero dimensions of an array with no
  * elements (free in the request, but each costs a generated name or an empty nested list in the
@@ -74,56 +55,20 @@ int cs_seldon_shape_count(const char *what, const int64_t *shape, uint32_t ndim,
 
 /* tftensor (§5.5): a TensorProto in protobuf JSON to an int64/float64 array, and back (keys in
  * sorted order, as Flask prints them). Return 0, or -1 (decode: with `err`). */
-int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_array_t *out,
+int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_array_t *out,
                               cs_seldon_error_t *err);
-int cs_seldon_tftensor_encode(const cs_seldon_array_t *a, bool is_bool, cs_buf_t *out);
-
-/* One decoded request message (§2.3). Pointers borrow the JSON tree and the arena. */
-typedef struct {
-    const cs_json_t *msg;
-    const cs_json_t *meta; /* object or NULL */
-    const cs_json_t *names;
-    cs_payload_kind_t kind;
-    const cs_json_t *payload; /* the ndarray / jsonData / strData value */
-    bool numeric;             /* `array` holds X (numeric ndarray or tensor) */
-    cs_seldon_array_t array;
-    const char *bytes; /* strData text or decoded binData */
-    size_t bytes_len;
-} cs_seldon_msg_t;
+int cs_seldon_tftensor_encode(const cs_array_t *a, bool is_bool, cs_buf_t *out);
 
 /* §3.4: validates one message and decodes its payload. Returns 0 or -1 with `err`. */
-int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_seldon_msg_t *m,
+int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_message_t *m,
                      cs_seldon_error_t *err);
-
-/* What a model answered, before the response rules of §3.7 are applied. */
-typedef enum {
-    CS_RESULT_NONE = 0, /* not implemented: the route's fallback applies */
-    CS_RESULT_ARRAY,    /* a typed array (numpy-like) */
-    CS_RESULT_BOOL_ARRAY,
-    CS_RESULT_JSON, /* a JSON value: list → data, object → jsonData, string → strData */
-    CS_RESULT_STR,
-    CS_RESULT_BIN,
-    CS_RESULT_ROUTE, /* route(): an integer */
-} cs_result_kind_t;
-
-typedef struct {
-    cs_result_kind_t kind;
-    cs_seldon_array_t array; /* ARRAY, BOOL_ARRAY (bool data as uint8) */
-    const cs_json_t *json;
-    const char *bytes;
-    size_t bytes_len;
-    int64_t route;
-    const cs_json_t *class_names; /* array of strings, or NULL for t:0, t:1 ... */
-    const cs_json_t *tags;        /* object, or NULL */
-    const cs_json_t *metrics;     /* the model's metrics as a JSON array, or NULL */
-} cs_seldon_result_t;
 
 /* Builds the response for `route` (§3.7, §3.8) into `resp`: `msgs[0..count)` are the decoded
  * request messages (several for aggregate, none for health). A CS_RESULT_NONE result gets the
  * route's fallback (identity for transforms, empty data for predict, "healthy" ...). Returns 0
  * or -1 with `err`. */
-int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t count,
-                      const cs_seldon_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
+int cs_seldon_respond(cs_route_t route, const cs_message_t *msgs, size_t count,
+                      const cs_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
                       cs_response_t *resp, cs_seldon_error_t *err);
 
 /* A raw method's JSON answer, already in `resp` (§2.4, §4.3): on the predict, transform,
@@ -141,22 +86,10 @@ int cs_seldon_raw_answer(cs_route_t route, bool include_metrics, cs_arena_t *are
 int cs_seldon_message_list(const cs_json_t *v, const cs_json_t **items, size_t *count,
                            cs_arena_t *arena, cs_seldon_error_t *err);
 
-/* Everything a route needs from a request, decoded. */
-typedef struct {
-    cs_seldon_msg_t *msgs; /* 1 message; aggregate: n; feedback: 2 (request, truth); health: 0 */
-    uint32_t count;
-    const cs_json_t *doc; /* the whole decoded body (NULL for health and passthrough) */
-    double reward;        /* feedback */
-    int64_t routing;
-    int has_routing;
-    const char *body; /* the request's payload bytes as they came (PAYLOAD_PASSTHROUGH, raw) */
-    size_t body_len;
-} cs_seldon_request_t;
-
 /* §3.2–§3.8: extraction and decoding for `route` (none for health; none for predict with
  * PAYLOAD_PASSTHROUGH, the body then being the model's). Returns 0 or -1 with `err`. */
 int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs_seldon_env_t *env,
-                             cs_arena_t *arena, cs_seldon_request_t *out, cs_seldon_error_t *err);
+                             cs_arena_t *arena, cs_input_t *out, cs_seldon_error_t *err);
 
 /* The 400 "Invalid request data type: b'...'" of a PAYLOAD_PASSTHROUGH predict whose model has
  * no predict_raw (§3.10): Python's bytes repr of body[0..len), cut after CS_SELDON_REPR_MAX
@@ -183,7 +116,7 @@ int cs_seldon_metadata_build(const cs_json_t *model_meta, const char *env_text, 
  * request (msgs[0]) and truth (msgs[1]) with numbers as doubles, and finds the routing entry
  * for `unit_id` (or "0") in response.meta.routing. Returns 0 or -1 with `err`. */
 int cs_seldon_feedback_decode(const cs_json_t *v, cs_arena_t *arena, const char *unit_id,
-                              cs_seldon_msg_t msgs[2], double *reward, int64_t *routing,
+                              cs_message_t msgs[2], double *reward, int64_t *routing,
                               int *has_routing, cs_seldon_error_t *err);
 
 #endif

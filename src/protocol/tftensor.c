@@ -85,7 +85,7 @@ static double half_to_double(uint16_t h) {
     return (h & 0x8000) ? -v : v;
 }
 
-int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_array_t *out,
+int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_array_t *out,
                               cs_seldon_error_t *err) {
     if (t->type != CS_JSON_OBJECT)
         return fail(err, "tftensor must be a TensorProto object");
@@ -228,7 +228,7 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
     return 0;
 }
 
-int cs_seldon_tftensor_encode(const cs_seldon_array_t *a, bool is_bool, cs_buf_t *out) {
+int cs_seldon_tftensor_encode(const cs_array_t *a, bool is_bool, cs_buf_t *out) {
     const char *dt = is_bool ? "DT_BOOL" : a->dtype == CS_DTYPE_FLOAT64 ? "DT_DOUBLE" : "DT_INT64";
     int rc = cs_buf_appendf(out, "{\"dtype\":\"%s\",", dt);
     /* one element or a bool array: the typed field; else raw little-endian tensor_content */

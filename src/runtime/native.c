@@ -30,11 +30,11 @@ struct csm_call {
     size_t body_len;
     cs_response_t *resp;
     cs_arena_t *arena;
-    const cs_seldon_msg_t *msgs;
+    const cs_message_t *msgs;
     uint32_t count;
     int responded; /* call_respond: the raw answer is final */
     int answered;  /* a respond_* answer is in `result` */
-    cs_seldon_result_t result;
+    cs_result_t result;
     cs_json_member_t *tags;
     uint32_t tag_count, tag_cap;
     cs_json_t class_names;
@@ -136,12 +136,12 @@ static uint32_t api_call_message_count(const csm_call *call) {
     return call->count;
 }
 
-static const cs_seldon_msg_t *message(const csm_call *call, uint32_t msg) {
+static const cs_message_t *message(const csm_call *call, uint32_t msg) {
     return msg < call->count ? &call->msgs[msg] : NULL;
 }
 
 static csm_payload api_call_payload(const csm_call *call, uint32_t msg) {
-    const cs_seldon_msg_t *m = message(call, msg);
+    const cs_message_t *m = message(call, msg);
     if (m == NULL)
         return CSM_PAYLOAD_ABSENT;
     switch (m->kind) {
@@ -165,7 +165,7 @@ static csm_payload api_call_payload(const csm_call *call, uint32_t msg) {
 }
 
 static csm_error *api_call_tensor(const csm_call *call, uint32_t msg, csm_tensor *out) {
-    const cs_seldon_msg_t *m = message(call, msg);
+    const cs_message_t *m = message(call, msg);
     if (m == NULL || !m->numeric)
         return api_error_new(500, NULL, "the request payload is not a numeric array");
     out->dtype = m->array.dtype == CS_DTYPE_INT64 ? CSM_DT_INT64 : CSM_DT_FLOAT64;
@@ -176,7 +176,7 @@ static csm_error *api_call_tensor(const csm_call *call, uint32_t msg, csm_tensor
 }
 
 static uint32_t api_call_name_count(const csm_call *call, uint32_t msg) {
-    const cs_seldon_msg_t *m = message(call, msg);
+    const cs_message_t *m = message(call, msg);
     return m && m->names && m->names->type == CS_JSON_ARRAY ? m->names->len : 0;
 }
 
@@ -189,7 +189,7 @@ static const char *api_call_name(const csm_call *call, uint32_t msg, uint32_t i)
 
 static csm_error *api_call_bytes(const csm_call *call, uint32_t msg, const char **data,
                                  uint64_t *len) {
-    const cs_seldon_msg_t *m = message(call, msg);
+    const cs_message_t *m = message(call, msg);
     if (m == NULL || m->bytes == NULL)
         return api_error_new(500, NULL, "the request payload is not strData or binData");
     *data = m->bytes;
@@ -198,7 +198,7 @@ static csm_error *api_call_bytes(const csm_call *call, uint32_t msg, const char 
 }
 
 static csm_error *api_call_json(csm_call *call, uint32_t msg, const char **json, uint64_t *len) {
-    const cs_seldon_msg_t *m = message(call, msg);
+    const cs_message_t *m = message(call, msg);
     if (m == NULL || m->payload == NULL)
         return api_error_new(500, NULL, "the request has no JSON payload");
     cs_buf_t b = {0};
@@ -264,7 +264,7 @@ static csm_error *api_respond_tensor(csm_call *call, const csm_tensor *t) {
     csm_error *e = answer(call);
     if (e)
         return e;
-    cs_seldon_array_t *a = &call->result.array;
+    cs_array_t *a = &call->result.array;
     a->ndim = t->ndim;
     memcpy(a->shape, t->shape, t->ndim * sizeof(int64_t));
     a->count = count;

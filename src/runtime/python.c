@@ -523,7 +523,7 @@ static bool views_settle(void) {
     return kept;
 }
 
-static PyObject *array_from(const cs_seldon_array_t *a) {
+static PyObject *array_from(const cs_array_t *a) {
     npy_intp dims[CS_JSON_MAX_DIMS];
     for (uint32_t i = 0; i < a->ndim; i++)
         dims[i] = (npy_intp)a->shape[i];
@@ -550,7 +550,7 @@ static PyObject *array_from(const cs_seldon_array_t *a) {
     return arr;
 }
 
-static PyObject *message_x(const cs_seldon_msg_t *m) {
+static PyObject *message_x(const cs_message_t *m) {
     if (m->numeric)
         return array_from(&m->array);
     switch (m->kind) {
@@ -573,7 +573,7 @@ static PyObject *message_x(const cs_seldon_msg_t *m) {
     }
 }
 
-static PyObject *message_names(const cs_seldon_msg_t *m) {
+static PyObject *message_names(const cs_message_t *m) {
     if (m->names)
         return json_to_py(m->names);
     return PyList_New(0);
@@ -586,7 +586,7 @@ static PyObject *message_names(const cs_seldon_msg_t *m) {
  * own (self.weights, or X itself), which another thread of the model may write while this one
  * encodes, and a copy lets the array go now instead of holding it, and the memory behind it,
  * past the response. */
-static int ndarray_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r) {
+static int ndarray_result(PyObject *o, cs_arena_t *arena, cs_result_t *r) {
     PyArrayObject *a = (PyArrayObject *)o;
     int t = PyArray_TYPE(a);
     /* uint64 has no safe cast to int64: read as it is, and written as int64 when every value
@@ -644,8 +644,7 @@ as_list:;
 }
 
 /* Spec §2.5: dict → jsonData, bytes → binData, str → strData, ndarray/list → data. */
-static int data_result(PyObject *o, cs_arena_t *arena, cs_seldon_result_t *r,
-                       cs_seldon_error_t *err) {
+static int data_result(PyObject *o, cs_arena_t *arena, cs_result_t *r, cs_seldon_error_t *err) {
     if (PyArray_Check(o))
         return ndarray_result(o, arena, r);
     if (PyList_Check(o) || PyDict_Check(o)) {
@@ -928,8 +927,7 @@ static int record_metrics(cs_python_t *py, PyObject *list, const char *method_la
 
 /* tags() and class_names of the model, runtime tags and metrics, into the result (§2.6). */
 static int decorate(cs_python_t *py, PyObject *runtime_tags, PyObject *runtime_metrics,
-                    cs_route_t route, cs_arena_t *arena, cs_seldon_result_t *r,
-                    cs_seldon_error_t *err) {
+                    cs_route_t route, cs_arena_t *arena, cs_result_t *r, cs_seldon_error_t *err) {
     const char *label = cs_seldon_metric_method(route);
     /* Runtime metrics are recorded first (§2.6) but listed after the model's metrics() in the
      * response (§3.7.4: `metrics + runtime_metrics`). */
@@ -1144,9 +1142,9 @@ static bool error_handler_respond(cs_python_t *py, cs_response_t *resp) {
 /* The model part of a valid request, GIL held: how the model answered (runtime_impl.h). */
 static cs_answer_t call_model(cs_python_t *py, cs_call_t *c) {
     const cs_route_t route = c->route;
-    cs_seldon_request_t *rq = c->in;
+    cs_input_t *rq = c->in;
     cs_arena_t *arena = c->arena;
-    cs_seldon_result_t *res = &c->result;
+    cs_result_t *res = &c->result;
     cs_response_t *resp = c->resp;
     cs_seldon_error_t *err = &c->err;
     PyObject *result = NULL, *rt_tags = NULL, *rt_metrics = NULL, *x = NULL, *names = NULL,
@@ -1370,11 +1368,11 @@ static cs_answer_t call_model(cs_python_t *py, cs_call_t *c) {
         if (PyBool_Check(result)) {
             static const uint8_t yes = 1, no = 0;
             res->kind = CS_RESULT_BOOL_ARRAY;
-            res->array = (cs_seldon_array_t){.dtype = CS_DTYPE_INT64,
-                                             .ndim = 2,
-                                             .shape = {1, 1},
-                                             .data = result == Py_True ? &yes : &no,
-                                             .count = 1};
+            res->array = (cs_array_t){.dtype = CS_DTYPE_INT64,
+                                      .ndim = 2,
+                                      .shape = {1, 1},
+                                      .data = result == Py_True ? &yes : &no,
+                                      .count = 1};
         } else if (PyLong_Check(result)) {
             res->kind = CS_RESULT_ROUTE;
             res->route = PyLong_AsLongLong(result);

@@ -139,7 +139,7 @@ void cs_runtime_execute(cs_runtime_t *rt, const cs_codec_t *codec, cs_route_t ro
         codec->error(503, "MICROSERVICE_INTERNAL_ERROR", "out of memory", resp);
         return;
     }
-    cs_seldon_request_t input;
+    cs_input_t input;
     cs_seldon_error_t decode_err;
     /* field by field: err's text buffer is written only on errors */
     cs_call_t call;

@@ -31,9 +31,9 @@ typedef struct {
     /* decoding failed: only in->doc is set, and only a raw method may answer (it gets the
      * request as it is, valid message or not, as the reference's raw path does) */
     bool invalid;
-    cs_seldon_request_t *in; /* the model may change msgs[0].meta (Python models, §2.3) */
-    cs_arena_t *arena;       /* the call's memory, released after its response is built */
-    cs_seldon_result_t result;
+    cs_input_t *in;    /* the model may change msgs[0].meta (Python models, §2.3) */
+    cs_arena_t *arena; /* the call's memory, released after its response is built */
+    cs_result_t result;
     cs_response_t *resp;
     bool raw_metrics;
     cs_seldon_error_t err;
