@@ -221,51 +221,279 @@ static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_r
 
 /* ---- one request --------------------------------------------------------------------------- */
 
-/* The model part of a valid request, GIL held: how the model answered (runtime_impl.h). */
-static cs_answer_t call_model(cs_python_t *py, cs_call_t *c) {
-    const cs_route_t route = c->route;
-    cs_input_t *rq = c->in;
-    cs_arena_t *arena = c->arena;
+/* The pending exception as the answer: the model's own error handler's (§2.9), else the
+ * reference's error body (§2.7). */
+static cs_answer_t exception_answer(cs_python_t *py, cs_call_t *c) {
+    if (py->error_app && cs__py_error_handler_respond(py, c->resp))
+        return CS_ANSWER_FINAL;
+    cs__py_exception_respond(py, &c->err);
+    return CS_ANSWER_ERROR;
+}
+
+/* route()'s answer: an int (a child's index), or True/False as an array. 0, -1 with a Python
+ * exception, -2 with `err`. */
+static int route_result(cs_call_t *c, PyObject *result) {
     cs_result_t *res = &c->result;
-    cs_response_t *resp = c->resp;
-    cs_seldon_error_t *err = &c->err;
-    PyObject *result = NULL, *rt_tags = NULL, *rt_metrics = NULL, *x = NULL, *names = NULL,
-             *meta = NULL;
+    if (PyBool_Check(result)) {
+        static const uint8_t yes = 1, no = 0;
+        res->kind = CS_RESULT_BOOL_ARRAY;
+        res->array = (cs_array_t){.dtype = CS_DTYPE_INT64,
+                                  .ndim = 2,
+                                  .shape = {1, 1},
+                                  .data = result == Py_True ? &yes : &no,
+                                  .count = 1};
+        return 0;
+    }
+    if (PyLong_Check(result)) {
+        res->kind = CS_RESULT_ROUTE;
+        res->route = PyLong_AsLongLong(result);
+        /* OverflowError: a route that is no child's index */
+        return res->route == -1 && PyErr_Occurred() ? -1 : 0;
+    }
+    char text[sizeof(c->err.info)];
+    c->err.status = 400;
+    c->err.reason = "MICROSERVICE_BAD_DATA";
+    snprintf(c->err.info, sizeof(c->err.info), "Routing response must be int but got %s",
+             cs__py_text_of(result, text, sizeof(text)));
+    return -2;
+}
+
+/* The end of every non-raw call: what the route's method returned (`result`, a reference taken;
+ * NULL when there is nothing to convert, the route's fallback applying), a SeldonResponse
+ * unwrapped, converted, and decorated with tags, metrics and class names (§2.6). */
+static cs_answer_t finish(cs_python_t *py, cs_call_t *c, PyObject *result) {
+    PyObject *rt_tags = NULL, *rt_metrics = NULL;
     int rc = 0;
-    cs_answer_t answer = CS_ANSWER_RESULT;
-    if (c->passthrough) {
-        /* PAYLOAD_PASSTHROUGH (§3.10): the body's bytes to predict_raw, its answer sent back */
-        PyObject *m = cs__py_method(py, "predict_raw");
-        if (m == NULL)
-            return CS_ANSWER_DECLINED;
-        PyObject *arg = PyBytes_FromStringAndSize(rq->body, (Py_ssize_t)rq->body_len);
-        result = arg ? PyObject_CallOneArg(m, arg) : NULL;
-        Py_DECREF(m);
-        Py_XDECREF(arg);
-        if (result == NULL)
-            goto exception;
-        cs_buf_reset(&resp->body);
-        if (PyUnicode_Check(result)) {
-            Py_ssize_t n;
-            const char *s = PyUnicode_AsUTF8AndSize(result, &n);
-            if (s == NULL || cs__py_append(&resp->body, s, (size_t)n) < 0)
-                goto exception;
-        } else if (PyBytes_Check(result)) {
-            if (cs__py_append(&resp->body, PyBytes_AS_STRING(result),
-                              (size_t)PyBytes_GET_SIZE(result)) < 0)
-                goto exception;
-        } else if (cs__py_write_py(&resp->body, result, 0) < 0) {
-            goto exception;
-        }
+    if (result) {
+        result = unwrap(py, result, &rt_tags, &rt_metrics);
+        rc = result == NULL ? -1
+             : c->route == CS_ROUTE_ROUTE
+                 ? route_result(c, result)
+                 : cs__py_data_result(result, c->arena, &c->result, &c->err);
+    }
+    if (rc == 0)
+        rc = cs__py_decorate(py, rt_tags, rt_metrics, c->route, c->arena, &c->result, &c->err);
+    cs_answer_t answer = rc == 0    ? CS_ANSWER_RESULT
+                         : rc == -2 ? CS_ANSWER_ERROR
+                                    : exception_answer(py, c);
+    Py_XDECREF(result);
+    Py_XDECREF(rt_tags);
+    Py_XDECREF(rt_metrics);
+    return answer;
+}
+
+/* PAYLOAD_PASSTHROUGH (§3.10): the body's bytes to predict_raw, its answer sent back as it is. */
+static cs_answer_t call_passthrough(cs_python_t *py, cs_call_t *c) {
+    PyObject *m = cs__py_method(py, "predict_raw");
+    if (m == NULL)
+        return CS_ANSWER_DECLINED;
+    PyObject *arg = PyBytes_FromStringAndSize(c->in->body, (Py_ssize_t)c->in->body_len);
+    PyObject *result = arg ? PyObject_CallOneArg(m, arg) : NULL;
+    Py_DECREF(m);
+    Py_XDECREF(arg);
+    cs_response_t *resp = c->resp;
+    int rc = result ? 0 : -1;
+    cs_buf_reset(&resp->body);
+    if (rc == 0 && PyUnicode_Check(result)) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(result, &n);
+        rc = s == NULL ? -1 : cs__py_append(&resp->body, s, (size_t)n);
+    } else if (rc == 0 && PyBytes_Check(result)) {
+        rc =
+            cs__py_append(&resp->body, PyBytes_AS_STRING(result), (size_t)PyBytes_GET_SIZE(result));
+    } else if (rc == 0) {
+        rc = cs__py_write_py(&resp->body, result, 0);
+    }
+    cs_answer_t answer = CS_ANSWER_FINAL;
+    if (rc < 0) {
+        answer = exception_answer(py, c);
+    } else {
         resp->status = 200;
         resp->content_type = "application/json";
-        Py_DECREF(result);
-        return CS_ANSWER_FINAL;
     }
+    Py_XDECREF(result);
+    return answer;
+}
+
+/* predict, transform_input, transform_output, route: X, names and meta. */
+static cs_answer_t call_unary(cs_python_t *py, cs_call_t *c) {
+    static const char *const names_of[] = {"predict", "transform_input", "transform_output",
+                                           "route"};
+    const int slot = c->route == CS_ROUTE_PREDICT            ? 0
+                     : c->route == CS_ROUTE_TRANSFORM_INPUT  ? 1
+                     : c->route == CS_ROUTE_TRANSFORM_OUTPUT ? 2
+                                                             : 3;
+    PyObject *m = cs__py_method(py, names_of[slot]);
+    if (m == NULL && c->route == CS_ROUTE_ROUTE)
+        return CS_ANSWER_RESULT; /* "Route not defined", before any metrics() or tags() */
+    if (m == NULL)
+        return finish(py, c, NULL); /* empty data or X unchanged, decorated (§3.8.2) */
+    cs_message_t *msg = &c->in->msgs[0];
+    PyObject *x = cs__py_message_x(msg);
+    PyObject *names = x ? cs__py_message_names(msg) : NULL;
+    PyObject *meta =
+        names ? (msg->meta ? cs__py_json_to_py(msg->meta) : (Py_INCREF(Py_None), Py_None)) : NULL;
+    PyObject *result = meta ? call_with_meta(py, slot, m, x, names, meta) : NULL;
+    Py_DECREF(m);
+    cs_answer_t answer;
+    if (result == NULL) {
+        /* an inherited "not implemented" means missing, except for route (§2.2) */
+        if (c->route != CS_ROUTE_ROUTE && cs__py_pending_is(py->snie)) {
+            PyErr_Clear();
+            answer = finish(py, c, NULL);
+        } else {
+            answer = exception_answer(py, c);
+        }
+    } else {
+        /* the model may have changed meta: its changes show in the response (§2.3) */
+        if (PyDict_Check(meta)) {
+            cs_json_t *v = cs_arena_alloc(c->arena, sizeof(*v));
+            if (v && cs__py_py_to_json(meta, c->arena, v) == 0)
+                msg->meta = v;
+            PyErr_Clear();
+        }
+        answer = finish(py, c, result);
+    }
+    Py_XDECREF(x);
+    Py_XDECREF(names);
+    Py_XDECREF(meta);
+    return answer;
+}
+
+/* aggregate(Xs, names_list) over every message. */
+static cs_answer_t call_aggregate(cs_python_t *py, cs_call_t *c) {
+    PyObject *m = cs__py_method(py, "aggregate");
+    if (m == NULL)
+        return CS_ANSWER_RESULT;
+    const cs_input_t *in = c->in;
+    PyObject *xs = PyList_New(in->count), *ns = xs ? PyList_New(in->count) : NULL;
+    for (uint32_t i = 0; ns && i < in->count; i++) {
+        PyObject *xi = cs__py_message_x(&in->msgs[i]), *ni = cs__py_message_names(&in->msgs[i]);
+        if (xi == NULL || ni == NULL) {
+            Py_XDECREF(xi);
+            Py_XDECREF(ni);
+            Py_CLEAR(ns);
+            break;
+        }
+        PyList_SET_ITEM(xs, i, xi);
+        PyList_SET_ITEM(ns, i, ni);
+    }
+    PyObject *result = ns ? PyObject_CallFunctionObjArgs(m, xs, ns, NULL) : NULL;
+    Py_DECREF(m);
+    Py_XDECREF(xs);
+    Py_XDECREF(ns);
+    if (result == NULL)
+        return exception_answer(py, c);
+    if (in->count == 0) { /* the reference indexes the first message */
+        Py_DECREF(result);
+        cs__py_fail(&c->err, 500, "MICROSERVICE_INTERNAL_ERROR", "list index out of range");
+        return CS_ANSWER_ERROR;
+    }
+    return finish(py, c, result);
+}
+
+/* send-feedback: a raw variant with the Feedback protobuf (§2.4), else send_feedback(). */
+static cs_answer_t call_feedback(cs_python_t *py, cs_call_t *c) {
+    const cs_input_t *in = c->in;
+    PyObject *variant =
+        py->feedback_variant ? PyObject_CallOneArg(py->feedback_variant, py->obj) : NULL;
+    if (variant == NULL)
+        PyErr_Clear();
+    if (variant && variant != Py_None) {
+        /* send_feedback_raw's metrics are recorded; the deprecated variants' are not */
+        bool raw = PyUnicode_Check(variant) &&
+                   PyUnicode_CompareWithASCIIString(variant, "send_feedback_raw") == 0;
+        PyObject *body = cs__py_json_to_py(in->doc);
+        PyObject *r = body ? PyObject_CallFunctionObjArgs(py->call_feedback, py->obj, variant, body,
+                                                          py->snie ? py->snie : Py_None, NULL)
+                           : NULL;
+        Py_DECREF(variant);
+        Py_XDECREF(body);
+        if (r == NULL)
+            return exception_answer(py, c);
+        if (r != Py_None) {
+            if (respond_raw(r, 200, c->resp) < 0)
+                return exception_answer(py, c);
+            c->raw_metrics = raw;
+            return CS_ANSWER_RAW;
+        }
+        Py_DECREF(r);
+    } else {
+        Py_XDECREF(variant);
+    }
+    PyObject *m = cs__py_method(py, "send_feedback");
+    if (m == NULL)
+        return finish(py, c, NULL); /* an empty array, with tags() and metrics() (§3.8.5) */
+    PyObject *x = cs__py_message_x(&in->msgs[0]);
+    PyObject *names = cs__py_message_names(&in->msgs[0]);
+    PyObject *truth = cs__py_message_x(&in->msgs[1]);
+    PyObject *reward = PyFloat_FromDouble(in->reward);
+    PyObject *routing =
+        in->has_routing ? PyLong_FromLongLong(in->routing) : (Py_INCREF(Py_None), Py_None);
+    PyObject *args =
+        x && names && truth && reward ? PyTuple_Pack(4, x, names, reward, truth) : NULL;
+    PyObject *kw = Py_BuildValue("{s:O}", "routing", routing);
+    PyObject *result = args && kw ? PyObject_Call(m, args, kw) : NULL;
+    Py_DECREF(m);
+    Py_XDECREF(truth);
+    Py_XDECREF(reward);
+    Py_XDECREF(routing);
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
+    cs_answer_t answer;
+    if (result == NULL && cs__py_pending_is(py->snie)) {
+        PyErr_Clear();
+        answer = finish(py, c, NULL);
+    } else if (result == NULL) {
+        answer = exception_answer(py, c);
+    } else if (result == Py_None) {
+        Py_DECREF(result);
+        answer = finish(py, c, NULL);
+    } else {
+        answer = finish(py, c, result);
+    }
+    Py_XDECREF(x);
+    Py_XDECREF(names);
+    return answer;
+}
+
+/* health/status: health_status_raw(), else health_status(), else "healthy". */
+static cs_answer_t call_health(cs_python_t *py, cs_call_t *c) {
+    PyObject *m = cs__py_method(py, "health_status_raw");
+    if (m) {
+        PyObject *r = PyObject_CallNoArgs(m);
+        Py_DECREF(m);
+        if (r)
+            return respond_raw(r, 200, c->resp) < 0 ? exception_answer(py, c) : CS_ANSWER_FINAL;
+        if (!cs__py_pending_is(py->snie))
+            return exception_answer(py, c);
+        PyErr_Clear();
+    }
+    m = cs__py_method(py, "health_status");
+    if (m == NULL)
+        return finish(py, c, NULL); /* "healthy" */
+    PyObject *result = PyObject_CallNoArgs(m);
+    Py_DECREF(m);
+    if (result == NULL && cs__py_pending_is(py->snie)) {
+        PyErr_Clear();
+        static const char text[] = "not implemented - assuming healthy";
+        c->result.kind = CS_RESULT_STR;
+        c->result.bytes = text;
+        c->result.bytes_len = sizeof(text) - 1;
+        return finish(py, c, NULL);
+    }
+    return result ? finish(py, c, result) : exception_answer(py, c);
+}
+
+/* The model part of a valid request, GIL held: how the model answered (runtime_impl.h). */
+static cs_answer_t call_model(cs_python_t *py, cs_call_t *c) {
+    if (c->passthrough)
+        return call_passthrough(py, c);
+    cs_route_t route = c->route;
     if (route != CS_ROUTE_HEALTH_STATUS && route != CS_ROUTE_FEEDBACK && raw_names[route][0]) {
-        int r = try_raw(py, route, rq->doc, resp, &c->raw_metrics);
+        int r = try_raw(py, route, c->in->doc, c->resp, &c->raw_metrics);
         if (r < 0)
-            goto exception;
+            return exception_answer(py, c);
         if (r > 0)
             return CS_ANSWER_RAW;
     }
@@ -273,235 +501,17 @@ static cs_answer_t call_model(cs_python_t *py, cs_call_t *c) {
     case CS_ROUTE_PREDICT:
     case CS_ROUTE_TRANSFORM_INPUT:
     case CS_ROUTE_TRANSFORM_OUTPUT:
-    case CS_ROUTE_ROUTE: {
-        const char *name = route == CS_ROUTE_PREDICT            ? "predict"
-                           : route == CS_ROUTE_TRANSFORM_INPUT  ? "transform_input"
-                           : route == CS_ROUTE_TRANSFORM_OUTPUT ? "transform_output"
-                                                                : "route";
-        PyObject *m = cs__py_method(py, name);
-        if (m == NULL && route == CS_ROUTE_ROUTE)
-            return CS_ANSWER_RESULT; /* "Route not defined", before any metrics() or tags() */
-        if (m == NULL)
-            goto done; /* empty data or X unchanged, decorated as a result would be (§3.8.2) */
-        x = cs__py_message_x(&rq->msgs[0]);
-        names = x ? cs__py_message_names(&rq->msgs[0]) : NULL;
-        meta = names ? (rq->msgs[0].meta ? cs__py_json_to_py(rq->msgs[0].meta)
-                                         : (Py_INCREF(Py_None), Py_None))
-                     : NULL;
-        int slot = route == CS_ROUTE_PREDICT            ? 0
-                   : route == CS_ROUTE_TRANSFORM_INPUT  ? 1
-                   : route == CS_ROUTE_TRANSFORM_OUTPUT ? 2
-                                                        : 3;
-        result = meta ? call_with_meta(py, slot, m, x, names, meta) : NULL;
-        Py_DECREF(m);
-        if (result == NULL) {
-            /* an inherited "not implemented" means missing, except for route (§2.2) */
-            if (route != CS_ROUTE_ROUTE && cs__py_pending_is(py->snie)) {
-                PyErr_Clear();
-                goto done;
-            }
-            goto exception;
-        }
-        /* the model may have changed meta: its changes show in the response (§2.3) */
-        if (PyDict_Check(meta)) {
-            cs_json_t *v = cs_arena_alloc(arena, sizeof(*v));
-            if (v && cs__py_py_to_json(meta, arena, v) == 0)
-                rq->msgs[0].meta = v;
-            PyErr_Clear();
-        }
-        break;
-    }
-    case CS_ROUTE_AGGREGATE: {
-        PyObject *m = cs__py_method(py, "aggregate");
-        if (m == NULL)
-            return CS_ANSWER_RESULT;
-        PyObject *xs = PyList_New(rq->count), *ns = xs ? PyList_New(rq->count) : NULL;
-        if (ns == NULL) {
-            Py_XDECREF(xs);
-            Py_DECREF(m);
-            goto exception;
-        }
-        for (uint32_t i = 0; i < rq->count; i++) {
-            PyObject *xi = cs__py_message_x(&rq->msgs[i]), *ni = cs__py_message_names(&rq->msgs[i]);
-            if (xi == NULL || ni == NULL) {
-                Py_XDECREF(xi);
-                Py_XDECREF(ni);
-                Py_DECREF(xs);
-                Py_DECREF(ns);
-                Py_DECREF(m);
-                goto exception;
-            }
-            PyList_SET_ITEM(xs, i, xi);
-            PyList_SET_ITEM(ns, i, ni);
-        }
-        result = PyObject_CallFunctionObjArgs(m, xs, ns, NULL);
-        Py_DECREF(m);
-        Py_DECREF(xs);
-        Py_DECREF(ns);
-        if (result == NULL)
-            goto exception;
-        if (rq->count == 0) { /* the reference indexes the first message */
-            Py_DECREF(result);
-            cs__py_fail(err, 500, "MICROSERVICE_INTERNAL_ERROR", "list index out of range");
-            return CS_ANSWER_ERROR;
-        }
-        break;
-    }
-    case CS_ROUTE_FEEDBACK: {
-        /* send_feedback_rest / _grpc / _raw take the Feedback protobuf (spec §2.4) */
-        PyObject *variant =
-            py->feedback_variant ? PyObject_CallOneArg(py->feedback_variant, py->obj) : NULL;
-        if (variant == NULL)
-            PyErr_Clear();
-        if (variant && variant != Py_None) {
-            /* send_feedback_raw's metrics are recorded; the deprecated variants' are not */
-            bool raw = PyUnicode_Check(variant) &&
-                       PyUnicode_CompareWithASCIIString(variant, "send_feedback_raw") == 0;
-            PyObject *body = cs__py_json_to_py(rq->doc);
-            PyObject *r =
-                body ? PyObject_CallFunctionObjArgs(py->call_feedback, py->obj, variant, body,
-                                                    py->snie ? py->snie : Py_None, NULL)
-                     : NULL;
-            Py_DECREF(variant);
-            Py_XDECREF(body);
-            if (r == NULL)
-                goto exception;
-            if (r != Py_None) {
-                if (respond_raw(r, 200, resp) < 0)
-                    goto exception;
-                c->raw_metrics = raw;
-                return CS_ANSWER_RAW;
-            }
-            Py_DECREF(r);
-        } else {
-            Py_XDECREF(variant);
-        }
-        PyObject *m = cs__py_method(py, "send_feedback");
-        if (m == NULL)
-            goto done; /* an empty array, with tags() and metrics() (§3.8.5) */
-        x = cs__py_message_x(&rq->msgs[0]);
-        names = cs__py_message_names(&rq->msgs[0]);
-        PyObject *truth = cs__py_message_x(&rq->msgs[1]);
-        PyObject *reward = PyFloat_FromDouble(rq->reward);
-        PyObject *routing =
-            rq->has_routing ? PyLong_FromLongLong(rq->routing) : (Py_INCREF(Py_None), Py_None);
-        PyObject *args =
-            x && names && truth && reward ? PyTuple_Pack(4, x, names, reward, truth) : NULL;
-        PyObject *kw = Py_BuildValue("{s:O}", "routing", routing);
-        result = args && kw ? PyObject_Call(m, args, kw) : NULL;
-        Py_DECREF(m);
-        Py_XDECREF(truth);
-        Py_XDECREF(reward);
-        Py_XDECREF(routing);
-        Py_XDECREF(args);
-        Py_XDECREF(kw);
-        if (result == NULL && cs__py_pending_is(py->snie)) {
-            PyErr_Clear();
-            goto done;
-        }
-        if (result == NULL)
-            goto exception;
-        if (result == Py_None) {
-            Py_CLEAR(result);
-            goto done;
-        }
-        break;
-    }
-    case CS_ROUTE_HEALTH_STATUS: {
-        PyObject *m = cs__py_method(py, "health_status_raw");
-        if (m) {
-            result = PyObject_CallNoArgs(m);
-            Py_DECREF(m);
-            if (result) {
-                PyObject *r = result;
-                result = NULL;
-                if (respond_raw(r, 200, resp) < 0)
-                    goto exception;
-                return CS_ANSWER_FINAL;
-            }
-            if (!cs__py_pending_is(py->snie))
-                goto exception;
-            PyErr_Clear();
-        }
-        m = cs__py_method(py, "health_status");
-        if (m == NULL)
-            goto done; /* "healthy" */
-        result = PyObject_CallNoArgs(m);
-        Py_DECREF(m);
-        if (result == NULL && cs__py_pending_is(py->snie)) {
-            PyErr_Clear();
-            static const char text[] = "not implemented - assuming healthy";
-            res->kind = CS_RESULT_STR;
-            res->bytes = text;
-            res->bytes_len = sizeof(text) - 1;
-            goto done;
-        }
-        if (result == NULL)
-            goto exception;
-        break;
-    }
+    case CS_ROUTE_ROUTE:
+        return call_unary(py, c);
+    case CS_ROUTE_AGGREGATE:
+        return call_aggregate(py, c);
+    case CS_ROUTE_FEEDBACK:
+        return call_feedback(py, c);
+    case CS_ROUTE_HEALTH_STATUS:
+        return call_health(py, c);
     default:
         return CS_ANSWER_RESULT;
     }
-    result = unwrap(py, result, &rt_tags, &rt_metrics);
-    if (result == NULL)
-        goto exception;
-    if (route == CS_ROUTE_ROUTE) {
-        if (PyBool_Check(result)) {
-            static const uint8_t yes = 1, no = 0;
-            res->kind = CS_RESULT_BOOL_ARRAY;
-            res->array = (cs_array_t){.dtype = CS_DTYPE_INT64,
-                                      .ndim = 2,
-                                      .shape = {1, 1},
-                                      .data = result == Py_True ? &yes : &no,
-                                      .count = 1};
-        } else if (PyLong_Check(result)) {
-            res->kind = CS_RESULT_ROUTE;
-            res->route = PyLong_AsLongLong(result);
-            if (res->route == -1 && PyErr_Occurred())
-                goto exception; /* OverflowError: a route that is no child's index */
-        } else {
-            char text[sizeof(err->info)];
-            err->status = 400;
-            err->reason = "MICROSERVICE_BAD_DATA";
-            snprintf(err->info, sizeof(err->info), "Routing response must be int but got %s",
-                     cs__py_text_of(result, text, sizeof(text)));
-            answer = CS_ANSWER_ERROR;
-            goto out;
-        }
-    } else {
-        rc = cs__py_data_result(result, arena, res, err);
-        if (rc == -2) {
-            answer = CS_ANSWER_ERROR;
-            goto out;
-        }
-        if (rc < 0)
-            goto exception;
-    }
-done:
-    rc = cs__py_decorate(py, rt_tags, rt_metrics, route, arena, res, err);
-    if (rc == -2) {
-        answer = CS_ANSWER_ERROR;
-        goto out;
-    }
-    if (rc < 0)
-        goto exception;
-    goto out;
-exception:
-    if (py->error_app && cs__py_error_handler_respond(py, resp)) {
-        answer = CS_ANSWER_FINAL;
-        goto out;
-    }
-    cs__py_exception_respond(py, err);
-    answer = CS_ANSWER_ERROR;
-out:
-    Py_XDECREF(result);
-    Py_XDECREF(rt_tags);
-    Py_XDECREF(rt_metrics);
-    Py_XDECREF(x);
-    Py_XDECREF(names);
-    Py_XDECREF(meta);
-    return answer;
 }
 
 /* Whether the model kept a view of this thread's call arena (views_settle), for call_end. */
