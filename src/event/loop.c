@@ -18,6 +18,7 @@
 #include "base/clock.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -129,6 +130,8 @@ int cs_loop_run_once(cs_loop_t *loop, int timeout_ms) {
     if (loop->timers) {
         uint64_t now = cs_now_ms(), due = loop->timers->due_ms;
         uint64_t wait = due > now ? due - now : 0;
+        if (wait > INT_MAX)
+            wait = INT_MAX;
         if (timeout_ms < 0 || wait < (uint64_t)timeout_ms)
             timeout_ms = (int)wait;
     }

@@ -78,7 +78,8 @@ void cs_loop_stop(cs_loop_t *loop);
 
 /* Watches `fd` for `events` (epoll bits: EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLET, and
  * EPOLLEXCLUSIVE for a listener shared by several processes, which only wakes one of them).
- * `io` is borrowed until cs_loop_io_stop(). Returns 0 or -errno (the watcher is then inactive). */
+ * `io` must be inactive (new, or stopped); it is borrowed until cs_loop_io_stop(). Returns 0 or
+ * -errno (the watcher is then inactive). */
 int cs_loop_io_start(cs_loop_t *loop, cs_loop_io_t *io, int fd, uint32_t events, cs_loop_io_cb cb,
                      void *data);
 
