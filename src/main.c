@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "base/buf.h"
 #include "event/socket.h"
+#include "protocol/routes.h"
 #include "master/arbiter.h"
 #include "metrics/labels.h"
 #include "metrics/registry.h"
@@ -69,8 +70,12 @@ int main(int argc, char **argv) {
     /* With port 0 the kernel chose one: log the real port (tests rely on it). */
     cs_log_info("Listening at: http://%s:%d (%d)", cfg.host, cs_socket_port(lfd), (int)getpid());
 
-    /* Metrics: the shared region exists before any fork; the master serves the port. */
-    cs_metrics_t *metrics = cs_metrics_new(CS_WORKER_SLOTS);
+    /* Metrics: the shared region exists before any fork; the master serves the port. Its
+     * request series are per route, the route's index being the endpoint number. */
+    static const char *route_names[CS_ROUTE_COUNT];
+    for (int r = 0; r < CS_ROUTE_COUNT; r++)
+        route_names[r] = cs_route_name((cs_route_t)r);
+    cs_metrics_t *metrics = cs_metrics_new(CS_WORKER_SLOTS, route_names, CS_ROUTE_COUNT);
     cs_buf_t defaults = {0};
     int mfd = -1;
     if (metrics == NULL || cs_labels_defaults(&defaults, &cfg) < 0 ||

@@ -1,8 +1,10 @@
 /* Arbiter.
  *
- * nginx's shape: signals arrive through a signalfd and only set state; a tick (TICK_MS) reaps,
- * checks every worker's heartbeat and state in shared memory, and converges the process table to
- * the wanted count. Workers live in slots (shared-memory cs_slot_t) reused across respawns.
+ * nginx's shape: signals arrive through a signalfd and only set state; a tick (on each signal,
+ * and every TICK_MS) reaps, checks every worker's heartbeat and state in shared memory, and
+ * converges the process table to the wanted count. The master's event loop (event/loop.h) runs
+ * the tick and the metrics server. Workers live in slots (shared-memory cs_slot_t) reused across
+ * respawns.
  *
  * Convergence rule, applied every tick when not stopping, where "active" means not retiring:
  *   - fewer active than wanted: fork the missing ones (all at once, as at start-up);
@@ -19,12 +21,12 @@
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "master/metrics_server.h"
+#include "event/loop.h"
+#include "metrics/server.h"
 #include "worker/slot.h"
 #include "worker/worker.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,6 +65,9 @@ typedef struct {
     uint64_t stop_deadline_ms;
     bool listeners_closed;
     int sfd;
+    cs_loop_t loop;
+    cs_loop_io_t signals;
+    cs_loop_timer_t tick;
     cs_metrics_t *metrics;
     cs_metrics_server_t *mserver;
     const char *metrics_defaults;
@@ -117,6 +122,7 @@ static void spawn(arbiter_t *a) {
         close(a->sfd);
         if (a->mserver)
             cs_metrics_server_disown(a->mserver);
+        cs_loop_close(&a->loop);
         cs_worker_opts_t o = {
             a->cfg,     a->runtime, a->listen_fds,      a->listen_count, slot, i, true,
             a->metrics, -1,         a->metrics_defaults};
@@ -352,6 +358,39 @@ static void publish_workers(arbiter_t *a) {
     cs_metrics_set_workers(a->metrics, active, pids, n);
 }
 
+static void tick(arbiter_t *a) {
+    on_signals(a);
+    reap(a);
+    uint64_t now = cs_now_ms();
+    if (a->stop == RUNNING) {
+        check_workers(a, now);
+        converge(a);
+    }
+    publish_workers(a);
+    if (a->stop == RUNNING)
+        return;
+    if (count_procs(a) == 0) {
+        cs_loop_stop(&a->loop);
+        return;
+    }
+    if (now >= a->stop_deadline_ms) {
+        cs_log_warning("workers still running after the stop deadline; sending SIGKILL");
+        kill_all(a, SIGKILL);
+        a->stop_deadline_ms = now + 60000;
+    }
+}
+
+static void on_signalfd(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
+    (void)loop;
+    (void)events;
+    tick(io->data);
+}
+
+static void on_tick(cs_loop_t *loop, cs_loop_timer_t *t) {
+    (void)loop;
+    tick(t->data);
+}
+
 int cs_arbiter_run(const cs_config_t *cfg, cs_runtime_t *runtime, const int *listen_fds,
                    int listen_count, cs_metrics_t *metrics, int metrics_fd,
                    const char *metrics_defaults) {
@@ -364,8 +403,13 @@ int cs_arbiter_run(const cs_config_t *cfg, cs_runtime_t *runtime, const int *lis
     a->want = cfg->workers;
     a->metrics = metrics;
     a->metrics_defaults = metrics_defaults;
+    int rc = cs_loop_init(&a->loop);
+    if (rc < 0) {
+        cs_log_error("epoll_create1() failed (%d: %s)", -rc, strerror(-rc));
+        return 1;
+    }
     if (metrics_fd >= 0) {
-        a->mserver = cs_metrics_server_new(metrics_fd, metrics, cfg->metrics_endpoint,
+        a->mserver = cs_metrics_server_new(&a->loop, metrics_fd, metrics, cfg->metrics_endpoint,
                                            cfg->metrics_per_worker, metrics_defaults);
         if (a->mserver == NULL)
             return 1;
@@ -386,8 +430,13 @@ int cs_arbiter_run(const cs_config_t *cfg, cs_runtime_t *runtime, const int *lis
         cs_log_error("signalfd() failed (%d: %s)", errno, strerror(errno));
         return 1;
     }
+    rc = cs_loop_io_start(&a->loop, &a->signals, a->sfd, EPOLLIN, on_signalfd, a);
+    if (rc < 0) {
+        cs_log_error("epoll_ctl() failed (%d: %s)", -rc, strerror(-rc));
+        return 1;
+    }
     if (cfg->pidfile) {
-        int rc = write_pidfile(cfg->pidfile);
+        rc = write_pidfile(cfg->pidfile);
         if (rc < 0) {
             cs_log_error("cannot write pidfile %s (%d: %s)", cfg->pidfile, -rc, strerror(-rc));
             return 1;
@@ -396,30 +445,12 @@ int cs_arbiter_run(const cs_config_t *cfg, cs_runtime_t *runtime, const int *lis
     cs_log_info("Using worker: threads (%d model thread%s per worker, %d worker%s)", cfg->threads,
                 cfg->threads == 1 ? "" : "s", cfg->workers, cfg->workers == 1 ? "" : "s");
 
-    for (;;) {
-        struct pollfd pfd[2] = {
-            {.fd = a->sfd, .events = POLLIN},
-            {.fd = a->mserver ? cs_metrics_server_fd(a->mserver) : -1, .events = POLLIN}};
-        poll(pfd, 2, TICK_MS);
-        on_signals(a);
-        reap(a);
-        uint64_t now = cs_now_ms();
-        if (a->stop == RUNNING) {
-            check_workers(a, now);
-            converge(a);
-        }
-        publish_workers(a);
-        if (a->mserver)
-            cs_metrics_server_run(a->mserver);
-        if (a->stop == RUNNING)
-            continue;
-        if (count_procs(a) == 0)
-            break;
-        if (now >= a->stop_deadline_ms) {
-            cs_log_warning("workers still running after the stop deadline; sending SIGKILL");
-            kill_all(a, SIGKILL);
-            a->stop_deadline_ms = now + 60000;
-        }
+    cs_loop_timer_start(&a->loop, &a->tick, TICK_MS, TICK_MS, on_tick, a);
+    rc = cs_loop_run(&a->loop); /* until a tick finds every worker gone after a stop */
+    if (rc < 0) {
+        cs_log_error("epoll_wait() failed (%d: %s)", -rc, strerror(-rc));
+        kill_all(a, SIGKILL);
+        return 1;
     }
     if (cfg->pidfile)
         unlink(cfg->pidfile);

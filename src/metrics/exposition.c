@@ -57,10 +57,6 @@ static int header(cs_buf_t *out, const char *name, const char *help, const char 
     return rc;
 }
 
-static const char *route_label(int r) {
-    return cs_route_name((cs_route_t)r);
-}
-
 /* Sum over the worker slots and the retired slot of the cell at `cell` in slot 0. */
 static uint64_t sum_cell(const cs_metrics_t *m, const _Atomic uint64_t *cell) {
     size_t off = (size_t)((const char *)cell - (const char *)&m->slot[0]);
@@ -101,7 +97,7 @@ static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
     int rc = header(out, "cserve_requests_total", "Requests answered, by route and status code.",
                     "counter");
     char labels[128];
-    for (int r = 0; r < CS_ROUTE_COUNT && rc == 0; r++)
+    for (int r = 0; r < m->nendpoints && rc == 0; r++)
         for (int c = 0; c < CS_MX_CODES && rc == 0; c++) {
             uint64_t n = SUM(m, requests[r][c]);
             if (n == 0)
@@ -109,14 +105,14 @@ static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
             char code[16];
             snprintf(code, sizeof(code), c == CS_MX_CODES - 1 ? "other" : "%d",
                      cs_metrics_codes[c]);
-            snprintf(labels, sizeof(labels), "code=\"%s\",route=\"%s\"", code, route_label(r));
+            snprintf(labels, sizeof(labels), "code=\"%s\",route=\"%s\"", code, m->endpoints[r]);
             rc = sample(out, "cserve_requests_total", "", labels, NULL, NULL, (double)n);
         }
     if (rc == 0)
         rc = header(out, "cserve_request_duration_seconds",
                     "Time from a request's last byte to its response being ready to send.",
                     "histogram");
-    for (int r = 0; r < CS_ROUTE_COUNT && rc == 0; r++)
+    for (int r = 0; r < m->nendpoints && rc == 0; r++)
         for (int c = 0; c < CS_MX_CODES && rc == 0; c++) {
             if (SUM(m, requests[r][c]) == 0)
                 continue;
@@ -126,7 +122,7 @@ static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
             char code[16];
             snprintf(code, sizeof(code), c == CS_MX_CODES - 1 ? "other" : "%d",
                      cs_metrics_codes[c]);
-            snprintf(labels, sizeof(labels), "code=\"%s\",route=\"%s\"", code, route_label(r));
+            snprintf(labels, sizeof(labels), "code=\"%s\",route=\"%s\"", code, m->endpoints[r]);
             rc = histogram(out, "cserve_request_duration_seconds", labels, bins,
                            (double)SUM(m, latency_sum_ns[r][c]) / 1e9);
         }
@@ -139,24 +135,24 @@ static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
                   offsetof(cs_mx_slot_t, response_bytes)}};
     for (int k = 0; k < 2 && rc == 0; k++) {
         rc = header(out, bytes[k].name, bytes[k].help, "counter");
-        for (int r = 0; r < CS_ROUTE_COUNT && rc == 0; r++) {
+        for (int r = 0; r < m->nendpoints && rc == 0; r++) {
             uint64_t n = sum_cell(m, (_Atomic uint64_t *)((char *)&m->slot[0] + bytes[k].off) + r);
             if (n == 0)
                 continue;
-            snprintf(labels, sizeof(labels), "route=\"%s\"", route_label(r));
+            snprintf(labels, sizeof(labels), "route=\"%s\"", m->endpoints[r]);
             rc = sample(out, bytes[k].name, "", labels, NULL, NULL, (double)n);
         }
     }
     if (rc == 0)
         rc = header(out, "cserve_model_call_duration_seconds", "Time spent in the model, by route.",
                     "histogram");
-    for (int r = 0; r < CS_ROUTE_COUNT && rc == 0; r++) {
+    for (int r = 0; r < m->nendpoints && rc == 0; r++) {
         uint64_t bins[CS_MX_BUCKETS], any = 0;
         for (int b = 0; b < CS_MX_BUCKETS; b++)
             any += bins[b] = SUM(m, model[r][b]);
         if (any == 0)
             continue;
-        snprintf(labels, sizeof(labels), "route=\"%s\"", route_label(r));
+        snprintf(labels, sizeof(labels), "route=\"%s\"", m->endpoints[r]);
         rc = histogram(out, "cserve_model_call_duration_seconds", labels, bins,
                        (double)SUM(m, model_sum_ns[r]) / 1e9);
     }

@@ -32,6 +32,8 @@ struct cs_metrics {
     int slots;   /* worker slots; slot `slots` holds the retired totals */
     int used;    /* slots [0, used) have ever held a worker: the only ones worth summing */
     int workers; /* master's view, for the exposition */
+    int nendpoints;
+    const char *endpoints[CS_MX_ENDPOINTS]; /* `route` label values */
     int pids[256];
     int npids;
     double start_time;

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,12 +80,19 @@ static cs_metrics_t *bound;
 static cs_mx_slot_t *bound_slot;
 static int bound_index;
 
-cs_metrics_t *cs_metrics_new(int slots) {
+cs_metrics_t *cs_metrics_new(int slots, const char *const *endpoints, int nendpoints) {
+    if (nendpoints < 0 || nendpoints > CS_MX_ENDPOINTS) {
+        errno = EINVAL;
+        return NULL;
+    }
     size_t size = sizeof(cs_metrics_t) + (size_t)(slots + 1) * sizeof(cs_mx_slot_t);
     cs_metrics_t *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return NULL;
     m->slots = slots;
+    m->nendpoints = nendpoints;
+    for (int i = 0; i < nendpoints; i++)
+        m->endpoints[i] = endpoints[i];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     m->start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -140,25 +148,25 @@ double cs_mx_double(const _Atomic uint64_t *cell) {
     return d;
 }
 
-void cs_metrics_request(cs_route_t route, int status, uint64_t ns, size_t req_bytes,
+void cs_metrics_request(int endpoint, int status, uint64_t ns, size_t req_bytes,
                         size_t resp_bytes) {
     cs_mx_slot_t *s = bound_slot;
-    if (s == NULL || route >= CS_ROUTE_COUNT)
+    if (s == NULL || endpoint < 0 || endpoint >= bound->nendpoints)
         return;
     int c = cs_metrics_code_index(status);
-    ADD(s->requests[route][c], 1);
-    ADD(s->latency[route][c][bucket_of(ns)], 1);
-    ADD(s->latency_sum_ns[route][c], ns);
-    ADD(s->request_bytes[route], req_bytes);
-    ADD(s->response_bytes[route], resp_bytes);
+    ADD(s->requests[endpoint][c], 1);
+    ADD(s->latency[endpoint][c][bucket_of(ns)], 1);
+    ADD(s->latency_sum_ns[endpoint][c], ns);
+    ADD(s->request_bytes[endpoint], req_bytes);
+    ADD(s->response_bytes[endpoint], resp_bytes);
 }
 
-void cs_metrics_model_call(cs_route_t route, uint64_t ns) {
+void cs_metrics_model_call(int endpoint, uint64_t ns) {
     cs_mx_slot_t *s = bound_slot;
-    if (s == NULL || route >= CS_ROUTE_COUNT)
+    if (s == NULL || endpoint < 0 || endpoint >= bound->nendpoints)
         return;
-    ADD(s->model[route][bucket_of(ns)], 1);
-    ADD(s->model_sum_ns[route], ns);
+    ADD(s->model[endpoint][bucket_of(ns)], 1);
+    ADD(s->model_sum_ns[endpoint], ns);
 }
 
 void cs_metrics_queue_wait(uint64_t ns) {

@@ -9,13 +9,15 @@
 #define CS_METRICS_REGISTRY_H
 
 #include "base/buf.h"
-#include "protocol/routes.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* Request series are kept per endpoint: an index the caller chose (a REST route, later a gRPC
+ * method), with the label names given to cs_metrics_new. The region has room for this many. */
+#define CS_MX_ENDPOINTS  24
 #define CS_MX_CODES      14 /* status codes tracked one by one, the last is "other" */
 #define CS_MX_BUCKETS    15 /* request latency buckets, the last is +Inf */
 #define CS_MX_TIMER_BINS 51 /* Seldon TIMER histogram: 50 edges + the bin above */
@@ -23,13 +25,13 @@
 typedef enum { CS_MX_COUNTER = 1, CS_MX_GAUGE = 2, CS_MX_TIMER = 3 } cs_mx_type_t;
 
 typedef struct {
-    _Atomic uint64_t requests[CS_ROUTE_COUNT][CS_MX_CODES];
-    _Atomic uint64_t latency[CS_ROUTE_COUNT][CS_MX_CODES][CS_MX_BUCKETS];
-    _Atomic uint64_t latency_sum_ns[CS_ROUTE_COUNT][CS_MX_CODES];
-    _Atomic uint64_t request_bytes[CS_ROUTE_COUNT];
-    _Atomic uint64_t response_bytes[CS_ROUTE_COUNT];
-    _Atomic uint64_t model[CS_ROUTE_COUNT][CS_MX_BUCKETS];
-    _Atomic uint64_t model_sum_ns[CS_ROUTE_COUNT];
+    _Atomic uint64_t requests[CS_MX_ENDPOINTS][CS_MX_CODES];
+    _Atomic uint64_t latency[CS_MX_ENDPOINTS][CS_MX_CODES][CS_MX_BUCKETS];
+    _Atomic uint64_t latency_sum_ns[CS_MX_ENDPOINTS][CS_MX_CODES];
+    _Atomic uint64_t request_bytes[CS_MX_ENDPOINTS];
+    _Atomic uint64_t response_bytes[CS_MX_ENDPOINTS];
+    _Atomic uint64_t model[CS_MX_ENDPOINTS][CS_MX_BUCKETS];
+    _Atomic uint64_t model_sum_ns[CS_MX_ENDPOINTS];
     _Atomic uint64_t wait[CS_MX_BUCKETS];
     _Atomic uint64_t wait_sum_ns;
     _Atomic int64_t in_flight; /* gauges: not folded */
@@ -41,8 +43,12 @@ typedef struct {
 
 typedef struct cs_metrics cs_metrics_t;
 
-/* Maps the region for `slots` worker slots. NULL on failure (errno set). Master, before fork. */
-cs_metrics_t *cs_metrics_new(int slots);
+/* Maps the region for `slots` worker slots and `nendpoints` endpoints (at most CS_MX_ENDPOINTS)
+ * whose `route` label values are `endpoints[0..nendpoints-1]`: borrowed for the life of the
+ * region, so static strings (the region is mapped before fork, and the pointers stay valid in
+ * every worker). NULL on failure (errno set; EINVAL for too many endpoints). Master, before
+ * fork. */
+cs_metrics_t *cs_metrics_new(int slots, const char *const *endpoints, int nendpoints);
 
 /* The calling process records into worker slot `slot` from now on (after fork, in the worker;
  * the debug process uses slot 0). */
@@ -56,10 +62,10 @@ int cs_metrics_code_index(int status);
 extern const int cs_metrics_codes[CS_MX_CODES];
 extern const double cs_metrics_buckets[CS_MX_BUCKETS]; /* upper bounds in seconds */
 
-/* Request path recording (bound slot; no-ops when unbound). Any thread. */
-void cs_metrics_request(cs_route_t route, int status, uint64_t ns, size_t req_bytes,
-                        size_t resp_bytes);
-void cs_metrics_model_call(cs_route_t route, uint64_t ns);
+/* Request path recording into `endpoint`'s series (bound slot; no-ops when unbound or for an
+ * endpoint outside the region's). Any thread. */
+void cs_metrics_request(int endpoint, int status, uint64_t ns, size_t req_bytes, size_t resp_bytes);
+void cs_metrics_model_call(int endpoint, uint64_t ns);
 void cs_metrics_queue_wait(uint64_t ns);
 void cs_metrics_feedback(double reward);
 

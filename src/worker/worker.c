@@ -3,8 +3,10 @@
  * One thread owns every socket: it accepts (listeners shared with the other workers through
  * EPOLLEXCLUSIVE, so one worker wakes per connection), reads and parses requests, answers the
  * cheap routes inline and hands model routes to the pool; finished calls come back through the
- * pool's eventfd and are written here. Connections are edge-triggered; a connection is driven by
- * conn_run() until it must wait, with no recursion, so pipelined requests cannot grow the stack.
+ * pool's eventfd and are written here. Every descriptor is a watcher of the worker's event loop
+ * (event/loop.h), stepped by cs_worker_run, which does its own bookkeeping between steps.
+ * Connections are edge-triggered; a connection is driven by conn_run() until it must wait, with
+ * no recursion, so pipelined requests cannot grow the stack.
  *
  * Timers are four intrusive lists, each sorted by construction because every entry in a list has
  * the same timeout: idle keep-alive, active (a request being read or a response being written:
@@ -27,13 +29,14 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "event/loop.h"
 #include "event/pool.h"
 #include "event/signals.h"
 #include "event/socket.h"
 #include "http/http1.h"
 #include "http/response.h"
-#include "master/metrics_server.h"
 #include "metrics/registry.h"
+#include "metrics/server.h"
 #include "protocol/rest.h"
 
 #include <errno.h>
@@ -46,7 +49,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -59,7 +61,6 @@
  * exits: less than the 2 s the master waits before SIGKILL. */
 #define FINAL_LINGER_MS 1000
 #define READ_CHUNK      65536
-#define MAX_EVENTS      256
 #define ACCEPT_BATCH    64
 #define RUN_BUDGET      64 /* state-machine steps per connection before yielding to others */
 /* Non-blocking models run inline only for small requests: decoding a large tensor takes long
@@ -67,8 +68,6 @@
 #define INLINE_MAX_BODY  65536
 #define ACCEPT_PAUSE_MS  100
 #define POOL_PATIENCE_NS 1000000 /* 1 ms */
-
-enum { TAG_SIGNAL = 1, TAG_POOL = 2, TAG_METRICS = 3, TAG_LISTENER = 16 };
 
 typedef enum { C_READ, C_CALL, C_WRITE, C_LINGER, C_DEAD } conn_state_t;
 typedef enum { L_NONE, L_IDLE, L_ACTIVE, L_LINGER, L_CALL, L_READY, L_COUNT } list_id_t;
@@ -79,6 +78,7 @@ typedef struct conn conn_t;
 struct conn {
     cs_job_t job; /* first: a finished job is cast back to its connection */
     worker_t *w;
+    cs_loop_io_t io;
     int fd;
     conn_state_t state;
     cs_http1_t http;
@@ -109,12 +109,15 @@ typedef struct {
 struct worker {
     const cs_worker_opts_t *o;
     const cs_config_t *cfg;
-    int ep, sfd; /* sfd: the signal pipe's read end */
+    cs_loop_t loop;
+    int sfd; /* the signal pipe's read end */
+    cs_loop_io_t signal_io, pool_io;
+    cs_loop_io_t *listen_io; /* one per listener */
     cs_pool_t pool;
     cs_http1_limits_t limits;
     conn_list_t lists[L_COUNT];
     unsigned live;      /* connections with an open socket */
-    conn_t *graveyard;  /* destroyed this turn; freed once no epoll event can name them */
+    conn_t *graveyard;  /* destroyed this step; freed after it (callers look at their state) */
     unsigned abandoned; /* timed-out calls whose thread has not returned */
     uint64_t served;
     uint64_t max_requests; /* 0 = never recycle */
@@ -122,7 +125,8 @@ struct worker {
     bool drain_finished;          /* the graceful timeout passed: what was left is answered */
     bool inline_calls;            /* a non-blocking model runs on this thread (no hand-off) */
     uint64_t accept_paused_until; /* listeners out of epoll until then (descriptor shortage) */
-    uint64_t now_ms; /* the loop's clock, read once per iteration: timers are coarse anyway */
+    bool exiting;                 /* a callback decided the worker's exit status */
+    int exit_status;
     int boot_status;
     char boot_error[512];
     uint64_t drain_deadline_ms;
@@ -188,10 +192,10 @@ static conn_t *chain_pop(conn_list_t *l) {
  * neither ends the connection (no FIN while the child lives: the client waits) nor takes it out
  * of epoll (its events would still name the freed connection). So: shut it down, leave epoll
  * explicitly, then close. */
-static void close_conn_fd(worker_t *w, int fd) {
-    shutdown(fd, SHUT_RDWR);
-    epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
-    close(fd);
+static void close_conn_fd(worker_t *w, conn_t *c) {
+    shutdown(c->fd, SHUT_RDWR);
+    cs_loop_io_stop(&w->loop, &c->io);
+    close(c->fd);
 }
 
 static void conn_destroy(worker_t *w, conn_t *c) {
@@ -202,7 +206,7 @@ static void conn_destroy(worker_t *w, conn_t *c) {
     if (c->has_request && !c->counted && mx) /* no response: it still leaves the gauge */
         atomic_fetch_sub_explicit(&mx->in_flight, 1, memory_order_relaxed);
     if (c->fd >= 0) {
-        close_conn_fd(w, c->fd);
+        close_conn_fd(w, c);
         c->fd = -1;
         w->live--;
     }
@@ -210,8 +214,8 @@ static void conn_destroy(worker_t *w, conn_t *c) {
     cs_buf_free(&c->in);
     cs_buf_free(&c->head);
     cs_response_close(&c->resp);
-    /* Not freed yet: a later event of the batch being handled may still point here (a model
-     * call's completion can close a connection whose EPOLLIN comes next). */
+    /* Not freed yet: what closed it may still look at it (conn_run after a call that closed it,
+     * an error path that closes twice) and finds C_DEAD. */
     c->state = C_DEAD;
     c->next = w->graveyard;
     w->graveyard = c;
@@ -239,7 +243,7 @@ static void conn_close(worker_t *w, conn_t *c) {
     if (c->state == C_CALL) {
         list_remove(w, c);
         if (c->fd >= 0) {
-            close_conn_fd(w, c->fd);
+            close_conn_fd(w, c);
             c->fd = -1;
             w->live--;
         }
@@ -265,6 +269,8 @@ static void linger(worker_t *w, conn_t *c) {
     }
 }
 
+static void on_conn_io(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events);
+
 static void conn_new(worker_t *w, int fd) {
     conn_t *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -281,9 +287,10 @@ static void conn_new(worker_t *w, int fd) {
         cs_socket_peer(fd, c->peer, sizeof(c->peer));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        cs_log_error("epoll_ctl() failed (%d: %s)", errno, strerror(errno));
+    int rc = cs_loop_io_start(&w->loop, &c->io, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                              on_conn_io, c);
+    if (rc < 0) {
+        cs_log_error("epoll_ctl() failed (%d: %s)", -rc, strerror(-rc));
         close(fd);
         free(c);
         return;
@@ -411,7 +418,7 @@ static void finish_response(worker_t *w, conn_t *c) {
         shutdown(c->fd, SHUT_WR);
         c->state = C_LINGER;
         cs_buf_reset(&c->in);
-        list_push(w, c, L_LINGER, w->now_ms + LINGER_MS);
+        list_push(w, c, L_LINGER, cs_loop_now(&w->loop) + LINGER_MS);
         return;
     }
     c->state = C_READ;
@@ -591,7 +598,8 @@ static void conn_run(worker_t *w, conn_t *c) {
                 finish_response(w, c);
                 continue;
             case IO_AGAIN:
-                list_push(w, c, L_ACTIVE, w->now_ms + (uint64_t)w->cfg->client_timeout * 1000);
+                list_push(w, c, L_ACTIVE,
+                          cs_loop_now(&w->loop) + (uint64_t)w->cfg->client_timeout * 1000);
                 return;
             default:
                 conn_close(w, c);
@@ -609,12 +617,14 @@ static void conn_run(worker_t *w, conn_t *c) {
             }
             if (read_body_in_place(w, c) == IO_DONE) {
                 if (c->state == C_READ) /* else the request went on to the model */
-                    list_push(w, c, L_ACTIVE, w->now_ms + (uint64_t)w->cfg->client_timeout * 1000);
+                    list_push(w, c, L_ACTIVE,
+                              cs_loop_now(&w->loop) + (uint64_t)w->cfg->client_timeout * 1000);
                 continue;
             }
             switch (read_some(c)) {
             case IO_DONE:
-                list_push(w, c, L_ACTIVE, w->now_ms + (uint64_t)w->cfg->client_timeout * 1000);
+                list_push(w, c, L_ACTIVE,
+                          cs_loop_now(&w->loop) + (uint64_t)w->cfg->client_timeout * 1000);
                 continue;
             case IO_EOF:
                 c->peer_eof = true;
@@ -626,11 +636,13 @@ static void conn_run(worker_t *w, conn_t *c) {
                 /* A new connection waits for its first request as long as a slow client may;
                  * the keep-alive timeout is for the quiet between requests. */
                 if (cs_http1_started(&c->http) || c->in.len || c->responses == 0)
-                    list_push(w, c, L_ACTIVE, w->now_ms + (uint64_t)w->cfg->client_timeout * 1000);
+                    list_push(w, c, L_ACTIVE,
+                              cs_loop_now(&w->loop) + (uint64_t)w->cfg->client_timeout * 1000);
                 else if (w->draining && w->cfg->keepalive == 0)
                     conn_close(w, c);
                 else
-                    list_push(w, c, L_IDLE, w->now_ms + (uint64_t)w->cfg->keepalive * 1000);
+                    list_push(w, c, L_IDLE,
+                              cs_loop_now(&w->loop) + (uint64_t)w->cfg->keepalive * 1000);
                 return;
             default:
                 conn_close(w, c);
@@ -690,7 +702,7 @@ static void answer_for_thread(worker_t *w, conn_t *c, int status, const char *in
     cs_response_close(&r);
     shutdown(c->fd, SHUT_WR);
     conn_abandon(w, c); /* keeps the struct until the thread returns */
-    list_push(w, c, L_LINGER, w->now_ms + LINGER_MS);
+    list_push(w, c, L_LINGER, cs_loop_now(&w->loop) + LINGER_MS);
     linger(w, c); /* bytes that arrived during the call raised no edge we still wait for */
 }
 
@@ -773,11 +785,11 @@ static void begin_drain(worker_t *w, cs_retire_cause_t cause) {
     if (w->draining)
         return;
     w->draining = true;
-    w->drain_deadline_ms = w->now_ms + (uint64_t)w->cfg->graceful_timeout * 1000;
+    w->drain_deadline_ms = cs_loop_now(&w->loop) + (uint64_t)w->cfg->graceful_timeout * 1000;
     atomic_store(&w->o->slot->cause, cause);
     atomic_store(&w->o->slot->state, CS_SLOT_RETIRING);
     for (int i = 0; i < w->o->listen_count; i++) {
-        epoll_ctl(w->ep, EPOLL_CTL_DEL, w->o->listen_fds[i], NULL);
+        cs_loop_io_stop(&w->loop, &w->listen_io[i]);
         cs_forkfd_remove(w->o->listen_fds[i]);
         close(w->o->listen_fds[i]);
     }
@@ -850,7 +862,7 @@ static void pause_accepting(worker_t *w, uint64_t until) {
     if (w->accept_paused_until || w->draining)
         return;
     for (int i = 0; i < w->o->listen_count; i++)
-        epoll_ctl(w->ep, EPOLL_CTL_DEL, w->o->listen_fds[i], NULL);
+        cs_loop_io_stop(&w->loop, &w->listen_io[i]);
     w->accept_paused_until = until;
 }
 
@@ -923,48 +935,95 @@ static void unload_model(worker_t *w) {
                    (int)getpid());
 }
 
+static void on_signal_io(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
+    (void)loop;
+    (void)events;
+    on_signal(io->data);
+}
+
+/* Finished model calls, and the boot job whose return admits the first connections. */
+static void on_pool_io(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
+    (void)loop;
+    (void)events;
+    worker_t *w = io->data;
+    bool was_booted = w->booted;
+    on_pool(w);
+    if (was_booted || !w->booted || w->exiting)
+        return;
+    w->exiting = true;
+    if (w->boot_status < 0) {
+        cs_log_error("Worker failed to boot: %s", w->boot_error);
+        w->exit_status = CS_EXIT_BOOT;
+    } else if (w->draining) {
+        unload_model(w);
+        w->exit_status = 0;
+    } else if (add_listeners(w) < 0) {
+        w->exit_status = 1;
+    } else {
+        w->exiting = false;
+        atomic_store(&w->o->slot->state, CS_SLOT_READY);
+    }
+}
+
+static void on_listener_io(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
+    (void)loop;
+    (void)events;
+    worker_t *w = io->data;
+    on_accept(w, w->o->listen_fds[io - w->listen_io]);
+}
+
+static void on_conn_io(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
+    (void)loop;
+    conn_t *c = io->data;
+    worker_t *w = c->w;
+    if (c->state == C_DEAD)
+        return; /* defensive: closing it stopped its watcher, which drops its pending events */
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->drained = false;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->hup = true;
+    if (c->state == C_CALL) {
+        if (c->abandoned && c->fd >= 0)
+            linger(w, c); /* answered already; the thread has not returned */
+        return;           /* else the response is written when the call returns */
+    }
+    if (c->list == L_READY)
+        list_remove(w, c);
+    conn_run(w, c);
+}
+
 static int setup(worker_t *w) {
     /* No signal stays blocked: the model threads and every child they start inherit the mask
      * (see event/signals.c). SIGCHLD keeps its default, for the model's own waitpid(). */
     static const int sigs[] = {SIGTERM, SIGINT,  SIGQUIT, SIGUSR1,
                                SIGHUP,  SIGTTIN, SIGTTOU, SIGUSR2};
     w->sfd = cs_signals_open(sigs, (int)(sizeof(sigs) / sizeof(sigs[0])));
-    w->ep = epoll_create1(EPOLL_CLOEXEC);
-    if (w->sfd < 0 || w->ep < 0) {
-        cs_log_error("signal pipe/epoll_create1() failed (%d: %s)", w->sfd < 0 ? -w->sfd : errno,
-                     strerror(w->sfd < 0 ? -w->sfd : errno));
+    if (w->sfd < 0) {
+        cs_log_error("signal pipe failed (%d: %s)", -w->sfd, strerror(-w->sfd));
         return -1;
     }
-    cs_forkfd_add(w->ep);
+    cs_forkfd_add(w->loop.ep);
     for (int i = 0; i < w->o->listen_count; i++)
         cs_forkfd_add(w->o->listen_fds[i]);
-    if (w->mserver) {
+    if (w->mserver)
         cs_forkfd_add(w->o->metrics_fd);
-        cs_forkfd_add(cs_metrics_server_fd(w->mserver));
-    }
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_SIGNAL};
-    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->sfd, &ev);
+    cs_loop_io_start(&w->loop, &w->signal_io, w->sfd, EPOLLIN, on_signal_io, w);
     int rc = cs_pool_start(&w->pool, w->cfg->threads, thread_start, w);
     if (rc < 0) {
         cs_log_error("cannot start model threads (%d: %s)", -rc, strerror(-rc));
         return -1;
     }
     cs_forkfd_add(w->pool.efd);
-    ev = (struct epoll_event){.events = EPOLLIN, .data.u64 = TAG_POOL};
-    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->pool.efd, &ev);
-    if (w->mserver) {
-        ev = (struct epoll_event){.events = EPOLLIN, .data.u64 = TAG_METRICS};
-        epoll_ctl(w->ep, EPOLL_CTL_ADD, cs_metrics_server_fd(w->mserver), &ev);
-    }
+    cs_loop_io_start(&w->loop, &w->pool_io, w->pool.efd, EPOLLIN, on_pool_io, w);
     return 0;
 }
 
 static int add_listeners(worker_t *w) {
     for (int i = 0; i < w->o->listen_count; i++) {
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
-                                 .data.u64 = (uint64_t)(TAG_LISTENER + i)};
-        if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->o->listen_fds[i], &ev) < 0) {
-            cs_log_error("epoll_ctl() failed (%d: %s)", errno, strerror(errno));
+        int rc = cs_loop_io_start(&w->loop, &w->listen_io[i], w->o->listen_fds[i],
+                                  EPOLLIN | EPOLLEXCLUSIVE, on_listener_io, w);
+        if (rc < 0) {
+            cs_log_error("epoll_ctl() failed (%d: %s)", -rc, strerror(-rc));
             return -1;
         }
     }
@@ -986,7 +1045,12 @@ int cs_worker_run(const cs_worker_opts_t *o) {
     w->o = o;
     w->cfg = o->cfg;
     w->master_pid = getppid();
-    w->now_ms = cs_now_ms();
+    w->listen_io = calloc((size_t)o->listen_count + 1, sizeof(*w->listen_io));
+    int rc = w->listen_io ? cs_loop_init(&w->loop) : -ENOMEM;
+    if (rc < 0) {
+        cs_log_error("epoll_create1() failed (%d: %s)", -rc, strerror(-rc));
+        return 1;
+    }
     w->limits = (cs_http1_limits_t){
         (uint32_t)o->cfg->limit_request_line, (uint32_t)o->cfg->limit_request_fields,
         (uint32_t)o->cfg->limit_request_field_size, (uint64_t)o->cfg->limit_request_body};
@@ -1003,8 +1067,10 @@ int cs_worker_run(const cs_worker_opts_t *o) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);
     cs_metrics_bind(o->metrics, o->index);
     if (o->metrics_fd >= 0) {
-        w->mserver = cs_metrics_server_new(o->metrics_fd, o->metrics, o->cfg->metrics_endpoint,
-                                           o->cfg->metrics_per_worker, o->metrics_defaults);
+        /* debug mode: the metrics port is served from this loop too */
+        w->mserver =
+            cs_metrics_server_new(&w->loop, o->metrics_fd, o->metrics, o->cfg->metrics_endpoint,
+                                  o->cfg->metrics_per_worker, o->metrics_defaults);
         if (w->mserver == NULL)
             return 1;
     }
@@ -1014,65 +1080,23 @@ int cs_worker_run(const cs_worker_opts_t *o) {
         return 1;
     cs_log_info("Booting worker with pid: %d", (int)getpid());
 
-    struct epoll_event events[MAX_EVENTS];
     for (;;) {
         uint64_t now = cs_now_ms();
         atomic_store_explicit(&o->slot->heartbeat_ms, now, memory_order_relaxed);
         /* jobs waiting behind a slow or blocked call get another thread after POOL_PATIENCE */
         bool queued = cs_pool_nudge(&w->pool, cs_now_ns(), POOL_PATIENCE_NS);
         int timeout = w->lists[L_READY].head ? 0 : queued ? 1 : TICK_MS;
-        int n = epoll_wait(w->ep, events, MAX_EVENTS, timeout);
-        w->now_ms = cs_now_ms();
-        if (n < 0 && errno != EINTR) {
-            cs_log_error("epoll_wait() failed (%d: %s)", errno, strerror(errno));
+        rc = cs_loop_run_once(&w->loop, timeout);
+        if (rc < 0) {
+            cs_log_error("epoll_wait() failed (%d: %s)", -rc, strerror(-rc));
             return 1;
         }
-        for (int i = 0; i < n; i++) {
-            uint64_t tag = events[i].data.u64;
-            if (tag == TAG_SIGNAL) {
-                on_signal(w);
-            } else if (tag == TAG_METRICS) {
-                cs_metrics_server_run(w->mserver);
-            } else if (tag == TAG_POOL) {
-                bool was_booted = w->booted;
-                on_pool(w);
-                if (!was_booted && w->booted) {
-                    if (w->boot_status < 0) {
-                        cs_log_error("Worker failed to boot: %s", w->boot_error);
-                        return CS_EXIT_BOOT;
-                    }
-                    if (w->draining) {
-                        unload_model(w);
-                        return 0;
-                    }
-                    if (add_listeners(w) < 0)
-                        return 1;
-                    atomic_store(&o->slot->state, CS_SLOT_READY);
-                }
-            } else if (tag >= TAG_LISTENER && tag < TAG_LISTENER + (uint64_t)o->listen_count) {
-                on_accept(w, o->listen_fds[tag - TAG_LISTENER]);
-            } else {
-                conn_t *c = events[i].data.ptr;
-                if (c->state == C_DEAD)
-                    continue; /* destroyed earlier in this batch */
-                if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                    c->drained = false;
-                if (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                    c->hup = true;
-                if (c->state == C_CALL) {
-                    if (c->abandoned && c->fd >= 0)
-                        linger(w, c); /* answered already; the thread has not returned */
-                    continue;         /* else the response is written when the call returns */
-                }
-                if (c->list == L_READY)
-                    list_remove(w, c);
-                conn_run(w, c);
-            }
-        }
+        if (w->exiting)
+            return w->exit_status;
         run_ready(w);
         now = cs_now_ms();
         expire(w, now);
-        bury(w); /* the batch's events are all handled */
+        bury(w); /* the step's callbacks are all done */
         if (w->accept_paused_until && now >= w->accept_paused_until) {
             w->accept_paused_until = 0;
             if (!w->draining)

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "base/buf.h"
+#include "protocol/routes.h"
 #include "metrics/labels.h"
 #include "metrics/internal.h"
 #include "metrics/registry.h"
@@ -37,6 +38,14 @@ static void run_bounded(void (*fn)(void)) {
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A region whose endpoints are the REST routes, named as cserve names them. */
+static cs_metrics_t *new_metrics(int slots) {
+    static const char *names[CS_ROUTE_COUNT];
+    for (int r = 0; r < CS_ROUTE_COUNT; r++)
+        names[r] = cs_route_name((cs_route_t)r);
+    return cs_metrics_new(slots, names, CS_ROUTE_COUNT);
+}
+
 static char *render(cs_metrics_t *m, bool per_worker) {
     static char text[1 << 20];
     cs_buf_t b = {0};
@@ -60,7 +69,7 @@ static void test_label_text(void **state) {
 
 static void test_timer_bins_and_folding(void **state) {
     (void)state;
-    cs_metrics_t *m = cs_metrics_new(4);
+    cs_metrics_t *m = new_metrics(4);
     assert_non_null(m);
     cs_metrics_slot_used(m, 1);
     cs_metrics_bind(m, 0);
@@ -107,7 +116,7 @@ static void test_timer_bins_and_folding(void **state) {
  * retired totals hold them all, and the table does not fill (it did after ~200 recycles). */
 static void test_tombstones_reused(void **state) {
     (void)state;
-    cs_metrics_t *m = cs_metrics_new(2);
+    cs_metrics_t *m = new_metrics(2);
     assert_non_null(m);
     cs_metrics_slot_used(m, 1);
     for (int w = 0; w < 1000; w++) {
@@ -133,7 +142,7 @@ static void test_tombstones_reused(void **state) {
  * (each observation used to take a new entry, 2,048 of them filled the table). */
 static void test_overlong_keys_refused(void **state) {
     (void)state;
-    cs_metrics_t *m = cs_metrics_new(1);
+    cs_metrics_t *m = new_metrics(1);
     assert_non_null(m);
     cs_metrics_bind(m, 0);
     char name[200], labels[600];
@@ -161,7 +170,7 @@ static void test_overlong_keys_refused(void **state) {
 /* A worker in slot 0 killed in the middle of claims: its CLAIMING entries (every entry not
  * live, here) used to stay forever and make the master's fold and every later lookup spin. */
 static void killed_mid_claim(void) {
-    cs_metrics_t *m = cs_metrics_new(2);
+    cs_metrics_t *m = new_metrics(2);
     assert_non_null(m);
     cs_metrics_slot_used(m, 1);
     cs_metrics_bind(m, 0);
@@ -188,7 +197,7 @@ static void test_killed_mid_claim(void **state) {
  * is lost and its successor starts from fresh entries. */
 static void test_full_table_retire(void **state) {
     (void)state;
-    cs_metrics_t *m = cs_metrics_new(2);
+    cs_metrics_t *m = new_metrics(2);
     assert_non_null(m);
     cs_metrics_slot_used(m, 1);
     cs_metrics_bind(m, 1);
@@ -224,7 +233,7 @@ static void *record(void *arg) {
 
 static void test_threads_claim_at_once(void **state) {
     (void)state;
-    cs_metrics_t *m = cs_metrics_new(1);
+    cs_metrics_t *m = new_metrics(1);
     assert_non_null(m);
     cs_metrics_bind(m, 0);
     pthread_t th[4];
@@ -239,6 +248,29 @@ static void test_threads_claim_at_once(void **state) {
     cs_metrics_bind(NULL, 0);
 }
 
+/* Endpoints are the caller's: their names label the series, an index past them records nothing,
+ * and a region cannot be asked for more than it has room for. */
+static void test_endpoints(void **state) {
+    (void)state;
+    static const char *names[] = {"alpha", "beta"};
+    static const char *many[CS_MX_ENDPOINTS + 1];
+    for (int i = 0; i <= CS_MX_ENDPOINTS; i++)
+        many[i] = "e";
+    assert_null(cs_metrics_new(1, many, CS_MX_ENDPOINTS + 1));
+    cs_metrics_t *m = cs_metrics_new(1, names, 2);
+    assert_non_null(m);
+    cs_metrics_bind(m, 0);
+    cs_metrics_request(1, 200, 1000, 1, 2);
+    cs_metrics_request(2, 200, 1000, 1, 2);
+    cs_metrics_request(-1, 200, 1000, 1, 2);
+    cs_metrics_model_call(2, 1000);
+    char *t = render(m, false);
+    assert_non_null(strstr(t, "cserve_requests_total{code=\"200\",route=\"beta\"} 1.0\n"));
+    assert_null(strstr(t, "route=\"alpha\""));
+    assert_null(strstr(t, "cserve_model_call_duration_seconds_count{"));
+    cs_metrics_bind(NULL, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_label_text),
@@ -248,6 +280,7 @@ int main(void) {
         cmocka_unit_test(test_killed_mid_claim),
         cmocka_unit_test(test_full_table_retire),
         cmocka_unit_test(test_threads_claim_at_once),
+        cmocka_unit_test(test_endpoints),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }

@@ -9,10 +9,11 @@
  * idle, slow or non-reading connections are open. Response bytes waiting in all connections
  * together are bounded by OUT_BUDGET the same way (the oldest waiting response goes first).
  *
- * Events name a connection by its index in the table: an event still queued for a connection
- * dropped earlier in the same batch finds an empty index (or a new connection, which then just
- * tries a read), never freed memory. */
-#include "master/metrics_server.h"
+ * The server runs on the loop of the process that serves the port (the master's, or the debug
+ * process's worker loop): a watcher per connection, and a sweep timer for the deadlines while any
+ * connection is open. A connection dropped while the batch still holds an event for it is freed
+ * at once: stopping its watcher takes the event out of the batch (event/loop.h). */
+#include "metrics/server.h"
 
 #include <stdio.h>
 
@@ -24,23 +25,26 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CONNS_MIN  16
-#define CONNS_MAX  4096
-#define HEAD_MS    5000
-#define WRITE_MS   10000
-#define OUT_BUDGET ((size_t)64 << 20)
-#define LISTENER   ((uint64_t)-1)
+#define CONNS_MIN   16
+#define CONNS_MAX   4096
+#define HEAD_MS     5000
+#define WRITE_MS    10000
+#define OUT_BUDGET  ((size_t)64 << 20)
+#define SWEEP_MS    100 /* how often deadlines are checked while connections are open */
+#define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLET)
 /* Answers given to one connection per event: the master serves this port on the thread that
  * supervises the workers, so a client that pipelines requests and reads every answer must not
  * keep it here (its next turn comes from a re-armed event, after the other work). */
 #define RUN_BUDGET 8
 
 typedef struct {
+    cs_loop_io_t io;
+    cs_metrics_server_t *s;
+    int k; /* its index in the table */
     int fd;
     cs_http1_t http;
     cs_buf_t in; /* bytes read past the request being answered (pipelining) */
@@ -52,7 +56,11 @@ typedef struct {
 } mconn_t;
 
 struct cs_metrics_server {
-    int ep, lfd;
+    cs_loop_t *loop;
+    cs_loop_io_t listener;
+    cs_loop_timer_t sweep;
+    int lfd;
+    int open; /* connections in the table */
     cs_metrics_t *m;
     char endpoint[256];
     bool per_worker;
@@ -75,12 +83,15 @@ static int conns_cap(void) {
     return n < CONNS_MIN ? CONNS_MIN : n > CONNS_MAX ? CONNS_MAX : (int)n;
 }
 
-cs_metrics_server_t *cs_metrics_server_new(int listen_fd, cs_metrics_t *m, const char *endpoint,
-                                           bool per_worker, const char *defaults) {
+static void on_accept(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events);
+
+cs_metrics_server_t *cs_metrics_server_new(cs_loop_t *loop, int listen_fd, cs_metrics_t *m,
+                                           const char *endpoint, bool per_worker,
+                                           const char *defaults) {
     cs_metrics_server_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    s->ep = epoll_create1(EPOLL_CLOEXEC);
+    s->loop = loop;
     s->lfd = listen_fd;
     s->m = m;
     snprintf(s->endpoint, sizeof(s->endpoint), "%s", endpoint);
@@ -88,12 +99,11 @@ cs_metrics_server_t *cs_metrics_server_new(int listen_fd, cs_metrics_t *m, const
     s->defaults = strdup(defaults);
     s->cap = conns_cap();
     s->conns = calloc((size_t)s->cap, sizeof(*s->conns));
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LISTENER};
-    if (s->ep < 0 || s->defaults == NULL || s->conns == NULL ||
-        epoll_ctl(s->ep, EPOLL_CTL_ADD, listen_fd, &ev) < 0) {
-        cs_log_error("metrics server: setup failed (%d: %s)", errno, strerror(errno));
-        if (s->ep >= 0)
-            close(s->ep);
+    int rc = s->defaults && s->conns
+                 ? cs_loop_io_start(loop, &s->listener, listen_fd, EPOLLIN, on_accept, s)
+                 : -ENOMEM;
+    if (rc < 0) {
+        cs_log_error("metrics server: setup failed (%d: %s)", -rc, strerror(-rc));
         free(s->conns);
         free(s->defaults);
         free(s);
@@ -102,31 +112,26 @@ cs_metrics_server_t *cs_metrics_server_new(int listen_fd, cs_metrics_t *m, const
     return s;
 }
 
-int cs_metrics_server_fd(const cs_metrics_server_t *s) {
-    return s->ep;
-}
-
 void cs_metrics_server_stop_listening(cs_metrics_server_t *s) {
     if (s->lfd >= 0) {
-        epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lfd, NULL);
+        cs_loop_io_stop(s->loop, &s->listener);
         close(s->lfd);
         s->lfd = -1;
     }
 }
 
 void cs_metrics_server_disown(cs_metrics_server_t *s) {
-    /* close() only: EPOLL_CTL_DEL would act on the epoll set the parent still uses */
+    /* close() only: stopping the watchers would act on the epoll set the parent still uses */
     for (int k = 0; k < s->cap; k++)
         if (s->conns[k])
             close(s->conns[k]->fd);
     if (s->lfd >= 0)
         close(s->lfd);
-    close(s->ep);
 }
 
 static void drop(cs_metrics_server_t *s, int k) {
     mconn_t *c = s->conns[k];
-    epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    cs_loop_io_stop(s->loop, &c->io);
     close(c->fd);
     cs_http1_close(&c->http);
     s->out_bytes -= c->out.len - c->sent;
@@ -134,6 +139,7 @@ static void drop(cs_metrics_server_t *s, int k) {
     cs_buf_free(&c->out);
     free(c);
     s->conns[k] = NULL;
+    s->open--;
 }
 
 /* The oldest connection that is waiting for a request (writing == false) or writing one
@@ -217,8 +223,7 @@ static ssize_t settle(cs_metrics_server_t *s, int k, ssize_t n) {
 /* Asks for another event for connection k although no new bytes may come: a modified
  * edge-triggered registration reports the socket's current readiness again (it is writable). */
 static void rearm(cs_metrics_server_t *s, int k) {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u64 = (uint64_t)k};
-    if (epoll_ctl(s->ep, EPOLL_CTL_MOD, s->conns[k]->fd, &ev) < 0)
+    if (cs_loop_io_modify(s->loop, &s->conns[k]->io, CONN_EVENTS) < 0)
         drop(s, k);
 }
 
@@ -297,7 +302,26 @@ static int free_index(cs_metrics_server_t *s) {
     return make_room(s);
 }
 
-static void on_accept(cs_metrics_server_t *s, uint64_t now) {
+static void on_conn(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
+    (void)events;
+    mconn_t *c = io->data;
+    progress(c->s, c->k, cs_loop_now(loop));
+}
+
+static void on_sweep(cs_loop_t *loop, cs_loop_timer_t *t) {
+    cs_metrics_server_t *s = t->data;
+    uint64_t now = cs_loop_now(loop);
+    for (int k = 0; k < s->cap; k++)
+        if (s->conns[k] && now > s->conns[k]->deadline)
+            drop(s, k);
+    if (s->open == 0)
+        cs_loop_timer_stop(loop, t);
+}
+
+static void on_accept(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
+    (void)events;
+    cs_metrics_server_t *s = io->data;
+    uint64_t now = cs_loop_now(loop);
     for (int i = 0; i < CONNS_MAX && s->lfd >= 0; i++) {
         int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
@@ -313,32 +337,20 @@ static void on_accept(cs_metrics_server_t *s, uint64_t now) {
             close(fd); /* out of memory: this one must retry */
             continue;
         }
+        c->s = s;
+        c->k = k;
         c->fd = fd;
         c->since = s->seq++;
         c->deadline = now + HEAD_MS;
         cs_http1_init(&c->http, &limits);
         s->conns[k] = c;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u64 = (uint64_t)k};
-        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        s->open++;
+        if (!s->sweep.active)
+            cs_loop_timer_start(loop, &s->sweep, SWEEP_MS, SWEEP_MS, on_sweep, s);
+        if (cs_loop_io_start(loop, &c->io, fd, CONN_EVENTS, on_conn, c) < 0) {
             drop(s, k);
             continue;
         }
         progress(s, k, now);
     }
-}
-
-void cs_metrics_server_run(cs_metrics_server_t *s) {
-    struct epoll_event evs[64];
-    int n = epoll_wait(s->ep, evs, 64, 0);
-    uint64_t now = cs_now_ms();
-    for (int i = 0; i < n; i++) {
-        uint64_t k = evs[i].data.u64;
-        if (k == LISTENER)
-            on_accept(s, now);
-        else if (k < (uint64_t)s->cap && s->conns[k])
-            progress(s, (int)k, now);
-    }
-    for (int k = 0; k < s->cap; k++)
-        if (s->conns[k] && now > s->conns[k]->deadline)
-            drop(s, k);
 }
