@@ -14,16 +14,17 @@
 typedef struct cs_codec {
     const char *name;
     /* The transport's request `in` (the codec's own type: cs_request_t for REST) for `route`
-     * into `out` (memory from `arena`; `in` is borrowed for the call). 0, or -1 with `err`; on
-     * failure out->doc is the document when one was read, for a raw method to take. */
+     * into `out` (memory from `arena`; `in` is borrowed for the call). 0, or CS_EREQUEST with
+     * `err`; on failure out->doc is the document when one was read, for a raw method to take. */
     int (*decode)(cs_route_t route, const void *in, const cs_seldon_env_t *env, cs_arena_t *arena,
                   cs_input_t *out, cs_seldon_error_t *err);
-    /* The model's result (§3.7, §3.8 for REST) for `msgs` into `resp`. 0, or -1 with `err`. */
+    /* The model's result (§3.7, §3.8 for REST) for `msgs` into `resp`. 0, or CS_EREQUEST with
+     * `err`. */
     int (*encode)(cs_route_t route, const cs_message_t *msgs, size_t count, const cs_result_t *res,
                   const cs_seldon_env_t *env, cs_arena_t *arena, cs_response_t *resp,
                   cs_seldon_error_t *err);
     /* A raw method's JSON answer already in `resp`: its meta.metrics recorded and removed. 0,
-     * or -1 with `err`. */
+     * or CS_EREQUEST with `err`. */
     int (*raw_answer)(cs_route_t route, bool include_metrics, cs_arena_t *arena,
                       cs_response_t *resp, cs_seldon_error_t *err);
     /* An error as the protocol's error answer: `status` an HTTP status (the protocol maps it to

@@ -20,7 +20,7 @@ static void rest_metadata(const cs_buf_t *doc, cs_response_t *resp) {
         resp->content_type = "application/json";
         return;
     }
-    cs_seldon_error_body(resp, 500, "MICROSERVICE_BAD_METADATA", "Model metadata unavailable");
+    cs_seldon_error_body(resp, 500, CS_REASON_BAD_METADATA, "Model metadata unavailable");
 }
 
 static void rest_error(int status, const char *reason, const char *info, cs_response_t *resp) {
@@ -81,11 +81,11 @@ int cs_seldon_rest_route(const cs_request_t *req, cs_route_t *route, cs_response
     cs_route_match_t m = cs_router_match(req->method, req->path, req->path_len);
     *route = m.route;
     if (m.route == CS_ROUTE_NONE)
-        return cs_seldon_error_body(resp, 404, "MICROSERVICE_INTERNAL_ERROR", not_found_info) < 0
+        return cs_seldon_error_body(resp, 404, CS_REASON_INTERNAL, not_found_info) < 0
                    ? CS_ENOMEM
                    : CS_REST_ANSWERED;
     if (!m.method_allowed) {
-        if (cs_seldon_error_body(resp, 405, "MICROSERVICE_INTERNAL_ERROR", not_allowed_info) < 0)
+        if (cs_seldon_error_body(resp, 405, CS_REASON_INTERNAL, not_allowed_info) < 0)
             return CS_ENOMEM;
         resp->allow = m.allow;
         return CS_REST_ANSWERED;

@@ -62,7 +62,7 @@ struct cs_native {
 
 /* What api_error_new returns when it cannot allocate: an error is never NULL, which would mean
  * success. Static and never written, so any thread may return it; api_error_free ignores it. */
-static char oom_reason[] = "MICROSERVICE_INTERNAL_ERROR", oom_message[] = "out of memory";
+static char oom_reason[] = CS_REASON_INTERNAL, oom_message[] = "out of memory";
 static csm_error oom_error = {500, oom_reason, oom_message};
 
 static csm_error *api_error_new(int32_t status, const char *reason, const char *message) {
@@ -70,7 +70,7 @@ static csm_error *api_error_new(int32_t status, const char *reason, const char *
     if (e == NULL)
         return &oom_error;
     e->status = status >= 400 && status <= 599 ? status : 500;
-    e->reason = strdup(reason ? reason : "MICROSERVICE_INTERNAL_ERROR");
+    e->reason = strdup(reason ? reason : CS_REASON_INTERNAL);
     e->message = strdup(message ? message : "");
     if (e->reason == NULL || e->message == NULL) {
         free(e->reason);
@@ -459,7 +459,7 @@ static csm_error *api_add_metric(csm_call *call, const char *key, csm_metric_typ
                                  double value, const char *tags_json) {
     static const char *const type_names[] = {NULL, "COUNTER", "GAUGE", "TIMER"};
     if (key == NULL || key[0] == '\0' || type < CSM_METRIC_COUNTER || type > CSM_METRIC_TIMER)
-        return api_error_new(500, "MICROSERVICE_BAD_METRIC",
+        return api_error_new(500, CS_REASON_BAD_METRIC,
                              "Bad metric created during request: a metric needs a key and a "
                              "type COUNTER, GAUGE or TIMER");
     cs_json_t *tags = NULL;
@@ -468,7 +468,7 @@ static csm_error *api_add_metric(csm_call *call, const char *key, csm_metric_typ
         if (e)
             return e;
         if (tags->type != CS_JSON_OBJECT)
-            return api_error_new(500, "MICROSERVICE_BAD_METRIC",
+            return api_error_new(500, CS_REASON_BAD_METRIC,
                                  "Bad metric created during request: tags must be an object");
         for (uint32_t i = 0; i < tags->len; i++)
             if (tags->u.members[i].value.type != CS_JSON_STRING)
@@ -812,7 +812,7 @@ static cs_answer_t native_call(void *impl, cs_call_t *c) {
     return CS_ANSWER_RESULT;
 oom:
     c->err.status = 500;
-    c->err.reason = "MICROSERVICE_INTERNAL_ERROR";
+    c->err.reason = CS_REASON_INTERNAL;
     c->err_info = "out of memory";
     return CS_ANSWER_ERROR;
 }

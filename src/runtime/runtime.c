@@ -136,7 +136,7 @@ void cs_runtime_execute(cs_runtime_t *rt, const cs_codec_t *codec, cs_route_t ro
     }
     cs_arena_t *arena = rt->ops->call_begin ? rt->ops->call_begin(rt->impl) : &thread_arena;
     if (arena == NULL) {
-        codec->error(503, "MICROSERVICE_INTERNAL_ERROR", "out of memory", resp);
+        codec->error(503, CS_REASON_INTERNAL, "out of memory", resp);
         return;
     }
     cs_input_t input;

@@ -353,7 +353,7 @@ static const char retry_after[] = "Retry-After: 1\r\n";
 
 static void respond_unavailable(worker_t *w, conn_t *c, const char *info) {
     c->resp.extra_headers = retry_after;
-    respond_error(w, c, 503, "MICROSERVICE_INTERNAL_ERROR", info, true);
+    respond_error(w, c, 503, CS_REASON_INTERNAL, info, true);
 }
 
 static const char stuck_info[] = "Service Unavailable: every model thread of this worker is "
@@ -493,7 +493,7 @@ static bool parse_step(worker_t *w, conn_t *c) {
         return true;
     case CS_HTTP1_ERROR:
         c->has_request = false;
-        respond_error(w, c, c->http.error_status, c->http.error_reason, c->http.error_info, true);
+        respond_error(w, c, c->http.error_status, CS_REASON_BAD_DATA, c->http.error_info, true);
         c->keep_alive = false;
         return true;
     case CS_HTTP1_MORE:
@@ -528,7 +528,7 @@ static io_result_t read_body_in_place(worker_t *w, conn_t *c) {
         dispatch(w, c);
     } else if (r == CS_HTTP1_ERROR) {
         c->has_request = false;
-        respond_error(w, c, c->http.error_status, c->http.error_reason, c->http.error_info, true);
+        respond_error(w, c, c->http.error_status, CS_REASON_BAD_DATA, c->http.error_info, true);
         c->keep_alive = false;
     }
     return IO_DONE;
@@ -691,7 +691,7 @@ static void answer_for_thread(worker_t *w, conn_t *c, int status, const char *in
     cs_response_t r;
     cs_response_init(&r);
     cs_buf_t head = {0};
-    if (cs_seldon_error_body(&r, status, "MICROSERVICE_INTERNAL_ERROR", info) == 0 &&
+    if (cs_seldon_error_body(&r, status, CS_REASON_INTERNAL, info) == 0 &&
         cs_http_response_head(&head, &r, &c->http.req, false) == 0) {
         struct iovec iov[2] = {{head.data, head.len}, {r.body.data, r.body.len}};
         ssize_t n = writev(c->fd, iov, 2);
@@ -755,7 +755,7 @@ static void expire(worker_t *w, uint64_t now) {
             /* A slow client: tell it why, then close. */
             c->has_request = false;
             list_remove(w, c);
-            respond_error(w, c, 408, "MICROSERVICE_BAD_DATA",
+            respond_error(w, c, 408, CS_REASON_BAD_DATA,
                           "Request Timeout: the request was not received in time", true);
             if (c->state == C_WRITE && flush(c) == IO_DONE) {
                 finish_response(w, c);
@@ -1107,7 +1107,10 @@ int cs_worker_run(const cs_worker_opts_t *o) {
             begin_drain(w, CS_RETIRE_SIGNAL);
         }
         if (w->draining) {
-            if (w->live == 0) {
+            /* A stop that came while load() was running waits for it (on_pool_io then unloads
+             * and exits): a worker does not exit with a model thread inside load(), and a model
+             * that loaded gets its unload hook. The drain deadline still bounds the wait. */
+            if (w->live == 0 && w->booted) {
                 unload_model(w);
                 cs_log_info("Worker exiting (pid: %d)", (int)getpid());
                 return 0;

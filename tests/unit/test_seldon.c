@@ -196,7 +196,7 @@ static void test_parameters(void **state) {
     assert_int_equal(cs_parameters_parse("[]", &a, &p, err, sizeof(err)), 0);
     assert_int_equal(cs_parameters_parse("[{\"name\":\"f\",\"type\":\"FLOAT\",\"value\":\"abc\"}]",
                                          &a, &p, err, sizeof(err)),
-                     -1);
+                     CS_ECONFIG);
     assert_string_equal(err, "Bad model parameter: f with value abc can't be parsed as a FLOAT");
     cs_arena_free(&a);
 }
@@ -254,7 +254,7 @@ static void test_raw_answer_metrics(void **state) {
                                    "{\"meta\":{\"metrics\":[{\"key\":\"k\",\"type\":\"TIMER\"}]}}",
                                    &rc),
                         "500 'value'");
-    assert_int_equal(rc, -1);
+    assert_int_equal(rc, CS_EREQUEST);
 }
 
 /* Python's repr(bytes), reading exactly the given length (issue 8: a %.100s read on into the
@@ -297,12 +297,12 @@ static void test_shape_count(void **state) {
     assert_int_equal(n, 1);
     assert_int_equal(cs_seldon_shape_count("tensor", empty, 2, &n, &err), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(cs_seldon_shape_count("tensor", wide, 2, &n, &err), -1);
+    assert_int_equal(cs_seldon_shape_count("tensor", wide, 2, &n, &err), CS_EREQUEST);
     assert_int_equal(err.status, 400);
     assert_string_equal(err.info,
                         "tensor shape (0,65537) is too large for an array without "
                         "elements: its non-zero dimensions may multiply to at most 65536");
-    assert_int_equal(cs_seldon_shape_count("tftensor", over, 3, &n, &err), -1);
+    assert_int_equal(cs_seldon_shape_count("tftensor", over, 3, &n, &err), CS_EREQUEST);
     assert_string_equal(err.info, "tftensor shape (4294967296,4294967296,16) is too large");
 }
 
@@ -315,10 +315,10 @@ static void test_yaml_collection_keys(void **state) {
     cs_json_t v;
     char err[128];
     static const char doc[] = "? [a]\n: b\n";
-    assert_int_equal(cs_yaml_parse(doc, sizeof(doc) - 1, &a, &v, err, sizeof(err)), -1);
+    assert_int_equal(cs_yaml_parse(doc, sizeof(doc) - 1, &a, &v, err, sizeof(err)), CS_EPARSE);
     assert_string_equal(err, "found unhashable key (line 1)");
     static const char flow[] = "{x: 1, {y: 2}: 3}";
-    assert_int_equal(cs_yaml_parse(flow, sizeof(flow) - 1, &a, &v, err, sizeof(err)), -1);
+    assert_int_equal(cs_yaml_parse(flow, sizeof(flow) - 1, &a, &v, err, sizeof(err)), CS_EPARSE);
     static const char fine[] = "x: [1, {y: 2}]";
     assert_int_equal(cs_yaml_parse(fine, sizeof(fine) - 1, &a, &v, err, sizeof(err)), 0);
     cs_arena_free(&a);

@@ -231,7 +231,7 @@ static cs_answer_t exception_answer(cs_python_t *py, cs_call_t *c) {
 }
 
 /* route()'s answer: an int (a child's index), or True/False as an array. 0, -1 with a Python
- * exception, -2 with `err`. */
+ * exception, CS_EREQUEST with `err`. */
 static int route_result(cs_call_t *c, PyObject *result) {
     cs_result_t *res = &c->result;
     if (PyBool_Check(result)) {
@@ -252,10 +252,10 @@ static int route_result(cs_call_t *c, PyObject *result) {
     }
     char text[sizeof(c->err.info)];
     c->err.status = 400;
-    c->err.reason = "MICROSERVICE_BAD_DATA";
+    c->err.reason = CS_REASON_BAD_DATA;
     snprintf(c->err.info, sizeof(c->err.info), "Routing response must be int but got %s",
              cs__py_text_of(result, text, sizeof(text)));
-    return -2;
+    return CS_EREQUEST;
 }
 
 /* The end of every non-raw call: what the route's method returned (`result`, a reference taken;
@@ -273,9 +273,9 @@ static cs_answer_t finish(cs_python_t *py, cs_call_t *c, PyObject *result) {
     }
     if (rc == 0)
         rc = cs__py_decorate(py, rt_tags, rt_metrics, c->route, c->arena, &c->result, &c->err);
-    cs_answer_t answer = rc == 0    ? CS_ANSWER_RESULT
-                         : rc == -2 ? CS_ANSWER_ERROR
-                                    : exception_answer(py, c);
+    cs_answer_t answer = rc == 0             ? CS_ANSWER_RESULT
+                         : rc == CS_EREQUEST ? CS_ANSWER_ERROR
+                                             : exception_answer(py, c);
     Py_XDECREF(result);
     Py_XDECREF(rt_tags);
     Py_XDECREF(rt_metrics);
@@ -386,7 +386,7 @@ static cs_answer_t call_aggregate(cs_python_t *py, cs_call_t *c) {
         return exception_answer(py, c);
     if (in->count == 0) { /* the reference indexes the first message */
         Py_DECREF(result);
-        cs__py_fail(&c->err, 500, "MICROSERVICE_INTERNAL_ERROR", "list index out of range");
+        cs_seldon_fail(&c->err, 500, CS_REASON_INTERNAL, "list index out of range");
         return CS_ANSWER_ERROR;
     }
     return finish(py, c, result);

@@ -23,7 +23,7 @@
 
 /* One metric of a validated list, recorded and appended to `collected`. 0, -1 with a Python
  * exception (a key or tag that is not valid UTF-8 text: the metrics registry and its
- * exposition take only that), or -2 with `err`. */
+ * exposition take only that), or CS_EREQUEST with `err`. */
 static int record_metric(PyObject *m, const char *method_label, PyObject *collected,
                          cs_seldon_error_t *err) {
     /* the list was validated, but the model's code (a key's __str__, a tag's __hash__) may have
@@ -33,8 +33,8 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
     PyObject *vobj = kobj ? PyDict_GetItemString(m, "value") : NULL;
     if (vobj == NULL || !PyUnicode_Check(tobj)) {
         PyErr_Clear();
-        cs__py_fail(err, 500, "MICROSERVICE_BAD_METRIC", "metric changed during the request");
-        return -2;
+        cs_seldon_fail(err, 500, CS_REASON_BAD_METRIC, "metric changed during the request");
+        return CS_EREQUEST;
     }
     char t[16]; /* COUNTER, GAUGE or TIMER (validated) */
     cs__py_text_of(tobj, t, sizeof(t));
@@ -76,11 +76,11 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
             if (!PyUnicode_Check(k) || !PyUnicode_Check(v)) {
                 /* the reference's str.join names the type it found */
                 err->status = 500;
-                err->reason = "MICROSERVICE_INTERNAL_ERROR";
+                err->reason = CS_REASON_INTERNAL;
                 snprintf(err->info, sizeof(err->info),
                          "sequence item 1: expected str instance, %s found",
                          _PyType_Name(Py_TYPE(PyUnicode_Check(v) ? k : v)));
-                rc = -2;
+                rc = CS_EREQUEST;
                 break;
             }
             keys[n] = PyUnicode_AsUTF8(k);
@@ -107,8 +107,8 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
 }
 
 /* Validates a metrics list (spec §4.1), records it with the call's `method` label, and appends
- * each metric to `collected` for the response. -2 with `err` for an invalid list, -1 with a
- * Python exception. */
+ * each metric to `collected` for the response. CS_EREQUEST with `err` for an invalid list, -1 with
+ * a Python exception. */
 static int record_metrics(cs_python_t *py, PyObject *list, const char *method_label,
                           PyObject *collected, cs_seldon_error_t *err) {
     bool valid = PyList_Check(list);
@@ -135,12 +135,12 @@ static int record_metrics(cs_python_t *py, PyObject *list, const char *method_la
             py->json_dumps ? PyObject_CallFunctionObjArgs(py->json_dumps, list, NULL) : NULL;
         char t[sizeof(err->info)];
         err->status = 500;
-        err->reason = "MICROSERVICE_BAD_METRIC";
+        err->reason = CS_REASON_BAD_METRIC;
         snprintf(err->info, sizeof(err->info), "Bad metric created during request: %s",
                  cs__py_text_of(text, t, sizeof(t)));
         Py_XDECREF(text);
         PyErr_Clear();
-        return -2;
+        return CS_EREQUEST;
     }
     int rc = 0;
     for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(list); i++) {

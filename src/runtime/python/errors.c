@@ -113,7 +113,7 @@ void cs__py_exception_respond(cs_python_t *py, cs_seldon_error_t *err) {
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
     err->status = 500;
-    err->reason = "MICROSERVICE_INTERNAL_ERROR";
+    err->reason = CS_REASON_INTERNAL;
     err->info[0] = '\0';
     int is_seldon = value && py->seldon_exc ? PyObject_IsInstance(value, py->seldon_exc) : 0;
     if (is_seldon < 0)
@@ -128,7 +128,7 @@ void cs__py_exception_respond(cs_python_t *py, cs_seldon_error_t *err) {
         if (reason && PyUnicode_Check(reason))
             cs__py_text_of(reason, reason_buf, sizeof(reason_buf));
         else
-            snprintf(reason_buf, sizeof(reason_buf), "MICROSERVICE_BAD_DATA");
+            snprintf(reason_buf, sizeof(reason_buf), CS_REASON_BAD_DATA);
         err->reason = reason_buf;
         cs__py_text_of(msg, err->info, sizeof(err->info));
         Py_XDECREF(code);
@@ -141,13 +141,6 @@ void cs__py_exception_respond(cs_python_t *py, cs_seldon_error_t *err) {
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);
-}
-
-int cs__py_fail(cs_seldon_error_t *err, int status, const char *reason, const char *info) {
-    err->status = status;
-    err->reason = reason;
-    snprintf(err->info, sizeof(err->info), "%s", info);
-    return -1;
 }
 
 /* The model's own Flask error handler for the pending exception (spec §2.9): true when it

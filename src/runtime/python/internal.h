@@ -10,7 +10,10 @@
  * GIL is released: cs__py_gil_release() aborts on one in debug and sanitizer builds (CS_DEBUG)
  * and logs and clears it otherwise. Decoration (tags, metrics, class names) is decorate.c.
  *
- * Functions here are called with the GIL held unless they say otherwise. */
+ * Functions here are called with the GIL held unless they say otherwise. Those that can fail
+ * return 0, -1 with a Python exception pending (CPython's own convention: most of what they
+ * return comes straight from CPython calls), or CS_EREQUEST with the request's error in `err`
+ * (a rule of the reference's was broken; no exception is pending then). */
 #ifndef CS_RUNTIME_PYTHON_INTERNAL_H
 #define CS_RUNTIME_PYTHON_INTERNAL_H
 
@@ -64,7 +67,7 @@ typedef struct {
 extern _Thread_local PyThreadState *cs__py_thread_ts;
 
 /* errors.c: the GIL's release, texts of objects and of the pending exception, and exceptions as
- * answers (cs__py_fail fills `err` and returns -1). */
+ * answers. */
 PyThreadState *cs__py_gil_release(void);
 const char *cs__py_text_of(PyObject *o, char *out, size_t n);
 long cs__py_long_or(PyObject *o, long dflt);
@@ -72,7 +75,6 @@ int cs__py_status_of(PyObject *o, long dflt);
 void cs__py_exception_text(char *out, size_t n);
 bool cs__py_pending_is(PyObject *cls);
 void cs__py_exception_respond(cs_python_t *py, cs_seldon_error_t *err);
-int cs__py_fail(cs_seldon_error_t *err, int status, const char *reason, const char *info);
 bool cs__py_error_handler_respond(cs_python_t *py, cs_response_t *resp);
 
 /* convert.c: JSON <-> Python (cs__py_no_memory raises MemoryError and returns -1), the call's
@@ -91,7 +93,7 @@ void cs__py_call_done(bool shared);
 int cs__py_data_result(PyObject *o, cs_arena_t *arena, cs_result_t *r, cs_seldon_error_t *err);
 
 /* decorate.c: tags(), metrics() and class_names into the result (0, -1 with a Python exception,
- * -2 with `err`). */
+ * CS_EREQUEST with `err`). */
 int cs__py_decorate(cs_python_t *py, PyObject *runtime_tags, PyObject *runtime_metrics,
                     cs_route_t route, cs_arena_t *arena, cs_result_t *r, cs_seldon_error_t *err);
 
