@@ -118,6 +118,7 @@ e2e: all
 	    $(PYTHON) -m pytest -q tests/e2e $(PYTEST_ARGS)
 
 test: deps
+	scripts/check-layers
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) e2e

@@ -6,7 +6,7 @@
 #include "config/config.h"
 #include "base/buf.h"
 #include "event/socket.h"
-#include "http/router.h"
+#include "protocol/routes.h"
 #include "master/arbiter.h"
 #include "metrics/labels.h"
 #include "metrics/registry.h"

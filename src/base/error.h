@@ -25,7 +25,8 @@
     X(CS_ECONFIG, -5003, "invalid configuration value")                                            \
     X(CS_EUNKNOWN_ARG, -5004, "unrecognised arguments")                                            \
     X(CS_EAMBIGUOUS, -5005, "ambiguous option")                                                    \
-    X(CS_ERESOLVE, -5006, "cannot resolve address")
+    X(CS_ERESOLVE, -5006, "cannot resolve address")                                                \
+    X(CS_EREQUEST, -5007, "request rejected")
 
 enum {
 #define CS__ERROR(name, value, text) name = (value),

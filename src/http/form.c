@@ -2,6 +2,7 @@
  * is kept literally; multipart parts located by their boundary lines, with the field name and
  * filename taken from Content-Disposition. */
 #include "http/form.h"
+#include "base/error.h"
 
 #include "base/hex.h"
 
@@ -95,14 +96,14 @@ int cs_form_multipart(const char *ct, size_t ct_len, const char *body, size_t le
     size_t bl;
     *count = 0;
     if (!header_param(ct, ct_len, "boundary", &b, &bl) || bl == 0 || bl > 200)
-        return -1;
+        return CS_EPARSE;
     char delim[210];
     delim[0] = '-', delim[1] = '-';
     memcpy(delim + 2, b, bl);
     size_t dl = bl + 2;
     const char *p = find(body, len, delim, dl);
     if (p == NULL)
-        return -1;
+        return CS_EPARSE;
     const char *end = body + len;
     for (;;) {
         p += dl;
@@ -111,7 +112,7 @@ int cs_form_multipart(const char *ct, size_t ct_len, const char *body, size_t le
         /* rest of the delimiter line */
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         if (nl == NULL)
-            return -1;
+            return CS_EPARSE;
         p = nl + 1;
         /* part headers up to an empty line */
         const char *name = NULL, *filename = NULL;
@@ -120,7 +121,7 @@ int cs_form_multipart(const char *ct, size_t ct_len, const char *body, size_t le
         for (;;) {
             nl = memchr(p, '\n', (size_t)(end - p));
             if (nl == NULL)
-                return -1;
+                return CS_EPARSE;
             size_t ll = (size_t)(nl - p);
             if (ll > 0 && p[ll - 1] == '\r')
                 ll--;
@@ -144,7 +145,7 @@ int cs_form_multipart(const char *ct, size_t ct_len, const char *body, size_t le
             next = find(p, (size_t)(end - p), crlf_delim + 1, dl + 1); /* bare LF */
             skip = 1;
             if (next == NULL)
-                return -1;
+                return CS_EPARSE;
         }
         if (name != NULL) {
             if (*count == max)

@@ -21,7 +21,7 @@ typedef struct {
 } cs_form_part_t;
 
 /* Splits a multipart body. `content_type` is the request's Content-Type value (its boundary
- * parameter is used). Fills up to `max` parts and sets *count; returns 0, -1 for a malformed
+ * parameter is used). Fills up to `max` parts and sets *count; returns 0, CS_EPARSE for a malformed
  * body or missing boundary, -E2BIG when there are more than `max` parts. Slices borrow `body`. */
 int cs_form_multipart(const char *content_type, size_t ct_len, const char *body, size_t len,
                       cs_form_part_t *parts, size_t max, size_t *count);

@@ -32,7 +32,6 @@ static int reject(cs_http1_t *p, int status, const char *fmt, ...) {
     vsnprintf(p->error_info, sizeof(p->error_info), fmt, ap);
     va_end(ap);
     p->error_status = status;
-    p->error_reason = "MICROSERVICE_BAD_DATA";
     return -1;
 }
 
@@ -463,7 +462,6 @@ cs_http1_result_t cs_http1_feed(cs_http1_t *p, const char *data, size_t len, siz
     }
     if (!p->error_status) {
         p->error_status = 400;
-        p->error_reason = "MICROSERVICE_BAD_DATA";
         snprintf(p->error_info, sizeof(p->error_info), "Bad Request: %s",
                  llhttp_get_error_reason(&p->parser) ? llhttp_get_error_reason(&p->parser)
                                                      : llhttp_errno_name(err));

@@ -44,7 +44,6 @@ typedef struct {
     bool in_field;        /* inside a field name (a new field starts otherwise) */
     bool started, headers_done, complete, expect_continue;
     int error_status;
-    const char *error_reason; /* Seldon reason for the error body */
     char error_info[160];
     cs_request_t req; /* valid after CS_HTTP1_REQUEST until cs_http1_next() */
 } cs_http1_t;

@@ -1,5 +1,4 @@
-/* Request helpers and the Seldon error body (spec §3.11): keys sorted as Flask prints them,
- * code always -1, status the integer 1, a trailing newline. */
+/* Request helpers: header lookup, and the life of a response under construction. */
 #include "http/request.h"
 
 #include <string.h>
@@ -25,21 +24,4 @@ void cs_response_init(cs_response_t *resp) {
 
 void cs_response_close(cs_response_t *resp) {
     cs_buf_free(&resp->body);
-}
-
-int cs_response_error(cs_response_t *resp, int status, const char *reason, const char *info) {
-    resp->status = status;
-    resp->content_type = "application/json";
-    resp->allow = NULL;
-    cs_buf_reset(&resp->body);
-    int rc = cs_buf_append(&resp->body, "{\"status\":{\"code\":-1,\"info\":", 28);
-    if (!rc)
-        rc = cs_buf_append_json_string(&resp->body, info, strlen(info));
-    if (!rc)
-        rc = cs_buf_append(&resp->body, ",\"reason\":", 10);
-    if (!rc)
-        rc = cs_buf_append_json_string(&resp->body, reason, strlen(reason));
-    if (!rc)
-        rc = cs_buf_append(&resp->body, ",\"status\":1}}\n", 14);
-    return rc;
 }

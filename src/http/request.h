@@ -47,11 +47,6 @@ typedef struct {
 /* Case-insensitive header lookup; returns the value (not NUL-terminated) or NULL. */
 const char *cs_request_header(const cs_request_t *req, const char *name, uint32_t *len);
 
-/* Makes `resp` the Seldon error body {"status":{"code":-1,"info":...,"reason":...,"status":1}}
- * with a trailing newline, as Flask's jsonify prints it. The one place an error becomes a
- * response. Returns 0 or -ENOMEM. */
-int cs_response_error(cs_response_t *resp, int status, const char *reason, const char *info);
-
 void cs_response_init(cs_response_t *resp);
 void cs_response_close(cs_response_t *resp);
 

@@ -19,12 +19,6 @@
 static const cs_json_options_t python_json = {
     .max_depth = 512, .allow_nan = true, .numeric_arrays = true};
 
-static void set_error(cs_seldon_error_t *err, int status, const char *reason, const char *info) {
-    err->status = status;
-    err->reason = reason;
-    snprintf(err->info, sizeof(err->info), "%s", info);
-}
-
 static const char too_large[] =
     "413 Request Entity Too Large: The data value transmitted exceeds the capacity limit.";
 
@@ -35,16 +29,16 @@ static int parse_field(const char *s, size_t n, cs_arena_t *arena, cs_json_t *ou
      * in the arena with the tree */
     char *text = cs_arena_alloc(arena, n + 1);
     if (text == NULL) {
-        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory");
-        return -1;
+        cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
+        return CS_EREQUEST;
     }
     memcpy(text, s, n);
     text[n] = '\0';
     cs_json_error_t jerr;
     if (cs_json_parse(text, n, &python_json, arena, out, &jerr) == 0)
         return 0;
-    set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", jerr.message);
-    return -1;
+    cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s", jerr.message);
+    return CS_EREQUEST;
 }
 
 static bool media_type_is(const char *ct, uint32_t len, const char *type, size_t tl) {
@@ -68,13 +62,13 @@ static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_l
     cs_form_part_t *parts = cs_arena_alloc(arena, MAX_FORM_PARTS * sizeof(cs_form_part_t));
     size_t count = 0;
     if (parts == NULL) {
-        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory");
-        return -1;
+        cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
+        return CS_EREQUEST;
     }
     int rc = cs_form_multipart(ct, ct_len, req->body, req->body_len, parts, MAX_FORM_PARTS, &count);
     if (rc == -E2BIG) {
-        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", too_large);
-        return -1;
+        cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s", too_large);
+        return CS_EREQUEST;
     }
     if (rc < 0)
         count = 0; /* Werkzeug yields an empty form for a body it cannot split */
@@ -94,14 +88,14 @@ static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_l
         bool is_bin = p->name_len == 7 && memcmp(p->name, "binData", 7) == 0;
         bool is_str = p->name_len == 7 && memcmp(p->name, "strData", 7) == 0;
         if (!p->is_file && p->len > MAX_FORM_FIELD) {
-            set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", too_large);
-            return -1;
+            cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s", too_large);
+            return CS_EREQUEST;
         }
         if (p->is_file && is_bin) {
             /* the reference base64-encodes file bytes under binData; decoding restores them */
             cs_buf_t b64 = {0};
             if (cs_base64_encode(&b64, p->data, p->len) < 0)
-                return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
+                return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
             m->value =
                 (cs_json_t){.type = CS_JSON_STRING,
                             .len = (uint32_t)b64.len,
@@ -112,7 +106,7 @@ static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_l
                                    .len = (uint32_t)p->len,
                                    .u.s = cs_arena_strndup(arena, p->data, p->len)};
         } else if (parse_field(p->data, p->len, arena, &m->value, err) < 0) {
-            return -1;
+            return CS_EREQUEST;
         }
         n++;
     }
@@ -133,8 +127,8 @@ int cs_seldon_extract(const cs_request_t *req, cs_arena_t *arena, cs_json_t *out
         found = cs_form_urlencoded_get(req->body, req->body_len, "json", &field);
     if (found > 0 && field.len > MAX_FORM_FIELD) {
         cs_buf_free(&field);
-        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", too_large);
-        return -1;
+        cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s", too_large);
+        return CS_EREQUEST;
     }
     if (found <= 0 || field.len == 0) {
         cs_buf_reset(&field);
@@ -148,17 +142,17 @@ int cs_seldon_extract(const cs_request_t *req, cs_arena_t *arena, cs_json_t *out
     cs_buf_free(&field);
 
     if (ct == NULL || !is_json_type(ct, ct_len)) {
-        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR",
-                  "415 Unsupported Media Type: Did not attempt to load JSON data because the "
-                  "request Content-Type was not 'application/json'.");
-        return -1;
+        cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
+                       "415 Unsupported Media Type: Did not attempt to load JSON data because the "
+                       "request Content-Type was not 'application/json'.");
+        return CS_EREQUEST;
     }
     cs_json_error_t jerr;
     if (req->body_len == 0 ||
         cs_json_parse(req->body, req->body_len, &python_json, arena, out, &jerr) < 0 ||
         out->type == CS_JSON_NULL) {
-        set_error(err, 400, "MICROSERVICE_BAD_DATA", "Can't find JSON in data");
-        return -1;
+        cs_seldon_fail(err, 400, CS_REASON_BAD_DATA, "Can't find JSON in data");
+        return CS_EREQUEST;
     }
     return 0;
 }
@@ -203,28 +197,30 @@ void cs_seldon_bytes_invalid(const char *body, size_t len, cs_seldon_error_t *er
     char repr[CS_SELDON_REPR_MAX + 1];
     bytes_repr(repr, sizeof(repr), len ? body : "", len);
     err->status = 400;
-    err->reason = "MICROSERVICE_BAD_DATA";
+    err->reason = CS_REASON_BAD_DATA;
     snprintf(err->info, sizeof(err->info), "%s%s", prefix, repr);
 }
 
 int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs_seldon_env_t *env,
-                             cs_arena_t *arena, cs_seldon_request_t *out, cs_seldon_error_t *err) {
+                             cs_arena_t *arena, cs_input_t *out, cs_seldon_error_t *err) {
     memset(out, 0, sizeof(*out));
+    out->body = req->body;
+    out->body_len = req->body_len;
     if (route == CS_ROUTE_HEALTH_STATUS || (route == CS_ROUTE_PREDICT && env->passthrough))
         return 0;
     cs_json_t *doc = cs_arena_alloc(arena, sizeof(*doc));
     if (doc == NULL) {
-        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory");
-        return -1;
+        cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
+        return CS_EREQUEST;
     }
     if (cs_seldon_extract(req, arena, doc, err) < 0)
-        return -1;
+        return CS_EREQUEST;
     out->doc = doc;
     if (route == CS_ROUTE_FEEDBACK) {
-        out->msgs = cs_arena_alloc(arena, 2 * sizeof(cs_seldon_msg_t));
+        out->msgs = cs_arena_alloc(arena, 2 * sizeof(cs_message_t));
         out->count = 2;
         if (out->msgs == NULL)
-            return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
         return cs_seldon_feedback_decode(doc, arena, env->unit_id, out->msgs, &out->reward,
                                          &out->routing, &out->has_routing, err);
     }
@@ -232,19 +228,19 @@ int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs
         const cs_json_t *items;
         size_t n;
         if (cs_seldon_message_list(doc, &items, &n, arena, err) < 0)
-            return -1;
-        out->msgs = cs_arena_alloc(arena, (n ? n : 1) * sizeof(cs_seldon_msg_t));
+            return CS_EREQUEST;
+        out->msgs = cs_arena_alloc(arena, (n ? n : 1) * sizeof(cs_message_t));
         if (out->msgs == NULL)
-            return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
         for (size_t i = 0; i < n; i++)
             if (cs_seldon_decode(&items[i], arena, &out->msgs[i], err) < 0)
-                return -1;
+                return CS_EREQUEST;
         out->count = (uint32_t)n;
         return 0;
     }
-    out->msgs = cs_arena_alloc(arena, sizeof(cs_seldon_msg_t));
+    out->msgs = cs_arena_alloc(arena, sizeof(cs_message_t));
     if (out->msgs == NULL)
-        return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
     out->count = 1;
     return cs_seldon_decode(doc, arena, out->msgs, err);
 }

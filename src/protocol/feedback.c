@@ -11,18 +11,18 @@
 
 static int invalid_json(cs_seldon_error_t *err, const char *fmt, const char *a) {
     err->status = 400;
-    err->reason = "MICROSERVICE_BAD_DATA";
+    err->reason = CS_REASON_BAD_DATA;
     snprintf(err->info, sizeof(err->info), fmt, a);
-    return -1;
+    return CS_EREQUEST;
 }
 
 /* Numbers arrive as doubles through protobuf: an int64 array becomes float64. */
-static int to_float(cs_seldon_msg_t *m, cs_arena_t *arena) {
+static int to_float(cs_message_t *m, cs_arena_t *arena) {
     if (!m->numeric || m->array.dtype != CS_DTYPE_INT64)
         return 0;
     double *d = cs_arena_alloc(arena, (m->array.count ? m->array.count : 1) * sizeof(double));
     if (d == NULL)
-        return -1;
+        return CS_ENOMEM;
     for (size_t i = 0; i < m->array.count; i++)
         d[i] = (double)((const int64_t *)m->array.data)[i];
     m->array.data = d;
@@ -32,7 +32,7 @@ static int to_float(cs_seldon_msg_t *m, cs_arena_t *arena) {
 
 /* A sub-message of the feedback: absent, or any SeldonMessage (one without a payload is an
  * empty message, not an error, for protobuf). */
-static int decode_part(const cs_json_t *fb, const char *name, cs_arena_t *arena, cs_seldon_msg_t *m,
+static int decode_part(const cs_json_t *fb, const char *name, cs_arena_t *arena, cs_message_t *m,
                        cs_seldon_error_t *err) {
     memset(m, 0, sizeof(*m));
     const cs_json_t *v = cs_json_get(fb, name);
@@ -51,12 +51,12 @@ static int decode_part(const cs_json_t *fb, const char *name, cs_arena_t *arena,
         return 0;
     }
     if (cs_seldon_decode(v, arena, m, err) < 0)
-        return -1;
+        return CS_EREQUEST;
     return to_float(m, arena) < 0 ? -1 : 0;
 }
 
 int cs_seldon_feedback_decode(const cs_json_t *v, cs_arena_t *arena, const char *unit_id,
-                              cs_seldon_msg_t msgs[2], double *reward, int64_t *routing,
+                              cs_message_t msgs[2], double *reward, int64_t *routing,
                               int *has_routing, cs_seldon_error_t *err) {
     *reward = 0;
     *has_routing = 0;
@@ -103,7 +103,7 @@ int cs_seldon_feedback_decode(const cs_json_t *v, cs_arena_t *arena, const char 
     *reward = (double)(float)*reward;
     if (decode_part(v, "request", arena, &msgs[0], err) < 0 ||
         decode_part(v, "truth", arena, &msgs[1], err) < 0)
-        return -1;
+        return CS_EREQUEST;
     const cs_json_t *resp = cs_json_get(v, "response");
     if (resp && resp->type != CS_JSON_NULL && resp->type != CS_JSON_OBJECT)
         return invalid_json(err, "Invalid JSON: Expected a message object at %s.",

@@ -2,6 +2,7 @@
  * MODEL_METADATA environment document, completed with defaults from PREDICTIVE_UNIT_IMAGE and
  * validated against the reference's schema. Computed once at start-up. */
 #include "protocol/seldon.h"
+#include "base/error.h"
 
 #include "base/log.h"
 #include "protocol/yaml.h"
@@ -132,7 +133,7 @@ int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, c
     uint32_t cap = (model_meta ? model_meta->len : 0) + (env_meta ? env_meta->len : 0) + 6;
     cs_json_member_t *m = cs_arena_alloc(arena, cap * sizeof(*m));
     if (m == NULL)
-        return -1;
+        return CS_ECONFIG;
     uint32_t n = 0;
     /* defaults first; the model's keys, then the environment's, come later and win */
     const char *colon = image ? strrchr(image, ':') : NULL;
@@ -141,11 +142,11 @@ int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, c
     const char *version = colon ? colon + 1 : image ? image : "";
     cs_json_t *ver = cs_arena_alloc(arena, sizeof(cs_json_t));
     if (ver == NULL)
-        return -1;
+        return CS_ECONFIG;
     *ver = (cs_json_t){.type = CS_JSON_STRING, .len = (uint32_t)strlen(version), .u.s = version};
     char *nm = cs_arena_alloc(arena, name_len + 1);
     if (nm == NULL)
-        return -1;
+        return CS_ECONFIG;
     memcpy(nm, name, name_len);
     nm[name_len] = '\0';
     m[n++] = (cs_json_member_t){
@@ -171,9 +172,9 @@ int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, c
     }
     cs_json_t doc = {.type = CS_JSON_OBJECT, .len = k, .u.members = m};
     if (!valid(&doc))
-        return -1;
+        return CS_ECONFIG;
     if (cs_json_write(out, &doc) < 0 || cs_buf_append(out, "\n", 1) < 0)
-        return -1;
+        return CS_ECONFIG;
     return 0;
 }
 
@@ -188,7 +189,7 @@ int cs_seldon_metadata_build(const cs_json_t *model_meta, const char *env_text, 
             cs_log_error("MODEL_METADATA is not valid YAML (%s); ignored", yerr);
         } else if (env_doc.type != CS_JSON_OBJECT) {
             snprintf(err, errlen, "MODEL_METADATA must be a mapping");
-            return -1;
+            return CS_ECONFIG;
         } else {
             from_env = &env_doc;
         }

@@ -1,6 +1,7 @@
 /* Parameter conversion with Python's rules: int() for INT (whitespace, sign, underscores),
  * float() for FLOAT/DOUBLE (also "nan", "inf", "1e3"), distutils strtobool for BOOL. */
 #include "protocol/parameters.h"
+#include "base/error.h"
 
 #include "base/parse.h"
 #include "json/json.h"
@@ -30,15 +31,15 @@ static int py_float(const char *s, double *out) {
         d = NAN, end = (char *)p + 3;
     } else {
         if (!isdigit((unsigned char)*p) && !(*p == '.' && isdigit((unsigned char)p[1])))
-            return -1;
+            return CS_EPARSE;
         d = strtod(p, &end);
         if (end == p)
-            return -1;
+            return CS_EPARSE;
     }
     while (isspace((unsigned char)*end))
         end++;
     if (*end)
-        return -1;
+        return CS_EPARSE;
     *out = neg ? -d : d;
     return 0;
 }
@@ -52,7 +53,7 @@ static int strtobool(const char *s, bool *out) {
         if (strcasecmp(s, no[i]) == 0)
             return *out = false, 0;
     }
-    return -1;
+    return CS_EPARSE;
 }
 
 /* The value as Python's str() would give it to the converters. */
@@ -77,17 +78,17 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
     static const cs_json_options_t opt = {.max_depth = 64, .allow_nan = true};
     if (cs_json_parse(json, strlen(json), &opt, arena, &doc, &jerr) < 0) {
         snprintf(err, errlen, "json.decoder.JSONDecodeError: %s", jerr.message);
-        return -1;
+        return CS_ECONFIG;
     }
     if (doc.type != CS_JSON_ARRAY && !(doc.type == CS_JSON_NUMARRAY && doc.u.num->count == 0)) {
         snprintf(err, errlen, "model parameters must be a JSON list of {name, value, type}");
-        return -1;
+        return CS_ECONFIG;
     }
     uint32_t n = doc.type == CS_JSON_ARRAY ? doc.len : 0;
     cs_param_t *ps = cs_arena_alloc(arena, (n ? n : 1) * sizeof(*ps));
     if (ps == NULL) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return CS_ECONFIG;
     }
     int count = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -100,13 +101,13 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
                      "model parameter %u must be an object with string name and type "
                      "and a value",
                      i);
-            return -1;
+            return CS_ECONFIG;
         }
         cs_param_t p = {.name = name->u.s, .s = value_text(value, arena)};
         const char *t = type->u.s;
         if (p.s == NULL) {
             snprintf(err, errlen, "out of memory");
-            return -1;
+            return CS_ECONFIG;
         }
         if (strcmp(t, "INT") == 0) {
             long v;
@@ -121,7 +122,7 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
                 snprintf(err, errlen,
                          "Bad model parameter: %s with value %s can't be parsed as a %s", p.name,
                          p.s, t);
-                return -1;
+                return CS_ECONFIG;
             }
         } else if (strcmp(t, "FLOAT") == 0 || strcmp(t, "DOUBLE") == 0) {
             p.type = CS_PARAM_FLOAT;
@@ -133,7 +134,7 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
                 snprintf(err, errlen,
                          "Bad model parameter: %s with value %s can't be parsed as a %s", p.name,
                          p.s, t);
-                return -1;
+                return CS_ECONFIG;
             }
         } else if (strcmp(t, "STRING") == 0) {
             p.type = CS_PARAM_STRING;
@@ -141,12 +142,12 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
             p.type = CS_PARAM_BOOL;
             if (value->type != CS_JSON_STRING || strtobool(p.s, &p.b) < 0) {
                 snprintf(err, errlen, "ValueError: invalid truth value '%s'", p.s);
-                return -1;
+                return CS_ECONFIG;
             }
         } else {
             snprintf(err, errlen,
                      "Bad model parameter type: %s valid are INT, FLOAT, DOUBLE, STRING, BOOL", t);
-            return -1;
+            return CS_ECONFIG;
         }
         int j;
         for (j = 0; j < count && strcmp(ps[j].name, p.name) != 0; j++)

@@ -21,7 +21,7 @@ typedef struct {
 } cs_param_t;
 
 /* Parses `json`; later entries with the same name replace earlier ones. Returns the number of
- * parameters (stored in *out, arena memory), or -1 with the reference's message in `err`
+ * parameters (stored in *out, arena memory), or CS_ECONFIG with the reference's message in `err`
  * ("Bad model parameter: foo with value abc can't be parsed as a FLOAT", "Bad model parameter
  * type: FOO valid are INT, FLOAT, DOUBLE, STRING, BOOL", "invalid truth value 'x'"). */
 int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, char *err,

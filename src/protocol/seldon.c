@@ -13,6 +13,8 @@
  * reference records and may remove (§2.4). */
 #include "protocol/seldon.h"
 
+#include "protocol/rest.h"
+
 #include "base/base64.h"
 #include "json/number.h"
 #include "metrics/labels.h"
@@ -24,20 +26,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(cs_seldon_error_t *err, int status, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(cs_seldon_error_t *err, int status, const char *reason, const char *fmt, ...) {
+int cs_seldon_fail(cs_seldon_error_t *err, int status, const char *reason, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->info, sizeof(err->info), fmt, ap);
     va_end(ap);
     err->status = status;
     err->reason = reason;
-    return -1;
+    return CS_EREQUEST;
 }
-
-#define BAD_DATA "MICROSERVICE_BAD_DATA"
-#define INTERNAL "MICROSERVICE_INTERNAL_ERROR"
 
 const char *cs_seldon_metric_method(cs_route_t route) {
     switch (route) {
@@ -59,7 +56,7 @@ const char *cs_seldon_metric_method(cs_route_t route) {
 }
 
 void cs_seldon_error_respond(const cs_seldon_error_t *err, cs_response_t *resp) {
-    cs_response_error(resp, err->status, err->reason, err->info);
+    cs_seldon_error_body(resp, err->status, err->reason, err->info);
 }
 
 static const char *py_type(const cs_json_t *v) {
@@ -90,9 +87,10 @@ static const char *py_type(const cs_json_t *v) {
 static int invalid_request(cs_seldon_error_t *err, const cs_json_t *v) {
     cs_buf_t b = {0};
     cs_json_write_repr(&b, v, 400);
-    fail(err, 400, BAD_DATA, "Invalid request data type: %.*s", (int)b.len, b.data ? b.data : "");
+    cs_seldon_fail(err, 400, CS_REASON_BAD_DATA, "Invalid request data type: %.*s", (int)b.len,
+                   b.data ? b.data : "");
     cs_buf_free(&b);
-    return -1;
+    return CS_EREQUEST;
 }
 
 /* Tuple text of a shape: (2,) or (2,3) with `sep` ","; numpy writes "(2,3)" in reshape errors
@@ -119,11 +117,13 @@ int cs_seldon_shape_count(const char *what, const int64_t *shape, uint32_t ndim,
         char st[256];
         shape_text(st, sizeof(st), shape, ndim, ",");
         if (overflow)
-            return fail(err, 400, BAD_DATA, "%s shape %s is too large", what, st);
-        return fail(err, 400, BAD_DATA,
-                    "%s shape %s is too large for an array without elements: its non-zero "
-                    "dimensions may multiply to at most %d",
-                    what, st, CS_SELDON_FILL_MAX);
+            return cs_seldon_fail(err, 400, CS_REASON_BAD_DATA, "%s shape %s is too large", what,
+                                  st);
+        return cs_seldon_fail(
+            err, 400, CS_REASON_BAD_DATA,
+            "%s shape %s is too large for an array without elements: its non-zero "
+            "dimensions may multiply to at most %d",
+            what, st, CS_SELDON_FILL_MAX);
     }
     *count = empty ? 0 : nonzero;
     return 0;
@@ -185,11 +185,12 @@ static int list_shape(const cs_json_t *v, int64_t *shape, uint32_t *ndim, cs_sel
     if (bad >= 0) {
         char st[256];
         shape_text(st, sizeof(st), shape, (uint32_t)bad, ", ");
-        return fail(err, 500, INTERNAL,
-                    "setting an array element with a sequence. The requested array has an "
-                    "inhomogeneous shape after %d dimensions. The detected shape was %s + "
-                    "inhomogeneous part.",
-                    bad, st);
+        return cs_seldon_fail(
+            err, 500, CS_REASON_INTERNAL,
+            "setting an array element with a sequence. The requested array has an "
+            "inhomogeneous shape after %d dimensions. The detected shape was %s + "
+            "inhomogeneous part.",
+            bad, st);
     }
     *ndim = n;
     return 0;
@@ -197,7 +198,7 @@ static int list_shape(const cs_json_t *v, int64_t *shape, uint32_t *ndim, cs_sel
 
 /* ---- decoding ----------------------------------------------------------------------------- */
 
-static void set_numarray(cs_seldon_array_t *a, const cs_numarray_t *na) {
+static void set_numarray(cs_array_t *a, const cs_numarray_t *na) {
     a->dtype = na->dtype;
     a->ndim = na->ndim;
     memcpy(a->shape, na->shape, na->ndim * sizeof(int64_t));
@@ -205,7 +206,7 @@ static void set_numarray(cs_seldon_array_t *a, const cs_numarray_t *na) {
     a->count = na->count;
 }
 
-static int decode_ndarray(cs_seldon_msg_t *m, const cs_json_t *nd, cs_arena_t *arena,
+static int decode_ndarray(cs_message_t *m, const cs_json_t *nd, cs_arena_t *arena,
                           cs_seldon_error_t *err) {
     m->kind = CS_MSG_NDARRAY;
     m->payload = nd;
@@ -218,17 +219,17 @@ static int decode_ndarray(cs_seldon_msg_t *m, const cs_json_t *nd, cs_arena_t *a
         /* "ndarray": 5 is a 0-d array */
         int64_t *slot = cs_arena_alloc(arena, sizeof(int64_t));
         if (slot == NULL)
-            return fail(err, 500, INTERNAL, "out of memory");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
         if (nd->type == CS_JSON_INT)
             *slot = nd->u.i;
         else
             memcpy(slot, &nd->u.d, sizeof(double));
         m->numeric = true;
-        m->array = (cs_seldon_array_t){.dtype = nd->type == CS_JSON_INT ? CS_DTYPE_INT64
-                                                                        : CS_DTYPE_FLOAT64,
-                                       .ndim = 0,
-                                       .data = slot,
-                                       .count = 1};
+        m->array =
+            (cs_array_t){.dtype = nd->type == CS_JSON_INT ? CS_DTYPE_INT64 : CS_DTYPE_FLOAT64,
+                         .ndim = 0,
+                         .data = slot,
+                         .count = 1};
         return 0;
     }
     if (nd->type == CS_JSON_ARRAY) {
@@ -239,23 +240,25 @@ static int decode_ndarray(cs_seldon_msg_t *m, const cs_json_t *nd, cs_arena_t *a
     return 0; /* a string, bool or null: a 0-d non-numeric array */
 }
 
-static int decode_tensor(cs_seldon_msg_t *m, const cs_json_t *t, cs_seldon_error_t *err) {
+static int decode_tensor(cs_message_t *m, const cs_json_t *t, cs_seldon_error_t *err) {
     m->kind = CS_MSG_TENSOR;
     if (t->type != CS_JSON_OBJECT) {
         if (t->type == CS_JSON_NULL || t->type == CS_JSON_INT || t->type == CS_JSON_FLOAT ||
             t->type == CS_JSON_TRUE || t->type == CS_JSON_FALSE)
-            return fail(err, 500, INTERNAL, "'%s' object is not subscriptable", py_type(t));
-        return fail(err, 500, INTERNAL, "%s indices must be integers or slices, not str",
-                    py_type(t));
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "'%s' object is not subscriptable",
+                                  py_type(t));
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                              "%s indices must be integers or slices, not str", py_type(t));
     }
     const cs_json_t *shape = cs_json_get(t, "shape"), *values = cs_json_get(t, "values");
     if (shape == NULL)
-        return fail(err, 500, INTERNAL, "'shape'");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "'shape'");
     if (values == NULL)
-        return fail(err, 500, INTERNAL, "'values'");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "'values'");
     m->payload = values;
     if (values->type != CS_JSON_NUMARRAY)
-        return fail(err, 500, INTERNAL, "tensor values must be a list of numbers");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                              "tensor values must be a list of numbers");
     const cs_numarray_t *na = values->u.num;
     int64_t dims[CS_JSON_MAX_DIMS];
     uint32_t ndim = 0;
@@ -264,7 +267,8 @@ static int decode_tensor(cs_seldon_msg_t *m, const cs_json_t *t, cs_seldon_error
         ndim = (uint32_t)shape->u.num->count;
         memcpy(dims, shape->u.num->data, ndim * sizeof(int64_t));
     } else if (!(shape->type == CS_JSON_NUMARRAY && shape->u.num->count == 0)) {
-        return fail(err, 500, INTERNAL, "tensor shape must be a list of integers");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                              "tensor shape must be a list of integers");
     }
     int64_t known = 1;
     int infer = -1;
@@ -273,7 +277,7 @@ static int decode_tensor(cs_seldon_msg_t *m, const cs_json_t *t, cs_seldon_error
         if (dims[i] == -1 && infer < 0)
             infer = (int)i;
         else if (dims[i] < 0)
-            return fail(err, 500, INTERNAL, "negative dimensions not allowed");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "negative dimensions not allowed");
         else if (__builtin_mul_overflow(known, dims[i], &known))
             overflow = true;
     }
@@ -283,12 +287,13 @@ static int decode_tensor(cs_seldon_msg_t *m, const cs_json_t *t, cs_seldon_error
     else if (overflow || infer >= 0 || known != size) {
         char st[256];
         shape_text(st, sizeof(st), dims, ndim, ",");
-        return fail(err, 500, INTERNAL, "cannot reshape array of size %lld into shape %s",
-                    (long long)size, st);
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                              "cannot reshape array of size %lld into shape %s", (long long)size,
+                              st);
     }
     size_t count; /* the values match the shape: only an empty shape is left to bound */
     if (cs_seldon_shape_count("tensor", dims, ndim, &count, err) < 0)
-        return -1;
+        return CS_EREQUEST;
     m->numeric = true;
     m->array.dtype = na->dtype;
     m->array.ndim = ndim;
@@ -298,7 +303,7 @@ static int decode_tensor(cs_seldon_msg_t *m, const cs_json_t *t, cs_seldon_error
     return 0;
 }
 
-int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_seldon_msg_t *m,
+int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_message_t *m,
                      cs_seldon_error_t *err) {
     memset(m, 0, sizeof(*m));
     m->msg = v;
@@ -306,13 +311,15 @@ int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_seldon_msg_t *m,
         return invalid_request(err, v);
     const cs_json_t *meta = cs_json_get(v, "meta");
     if (meta && meta->type != CS_JSON_OBJECT)
-        return fail(err, 500, INTERNAL, "'%s' object has no attribute 'get'", py_type(meta));
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "'%s' object has no attribute 'get'",
+                              py_type(meta));
     m->meta = meta;
     const cs_json_t *data = cs_json_get(v, "data"), *p;
     if (data) {
         if (data->type != CS_JSON_OBJECT && data->type != CS_JSON_ARRAY &&
             data->type != CS_JSON_NUMARRAY && data->type != CS_JSON_STRING)
-            return fail(err, 500, INTERNAL, "argument of type '%s' is not iterable", py_type(data));
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                                  "argument of type '%s' is not iterable", py_type(data));
         const cs_json_t *names = cs_json_get(data, "names");
         m->names = names;
         if ((p = cs_json_get(data, "tensor")))
@@ -324,13 +331,13 @@ int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_seldon_msg_t *m,
             m->kind = CS_MSG_TFTENSOR;
             m->payload = p;
             if (cs_seldon_tftensor_decode(p, arena, &m->array, err) < 0)
-                return -1;
+                return CS_EREQUEST;
             m->numeric = true;
             return 0;
         }
         m->kind = CS_MSG_DATA_EMPTY;
         m->numeric = true;
-        m->array = (cs_seldon_array_t){.dtype = CS_DTYPE_FLOAT64, .ndim = 1, .shape = {0}};
+        m->array = (cs_array_t){.dtype = CS_DTYPE_FLOAT64, .ndim = 1, .shape = {0}};
         return 0;
     }
     if ((p = cs_json_get(v, "jsonData"))) {
@@ -351,14 +358,14 @@ int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_seldon_msg_t *m,
         m->kind = CS_MSG_BINDATA;
         m->payload = p;
         if (p->type != CS_JSON_STRING)
-            return fail(err, 500, INTERNAL,
-                        "argument should be a bytes-like object or ASCII string, not '%s'",
-                        py_type(p));
+            return cs_seldon_fail(
+                err, 500, CS_REASON_INTERNAL,
+                "argument should be a bytes-like object or ASCII string, not '%s'", py_type(p));
         unsigned char *out = cs_arena_alloc(arena, p->len * 3 / 4 + 3);
         if (out == NULL)
-            return fail(err, 500, INTERNAL, "out of memory");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
         if (cs_base64_decode(p->u.s, p->len, out, &m->bytes_len, err->info, sizeof(err->info)) < 0)
-            return err->status = 500, err->reason = INTERNAL, -1;
+            return err->status = 500, err->reason = CS_REASON_INTERNAL, CS_EREQUEST;
         m->bytes = (const char *)out;
         return 0;
     }
@@ -374,7 +381,8 @@ int cs_seldon_message_list(const cs_json_t *v, const cs_json_t **items, size_t *
             return invalid_request(err, v);
     } else if (v->type == CS_JSON_INT || v->type == CS_JSON_FLOAT || v->type == CS_JSON_TRUE ||
                v->type == CS_JSON_FALSE || v->type == CS_JSON_NULL) {
-        return fail(err, 500, INTERNAL, "argument of type '%s' is not iterable", py_type(v));
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "argument of type '%s' is not iterable",
+                              py_type(v));
     } else if (!is_list(v)) {
         return invalid_request(err, v);
     }
@@ -387,7 +395,7 @@ int cs_seldon_message_list(const cs_json_t *v, const cs_json_t **items, size_t *
         }
         cs_json_t *first = cs_arena_alloc(arena, sizeof(cs_json_t));
         if (first == NULL)
-            return fail(err, 500, INTERNAL, "out of memory");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
         const cs_numarray_t *na = list->u.num;
         if (na->ndim > 1) {
             *first = (cs_json_t){.type = CS_JSON_ARRAY, .len = 0};
@@ -424,7 +432,7 @@ static int ob_add(obj_builder_t *b, const char *key, const cs_json_t *v) {
         uint32_t cap = b->cap * 2 + 4;
         cs_json_member_t *m = cs_arena_alloc(b->arena, cap * sizeof(*m));
         if (m == NULL)
-            return -1;
+            return CS_ENOMEM;
         memcpy(m, b->m, b->len * sizeof(*m));
         b->m = m;
         b->cap = cap;
@@ -439,7 +447,7 @@ static int ob_merge(obj_builder_t *b, const cs_json_t *obj) {
         return 0;
     for (uint32_t i = 0; i < obj->len; i++)
         if (ob_add(b, obj->u.members[i].key, &obj->u.members[i].value) < 0)
-            return -1;
+            return CS_ENOMEM;
     return 0;
 }
 
@@ -480,11 +488,11 @@ static void py_str(cs_buf_t *b, const cs_json_t *v) {
 }
 
 /* A typed array as a NUMARRAY node (so the writer prints it), widening to int64/float64. */
-static int array_node(const cs_seldon_array_t *a, cs_arena_t *arena, cs_json_t *out) {
+static int array_node(const cs_array_t *a, cs_arena_t *arena, cs_json_t *out) {
     cs_numarray_t *na = cs_arena_alloc(arena, sizeof(*na));
     int64_t *shape = cs_arena_alloc(arena, (a->ndim ? a->ndim : 1) * sizeof(int64_t));
     if (na == NULL || shape == NULL)
-        return -1;
+        return CS_ENOMEM;
     memcpy(shape, a->shape, a->ndim * sizeof(int64_t));
     *na = (cs_numarray_t){.dtype = a->dtype,
                           .ndim = a->ndim,
@@ -496,8 +504,8 @@ static int array_node(const cs_seldon_array_t *a, cs_arena_t *arena, cs_json_t *
 }
 
 /* The flat `values` list of a tensor. */
-static int flat_node(const cs_seldon_array_t *a, cs_arena_t *arena, cs_json_t *out) {
-    cs_seldon_array_t flat = *a;
+static int flat_node(const cs_array_t *a, cs_arena_t *arena, cs_json_t *out) {
+    cs_array_t flat = *a;
     flat.ndim = 1;
     flat.shape[0] = (int64_t)a->count;
     return array_node(&flat, arena, out);
@@ -507,9 +515,9 @@ static int shape_node(const int64_t *shape, uint32_t ndim, cs_arena_t *arena, cs
     /* the shape may live on the caller's stack: the node gets its own copy */
     int64_t *copy = cs_arena_alloc(arena, (ndim ? ndim : 1) * sizeof(int64_t));
     if (copy == NULL)
-        return -1;
+        return CS_ENOMEM;
     memcpy(copy, shape, ndim * sizeof(int64_t));
-    cs_seldon_array_t s = {
+    cs_array_t s = {
         .dtype = CS_DTYPE_INT64, .ndim = 1, .shape = {ndim}, .data = copy, .count = ndim};
     return array_node(&s, arena, out);
 }
@@ -526,11 +534,11 @@ static int names_node(const int64_t *shape, uint32_t ndim, const cs_json_t *clas
         n = 1000000;
     cs_json_t *items = cs_arena_alloc(arena, (size_t)(n ? n : 1) * sizeof(cs_json_t));
     if (items == NULL)
-        return -1;
+        return CS_ENOMEM;
     for (int64_t i = 0; i < n; i++) {
         char *s = cs_arena_alloc(arena, 24);
         if (s == NULL)
-            return -1;
+            return CS_ENOMEM;
         int l = snprintf(s, 24, "t:%lld", (long long)i);
         items[i] = string_value(s, (size_t)l);
     }
@@ -542,13 +550,13 @@ static int names_node(const int64_t *shape, uint32_t ndim, const cs_json_t *clas
  * {"ndarray": nested}. `list` is the result list as returned (printed unchanged as ndarray). */
 enum { AS_NDARRAY, AS_TENSOR, AS_TFTENSOR };
 
-static int data_member(const cs_seldon_array_t *a, const cs_json_t *list, int as,
+static int data_member(const cs_array_t *a, const cs_json_t *list, int as,
                        const cs_json_t *class_names, cs_arena_t *arena, cs_json_t *out) {
     obj_builder_t d;
     cs_json_t names, payload;
     bool as_tensor = as == AS_TENSOR;
     if (ob_init(&d, arena, 2) < 0 || names_node(a->shape, a->ndim, class_names, arena, &names) < 0)
-        return -1;
+        return CS_ENOMEM;
     if (as == AS_TFTENSOR) {
         /* the TensorProto's JSON, re-read into the tree so the writer sorts its keys */
         cs_buf_t b = {0};
@@ -558,13 +566,13 @@ static int data_member(const cs_seldon_array_t *a, const cs_json_t *list, int as
         if (cs_seldon_tftensor_encode(a, false, &b) < 0 ||
             (text = cs_arena_alloc(arena, b.len + 1)) == NULL) {
             cs_buf_free(&b);
-            return -1;
+            return CS_ENOMEM;
         }
         memcpy(text, b.data, b.len);
         int rc = cs_json_parse(text, b.len, &opt, arena, &payload, &jerr);
         cs_buf_free(&b);
         if (rc < 0 || ob_add(&d, "names", &names) < 0 || ob_add(&d, "tftensor", &payload) < 0)
-            return -1;
+            return CS_ENOMEM;
         *out = ob_value(&d);
         return 0;
     }
@@ -574,22 +582,22 @@ static int data_member(const cs_seldon_array_t *a, const cs_json_t *list, int as
         if (ob_init(&t, arena, 2) < 0 || shape_node(a->shape, a->ndim, arena, &shape) < 0 ||
             flat_node(a, arena, &values) < 0 || ob_add(&t, "shape", &shape) < 0 ||
             ob_add(&t, "values", &values) < 0)
-            return -1;
+            return CS_ENOMEM;
         payload = ob_value(&t);
     } else if (list) {
         payload = *list;
     } else if (array_node(a, arena, &payload) < 0) {
-        return -1;
+        return CS_ENOMEM;
     }
     if (ob_add(&d, "names", &names) < 0 ||
         ob_add(&d, as_tensor ? "tensor" : "ndarray", &payload) < 0)
-        return -1;
+        return CS_ENOMEM;
     *out = ob_value(&d);
     return 0;
 }
 
 /* Bool arrays print as nested true/false lists. */
-static int bool_list(const cs_seldon_array_t *a, const uint8_t *data, uint32_t dim, size_t *pos,
+static int bool_list(const cs_array_t *a, const uint8_t *data, uint32_t dim, size_t *pos,
                      cs_arena_t *arena, cs_json_t *out) {
     if (dim == a->ndim) {
         *out = (cs_json_t){.type = data[(*pos)++] ? CS_JSON_TRUE : CS_JSON_FALSE};
@@ -598,21 +606,21 @@ static int bool_list(const cs_seldon_array_t *a, const uint8_t *data, uint32_t d
     int64_t n = a->shape[dim];
     cs_json_t *items = cs_arena_alloc(arena, (size_t)(n ? n : 1) * sizeof(cs_json_t));
     if (items == NULL)
-        return -1;
+        return CS_ENOMEM;
     for (int64_t i = 0; i < n; i++)
         if (bool_list(a, data, dim + 1, pos, arena, &items[i]) < 0)
-            return -1;
+            return CS_ENOMEM;
     *out = (cs_json_t){.type = CS_JSON_ARRAY, .len = (uint32_t)n, .u.items = items};
     return 0;
 }
 
-static int build_meta(cs_route_t route, const cs_seldon_msg_t *msgs, size_t count,
-                      const cs_seldon_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
+static int build_meta(cs_route_t route, const cs_message_t *msgs, size_t count,
+                      const cs_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
                       cs_json_t *out) {
     obj_builder_t meta, tags, path;
     if (ob_init(&meta, arena, 4) < 0 || ob_init(&tags, arena, 8) < 0 ||
         ob_init(&path, arena, 4) < 0)
-        return -1;
+        return CS_ENOMEM;
     cs_json_t *metrics = NULL;
     size_t nmetrics = 0, capmetrics = 0;
     /* Which request metas feed the response (§3.7.4 step 1). */
@@ -626,7 +634,7 @@ static int build_meta(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
         const char *img = env->unit_image ? env->unit_image : "NOT_IMPLEMENTED:NOT_IMPLEMENTED";
         cs_json_t v = string_value(img, strlen(img));
         if (ob_add(&path, env->unit_id, &v) < 0)
-            return -1;
+            return CS_ENOMEM;
     }
     for (size_t i = from; i < to; i++) {
         const cs_json_t *m = msgs[i].meta;
@@ -634,14 +642,14 @@ static int build_meta(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
             continue;
         if (ob_merge(&tags, cs_json_get(m, "tags")) < 0 ||
             ob_merge(&path, cs_json_get(m, "requestPath")) < 0)
-            return -1;
+            return CS_ENOMEM;
         const cs_json_t *ms = cs_json_get(m, "metrics");
         if (ms && ms->type == CS_JSON_ARRAY) {
             if (nmetrics + ms->len > capmetrics) {
                 size_t cap = (nmetrics + ms->len) * 2;
                 cs_json_t *nm = cs_arena_alloc(arena, cap * sizeof(cs_json_t));
                 if (nm == NULL)
-                    return -1;
+                    return CS_ENOMEM;
                 if (nmetrics)
                     memcpy(nm, metrics, nmetrics * sizeof(cs_json_t));
                 metrics = nm;
@@ -658,7 +666,7 @@ static int build_meta(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
         size_t cap = nmetrics + res->metrics->len;
         cs_json_t *nm = cs_arena_alloc(arena, cap * sizeof(cs_json_t));
         if (nm == NULL)
-            return -1;
+            return CS_ENOMEM;
         if (nmetrics)
             memcpy(nm, metrics, nmetrics * sizeof(cs_json_t));
         memcpy(nm + nmetrics, res->metrics->u.items, res->metrics->len * sizeof(cs_json_t));
@@ -666,43 +674,43 @@ static int build_meta(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
         nmetrics = cap;
     }
     if (ob_merge(&tags, res->tags) < 0)
-        return -1;
+        return CS_ENOMEM;
     /* any member means at least one distinct key (the writer keeps the last of duplicates);
      * counting them pairwise was quadratic in the request's tags */
     if (tags.len) {
         cs_json_t v = ob_value(&tags);
         if (ob_add(&meta, "tags", &v) < 0)
-            return -1;
+            return CS_ENOMEM;
     }
     if (nmetrics) {
         cs_json_t v = {.type = CS_JSON_ARRAY, .len = (uint32_t)nmetrics, .u.items = metrics};
         if (ob_add(&meta, "metrics", &v) < 0)
-            return -1;
+            return CS_ENOMEM;
     }
     /* puid: kept for every route that has a request, from the first message, if truthy */
     if (count && msgs[0].meta) {
         const cs_json_t *puid = cs_json_get(msgs[0].meta, "puid");
         if (puid && truthy(puid) && ob_add(&meta, "puid", puid) < 0)
-            return -1;
+            return CS_ENOMEM;
     }
     if (path.len) {
         cs_json_t v = ob_value(&path);
         if (ob_add(&meta, "requestPath", &v) < 0)
-            return -1;
+            return CS_ENOMEM;
     }
     *out = ob_value(&meta);
     return 0;
 }
 
 /* The model's answer when it answered nothing (§2.2 "missing"). */
-static int fallback(cs_route_t route, const cs_seldon_msg_t *req, cs_seldon_result_t *r,
+static int fallback(cs_route_t route, const cs_message_t *req, cs_result_t *r,
                     cs_seldon_error_t *err) {
     static const double none[1];
     switch (route) {
     case CS_ROUTE_ROUTE:
-        return fail(err, 400, BAD_DATA, "Route not defined");
+        return cs_seldon_fail(err, 400, CS_REASON_BAD_DATA, "Route not defined");
     case CS_ROUTE_AGGREGATE:
-        return fail(err, 400, BAD_DATA, "Aggregate not defined");
+        return cs_seldon_fail(err, 400, CS_REASON_BAD_DATA, "Aggregate not defined");
     case CS_ROUTE_HEALTH_STATUS:
         r->kind = CS_RESULT_STR;
         r->bytes = "healthy";
@@ -730,7 +738,7 @@ static int fallback(cs_route_t route, const cs_seldon_msg_t *req, cs_seldon_resu
         return 0;
     default: /* predict: an empty list */
         r->kind = CS_RESULT_ARRAY;
-        r->array = (cs_seldon_array_t){
+        r->array = (cs_array_t){
             .dtype = CS_DTYPE_FLOAT64, .ndim = 1, .shape = {0}, .data = none, .count = 0};
         return 0;
     }
@@ -748,12 +756,12 @@ static int floats(cs_json_t *v, cs_arena_t *arena) {
     case CS_JSON_NUMARRAY: {
         cs_numarray_t *na = cs_arena_alloc(arena, sizeof(*na));
         if (na == NULL)
-            return -1;
+            return CS_ENOMEM;
         *na = *v->u.num;
         if (na->dtype == CS_DTYPE_INT64) {
             double *d = cs_arena_alloc(arena, (na->count ? na->count : 1) * sizeof(double));
             if (d == NULL)
-                return -1;
+                return CS_ENOMEM;
             for (size_t i = 0; i < na->count; i++)
                 d[i] = (double)((const int64_t *)na->data)[i];
             na->data = d;
@@ -767,24 +775,24 @@ static int floats(cs_json_t *v, cs_arena_t *arena) {
     case CS_JSON_ARRAY: {
         cs_json_t *items = cs_arena_alloc(arena, (v->len ? v->len : 1) * sizeof(cs_json_t));
         if (items == NULL)
-            return -1;
+            return CS_ENOMEM;
         if (v->len)
             memcpy(items, v->u.items, v->len * sizeof(cs_json_t));
         for (uint32_t i = 0; i < v->len; i++)
             if (floats(&items[i], arena) < 0)
-                return -1;
+                return CS_ENOMEM;
         v->u.items = items;
         return 0;
     }
     case CS_JSON_OBJECT: {
         cs_json_member_t *m = cs_arena_alloc(arena, (v->len ? v->len : 1) * sizeof(*m));
         if (m == NULL)
-            return -1;
+            return CS_ENOMEM;
         if (v->len)
             memcpy(m, v->u.members, v->len * sizeof(*m));
         for (uint32_t i = 0; i < v->len; i++)
             if (floats(&m[i].value, arena) < 0)
-                return -1;
+                return CS_ENOMEM;
         v->u.members = m;
         return 0;
     }
@@ -861,18 +869,18 @@ static int proto_style(cs_json_t *doc, cs_arena_t *arena) {
             for (uint32_t j = 0; j < m->value.len; j++) {
                 cs_json_member_t *d = &m->value.u.members[j];
                 if (strcmp(d->key, "ndarray") == 0 && floats(&d->value, arena) < 0)
-                    return -1;
+                    return CS_ENOMEM;
                 if (strcmp(d->key, "tensor") == 0) {
                     drop_empty_list(&d->value, "values");
                     for (uint32_t t = 0; t < d->value.len; t++)
                         if (strcmp(d->value.u.members[t].key, "values") == 0 &&
                             floats(&d->value.u.members[t].value, arena) < 0)
-                            return -1;
+                            return CS_ENOMEM;
                 }
             }
         } else if (strcmp(m->key, "jsonData") == 0 || strcmp(m->key, "meta") == 0) {
             if (floats(&m->value, arena) < 0)
-                return -1;
+                return CS_ENOMEM;
             if (strcmp(m->key, "meta") == 0)
                 proto_metrics(&m->value);
         }
@@ -880,24 +888,24 @@ static int proto_style(cs_json_t *doc, cs_arena_t *arena) {
     return 0;
 }
 
-int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t count,
-                      const cs_seldon_result_t *result, const cs_seldon_env_t *env,
-                      cs_arena_t *arena, cs_response_t *resp, cs_seldon_error_t *err) {
-    static const cs_seldon_msg_t empty;
-    const cs_seldon_msg_t *req = count ? &msgs[0] : &empty;
-    cs_seldon_result_t r = *result;
+int cs_seldon_respond(cs_route_t route, const cs_message_t *msgs, size_t count,
+                      const cs_result_t *result, const cs_seldon_env_t *env, cs_arena_t *arena,
+                      cs_response_t *resp, cs_seldon_error_t *err) {
+    static const cs_message_t empty;
+    const cs_message_t *req = count ? &msgs[0] : &empty;
+    cs_result_t r = *result;
     if (r.kind == CS_RESULT_NONE && fallback(route, req, &r, err) < 0)
-        return -1;
+        return CS_EREQUEST;
     /* route(): the int becomes [[r]] (§3.8.3) */
     int64_t *route_cell = NULL;
     if (r.kind == CS_RESULT_ROUTE) {
         route_cell = cs_arena_alloc(arena, sizeof(int64_t));
         if (route_cell == NULL)
-            return fail(err, 500, INTERNAL, "out of memory");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
         *route_cell = r.route;
         r.kind = CS_RESULT_ARRAY;
         r.json = NULL;
-        r.array = (cs_seldon_array_t){
+        r.array = (cs_array_t){
             .dtype = CS_DTYPE_INT64, .ndim = 2, .shape = {1, 1}, .data = route_cell, .count = 1};
     }
     bool req_has_data = req->kind == CS_MSG_NDARRAY || req->kind == CS_MSG_TENSOR ||
@@ -909,7 +917,7 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
 
     obj_builder_t top;
     if (ob_init(&top, arena, 2) < 0)
-        return fail(err, 500, INTERNAL, "out of memory");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
     cs_json_t member;
     const char *member_name = "data";
     int rc = 0;
@@ -928,13 +936,13 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
     case CS_RESULT_JSON: {
         const cs_json_t *v = r.json;
         if (v->type == CS_JSON_NUMARRAY) {
-            cs_seldon_array_t a;
+            cs_array_t a;
             set_numarray(&a, v->u.num);
             rc = data_member(&a, v, numeric_as, r.class_names, arena, &member);
         } else if (v->type == CS_JSON_ARRAY) {
-            cs_seldon_array_t a = {0};
+            cs_array_t a = {0};
             if (list_shape(v, a.shape, &a.ndim, err) < 0)
-                return -1;
+                return CS_EREQUEST;
             rc = data_member(&a, v, AS_NDARRAY, r.class_names, arena, &member);
         } else if (v->type == CS_JSON_OBJECT) {
             member_name = "jsonData";
@@ -945,11 +953,11 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
         } else {
             cs_buf_t b = {0};
             py_str(&b, v);
-            fail(err, 400, BAD_DATA,
-                 "Unknown data type returned as payload (must be list or np array):%.*s",
-                 (int)b.len, b.data ? b.data : "");
+            cs_seldon_fail(err, 400, CS_REASON_BAD_DATA,
+                           "Unknown data type returned as payload (must be list or np array):%.*s",
+                           (int)b.len, b.data ? b.data : "");
             cs_buf_free(&b);
-            return -1;
+            return CS_EREQUEST;
         }
         break;
     }
@@ -960,11 +968,11 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
     case CS_RESULT_BIN: {
         cs_buf_t b64 = {0};
         if (cs_base64_encode(&b64, r.bytes, r.bytes_len) < 0)
-            return fail(err, 500, INTERNAL, "out of memory");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
         char *s = cs_arena_alloc(arena, b64.len + 1);
         if (s == NULL) {
             cs_buf_free(&b64);
-            return fail(err, 500, INTERNAL, "out of memory");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
         }
         if (b64.len)
             memcpy(s, b64.data, b64.len);
@@ -975,21 +983,21 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
         break;
     }
     default:
-        return fail(err, 500, INTERNAL, "model result of an unknown kind");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "model result of an unknown kind");
     }
     cs_json_t meta;
     if (rc < 0 || ob_add(&top, member_name, &member) < 0 ||
         build_meta(route, msgs, count, &r, env, arena, &meta) < 0 ||
         ob_add(&top, "meta", &meta) < 0)
-        return fail(err, 500, INTERNAL, "out of memory");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
     cs_json_t doc = ob_value(&top);
     if (route == CS_ROUTE_FEEDBACK && proto_style(&doc, arena) < 0)
-        return fail(err, 500, INTERNAL, "out of memory");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
     resp->status = 200;
     resp->content_type = "application/json";
     cs_buf_reset(&resp->body);
     if (cs_json_write(&resp->body, &doc) < 0 || cs_buf_append(&resp->body, "\n", 1) < 0)
-        return fail(err, 500, INTERNAL, "out of memory");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
     return 0;
 }
 
@@ -1000,21 +1008,23 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
  * series back only at the end. Types other than the three are skipped (the reference logs them). */
 static int raw_metric_check(const cs_json_t *m, cs_seldon_error_t *err) {
     if (m->type != CS_JSON_OBJECT)
-        return fail(err, 500, INTERNAL, "'%s' object has no attribute 'get'", py_type(m));
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "'%s' object has no attribute 'get'",
+                              py_type(m));
     const cs_json_t *tags = cs_json_get(m, "tags");
     if (tags && tags->type == CS_JSON_ARRAY)
-        return fail(err, 500, INTERNAL, "list indices must be integers or slices, not str");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                              "list indices must be integers or slices, not str");
     if (tags && tags->type != CS_JSON_OBJECT)
-        return fail(err, 500, INTERNAL, "'%s' object does not support item assignment",
-                    py_type(tags));
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                              "'%s' object does not support item assignment", py_type(tags));
     const cs_json_t *key = cs_json_get(m, "key");
     if (key == NULL)
-        return fail(err, 500, INTERNAL, "'key'");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "'key'");
     for (uint32_t i = 0; tags && i < tags->len; i++) {
         const cs_json_t *v = &tags->u.members[i].value;
         if (v->type != CS_JSON_STRING && strcmp(tags->u.members[i].key, "method") != 0)
-            return fail(err, 500, INTERNAL, "sequence item 1: expected str instance, %s found",
-                        py_type(v));
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                                  "sequence item 1: expected str instance, %s found", py_type(v));
     }
     const cs_json_t *type = cs_json_get(m, "type");
     const char *t = type == NULL ? "COUNTER" : type->type == CS_JSON_STRING ? type->u.s : "";
@@ -1023,20 +1033,22 @@ static int raw_metric_check(const cs_json_t *m, cs_seldon_error_t *err) {
         return 0;
     const cs_json_t *v = cs_json_get(m, "value");
     if (v == NULL)
-        return fail(err, 500, INTERNAL, "'value'");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "'value'");
     bool number = v->type == CS_JSON_INT || v->type == CS_JSON_BIGINT || v->type == CS_JSON_FLOAT ||
                   v->type == CS_JSON_TRUE || v->type == CS_JSON_FALSE;
     if (!number && counter)
-        return fail(err, 500, INTERNAL, "unsupported operand type(s) for +: 'int' and '%s'",
-                    py_type(v));
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                              "unsupported operand type(s) for +: 'int' and '%s'", py_type(v));
     if (!number && timer)
-        return fail(err, 500, INTERNAL, "unsupported operand type(s) for /: '%s' and 'int'",
-                    py_type(v));
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                              "unsupported operand type(s) for /: '%s' and 'int'", py_type(v));
     /* the reference stores any gauge value and fails later, on every scrape */
     if (!number)
-        return fail(err, 500, INTERNAL, "a GAUGE value must be a number, not '%s'", py_type(v));
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                              "a GAUGE value must be a number, not '%s'", py_type(v));
     if (key->type != CS_JSON_STRING)
-        return fail(err, 500, INTERNAL, "a metric key must be a string, not '%s'", py_type(key));
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                              "a metric key must be a string, not '%s'", py_type(key));
     return 0;
 }
 
@@ -1067,7 +1079,7 @@ static int set_method_tag(cs_json_t *tags, const char *method, cs_arena_t *arena
         return 0;
     cs_json_member_t *m = cs_arena_alloc(arena, (tags->len + 1) * sizeof(*m));
     if (m == NULL)
-        return -1;
+        return CS_ENOMEM;
     if (tags->len)
         memcpy(m, tags->u.members, tags->len * sizeof(*m));
     m[tags->len] = (cs_json_member_t){"method", 6, v};
@@ -1082,7 +1094,7 @@ static int set_method_tag(cs_json_t *tags, const char *method, cs_arena_t *arena
 static int raw_metric_record(cs_json_t *m, const char *method, bool tag_reply, cs_arena_t *arena) {
     cs_json_t *tags = (cs_json_t *)cs_json_get(m, "tags");
     if (tags && tag_reply && set_method_tag(tags, method, arena) < 0)
-        return -1;
+        return CS_ENOMEM;
     const cs_json_t *type = cs_json_get(m, "type");
     const char *t = type == NULL ? "COUNTER" : type->type == CS_JSON_STRING ? type->u.s : "";
     cs_mx_type_t mt = strcmp(t, "COUNTER") == 0 ? CS_MX_COUNTER
@@ -1095,7 +1107,7 @@ static int raw_metric_record(cs_json_t *m, const char *method, bool tag_reply, c
     const char **keys = cs_arena_alloc(arena, (n + 1) * sizeof(char *));
     const char **vals = cs_arena_alloc(arena, (n + 1) * sizeof(char *));
     if (keys == NULL || vals == NULL)
-        return -1;
+        return CS_ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
         if (strcmp(tags->u.members[i].key, "method") == 0)
             continue;
@@ -1124,7 +1136,8 @@ static int raw_metrics(cs_json_t *doc, cs_route_t route, bool include_metrics, c
     if (meta == NULL)
         return 0;
     if (meta->type != CS_JSON_OBJECT)
-        return fail(err, 500, INTERNAL, "'%s' object has no attribute 'get'", py_type(meta));
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "'%s' object has no attribute 'get'",
+                              py_type(meta));
     cs_json_t *metrics = (cs_json_t *)cs_json_get(meta, "metrics");
     if (metrics == NULL || !truthy(metrics))
         return 0;
@@ -1132,7 +1145,7 @@ static int raw_metrics(cs_json_t *doc, cs_route_t route, bool include_metrics, c
         /* the metrics leave the answer but are still recorded */
         cs_json_t *kept = cs_arena_alloc(arena, sizeof(*kept));
         if (kept == NULL)
-            return fail(err, 500, INTERNAL, "out of memory");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
         *kept = *metrics;
         metrics = kept;
         uint32_t k = 0;
@@ -1144,16 +1157,17 @@ static int raw_metrics(cs_json_t *doc, cs_route_t route, bool include_metrics, c
     *changed = true;
     /* iterating a dict or a string gives strings, which have no .get */
     if (metrics->type == CS_JSON_OBJECT || metrics->type == CS_JSON_STRING)
-        return fail(err, 500, INTERNAL, "'str' object has no attribute 'get'");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "'str' object has no attribute 'get'");
     if (metrics->type != CS_JSON_ARRAY)
-        return fail(err, 500, INTERNAL, "'%s' object is not iterable", py_type(metrics));
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "'%s' object is not iterable",
+                              py_type(metrics));
     for (uint32_t i = 0; i < metrics->len; i++)
         if (raw_metric_check(&metrics->u.items[i], err) < 0)
-            return -1;
+            return CS_EREQUEST;
     const char *method = cs_seldon_metric_method(route);
     for (uint32_t i = 0; i < metrics->len; i++)
         if (raw_metric_record(&metrics->u.items[i], method, route != CS_ROUTE_FEEDBACK, arena) < 0)
-            return fail(err, 500, INTERNAL, "out of memory");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
     return 0;
 }
 
@@ -1173,7 +1187,7 @@ int cs_seldon_raw_answer(cs_route_t route, bool include_metrics, cs_arena_t *are
         return 0;
     char *text = cs_arena_alloc(arena, len + 1);
     if (text == NULL)
-        return fail(err, 500, INTERNAL, "out of memory");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
     memcpy(text, resp->body.data, len);
     text[len] = '\0';
     static const cs_json_options_t opt = {.max_depth = 512, .allow_nan = true};
@@ -1183,12 +1197,12 @@ int cs_seldon_raw_answer(cs_route_t route, bool include_metrics, cs_arena_t *are
     if (cs_json_parse(text, len, &opt, arena, &doc, &jerr) < 0)
         return 0; /* not JSON (or text the parser refuses): sent as it is */
     if (raw_metrics(&doc, route, include_metrics, arena, &changed, err) < 0)
-        return -1;
+        return CS_EREQUEST;
     if (changed) {
         cs_buf_reset(&resp->body);
         if (cs_json_write(&resp->body, &doc) < 0 ||
             (newline && cs_buf_append(&resp->body, "\n", 1) < 0))
-            return fail(err, 500, INTERNAL, "out of memory");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
     }
     return 0;
 }

@@ -5,9 +5,11 @@
 #define CS_PROTOCOL_SELDON_H
 
 #include "base/arena.h"
+#include "base/error.h"
 #include "http/request.h"
-#include "http/router.h"
+#include "protocol/routes.h"
 #include "json/json.h"
+#include "protocol/message.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,7 +21,19 @@ typedef struct {
     char info[512];
 } cs_seldon_error_t;
 
-/* Turns an error into the response (the one place, via cs_response_error). */
+/* The reasons of Seldon error bodies (spec §3.11). */
+#define CS_REASON_INTERNAL     "MICROSERVICE_INTERNAL_ERROR"
+#define CS_REASON_BAD_DATA     "MICROSERVICE_BAD_DATA"
+#define CS_REASON_BAD_METRIC   "MICROSERVICE_BAD_METRIC"
+#define CS_REASON_BAD_METADATA "MICROSERVICE_BAD_METADATA"
+
+/* Describes a rejected request in `err` (the text printf-style, cut to err->info) and returns
+ * CS_EREQUEST, the code of every protocol function that fails with an `err` to answer with. The
+ * one way an error is described on its way to a body. Any thread. */
+int cs_seldon_fail(cs_seldon_error_t *err, int status, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Turns an error into the response (the one place, via cs_seldon_error_body). */
 void cs_seldon_error_respond(const cs_seldon_error_t *err, cs_response_t *resp);
 
 /* Server settings the protocol needs (spec §1.2). */
@@ -35,29 +49,9 @@ typedef struct {
 const char *cs_seldon_metric_method(cs_route_t route);
 
 /* §3.2: the request's JSON value from multipart parts, the `json` form field, the `json` query
- * parameter or the body, in that order. Returns 0 or -1 with `err`. */
+ * parameter or the body, in that order. Returns 0 or CS_EREQUEST with `err`. */
 int cs_seldon_extract(const cs_request_t *req, cs_arena_t *arena, cs_json_t *out,
                       cs_seldon_error_t *err);
-
-typedef enum {
-    CS_MSG_NONE = 0, /* health: no request */
-    CS_MSG_NDARRAY,
-    CS_MSG_TENSOR,
-    CS_MSG_TFTENSOR,
-    CS_MSG_DATA_EMPTY, /* "data" with none of the three: X is an empty float64 array */
-    CS_MSG_JSONDATA,
-    CS_MSG_STRDATA,
-    CS_MSG_BINDATA,
-} cs_payload_kind_t;
-
-/* A typed, contiguous, row-major array. */
-typedef struct {
-    cs_dtype_t dtype;
-    uint32_t ndim;
-    int64_t shape[CS_JSON_MAX_DIMS];
-    const void *data;
-    size_t count;
-} cs_seldon_array_t;
 
 /* Elements a request may have made up for it without carrying them: tftensor's padding of a
  * short value list (or zeros) up to its shape, and the non-zero dimensions of an array with no
@@ -67,63 +61,28 @@ typedef struct {
 
 /* The element count of a declared shape (`what` names the payload in the error text), checked
  * before anything is allocated: the product may not overflow, and a shape with a zero dimension
- * may have non-zero dimensions multiplying to at most CS_SELDON_FILL_MAX. 0 with *count, or -1
- * with a 400 in `err`. */
+ * may have non-zero dimensions multiplying to at most CS_SELDON_FILL_MAX. 0 with *count, or
+ * CS_EREQUEST with a 400 in `err`. */
 int cs_seldon_shape_count(const char *what, const int64_t *shape, uint32_t ndim, size_t *count,
                           cs_seldon_error_t *err);
 
 /* tftensor (§5.5): a TensorProto in protobuf JSON to an int64/float64 array, and back (keys in
- * sorted order, as Flask prints them). Return 0, or -1 (decode: with `err`). */
-int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_array_t *out,
+ * sorted order, as Flask prints them). Return 0, or CS_EREQUEST (decode, with `err`) or CS_ENOMEM
+ * (encode). */
+int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_array_t *out,
                               cs_seldon_error_t *err);
-int cs_seldon_tftensor_encode(const cs_seldon_array_t *a, bool is_bool, cs_buf_t *out);
+int cs_seldon_tftensor_encode(const cs_array_t *a, bool is_bool, cs_buf_t *out);
 
-/* One decoded request message (§2.3). Pointers borrow the JSON tree and the arena. */
-typedef struct {
-    const cs_json_t *msg;
-    const cs_json_t *meta; /* object or NULL */
-    const cs_json_t *names;
-    cs_payload_kind_t kind;
-    const cs_json_t *payload; /* the ndarray / jsonData / strData value */
-    bool numeric;             /* `array` holds X (numeric ndarray or tensor) */
-    cs_seldon_array_t array;
-    const char *bytes; /* strData text or decoded binData */
-    size_t bytes_len;
-} cs_seldon_msg_t;
-
-/* §3.4: validates one message and decodes its payload. Returns 0 or -1 with `err`. */
-int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_seldon_msg_t *m,
+/* §3.4: validates one message and decodes its payload. Returns 0 or CS_EREQUEST with `err`. */
+int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_message_t *m,
                      cs_seldon_error_t *err);
-
-/* What a model answered, before the response rules of §3.7 are applied. */
-typedef enum {
-    CS_RESULT_NONE = 0, /* not implemented: the route's fallback applies */
-    CS_RESULT_ARRAY,    /* a typed array (numpy-like) */
-    CS_RESULT_BOOL_ARRAY,
-    CS_RESULT_JSON, /* a JSON value: list → data, object → jsonData, string → strData */
-    CS_RESULT_STR,
-    CS_RESULT_BIN,
-    CS_RESULT_ROUTE, /* route(): an integer */
-} cs_result_kind_t;
-
-typedef struct {
-    cs_result_kind_t kind;
-    cs_seldon_array_t array; /* ARRAY, BOOL_ARRAY (bool data as uint8) */
-    const cs_json_t *json;
-    const char *bytes;
-    size_t bytes_len;
-    int64_t route;
-    const cs_json_t *class_names; /* array of strings, or NULL for t:0, t:1 ... */
-    const cs_json_t *tags;        /* object, or NULL */
-    const cs_json_t *metrics;     /* the model's metrics as a JSON array, or NULL */
-} cs_seldon_result_t;
 
 /* Builds the response for `route` (§3.7, §3.8) into `resp`: `msgs[0..count)` are the decoded
  * request messages (several for aggregate, none for health). A CS_RESULT_NONE result gets the
  * route's fallback (identity for transforms, empty data for predict, "healthy" ...). Returns 0
- * or -1 with `err`. */
-int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t count,
-                      const cs_seldon_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
+ * or CS_EREQUEST with `err`. */
+int cs_seldon_respond(cs_route_t route, const cs_message_t *msgs, size_t count,
+                      const cs_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
                       cs_response_t *resp, cs_seldon_error_t *err);
 
 /* A raw method's JSON answer, already in `resp` (§2.4, §4.3): on the predict, transform,
@@ -131,30 +90,20 @@ int cs_seldon_respond(cs_route_t route, const cs_seldon_msg_t *msgs, size_t coun
  * they are recorded under the route's method label, each metric's own tags gain "method"
  * (not on send-feedback, whose answer the reference reads as a protobuf copy), and meta.metrics
  * is removed unless `include_metrics`; the body is then re-serialised (bodies that are not JSON
- * objects are left alone). Returns 0, or -1 with `err` (the reference's 500 for
+ * objects are left alone). Returns 0, or CS_EREQUEST with `err` (the reference's 500 for
  * metrics it cannot record; nothing is recorded then). Model threads. */
 int cs_seldon_raw_answer(cs_route_t route, bool include_metrics, cs_arena_t *arena,
                          cs_response_t *resp, cs_seldon_error_t *err);
 
 /* Aggregate bodies (§3.8.4): the list of messages, from an array or {"seldonMessages": [...]}.
- * Returns 0 or -1 with `err`. */
+ * Returns 0 or CS_EREQUEST with `err`. */
 int cs_seldon_message_list(const cs_json_t *v, const cs_json_t **items, size_t *count,
                            cs_arena_t *arena, cs_seldon_error_t *err);
 
-/* Everything a route needs from a request, decoded. */
-typedef struct {
-    cs_seldon_msg_t *msgs; /* 1 message; aggregate: n; feedback: 2 (request, truth); health: 0 */
-    uint32_t count;
-    const cs_json_t *doc; /* the whole decoded body (NULL for health and passthrough) */
-    double reward;        /* feedback */
-    int64_t routing;
-    int has_routing;
-} cs_seldon_request_t;
-
 /* §3.2–§3.8: extraction and decoding for `route` (none for health; none for predict with
- * PAYLOAD_PASSTHROUGH, the body then being the model's). Returns 0 or -1 with `err`. */
+ * PAYLOAD_PASSTHROUGH, the body then being the model's). Returns 0 or CS_EREQUEST with `err`. */
 int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs_seldon_env_t *env,
-                             cs_arena_t *arena, cs_seldon_request_t *out, cs_seldon_error_t *err);
+                             cs_arena_t *arena, cs_input_t *out, cs_seldon_error_t *err);
 
 /* The 400 "Invalid request data type: b'...'" of a PAYLOAD_PASSTHROUGH predict whose model has
  * no predict_raw (§3.10): Python's bytes repr of body[0..len), cut after CS_SELDON_REPR_MAX
@@ -164,14 +113,14 @@ void cs_seldon_bytes_invalid(const char *body, size_t len, cs_seldon_error_t *er
 
 /* Model metadata (§3.8.7): defaults from `image` (PREDICTIVE_UNIT_IMAGE, may be NULL), then
  * `model_meta`'s keys, then `env_meta`'s (MODEL_METADATA), validated against the reference's
- * schema. Writes the /metadata body to `out` and returns 0, or -1 when the result is invalid
- * (the route then answers 500 "Model metadata unavailable"). */
+ * schema. Writes the /metadata body to `out` and returns 0, or CS_ECONFIG when the result is
+ * invalid (the route then answers 500 "Model metadata unavailable"). */
 int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, const char *image,
                        cs_arena_t *arena, cs_buf_t *out);
 
 /* The whole of §3.8.7 at start-up: `model_meta` (the model's own, or NULL), MODEL_METADATA's
  * YAML text `env_text` (NULL when unset; invalid YAML is logged and ignored) and the image.
- * Sets *ok and the body in `out`; returns -1 with `err` only when MODEL_METADATA is not a
+ * Sets *ok and the body in `out`; returns CS_EREQUEST with `err` only when MODEL_METADATA is not a
  * mapping, which stops start-up as in the reference. */
 int cs_seldon_metadata_build(const cs_json_t *model_meta, const char *env_text, const char *image,
                              cs_arena_t *arena, cs_buf_t *out, bool *ok, char *err, size_t errlen);
@@ -179,9 +128,9 @@ int cs_seldon_metadata_build(const cs_json_t *model_meta, const char *env_text, 
 /* send-feedback (§3.8.5): validates the Feedback message as the reference's protobuf parser
  * would (unknown fields and a non-numeric reward are 400 "Invalid JSON: ..."), decodes its
  * request (msgs[0]) and truth (msgs[1]) with numbers as doubles, and finds the routing entry
- * for `unit_id` (or "0") in response.meta.routing. Returns 0 or -1 with `err`. */
+ * for `unit_id` (or "0") in response.meta.routing. Returns 0 or CS_EREQUEST with `err`. */
 int cs_seldon_feedback_decode(const cs_json_t *v, cs_arena_t *arena, const char *unit_id,
-                              cs_seldon_msg_t msgs[2], double *reward, int64_t *routing,
+                              cs_message_t msgs[2], double *reward, int64_t *routing,
                               int *has_routing, cs_seldon_error_t *err);
 
 #endif

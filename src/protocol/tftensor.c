@@ -45,13 +45,6 @@ static const cs_json_t *member(const cs_json_t *o, const char *camel, const char
     return v ? v : cs_json_get(o, snake);
 }
 
-static int fail(cs_seldon_error_t *err, const char *info) {
-    err->status = 500;
-    err->reason = "MICROSERVICE_INTERNAL_ERROR";
-    snprintf(err->info, sizeof(err->info), "%s", info);
-    return -1;
-}
-
 /* A number given as a JSON number or a string (protobuf JSON writes 64-bit ints as strings). */
 static bool number(const cs_json_t *v, double *d, int64_t *i) {
     if (v->type == CS_JSON_INT) {
@@ -85,26 +78,30 @@ static double half_to_double(uint16_t h) {
     return (h & 0x8000) ? -v : v;
 }
 
-int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_array_t *out,
+int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_array_t *out,
                               cs_seldon_error_t *err) {
     if (t->type != CS_JSON_OBJECT)
-        return fail(err, "tftensor must be a TensorProto object");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
+                              "tftensor must be a TensorProto object");
     const cs_json_t *dt = cs_json_get(t, "dtype");
     const dtype_t *d = dt ? dtype_of(dt) : NULL;
     if (d == NULL)
-        return fail(err, "tftensor: unsupported or missing dtype");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
+                              "tftensor: unsupported or missing dtype");
     const cs_json_t *shape = member(t, "tensorShape", "tensor_shape");
     const cs_json_t *dims = shape ? cs_json_get(shape, "dim") : NULL;
     memset(out, 0, sizeof(*out));
     if (dims && dims->type == CS_JSON_ARRAY) {
         if (dims->len > CS_JSON_MAX_DIMS)
-            return fail(err, "tftensor: too many dimensions");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
+                                  "tftensor: too many dimensions");
         for (uint32_t i = 0; i < dims->len; i++) {
             const cs_json_t *size = cs_json_get(&dims->u.items[i], "size");
             double dd = 0;
             int64_t n = 0;
             if ((size && !number(size, &dd, &n)) || n < 0)
-                return fail(err, "tftensor: bad dimension size");
+                return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
+                                      "tftensor: bad dimension size");
             out->shape[out->ndim++] = n;
         }
     }
@@ -114,24 +111,27 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
      * CS_SELDON_FILL_MAX elements, so a few bytes cannot claim gigabytes. */
     size_t count;
     if (cs_seldon_shape_count("tftensor", out->shape, out->ndim, &count, err) < 0)
-        return -1;
+        return CS_EREQUEST;
     out->dtype = d->is_float ? CS_DTYPE_FLOAT64 : CS_DTYPE_INT64;
     out->count = count;
     const cs_json_t *content = member(t, "tensorContent", "tensor_content");
     if (content && content->type == CS_JSON_STRING && content->len) {
         /* base64 holds at most 3 bytes per 4 characters */
         if (count > (content->len / 4 * 3 + 3) / (size_t)d->size)
-            return fail(err, "tftensor: tensor_content does not match the shape");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
+                                  "tftensor: tensor_content does not match the shape");
         unsigned char *raw = cs_arena_alloc(arena, content->len * 3 / 4 + 3);
         size_t n;
         if (raw == NULL ||
             cs_base64_decode(content->u.s, content->len, raw, &n, err->info, sizeof(err->info)) < 0)
-            return fail(err, "tftensor: tensor_content is not base64");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
+                                  "tftensor: tensor_content is not base64");
         if (n != count * (size_t)d->size)
-            return fail(err, "tftensor: tensor_content does not match the shape");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
+                                  "tftensor: tensor_content does not match the shape");
         void *data = cs_arena_alloc(arena, (count ? count : 1) * 8);
         if (data == NULL)
-            return fail(err, "out of memory");
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s", "out of memory");
         out->data = data;
         for (size_t i = 0; i < count; i++) {
             const unsigned char *p = raw + i * (size_t)d->size;
@@ -193,16 +193,16 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
     size_t given = vals && vals->type == CS_JSON_NUMARRAY ? vals->u.num->count : nv;
     if (count > given && count > CS_SELDON_FILL_MAX) {
         err->status = 400;
-        err->reason = "MICROSERVICE_BAD_DATA";
+        err->reason = CS_REASON_BAD_DATA;
         snprintf(err->info, sizeof(err->info),
                  "tftensor: the shape needs %zu values and %zu are given; padding to the shape "
                  "is limited to %d elements",
                  count, given, CS_SELDON_FILL_MAX);
-        return -1;
+        return CS_EREQUEST;
     }
     void *data = cs_arena_alloc(arena, (count ? count : 1) * 8);
     if (data == NULL)
-        return fail(err, "out of memory");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s", "out of memory");
     out->data = data;
     for (size_t i = 0; i < count; i++) {
         double dv = 0;
@@ -216,7 +216,7 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
             number(&tmp, &dv, &iv);
         } else if (nv) {
             if (!number(&items[i < nv ? i : nv - 1], &dv, &iv))
-                return fail(err, "tftensor: bad value");
+                return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s", "tftensor: bad value");
         }
         if (d->code == 19)
             dv = half_to_double((uint16_t)iv);
@@ -228,7 +228,7 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
     return 0;
 }
 
-int cs_seldon_tftensor_encode(const cs_seldon_array_t *a, bool is_bool, cs_buf_t *out) {
+int cs_seldon_tftensor_encode(const cs_array_t *a, bool is_bool, cs_buf_t *out) {
     const char *dt = is_bool ? "DT_BOOL" : a->dtype == CS_DTYPE_FLOAT64 ? "DT_DOUBLE" : "DT_INT64";
     int rc = cs_buf_appendf(out, "{\"dtype\":\"%s\",", dt);
     /* one element or a bool array: the typed field; else raw little-endian tensor_content */

@@ -3,6 +3,7 @@
  * YAML 1.1 resolver closely enough for metadata: what JSON's number grammar accepts is a
  * number, the 1.1 boolean and null spellings are booleans and null, everything else a string. */
 #include "protocol/yaml.h"
+#include "base/error.h"
 
 #include "json/number.h"
 
@@ -71,7 +72,7 @@ static int add_child(frame_t *f, cs_json_t v, cs_arena_t *arena) {
         uint32_t cap = f->cap ? f->cap * 2 : 8;
         cs_json_member_t *m = cs_arena_alloc(arena, cap * sizeof(*m));
         if (m == NULL)
-            return -1;
+            return CS_ENOMEM;
         if (f->len)
             memcpy(m, f->members, f->len * sizeof(*m));
         f->members = m;
@@ -97,12 +98,12 @@ int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *ou
     yaml_parser_t parser;
     yaml_event_t ev;
     frame_t stack[MAX_DEPTH];
-    int depth = 0, rc = -1;
+    int depth = 0, rc = CS_EPARSE;
     bool have_root = false;
     *out = (cs_json_t){.type = CS_JSON_NULL};
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err, errlen, "cannot initialise the YAML parser");
-        return -1;
+        return CS_EPARSE;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     for (;;) {

@@ -9,7 +9,7 @@
 
 /* Parses the first document of `text` into *out (arena memory). Plain scalars are typed as
  * PyYAML's safe_load types them (null, booleans yes/no/on/off/true/false, integers, floats);
- * quoted scalars are strings. Returns 0, or -1 with a message in `err`. */
+ * quoted scalars are strings. Returns 0, or CS_EPARSE (CS_ENOMEM) with a message in `err`. */
 int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *out, char *err,
                   size_t errlen);
 

@@ -26,14 +26,15 @@ struct csm_error {
 
 struct csm_call {
     csm_call_kind kind;
-    const cs_request_t *req;
+    const char *body;
+    size_t body_len;
     cs_response_t *resp;
     cs_arena_t *arena;
-    const cs_seldon_msg_t *msgs;
+    const cs_message_t *msgs;
     uint32_t count;
     int responded; /* call_respond: the raw answer is final */
     int answered;  /* a respond_* answer is in `result` */
-    cs_seldon_result_t result;
+    cs_result_t result;
     cs_json_member_t *tags;
     uint32_t tag_count, tag_cap;
     cs_json_t class_names;
@@ -56,15 +57,12 @@ struct cs_native {
     void *dl; /* NULL for the built-in model */
     cs_native_entry_t entry;
     csm_model *model;
-    cs_seldon_env_t env;
-    cs_buf_t metadata; /* the /metadata body, computed once at start-up */
-    bool metadata_ok;
     char name[256];
 };
 
 /* What api_error_new returns when it cannot allocate: an error is never NULL, which would mean
  * success. Static and never written, so any thread may return it; api_error_free ignores it. */
-static char oom_reason[] = "MICROSERVICE_INTERNAL_ERROR", oom_message[] = "out of memory";
+static char oom_reason[] = CS_REASON_INTERNAL, oom_message[] = "out of memory";
 static csm_error oom_error = {500, oom_reason, oom_message};
 
 static csm_error *api_error_new(int32_t status, const char *reason, const char *message) {
@@ -72,7 +70,7 @@ static csm_error *api_error_new(int32_t status, const char *reason, const char *
     if (e == NULL)
         return &oom_error;
     e->status = status >= 400 && status <= 599 ? status : 500;
-    e->reason = strdup(reason ? reason : "MICROSERVICE_INTERNAL_ERROR");
+    e->reason = strdup(reason ? reason : CS_REASON_INTERNAL);
     e->message = strdup(message ? message : "");
     if (e->reason == NULL || e->message == NULL) {
         free(e->reason);
@@ -108,8 +106,8 @@ static csm_call_kind api_call_kind(const csm_call *call) {
 }
 
 static void api_call_body(const csm_call *call, const char **data, uint64_t *len) {
-    *data = call->req->body;
-    *len = call->req->body_len;
+    *data = call->body;
+    *len = call->body_len;
 }
 
 static csm_error *api_call_respond(csm_call *call, int32_t status, const char *content_type,
@@ -138,12 +136,12 @@ static uint32_t api_call_message_count(const csm_call *call) {
     return call->count;
 }
 
-static const cs_seldon_msg_t *message(const csm_call *call, uint32_t msg) {
+static const cs_message_t *message(const csm_call *call, uint32_t msg) {
     return msg < call->count ? &call->msgs[msg] : NULL;
 }
 
 static csm_payload api_call_payload(const csm_call *call, uint32_t msg) {
-    const cs_seldon_msg_t *m = message(call, msg);
+    const cs_message_t *m = message(call, msg);
     if (m == NULL)
         return CSM_PAYLOAD_ABSENT;
     switch (m->kind) {
@@ -167,7 +165,7 @@ static csm_payload api_call_payload(const csm_call *call, uint32_t msg) {
 }
 
 static csm_error *api_call_tensor(const csm_call *call, uint32_t msg, csm_tensor *out) {
-    const cs_seldon_msg_t *m = message(call, msg);
+    const cs_message_t *m = message(call, msg);
     if (m == NULL || !m->numeric)
         return api_error_new(500, NULL, "the request payload is not a numeric array");
     out->dtype = m->array.dtype == CS_DTYPE_INT64 ? CSM_DT_INT64 : CSM_DT_FLOAT64;
@@ -178,7 +176,7 @@ static csm_error *api_call_tensor(const csm_call *call, uint32_t msg, csm_tensor
 }
 
 static uint32_t api_call_name_count(const csm_call *call, uint32_t msg) {
-    const cs_seldon_msg_t *m = message(call, msg);
+    const cs_message_t *m = message(call, msg);
     return m && m->names && m->names->type == CS_JSON_ARRAY ? m->names->len : 0;
 }
 
@@ -191,7 +189,7 @@ static const char *api_call_name(const csm_call *call, uint32_t msg, uint32_t i)
 
 static csm_error *api_call_bytes(const csm_call *call, uint32_t msg, const char **data,
                                  uint64_t *len) {
-    const cs_seldon_msg_t *m = message(call, msg);
+    const cs_message_t *m = message(call, msg);
     if (m == NULL || m->bytes == NULL)
         return api_error_new(500, NULL, "the request payload is not strData or binData");
     *data = m->bytes;
@@ -200,7 +198,7 @@ static csm_error *api_call_bytes(const csm_call *call, uint32_t msg, const char 
 }
 
 static csm_error *api_call_json(csm_call *call, uint32_t msg, const char **json, uint64_t *len) {
-    const cs_seldon_msg_t *m = message(call, msg);
+    const cs_message_t *m = message(call, msg);
     if (m == NULL || m->payload == NULL)
         return api_error_new(500, NULL, "the request has no JSON payload");
     cs_buf_t b = {0};
@@ -266,7 +264,7 @@ static csm_error *api_respond_tensor(csm_call *call, const csm_tensor *t) {
     csm_error *e = answer(call);
     if (e)
         return e;
-    cs_seldon_array_t *a = &call->result.array;
+    cs_array_t *a = &call->result.array;
     a->ndim = t->ndim;
     memcpy(a->shape, t->shape, t->ndim * sizeof(int64_t));
     a->count = count;
@@ -461,7 +459,7 @@ static csm_error *api_add_metric(csm_call *call, const char *key, csm_metric_typ
                                  double value, const char *tags_json) {
     static const char *const type_names[] = {NULL, "COUNTER", "GAUGE", "TIMER"};
     if (key == NULL || key[0] == '\0' || type < CSM_METRIC_COUNTER || type > CSM_METRIC_TIMER)
-        return api_error_new(500, "MICROSERVICE_BAD_METRIC",
+        return api_error_new(500, CS_REASON_BAD_METRIC,
                              "Bad metric created during request: a metric needs a key and a "
                              "type COUNTER, GAUGE or TIMER");
     cs_json_t *tags = NULL;
@@ -470,7 +468,7 @@ static csm_error *api_add_metric(csm_call *call, const char *key, csm_metric_typ
         if (e)
             return e;
         if (tags->type != CS_JSON_OBJECT)
-            return api_error_new(500, "MICROSERVICE_BAD_METRIC",
+            return api_error_new(500, CS_REASON_BAD_METRIC,
                                  "Bad metric created during request: tags must be an object");
         for (uint32_t i = 0; i < tags->len; i++)
             if (tags->u.members[i].value.type != CS_JSON_STRING)
@@ -498,13 +496,8 @@ static csm_error *api_add_metric(csm_call *call, const char *key, csm_metric_typ
     keys[k] = "method";
     vals[k] = method;
     k++;
-    cs_buf_t labels = {0};
-    if (cs_labels_canonical(&labels, keys, vals, k) < 0 || cs_buf_append(&labels, "", 1) < 0) {
-        cs_buf_free(&labels);
+    if (cs_call_metric_record((cs_mx_type_t)type, key, keys, vals, k, value) < 0)
         return api_error_new(500, NULL, "out of memory");
-    }
-    cs_metrics_custom((cs_mx_type_t)type, key, labels.data, value);
-    cs_buf_free(&labels);
     /* the response copy: {"key", "type", "value"[, "tags"]} as the model gave it */
     if (call->metric_count == call->metric_cap) {
         uint32_t cap = call->metric_cap ? call->metric_cap * 2 : 8;
@@ -649,42 +642,34 @@ int cs_native_is_path(const char *name) {
     return strchr(name, '/') != NULL || (n > 3 && strcmp(name + n - 3, ".so") == 0);
 }
 
-/* init_metadata(): a METADATA call answered with a JSON object, at start-up. */
-static int model_metadata(cs_native_t *rt, const cs_config_t *cfg, char *err, size_t errlen) {
-    cs_arena_t arena;
-    cs_arena_init(&arena);
-    cs_request_t req;
-    memset(&req, 0, sizeof(req));
-    req.body = "";
+/* init_metadata(): a METADATA call answered with a JSON object, at start-up; the object (in
+ * `arena`) or NULL. */
+static int model_metadata(cs_native_t *rt, cs_arena_t *arena, const cs_json_t **out, char *err,
+                          size_t errlen) {
     cs_response_t resp;
     cs_response_init(&resp);
     csm_call call;
     memset(&call, 0, sizeof(call));
     call.kind = CSM_CALL_METADATA;
-    call.req = &req;
+    call.body = "";
     call.resp = &resp;
-    call.arena = &arena;
+    call.arena = arena;
     int rc = 0;
-    const cs_json_t *from_model = NULL;
+    *out = NULL;
     csm_error *e = rt->entry.execute(rt->model, &call);
-    if (e) {
+    if (e)
         rc = take_error(e, "model metadata failed", err, errlen);
-        goto done;
-    }
-    if (call.answered && call.result.kind == CS_RESULT_JSON &&
-        call.result.json->type == CS_JSON_OBJECT)
-        from_model = call.result.json;
+    else if (call.answered && call.result.kind == CS_RESULT_JSON &&
+             call.result.json->type == CS_JSON_OBJECT)
+        *out = call.result.json;
     else if (call.answered || call.responded)
         cs_log_warning("model metadata is not a JSON object; using {}");
-    rc = cs_seldon_metadata_build(from_model, cfg->model_metadata, cfg->unit_image, &arena,
-                                  &rt->metadata, &rt->metadata_ok, err, errlen);
-done:
     cs_response_close(&resp);
-    cs_arena_free(&arena);
     return rc;
 }
 
-int cs_native_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen) {
+int cs_native_open(const cs_config_t *cfg, cs_arena_t *arena, void **impl,
+                   const cs_json_t **model_meta, char *err, size_t errlen) {
     cs_native_t **out = (cs_native_t **)impl;
     const char *interface_name = cfg->interface_name, *parameters = cfg->parameters;
     cs_native_t *rt = calloc(1, sizeof(*rt));
@@ -721,10 +706,11 @@ int cs_native_open(const cs_config_t *cfg, void **impl, char *err, size_t errlen
         take_error(e, "model init failed", err, errlen);
         goto fail;
     }
-    rt->env = (cs_seldon_env_t){cfg->unit_id, cfg->unit_image, cfg->include_metrics_in_response,
-                                cfg->payload_passthrough, cfg->executor_enabled};
-    if (model_metadata(rt, cfg, err, errlen) < 0)
+    if (model_metadata(rt, arena, model_meta, err, errlen) < 0) {
+        if (rt->entry.fini)
+            rt->entry.fini(rt->model);
         goto fail;
+    }
     cs_log_info("Loaded model %s", rt->name);
     *out = rt;
     return 0;
@@ -764,80 +750,71 @@ static csm_call_kind call_kind_of(cs_route_t route) {
     }
 }
 
-/* Decodes the request messages a route needs into `call`. Returns 0 or -1 with `err`. */
-static int decode_request(cs_native_t *rt, cs_route_t route, csm_call *call,
-                          cs_seldon_error_t *err) {
-    cs_seldon_request_t r;
-    if (cs_seldon_decode_request(route, call->req, &rt->env, call->arena, &r, err) < 0)
-        return -1;
-    call->msgs = r.msgs;
-    call->count = r.count;
-    call->reward = r.reward;
-    call->routing = r.routing;
-    call->has_routing = r.has_routing;
-    return 0;
-}
-
-static void native_execute(void *impl, cs_route_t route, const cs_request_t *req,
-                           cs_response_t *resp) {
+static cs_answer_t native_call(void *impl, cs_call_t *c) {
     cs_native_t *rt = impl;
-    /* One arena per model thread, kept across calls (its first block is reused). */
-    static _Thread_local cs_arena_t arena;
-    if (route == CS_ROUTE_METADATA) {
-        cs_buf_reset(&resp->body);
-        if (rt->metadata_ok) {
-            resp->status = 200;
-            resp->content_type = "application/json";
-            cs_buf_append(&resp->body, rt->metadata.data, rt->metadata.len);
-        } else {
-            cs_response_error(resp, 500, "MICROSERVICE_BAD_METADATA", "Model metadata unavailable");
-        }
-        return;
-    }
+    if (c->invalid)
+        return CS_ANSWER_DECLINED; /* native models see only valid requests */
     csm_call call;
     memset(&call, 0, sizeof(call));
-    call.kind = call_kind_of(route);
-    call.route = route;
-    call.req = req;
-    call.resp = resp;
-    call.arena = &arena;
-    cs_seldon_error_t err;
-    if (decode_request(rt, route, &call, &err) < 0) {
-        cs_seldon_error_respond(&err, resp);
-        cs_arena_reset(&arena);
-        return;
-    }
-    /* Seldon's feedback counters (spec §4.2): non-zero rewards, unless in legacy mode */
-    if (route == CS_ROUTE_FEEDBACK && call.reward != 0 && rt->env.executor_enabled)
-        cs_metrics_feedback(call.reward);
+    call.kind = call_kind_of(c->route);
+    call.route = c->route;
+    call.body = c->in->body;
+    call.body_len = c->in->body_len;
+    call.resp = c->resp;
+    call.arena = c->arena;
+    call.msgs = c->in->msgs;
+    call.count = c->in->count;
+    call.reward = c->in->reward;
+    call.routing = c->in->routing;
+    call.has_routing = c->in->has_routing;
     csm_error *e = rt->entry.execute(rt->model, &call);
     if (e) {
-        cs_response_error(resp, e->status, e->reason, e->message);
+        /* the model's own texts, whatever their length, outlive the error object */
+        c->err.status = e->status;
+        c->err.reason = cs_arena_strndup(c->arena, e->reason, strlen(e->reason));
+        c->err_info = cs_arena_strndup(c->arena, e->message, strlen(e->message));
         api_error_free(e);
-    } else if (!call.responded && route == CS_ROUTE_PREDICT && rt->env.passthrough) {
-        /* the reference's normal path then fails on the bytes */
-        cs_seldon_bytes_invalid(req->body, req->body_len, &err);
-        cs_seldon_error_respond(&err, resp);
-    } else if (call.responded) {
-        /* a raw answer, as a Python *_raw method's (its bytes verbatim under passthrough) */
-        if (!(route == CS_ROUTE_PREDICT && rt->env.passthrough) &&
-            strcmp(resp->content_type, "application/json") == 0 && resp->body.len > 9 &&
-            memmem(resp->body.data, resp->body.len, "\"metrics\"", 9) &&
-            cs_seldon_raw_answer(route, rt->env.include_metrics, &arena, resp, &err) < 0)
-            cs_seldon_error_respond(&err, resp);
-    } else {
-        cs_json_t tags = {.type = CS_JSON_OBJECT, .len = call.tag_count, .u.members = call.tags};
-        if (call.tag_count)
-            call.result.tags = &tags;
-        cs_json_t metrics = {
-            .type = CS_JSON_ARRAY, .len = call.metric_count, .u.items = call.metrics};
-        if (call.metric_count)
-            call.result.metrics = &metrics;
-        if (cs_seldon_respond(route, call.msgs, call.count, &call.result, &rt->env, &arena, resp,
-                              &err) < 0)
-            cs_seldon_error_respond(&err, resp);
+        if (c->err.reason == NULL || c->err_info == NULL)
+            goto oom;
+        return CS_ANSWER_ERROR;
     }
-    cs_arena_reset(&arena);
+    if (call.responded) {
+        /* a raw answer, as a Python *_raw method's (its bytes verbatim under passthrough); only
+         * a JSON body naming "metrics" can have any to record */
+        const cs_response_t *r = c->resp;
+        c->raw_metrics = !c->passthrough && strcmp(r->content_type, "application/json") == 0 &&
+                         r->body.len > 9 && memmem(r->body.data, r->body.len, "\"metrics\"", 9);
+        return c->passthrough ? CS_ANSWER_FINAL : CS_ANSWER_RAW;
+    }
+    c->result = call.result;
+    if (call.tag_count) {
+        cs_json_t *tags = cs_arena_alloc(c->arena, sizeof(*tags));
+        if (tags == NULL)
+            goto oom;
+        *tags = (cs_json_t){.type = CS_JSON_OBJECT, .len = call.tag_count, .u.members = call.tags};
+        c->result.tags = tags;
+    }
+    if (call.metric_count) {
+        cs_json_t *metrics = cs_arena_alloc(c->arena, sizeof(*metrics));
+        if (metrics == NULL)
+            goto oom;
+        *metrics =
+            (cs_json_t){.type = CS_JSON_ARRAY, .len = call.metric_count, .u.items = call.metrics};
+        c->result.metrics = metrics;
+    }
+    if (call.result.class_names == &call.class_names) {
+        cs_json_t *names = cs_arena_alloc(c->arena, sizeof(*names));
+        if (names == NULL)
+            goto oom;
+        *names = call.class_names;
+        c->result.class_names = names;
+    }
+    return CS_ANSWER_RESULT;
+oom:
+    c->err.status = 500;
+    c->err.reason = CS_REASON_INTERNAL;
+    c->err_info = "out of memory";
+    return CS_ANSWER_ERROR;
 }
 
 static void native_unload(void *impl) {
@@ -859,14 +836,13 @@ static void native_close(void *impl) {
         rt->entry.fini(rt->model);
     if (rt->dl)
         dlclose(rt->dl);
-    cs_buf_free(&rt->metadata);
     free(rt);
 }
 
 const cs_runtime_ops_t cs_native_ops = {
     .load = native_load,
     .unload = native_unload,
-    .execute = native_execute,
+    .call = native_call,
     .nonblocking = native_nonblocking,
     .close = native_close,
 };

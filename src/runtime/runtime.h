@@ -1,11 +1,12 @@
-/* The model behind a request, whatever it is written in: native shared object, built-in mock
- * classifier, later embedded Python. The worker sees only this interface. */
+/* The model behind a request, whatever it is written in (a native shared object, the built-in
+ * mock classifier, embedded Python), and the one request pipeline every protocol goes through:
+ * decode with the protocol's codec, call the model, decorate, encode. The worker sees only this
+ * interface. */
 #ifndef CS_RUNTIME_RUNTIME_H
 #define CS_RUNTIME_RUNTIME_H
 
 #include "config/config.h"
-#include "http/request.h"
-#include "http/router.h"
+#include "protocol/codec.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,9 +25,10 @@ int cs_runtime_load(cs_runtime_t *rt, char *err, size_t errlen);
  * stops gracefully after its last call has returned. Model thread of a worker. */
 void cs_runtime_unload(cs_runtime_t *rt);
 
-/* Serves one model route into `resp` (never fails: errors become error bodies). `req` is
- * borrowed. Model threads, concurrently. */
-void cs_runtime_execute(cs_runtime_t *rt, cs_route_t route, const cs_request_t *req,
+/* Serves one model route of `codec`'s protocol into `resp` (never fails: errors become the
+ * protocol's error answers). `in` is the codec's request type, borrowed for the call. Model
+ * threads, concurrently (the loop thread too when cs_runtime_nonblocking). */
+void cs_runtime_execute(cs_runtime_t *rt, const cs_codec_t *codec, cs_route_t route, const void *in,
                         cs_response_t *resp);
 
 /* True when the model may run on the event-loop thread (CSM_MODEL_NONBLOCKING). Any thread. */

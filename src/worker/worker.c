@@ -35,10 +35,9 @@
 #include "event/socket.h"
 #include "http/http1.h"
 #include "http/response.h"
-#include "http/router.h"
 #include "metrics/registry.h"
 #include "metrics/server.h"
-#include "protocol/openapi.h"
+#include "protocol/rest.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -338,7 +337,7 @@ static void start_response(worker_t *w, conn_t *c) {
 
 static void respond_error(worker_t *w, conn_t *c, int status, const char *reason, const char *info,
                           bool close_after) {
-    if (cs_response_error(&c->resp, status, reason, info) < 0) {
+    if (cs_seldon_error_body(&c->resp, status, reason, info) < 0) {
         conn_close(w, c);
         return;
     }
@@ -354,7 +353,7 @@ static const char retry_after[] = "Retry-After: 1\r\n";
 
 static void respond_unavailable(worker_t *w, conn_t *c, const char *info) {
     c->resp.extra_headers = retry_after;
-    respond_error(w, c, 503, "MICROSERVICE_INTERNAL_ERROR", info, true);
+    respond_error(w, c, 503, CS_REASON_INTERNAL, info, true);
 }
 
 static const char stuck_info[] = "Service Unavailable: every model thread of this worker is "
@@ -437,36 +436,8 @@ static void run_call(cs_job_t *job, int thread_index) {
             atomic_fetch_sub_explicit(&mx->queued, 1, memory_order_relaxed);
         cs_metrics_queue_wait(start - c->submit_ns);
     }
-    cs_runtime_execute(c->w->o->runtime, c->route, &c->http.req, &c->resp);
+    cs_runtime_execute(c->w->o->runtime, &cs_seldon_rest_codec, c->route, &c->http.req, &c->resp);
     cs_metrics_model_call(c->route, cs_now_ns() - start);
-}
-
-static const char not_found_info[] =
-    "404 Not Found: The requested URL was not found on the server. If you entered the URL "
-    "manually please check your spelling and try again.";
-static const char not_allowed_info[] =
-    "405 Method Not Allowed: The method is not allowed for the requested URL.";
-
-/* /seldon.json: a static document with its validators; If-None-Match gives 304. */
-static void serve_openapi(worker_t *w, conn_t *c, const cs_request_t *req) {
-    uint32_t len = 0;
-    const char *inm = cs_request_header(req, "if-none-match", &len);
-    const char *etag = cs_openapi_etag();
-    c->resp.extra_headers = cs_openapi_headers();
-    if (inm && ((len == 1 && inm[0] == '*') || memmem(inm, len, etag, strlen(etag)))) {
-        c->resp.status = 304;
-        start_response(w, c);
-        return;
-    }
-    size_t n;
-    const char *doc = cs_openapi_document(&n);
-    c->resp.status = 200;
-    c->resp.content_type = "application/json";
-    if (cs_buf_append(&c->resp.body, doc, n) < 0) {
-        conn_close(w, c);
-        return;
-    }
-    start_response(w, c);
 }
 
 static void dispatch(worker_t *w, conn_t *c) {
@@ -482,41 +453,13 @@ static void dispatch(worker_t *w, conn_t *c) {
     if (!w->o->has_master && cs_log_get_level() <= CS_LOG_DEBUG)
         cs_log_debug("request %s %.*s %.*s", req->method_name, (int)req->url_len, req->url,
                      (int)(req->body_len > 2048 ? 2048 : req->body_len), req->body);
-    cs_route_match_t m = cs_router_match(req->method, req->path, req->path_len);
-    c->route = m.route;
-    if (m.route == CS_ROUTE_NONE) {
-        respond_error(w, c, 404, "MICROSERVICE_INTERNAL_ERROR", not_found_info, false);
+    int action = cs_seldon_rest_route(req, &c->route, &c->resp);
+    if (action < 0) {
+        conn_close(w, c);
         return;
     }
-    if (!m.method_allowed) {
-        if (cs_response_error(&c->resp, 405, "MICROSERVICE_INTERNAL_ERROR", not_allowed_info) < 0) {
-            conn_close(w, c);
-            return;
-        }
-        c->resp.allow = m.allow;
+    if (action == CS_REST_ANSWERED) {
         start_response(w, c);
-        return;
-    }
-    if (req->method == CS_METHOD_OPTIONS) {
-        c->resp.status = 200;
-        c->resp.content_type = "text/html; charset=utf-8";
-        c->resp.allow = m.allow;
-        start_response(w, c);
-        return;
-    }
-    c->route = m.route;
-    if (m.route == CS_ROUTE_PING) {
-        c->resp.status = 200;
-        c->resp.content_type = "text/html; charset=utf-8";
-        if (cs_buf_append(&c->resp.body, "pong", 4) < 0) {
-            conn_close(w, c);
-            return;
-        }
-        start_response(w, c);
-        return;
-    }
-    if (m.route == CS_ROUTE_OPENAPI) {
-        serve_openapi(w, c, req);
         return;
     }
     if (w->inline_calls && req->body_len <= INLINE_MAX_BODY) {
@@ -550,7 +493,7 @@ static bool parse_step(worker_t *w, conn_t *c) {
         return true;
     case CS_HTTP1_ERROR:
         c->has_request = false;
-        respond_error(w, c, c->http.error_status, c->http.error_reason, c->http.error_info, true);
+        respond_error(w, c, c->http.error_status, CS_REASON_BAD_DATA, c->http.error_info, true);
         c->keep_alive = false;
         return true;
     case CS_HTTP1_MORE:
@@ -585,7 +528,7 @@ static io_result_t read_body_in_place(worker_t *w, conn_t *c) {
         dispatch(w, c);
     } else if (r == CS_HTTP1_ERROR) {
         c->has_request = false;
-        respond_error(w, c, c->http.error_status, c->http.error_reason, c->http.error_info, true);
+        respond_error(w, c, c->http.error_status, CS_REASON_BAD_DATA, c->http.error_info, true);
         c->keep_alive = false;
     }
     return IO_DONE;
@@ -748,7 +691,7 @@ static void answer_for_thread(worker_t *w, conn_t *c, int status, const char *in
     cs_response_t r;
     cs_response_init(&r);
     cs_buf_t head = {0};
-    if (cs_response_error(&r, status, "MICROSERVICE_INTERNAL_ERROR", info) == 0 &&
+    if (cs_seldon_error_body(&r, status, CS_REASON_INTERNAL, info) == 0 &&
         cs_http_response_head(&head, &r, &c->http.req, false) == 0) {
         struct iovec iov[2] = {{head.data, head.len}, {r.body.data, r.body.len}};
         ssize_t n = writev(c->fd, iov, 2);
@@ -812,7 +755,7 @@ static void expire(worker_t *w, uint64_t now) {
             /* A slow client: tell it why, then close. */
             c->has_request = false;
             list_remove(w, c);
-            respond_error(w, c, 408, "MICROSERVICE_BAD_DATA",
+            respond_error(w, c, 408, CS_REASON_BAD_DATA,
                           "Request Timeout: the request was not received in time", true);
             if (c->state == C_WRITE && flush(c) == IO_DONE) {
                 finish_response(w, c);
@@ -1164,7 +1107,10 @@ int cs_worker_run(const cs_worker_opts_t *o) {
             begin_drain(w, CS_RETIRE_SIGNAL);
         }
         if (w->draining) {
-            if (w->live == 0) {
+            /* A stop that came while load() was running waits for it (on_pool_io then unloads
+             * and exits): a worker does not exit with a model thread inside load(), and a model
+             * that loaded gets its unload hook. The drain deadline still bounds the wait. */
+            if (w->live == 0 && w->booted) {
                 unload_model(w);
                 cs_log_info("Worker exiting (pid: %d)", (int)getpid());
                 return 0;

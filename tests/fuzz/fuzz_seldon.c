@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_seldon_error_t err;
     cs_seldon_env_t env = {"unit", "image:1", true, false, true};
     cs_json_t doc;
-    cs_seldon_msg_t msgs[64];
+    cs_message_t msgs[64];
     size_t count = 0;
     if (cs_seldon_extract(&req, &arena, &doc, &err) == 0) {
         int rc = 0;
@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             rc = cs_seldon_decode(&doc, &arena, &msgs[0], &err);
             count = 1;
         }
-        cs_seldon_result_t res = {0};
+        cs_result_t res = {0};
         if (route == CS_ROUTE_AGGREGATE && rc == 0 && count) {
             res.kind = CS_RESULT_JSON;
             res.json = msgs[0].msg; /* any JSON value as a model result */

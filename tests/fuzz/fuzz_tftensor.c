@@ -12,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int same(const cs_seldon_array_t *a, const cs_seldon_array_t *b) {
+static int same(const cs_array_t *a, const cs_array_t *b) {
     if (a->dtype != b->dtype || a->ndim != b->ndim || a->count != b->count ||
         memcmp(a->shape, b->shape, a->ndim * sizeof(int64_t)) != 0)
         return 0;
@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_json_t doc, again;
     cs_json_error_t jerr;
     cs_seldon_error_t err;
-    cs_seldon_array_t a, b;
+    cs_array_t a, b;
     if (cs_json_parse(text, size, &opt, &arena, &doc, &jerr) == 0 &&
         cs_seldon_tftensor_decode(&doc, &arena, &a, &err) == 0) {
         cs_buf_t out = {0};

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "base/buf.h"
-#include "http/router.h"
+#include "protocol/routes.h"
 #include "metrics/labels.h"
 #include "metrics/internal.h"
 #include "metrics/registry.h"

@@ -47,6 +47,7 @@ static char *failing_strdup(const char *s) {
 #define calloc failing_calloc
 #define strdup failing_strdup
 #include "runtime/native.c"
+#include "protocol/rest.h"
 #undef calloc
 #undef strdup
 
@@ -126,8 +127,10 @@ static csm_error *oom_execute(csm_model *model, csm_call *call) {
 }
 
 /* POSTs a JSON `body` to the model's /predict; `resp` is initialised here, closed by the caller. */
-static void predict(cs_native_t *rt, const char *body, cs_response_t *resp) {
-    rt->env = (cs_seldon_env_t){NULL, NULL, true, false, true};
+static void predict(cs_native_t *native, const char *body, cs_response_t *resp) {
+    const cs_seldon_env_t env = {NULL, NULL, true, false, true};
+    cs_runtime_t *rt = cs_runtime_wrap(&cs_native_ops, native, &env);
+    assert_non_null(rt);
     cs_header_t ct = {"content-type", "application/json", 12, 16};
     cs_request_t req = {.method = CS_METHOD_POST,
                         .headers = &ct,
@@ -135,7 +138,8 @@ static void predict(cs_native_t *rt, const char *body, cs_response_t *resp) {
                         .body = body,
                         .body_len = strlen(body)};
     cs_response_init(resp);
-    native_execute(rt, CS_ROUTE_PREDICT, &req, resp);
+    cs_runtime_execute(rt, &cs_seldon_rest_codec, CS_ROUTE_PREDICT, &req, resp);
+    cs_runtime_unwrap(rt);
 }
 
 static void test_model_error_out_of_memory(void **state) {

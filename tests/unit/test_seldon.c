@@ -17,7 +17,7 @@
 static const cs_seldon_env_t no_env = {NULL, NULL, true, false, true};
 
 /* Decodes `req_json`, answers with `res` for `route`, returns the body (static buffer). */
-static const char *respond(cs_route_t route, const char *req_json, cs_seldon_result_t *res,
+static const char *respond(cs_route_t route, const char *req_json, cs_result_t *res,
                            const cs_seldon_env_t *env, int *status) {
     static char out[4096];
     cs_arena_t a;
@@ -29,7 +29,7 @@ static const char *respond(cs_route_t route, const char *req_json, cs_seldon_res
                         .body = req_json,
                         .body_len = strlen(req_json)};
     cs_json_t doc;
-    cs_seldon_msg_t msg;
+    cs_message_t msg;
     cs_seldon_error_t err;
     cs_response_t resp;
     cs_response_init(&resp);
@@ -53,7 +53,7 @@ static const char *respond(cs_route_t route, const char *req_json, cs_seldon_res
 static void test_mirroring_of_numeric_results(void **state) {
     (void)state;
     double d[2] = {0.1, 0.9};
-    cs_seldon_result_t r = {.kind = CS_RESULT_ARRAY, .array = {CS_DTYPE_FLOAT64, 2, {1, 2}, d, 2}};
+    cs_result_t r = {.kind = CS_RESULT_ARRAY, .array = {CS_DTYPE_FLOAT64, 2, {1, 2}, d, 2}};
     int st;
     /* ndarray request -> ndarray; tensor request -> tensor; strData request -> tensor */
     assert_string_equal(
@@ -78,7 +78,7 @@ static void test_mirroring_of_numeric_results(void **state) {
                         "{\"data\":{\"names\":[],\"ndarray\":0.1},\"meta\":{}}");
     /* bools are not numeric: always ndarray */
     uint8_t b[2] = {1, 0};
-    cs_seldon_result_t rb = {.kind = CS_RESULT_BOOL_ARRAY, .array = {CS_DTYPE_INT64, 1, {2}, b, 2}};
+    cs_result_t rb = {.kind = CS_RESULT_BOOL_ARRAY, .array = {CS_DTYPE_INT64, 1, {2}, b, 2}};
     assert_string_equal(respond(CS_ROUTE_PREDICT, "{\"strData\":\"s\"}", &rb, &no_env, &st),
                         "{\"data\":{\"names\":[],\"ndarray\":[true,false]},\"meta\":{}}");
 }
@@ -90,7 +90,7 @@ static void test_json_results_and_unknown_types(void **state) {
     cs_json_t v;
     cs_json_error_t jerr;
     cs_json_options_t opt = {.max_depth = 64, .allow_nan = true, .numeric_arrays = true};
-    cs_seldon_result_t r = {.kind = CS_RESULT_JSON, .json = &v};
+    cs_result_t r = {.kind = CS_RESULT_JSON, .json = &v};
     int st;
     assert_int_equal(cs_json_parse("[[\"a\",\"b\"]]", 11, &opt, &a, &v, &jerr), 0);
     assert_string_equal(
@@ -115,7 +115,7 @@ static void test_meta_rules(void **state) {
     cs_json_options_t opt = {.max_depth = 64, .allow_nan = true, .numeric_arrays = true};
     const char *t = "{\"mytag\":1,\"shared\":\"model\"}";
     assert_int_equal(cs_json_parse(t, strlen(t), &opt, &a, &tags, &jerr), 0);
-    cs_seldon_result_t r = {.kind = CS_RESULT_STR, .bytes = "x", .bytes_len = 1, .tags = &tags};
+    cs_result_t r = {.kind = CS_RESULT_STR, .bytes = "x", .bytes_len = 1, .tags = &tags};
     cs_seldon_env_t env = {"unit", NULL, true, false, true};
     int st;
     const char *req = "{\"meta\":{\"puid\":\"p\",\"tags\":{\"shared\":\"req\",\"foo\":\"bar\"},"
@@ -126,7 +126,7 @@ static void test_meta_rules(void **state) {
                         "\"requestPath\":{\"unit\":\"earlier\"},\"tags\":{\"foo\":\"bar\","
                         "\"mytag\":1,\"shared\":\"model\"}},\"strData\":\"x\"}");
     /* route: the request's tags, metrics and requestPath are dropped, puid kept */
-    cs_seldon_result_t route = {.kind = CS_RESULT_ROUTE, .route = -1};
+    cs_result_t route = {.kind = CS_RESULT_ROUTE, .route = -1};
     assert_string_equal(
         respond(CS_ROUTE_ROUTE, req, &route, &env, &st),
         "{\"data\":{\"names\":[\"t:0\"],\"tensor\":{\"shape\":[1,1],\"values\":[-1]}},"
@@ -137,7 +137,7 @@ static void test_meta_rules(void **state) {
 
 static void test_fallbacks(void **state) {
     (void)state;
-    cs_seldon_result_t none = {0};
+    cs_result_t none = {0};
     int st;
     assert_string_equal(
         respond(CS_ROUTE_PREDICT, "{\"strData\":\"s\"}", &none, &no_env, &st),
@@ -196,7 +196,7 @@ static void test_parameters(void **state) {
     assert_int_equal(cs_parameters_parse("[]", &a, &p, err, sizeof(err)), 0);
     assert_int_equal(cs_parameters_parse("[{\"name\":\"f\",\"type\":\"FLOAT\",\"value\":\"abc\"}]",
                                          &a, &p, err, sizeof(err)),
-                     -1);
+                     CS_ECONFIG);
     assert_string_equal(err, "Bad model parameter: f with value abc can't be parsed as a FLOAT");
     cs_arena_free(&a);
 }
@@ -254,7 +254,7 @@ static void test_raw_answer_metrics(void **state) {
                                    "{\"meta\":{\"metrics\":[{\"key\":\"k\",\"type\":\"TIMER\"}]}}",
                                    &rc),
                         "500 'value'");
-    assert_int_equal(rc, -1);
+    assert_int_equal(rc, CS_EREQUEST);
 }
 
 /* Python's repr(bytes), reading exactly the given length (issue 8: a %.100s read on into the
@@ -297,12 +297,12 @@ static void test_shape_count(void **state) {
     assert_int_equal(n, 1);
     assert_int_equal(cs_seldon_shape_count("tensor", empty, 2, &n, &err), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(cs_seldon_shape_count("tensor", wide, 2, &n, &err), -1);
+    assert_int_equal(cs_seldon_shape_count("tensor", wide, 2, &n, &err), CS_EREQUEST);
     assert_int_equal(err.status, 400);
     assert_string_equal(err.info,
                         "tensor shape (0,65537) is too large for an array without "
                         "elements: its non-zero dimensions may multiply to at most 65536");
-    assert_int_equal(cs_seldon_shape_count("tftensor", over, 3, &n, &err), -1);
+    assert_int_equal(cs_seldon_shape_count("tftensor", over, 3, &n, &err), CS_EREQUEST);
     assert_string_equal(err.info, "tftensor shape (4294967296,4294967296,16) is too large");
 }
 
@@ -315,10 +315,10 @@ static void test_yaml_collection_keys(void **state) {
     cs_json_t v;
     char err[128];
     static const char doc[] = "? [a]\n: b\n";
-    assert_int_equal(cs_yaml_parse(doc, sizeof(doc) - 1, &a, &v, err, sizeof(err)), -1);
+    assert_int_equal(cs_yaml_parse(doc, sizeof(doc) - 1, &a, &v, err, sizeof(err)), CS_EPARSE);
     assert_string_equal(err, "found unhashable key (line 1)");
     static const char flow[] = "{x: 1, {y: 2}: 3}";
-    assert_int_equal(cs_yaml_parse(flow, sizeof(flow) - 1, &a, &v, err, sizeof(err)), -1);
+    assert_int_equal(cs_yaml_parse(flow, sizeof(flow) - 1, &a, &v, err, sizeof(err)), CS_EPARSE);
     static const char fine[] = "x: [1, {y: 2}]";
     assert_int_equal(cs_yaml_parse(fine, sizeof(fine) - 1, &a, &v, err, sizeof(err)), 0);
     cs_arena_free(&a);

@@ -1,6 +1,6 @@
 /* The REST routes of the Seldon protocol (spec §3.1): exact path match, per-route methods. */
-#ifndef CS_HTTP_ROUTER_H
-#define CS_HTTP_ROUTER_H
+#ifndef CS_PROTOCOL_ROUTES_H
+#define CS_PROTOCOL_ROUTES_H
 
 #include "http/request.h"
 

@@ -1,6 +1,6 @@
 /* Route table. Every GET route also answers HEAD; OPTIONS is answered for every known path.
  * Methods are bit flags so the Allow header comes straight from the table. */
-#include "http/router.h"
+#include "protocol/routes.h"
 
 #include <string.h>
 
