@@ -361,6 +361,57 @@ static void test_early_answer_resets_with_no_error(void **state) {
     cs_h2_session_free(h);
 }
 
+/* DATA that arrives for a stream the server has already closed counts as consumed, or every
+ * early answer would shrink the connection window for good. */
+static void test_data_after_close_keeps_connection_window(void **state) {
+    (void)state;
+    srv_t s;
+    cs_h2_limits_t lim = {4096, 4, 65535, 65535};
+    cs_h2_session_t *h = new_server(&s, &lim);
+    s.respond_now = false;
+    h2c_t c;
+    h2c_init(&c, h);
+    /* 8 x 30000 bytes through a connection window of 65535 */
+    for (int round = 0; round < 8; round++) {
+        nghttp2_nv nv[4];
+        get_headers(nv, "/x");
+        h2c_body_t b = {.gen_len = 30000, .end = true};
+        h2c_resp_t r;
+        h2c_submit(&c, nv, 4, &b, &r);
+        /* the client's bytes, held back as if in flight */
+        uint8_t *held = NULL;
+        size_t held_len = 0;
+        const uint8_t *p;
+        ssize_t n;
+        while ((n = nghttp2_session_mem_send(c.ng, &p)) > 0) {
+            held = realloc(held, held_len + (size_t)n);
+            memcpy(held + held_len, p, (size_t)n);
+            held_len += (size_t)n;
+        }
+        /* the headers and a little DATA reach the server, which answers and resets at once */
+        if (held_len < 30000)
+            fail_msg("round %d: the client could send only %zu bytes", round, held_len);
+        size_t first = held_len - 20000;
+        assert_int_equal(cs_h2_session_recv(h, held, first), 0);
+        assert_non_null(s.last);
+        respond_ok(s.last, "early");
+        const char *out;
+        size_t len;
+        assert_int_equal(cs_h2_session_output(h, &out, &len), 0);
+        nghttp2_session_mem_recv(c.ng, (const uint8_t *)out, len);
+        cs_h2_session_written(h, len);
+        /* then the rest arrives, for a closed stream */
+        assert_int_equal(cs_h2_session_recv(h, held + first, held_len - first), 0);
+        h2c_pump(&c);
+        assert_true(r.closed);
+        free(held);
+        h2c_resp_free(&r);
+    }
+    assert_int_equal(s.closes, 8);
+    h2c_close(&c);
+    cs_h2_session_free(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
@@ -372,6 +423,7 @@ int main(void) {
         cmocka_unit_test(test_huge_header_list_is_flagged),
         cmocka_unit_test(test_too_many_streams_are_refused),
         cmocka_unit_test(test_early_answer_resets_with_no_error),
+        cmocka_unit_test(test_data_after_close_keeps_connection_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
