@@ -16,9 +16,17 @@
  * that announces 4 MiB and sends 10 bytes costs 10 bytes. No compression is supported: a
  * message with the compressed flag under a grpc-encoding other than identity is UNIMPLEMENTED
  * (grpc-core's answer for an algorithm it does not have), under identity or none INTERNAL (a
- * protocol violation). Every DATA byte is consumed as soon as it is copied, so the window the
- * client sees is the one the session was created with, and the memory of a call is bounded by
- * the limit, never by what the client sends.
+ * protocol violation).
+ *
+ * Back-pressure: the bytes of request messages held for a connection (arriving, or with the
+ * owner until answered) are counted against max_conn_buffer. Below it every DATA byte is
+ * consumed (its window given back) as soon as it is copied; above it a stream's window is given
+ * back only when an answer releases a message, so a client that keeps sending while the model
+ * is behind is stalled by flow control. One exception keeps a message larger than the budget
+ * (or several that together are) from waiting forever: while the owner holds no message, the
+ * oldest incomplete call always proceeds. A connection therefore holds at most the budget, one
+ * more message and one stream window per open stream; a message is freed as soon as its call
+ * is answered.
  *
  * Calls outlive their streams: the owner may answer after the client reset the stream or the
  * connection was freed, so a call copies what it hands out (method, metadata, message) and is
@@ -44,6 +52,8 @@ struct cs_grpc_conn {
     cs_grpc_limits_t limits;
     cs_grpc_handler_t handler;
     cs_grpc_call_t *calls; /* the calls whose stream is open */
+    size_t buffered;       /* message bytes counted against max_conn_buffer */
+    uint32_t owner_held;   /* counted calls delivered and not answered */
 };
 
 struct cs_grpc_call {
@@ -60,6 +70,8 @@ struct cs_grpc_call {
     uint32_t msg_len;
     uint8_t *msg;
     size_t msg_have, msg_cap;
+    size_t held_back;  /* DATA bytes taken but not consumed (over the connection budget) */
+    bool counted;      /* msg_cap is in conn->buffered */
     bool have_message; /* one whole message received */
     bool finished;     /* answered on the wire (by the owner, or here for an error) */
     bool delivered;    /* handed to the owner by on_call */
@@ -175,6 +187,43 @@ static int send_message(cs_grpc_call_t *c, const void *message, size_t len) {
 static void fail(cs_grpc_call_t *c, int http, int status, const char *text) {
     if (send_status(c, http, status, text))
         cs_h2_stream_reset(c->st, CS_H2_INTERNAL_ERROR);
+}
+
+/* The call whose message arrives first when everything else must wait: the oldest one still
+ * collecting (calls are pushed at the head). */
+static cs_grpc_call_t *oldest_incomplete(cs_grpc_conn_t *conn) {
+    cs_grpc_call_t *oldest = NULL;
+    for (cs_grpc_call_t *o = conn->calls; o; o = o->next)
+        if (!o->finished && !o->have_message)
+            oldest = o;
+    return oldest;
+}
+
+static bool may_consume(cs_grpc_conn_t *conn, cs_grpc_call_t *c) {
+    return c->finished || conn->buffered <= conn->limits.max_conn_buffer ||
+           (conn->owner_held == 0 && c == oldest_incomplete(conn));
+}
+
+/* Gives held-back windows back to the calls that may proceed now. */
+static void resume(cs_grpc_conn_t *conn) {
+    for (cs_grpc_call_t *o = conn->calls; o; o = o->next)
+        if (o->held_back && o->st && may_consume(conn, o)) {
+            cs_h2_stream_consume(o->st, o->held_back);
+            o->held_back = 0;
+        }
+}
+
+/* Takes the call's message out of the connection's count (its stream is closing or the call is
+ * answered) and lets the calls it held back proceed. */
+static void uncount(cs_grpc_call_t *c) {
+    cs_grpc_conn_t *conn = c->conn;
+    if (!c->counted)
+        return;
+    c->counted = false;
+    conn->buffered -= c->msg_cap;
+    if (c->delivered)
+        conn->owner_held--;
+    resume(conn);
 }
 
 static void call_free(cs_grpc_call_t *c) {
@@ -347,6 +396,8 @@ static int take_message(cs_grpc_call_t *c, const uint8_t *p, size_t n) {
         uint8_t *m = realloc(c->msg, cap);
         if (m == NULL)
             return -ENOMEM;
+        c->conn->buffered += cap - c->msg_cap;
+        c->counted = true;
         c->msg = m;
         c->msg_cap = cap;
     }
@@ -360,9 +411,9 @@ static int take_message(cs_grpc_call_t *c, const uint8_t *p, size_t n) {
 static int on_data(void *ud, cs_h2_stream_t *st, const uint8_t *data, size_t len) {
     (void)ud;
     cs_grpc_call_t *c = cs_h2_stream_data(st);
-    int rc = cs_h2_stream_consume(st, len);
-    if (rc || c == NULL)
-        return rc;
+    if (c == NULL)
+        return cs_h2_stream_consume(st, len);
+    size_t taken = len;
     while (len > 0 && !c->finished) {
         if (c->prefix_have < PREFIX_LEN) {
             size_t n = PREFIX_LEN - c->prefix_have;
@@ -388,7 +439,13 @@ static int on_data(void *ud, cs_h2_stream_t *st, const uint8_t *data, size_t len
         if (c->have_message)
             c->prefix_have = 0;
     }
-    return 0;
+    if (c->have_message)
+        resume(c->conn); /* the oldest incomplete call may be another one now */
+    if (!may_consume(c->conn, c)) {
+        c->held_back += taken;
+        return 0;
+    }
+    return cs_h2_stream_consume(st, taken);
 }
 
 static int on_end(void *ud, cs_h2_stream_t *st) {
@@ -407,6 +464,8 @@ static int on_end(void *ud, cs_h2_stream_t *st) {
     c->req.message = c->msg;
     c->req.message_len = c->msg_have;
     c->delivered = true;
+    if (c->counted)
+        conn->owner_held++;
     conn->handler.on_call(conn->handler.ud, c, &c->req);
     return 0;
 }
@@ -425,6 +484,7 @@ static void on_close(void *ud, cs_h2_stream_t *st, uint32_t error_code) {
         return;
     unlink_call(c);
     c->st = NULL;
+    uncount(c);
     if (!c->delivered || c->responded) {
         call_free(c);
         return;
@@ -447,6 +507,8 @@ int cs_grpc_conn_new(const cs_grpc_limits_t *limits, const cs_grpc_handler_t *ha
         c->limits.max_recv_message = 4u << 20;
     if (c->limits.max_send_message == 0)
         c->limits.max_send_message = UINT32_MAX;
+    if (c->limits.max_conn_buffer == 0)
+        c->limits.max_conn_buffer = 64u << 20;
     c->handler = *handler;
     cs_h2_callbacks_t cb = {
         .ud = c,
@@ -499,10 +561,10 @@ int cs_grpc_call_respond(cs_grpc_call_t *c, int status, const char *text, const 
         call_free(c);
         return 0;
     }
-    if (c->finished)
-        return 0;
-    int rc;
-    if (status == CS_GRPC_OK && len > c->conn->limits.max_send_message) {
+    int rc = 0;
+    if (c->finished) {
+        /* answered already (deadline): the late answer is dropped */
+    } else if (status == CS_GRPC_OK && len > c->conn->limits.max_send_message) {
         char info[96];
         snprintf(info, sizeof(info), "Sent message larger than max (%zu vs. %u)", len,
                  c->conn->limits.max_send_message);
@@ -514,6 +576,11 @@ int cs_grpc_call_respond(cs_grpc_call_t *c, int status, const char *text, const 
     }
     if (rc)
         cs_h2_stream_reset(c->st, CS_H2_INTERNAL_ERROR);
+    /* The owner is done with the request (`message` may have pointed into it, so only now):
+     * it goes at once, not when the answer is out, and its bytes leave the budget. */
+    uncount(c);
+    free(c->msg);
+    c->msg = NULL;
     return rc;
 }
 

@@ -82,6 +82,9 @@ typedef struct {
     cs_h2_limits_t h2;
     uint32_t max_recv_message; /* bytes of one request message [4 MiB, gRPC's default] */
     uint32_t max_send_message; /* bytes of one response message [UINT32_MAX] */
+    /* request message bytes a connection holds (arriving, or with the owner until answered)
+     * beyond which flow control stalls its client [64 MiB] */
+    size_t max_conn_buffer;
 } cs_grpc_limits_t;
 
 /* A connection: an HTTP/2 session serving gRPC. `limits` and `handler` are copied. 0 or

@@ -552,6 +552,61 @@ static void test_send_limit(void **state) {
     teardown(&f);
 }
 
+/* A model that falls behind stalls its clients: past the connection budget, the windows of the
+ * other streams are given back only as answers release messages. */
+static void test_back_pressure(void **state) {
+    (void)state;
+    fixture_t f;
+    cs_grpc_limits_t lim = {
+        .h2 = {.window = 65535}, .max_recv_message = 1u << 20, .max_conn_buffer = 1u << 20};
+    setup_with(&f, &lim);
+    f.h.echo = false;
+    req_t q[3];
+    for (int i = 0; i < 3; i++)
+        submit(&f, &q[i], "/m", 0, 600000, NULL, NULL, NULL);
+    h2c_pump(&f.c);
+    /* one message (the oldest) is in, the other two stall on flow control */
+    assert_int_equal(f.h.ncalls, 1);
+    uint64_t sent = f.c.to_server;
+    assert_true(sent < 600000 + (1u << 20) + 3 * 65535 + 4096);
+    h2c_pump(&f.c);
+    assert_true(f.c.to_server == sent);
+    /* each answer lets the next one in */
+    for (int k = 1; k <= 2; k++) {
+        assert_int_equal(cs_grpc_call_respond(f.h.calls[k - 1], CS_GRPC_OK, NULL, "a", 1), 0);
+        h2c_pump(&f.c);
+        assert_int_equal(f.h.ncalls, k + 1);
+    }
+    assert_int_equal(cs_grpc_call_respond(f.h.calls[2], CS_GRPC_OK, NULL, "a", 1), 0);
+    h2c_pump(&f.c);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(q[i].resp.grpc_status, 0);
+        h2c_resp_free(&q[i].resp);
+    }
+    assert_true(f.h.pattern_ok);
+    teardown(&f);
+}
+
+/* Messages that together exceed the budget, with no answer pending, still all arrive: the
+ * oldest one always proceeds. */
+static void test_budget_smaller_than_messages(void **state) {
+    (void)state;
+    fixture_t f;
+    cs_grpc_limits_t lim = {
+        .h2 = {.window = 65535}, .max_recv_message = 1u << 20, .max_conn_buffer = 100000};
+    setup_with(&f, &lim);
+    req_t q[3];
+    for (int i = 0; i < 3; i++)
+        submit(&f, &q[i], "/m", 0, 500000, NULL, NULL, NULL);
+    h2c_pump(&f.c);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(q[i].resp.grpc_status, 0);
+        assert_int_equal(q[i].resp.body_len, 500005);
+        h2c_resp_free(&q[i].resp);
+    }
+    teardown(&f);
+}
+
 static void test_hostile_garbage_preface(void **state) {
     (void)state;
     fixture_t f;
@@ -626,6 +681,8 @@ int main(void) {
         cmocka_unit_test(test_goaway_with_call_in_flight),
         cmocka_unit_test(test_conn_freed_with_calls_outstanding),
         cmocka_unit_test(test_send_limit),
+        cmocka_unit_test(test_back_pressure),
+        cmocka_unit_test(test_budget_smaller_than_messages),
         cmocka_unit_test(test_hostile_garbage_preface),
         cmocka_unit_test(test_hostile_huge_header_list),
         cmocka_unit_test(test_hostile_too_many_streams),
