@@ -83,6 +83,24 @@ static cs_h2_session_t *new_server(srv_t *s, const cs_h2_limits_t *lim) {
 }
 
 static const cs_h2_limits_t small = {4096, 4, 65535, 1 << 20};
+/* a connection window of one stream window */
+static const cs_h2_limits_t tight = {4096, 4, 65535, 65535};
+
+/* A server answering in on_end (respond_now) or not, consuming at once (consume) or not, and a
+ * client for it. */
+static cs_h2_session_t *start(srv_t *s, h2c_t *c, const cs_h2_limits_t *lim, bool respond_now,
+                              bool consume) {
+    cs_h2_session_t *h = new_server(s, lim);
+    s->respond_now = respond_now;
+    s->consume = consume;
+    h2c_init(c, h);
+    return h;
+}
+
+static void stop(h2c_t *c, cs_h2_session_t *h) {
+    h2c_close(c);
+    cs_h2_session_free(h);
+}
 
 static nghttp2_nv NV(const char *n, const char *v) {
     return (nghttp2_nv){(uint8_t *)n, (uint8_t *)v, strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE};
@@ -99,9 +117,8 @@ static size_t get_headers(nghttp2_nv *nv, const char *path) {
 static void test_round_trip(void **state) {
     (void)state;
     srv_t s;
-    cs_h2_session_t *h = new_server(&s, &small);
     h2c_t c;
-    h2c_init(&c, h);
+    cs_h2_session_t *h = start(&s, &c, &small, true, true);
     nghttp2_nv nv[8];
     size_t n = get_headers(nv, "/hello");
     nv[n++] = NV("x-test", "value");
@@ -125,17 +142,14 @@ static void test_round_trip(void **state) {
     assert_int_equal(s.last_close_code, CS_H2_NO_ERROR);
     assert_int_equal(cs_h2_session_streams(h), 0);
     h2c_resp_free(&r);
-    h2c_close(&c);
-    cs_h2_session_free(h);
+    stop(&c, h);
 }
 
 static void test_two_concurrent_streams_answered_out_of_order(void **state) {
     (void)state;
     srv_t s;
-    cs_h2_session_t *h = new_server(&s, &small);
-    s.respond_now = false;
     h2c_t c;
-    h2c_init(&c, h);
+    cs_h2_session_t *h = start(&s, &c, &small, false, true);
     nghttp2_nv nv1[4], nv2[4];
     get_headers(nv1, "/one");
     get_headers(nv2, "/two");
@@ -161,18 +175,15 @@ static void test_two_concurrent_streams_answered_out_of_order(void **state) {
     assert_memory_equal(r2.body, "2", 1);
     h2c_resp_free(&r1);
     h2c_resp_free(&r2);
-    h2c_close(&c);
-    cs_h2_session_free(h);
+    stop(&c, h);
 }
 
 /* The window is the application's: without consume() the client stalls after one window. */
 static void test_flow_control_follows_consumption(void **state) {
     (void)state;
     srv_t s;
-    cs_h2_session_t *h = new_server(&s, &small);
-    s.consume = false;
     h2c_t c;
-    h2c_init(&c, h);
+    cs_h2_session_t *h = start(&s, &c, &small, true, false);
     nghttp2_nv nv[4];
     get_headers(nv, "/big");
     h2c_body_t b = {.gen_len = 1 << 20, .end = true};
@@ -191,20 +202,15 @@ static void test_flow_control_follows_consumption(void **state) {
     assert_int_equal(s.data_bytes, 1 << 20);
     assert_true(r.closed);
     h2c_resp_free(&r);
-    h2c_close(&c);
-    cs_h2_session_free(h);
+    stop(&c, h);
 }
 
 /* A stream closed with unconsumed bytes gives them back to the connection window. */
 static void test_reset_returns_connection_window(void **state) {
     (void)state;
     srv_t s;
-    cs_h2_limits_t lim = {4096, 4, 65535, 65535};
-    cs_h2_session_t *h = new_server(&s, &lim);
-    s.consume = false;
-    s.respond_now = false;
     h2c_t c;
-    h2c_init(&c, h);
+    cs_h2_session_t *h = start(&s, &c, &tight, false, false);
     for (int round = 0; round < 4; round++) {
         nghttp2_nv nv[4];
         get_headers(nv, "/x");
@@ -220,17 +226,14 @@ static void test_reset_returns_connection_window(void **state) {
         h2c_resp_free(&r);
     }
     assert_int_equal(s.closes, 4);
-    h2c_close(&c);
-    cs_h2_session_free(h);
+    stop(&c, h);
 }
 
 static void test_goaway_lets_open_streams_finish(void **state) {
     (void)state;
     srv_t s;
-    cs_h2_session_t *h = new_server(&s, &small);
-    s.respond_now = false;
     h2c_t c;
-    h2c_init(&c, h);
+    cs_h2_session_t *h = start(&s, &c, &small, false, true);
     nghttp2_nv nv[4];
     get_headers(nv, "/inflight");
     h2c_resp_t r1, r2;
@@ -252,8 +255,7 @@ static void test_goaway_lets_open_streams_finish(void **state) {
     assert_true(cs_h2_session_done(h));
     h2c_resp_free(&r1);
     h2c_resp_free(&r2);
-    h2c_close(&c);
-    cs_h2_session_free(h);
+    stop(&c, h);
 }
 
 static void test_garbage_preface_is_fatal(void **state) {
@@ -275,10 +277,8 @@ static void test_garbage_preface_is_fatal(void **state) {
 static void test_huge_header_list_is_flagged(void **state) {
     (void)state;
     srv_t s;
-    cs_h2_session_t *h = new_server(&s, &small);
-    s.respond_now = false;
     h2c_t c;
-    h2c_init(&c, h);
+    cs_h2_session_t *h = start(&s, &c, &small, false, true);
     nghttp2_nv nv[70];
     size_t n = get_headers(nv, "/h");
     static char big[2000];
@@ -301,17 +301,14 @@ static void test_huge_header_list_is_flagged(void **state) {
     h2c_pump(&c);
     assert_true(r.closed);
     h2c_resp_free(&r);
-    h2c_close(&c);
-    cs_h2_session_free(h);
+    stop(&c, h);
 }
 
 static void test_too_many_streams_are_refused(void **state) {
     (void)state;
     srv_t s;
-    cs_h2_session_t *h = new_server(&s, &small); /* 4 concurrent streams */
-    s.respond_now = false;
     h2c_t c;
-    h2c_init(&c, h);
+    cs_h2_session_t *h = start(&s, &c, &small, false, true); /* 4 concurrent streams */
     /* the client must not learn the limit first: send the streams along with the preface */
     nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100};
     nghttp2_submit_settings(c.ng, NGHTTP2_FLAG_NONE, &iv, 1);
@@ -340,10 +337,8 @@ static void test_too_many_streams_are_refused(void **state) {
 static void test_early_answer_resets_with_no_error(void **state) {
     (void)state;
     srv_t s;
-    cs_h2_session_t *h = new_server(&s, &small);
-    s.respond_now = false;
     h2c_t c;
-    h2c_init(&c, h);
+    cs_h2_session_t *h = start(&s, &c, &small, false, true);
     nghttp2_nv nv[4];
     get_headers(nv, "/early");
     h2c_body_t b = {.gen_len = 10, .end = false};
@@ -357,8 +352,7 @@ static void test_early_answer_resets_with_no_error(void **state) {
     assert_int_equal(r.http_status, 200);
     assert_int_equal(s.closes, 1);
     h2c_resp_free(&r);
-    h2c_close(&c);
-    cs_h2_session_free(h);
+    stop(&c, h);
 }
 
 /* DATA that arrives for a stream the server has already closed counts as consumed, or every
@@ -366,11 +360,8 @@ static void test_early_answer_resets_with_no_error(void **state) {
 static void test_data_after_close_keeps_connection_window(void **state) {
     (void)state;
     srv_t s;
-    cs_h2_limits_t lim = {4096, 4, 65535, 65535};
-    cs_h2_session_t *h = new_server(&s, &lim);
-    s.respond_now = false;
     h2c_t c;
-    h2c_init(&c, h);
+    cs_h2_session_t *h = start(&s, &c, &tight, false, true);
     /* 8 x 30000 bytes through a connection window of 65535 */
     for (int round = 0; round < 8; round++) {
         nghttp2_nv nv[4];
@@ -408,8 +399,7 @@ static void test_data_after_close_keeps_connection_window(void **state) {
         h2c_resp_free(&r);
     }
     assert_int_equal(s.closes, 8);
-    h2c_close(&c);
-    cs_h2_session_free(h);
+    stop(&c, h);
 }
 
 int main(void) {
