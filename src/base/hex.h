@@ -18,4 +18,9 @@ static inline char cs_hexdigit(unsigned v) {
     return "0123456789abcdef"[v & 15];
 }
 
+/* The upper-case hex digit for v (0..15), for encodings that want it (gRPC's grpc-message). */
+static inline char cs_hexdigit_upper(unsigned v) {
+    return "0123456789ABCDEF"[v & 15];
+}
+
 #endif

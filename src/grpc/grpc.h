@@ -1,0 +1,134 @@
+/* gRPC (unary calls) over an HTTP/2 server session, following gRPC's PROTOCOL-HTTP2 spec: the
+ * request is checked (POST, content-type application/grpc[+proto|+...], te: trailers), its one
+ * length-prefixed message is collected within the receive limit, and the owner gets a complete
+ * call to answer later with one message or a status.
+ *
+ * Threads: a connection and its calls belong to the thread that runs the connection (the
+ * worker's loop thread). Every function here, cs_grpc_call_respond() included, is called on
+ * that thread only; a model thread that computed an answer hands it back to the loop first.
+ *
+ * A call's life: on_call hands it to the owner, who must finish it with exactly one
+ * cs_grpc_call_respond(), whatever happens meanwhile. If the client cancels (RST_STREAM), the
+ * deadline passes or the connection goes away before that, on_cancel tells the owner (who may
+ * stop the work early) and the later cs_grpc_call_respond() only releases the call. */
+#ifndef CS_GRPC_GRPC_H
+#define CS_GRPC_GRPC_H
+
+#include "grpc/h2.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* gRPC status codes, numbered as gRPC does (grpc/status.h, doc/statuscodes.md). */
+#define CS_GRPC_STATUSES(X)                                                                        \
+    X(CS_GRPC_OK, 0, "OK")                                                                         \
+    X(CS_GRPC_CANCELLED, 1, "CANCELLED")                                                           \
+    X(CS_GRPC_UNKNOWN, 2, "UNKNOWN")                                                               \
+    X(CS_GRPC_INVALID_ARGUMENT, 3, "INVALID_ARGUMENT")                                             \
+    X(CS_GRPC_DEADLINE_EXCEEDED, 4, "DEADLINE_EXCEEDED")                                           \
+    X(CS_GRPC_NOT_FOUND, 5, "NOT_FOUND")                                                           \
+    X(CS_GRPC_ALREADY_EXISTS, 6, "ALREADY_EXISTS")                                                 \
+    X(CS_GRPC_PERMISSION_DENIED, 7, "PERMISSION_DENIED")                                           \
+    X(CS_GRPC_RESOURCE_EXHAUSTED, 8, "RESOURCE_EXHAUSTED")                                         \
+    X(CS_GRPC_FAILED_PRECONDITION, 9, "FAILED_PRECONDITION")                                       \
+    X(CS_GRPC_ABORTED, 10, "ABORTED")                                                              \
+    X(CS_GRPC_OUT_OF_RANGE, 11, "OUT_OF_RANGE")                                                    \
+    X(CS_GRPC_UNIMPLEMENTED, 12, "UNIMPLEMENTED")                                                  \
+    X(CS_GRPC_INTERNAL, 13, "INTERNAL")                                                            \
+    X(CS_GRPC_UNAVAILABLE, 14, "UNAVAILABLE")                                                      \
+    X(CS_GRPC_DATA_LOSS, 15, "DATA_LOSS")                                                          \
+    X(CS_GRPC_UNAUTHENTICATED, 16, "UNAUTHENTICATED")
+
+typedef enum {
+#define CS__GRPC_STATUS(name, value, text) name = (value),
+    CS_GRPC_STATUSES(CS__GRPC_STATUS)
+#undef CS__GRPC_STATUS
+} cs_grpc_status_t;
+
+/* "OK", "CANCELLED", ...; "UNKNOWN" for a number outside the list. Any thread. */
+const char *cs_grpc_status_name(int status);
+
+/* No deadline: what cs_grpc_request_t.deadline_ns holds without a grpc-timeout. */
+#define CS_GRPC_NO_DEADLINE UINT64_MAX
+
+typedef struct cs_grpc_conn cs_grpc_conn_t;
+typedef struct cs_grpc_call cs_grpc_call_t;
+
+/* A complete unary request. Everything is borrowed from the call and valid until its
+ * cs_grpc_call_respond(). */
+typedef struct {
+    const char *method; /* the :path, "/package.Service/Method", NUL-terminated */
+    uint32_t method_len;
+    const cs_h2_header_t *metadata; /* every non-pseudo header field, in order */
+    size_t metadata_count;
+    const uint8_t *message; /* the request message, uncompressed protobuf bytes */
+    size_t message_len;
+    uint64_t deadline_ns; /* CLOCK_MONOTONIC (cs_now_ns), or CS_GRPC_NO_DEADLINE */
+} cs_grpc_request_t;
+
+typedef struct {
+    void *ud;
+    /* A unary call is complete. The owner holds `call` until its cs_grpc_call_respond(), which
+     * may come from inside this callback or any time later on the same thread. */
+    void (*on_call)(void *ud, cs_grpc_call_t *call, const cs_grpc_request_t *req);
+    /* Optional: a call handed out by on_call can no longer be answered (client reset, deadline
+     * passed, connection freed). The owner still calls cs_grpc_call_respond() once. */
+    void (*on_cancel)(void *ud, cs_grpc_call_t *call);
+} cs_grpc_handler_t;
+
+/* Limits (0 = the default in brackets). */
+typedef struct {
+    cs_h2_limits_t h2;
+    uint32_t max_recv_message; /* bytes of one request message [4 MiB, gRPC's default] */
+    uint32_t max_send_message; /* bytes of one response message [UINT32_MAX] */
+    /* request message bytes a connection holds (arriving, or with the owner until answered)
+     * beyond which flow control stalls its client [64 MiB] */
+    size_t max_conn_buffer;
+} cs_grpc_limits_t;
+
+/* A connection: an HTTP/2 session serving gRPC. `limits` and `handler` are copied. 0 or
+ * -ENOMEM; *out is written only on success. */
+int cs_grpc_conn_new(const cs_grpc_limits_t *limits, const cs_grpc_handler_t *handler,
+                     cs_grpc_conn_t **out);
+/* Frees the connection. Calls still held by the owner get on_cancel and stay valid for their
+ * cs_grpc_call_respond(), which then only frees them. NULL is a no-op. */
+void cs_grpc_conn_free(cs_grpc_conn_t *c);
+
+/* The session underneath, for the I/O: cs_h2_session_recv() what was read,
+ * cs_h2_session_output()/cs_h2_session_written() to write, cs_h2_session_shutdown() to stop,
+ * cs_h2_session_done() to close. */
+cs_h2_session_t *cs_grpc_conn_session(cs_grpc_conn_t *c);
+
+/* Answers every call whose deadline is at or before `now_ns` with DEADLINE_EXCEEDED (on_cancel
+ * for those the owner holds) and returns the earliest deadline still pending, or
+ * CS_GRPC_NO_DEADLINE: the loop's next timer. */
+uint64_t cs_grpc_conn_expire(cs_grpc_conn_t *c, uint64_t now_ns);
+
+/* Finishes a call. CS_GRPC_OK sends response headers, `message` (copied; NULL with len 0 is an
+ * empty message) and the trailers; any other status is a trailers-only response with
+ * `grpc-message` set to `text` (NULL: none), percent-encoded. A message over max_send_message
+ * becomes RESOURCE_EXHAUSTED. When the call was cancelled meanwhile this only frees it. `call`
+ * is invalid afterwards. 0 or -ENOMEM (the call is freed and its stream reset either way). */
+int cs_grpc_call_respond(cs_grpc_call_t *call, int status, const char *text, const void *message,
+                         size_t len);
+
+/* True once the call can no longer be answered (see on_cancel). */
+bool cs_grpc_call_cancelled(const cs_grpc_call_t *call);
+
+/* The owner's own pointer on the call. */
+void cs_grpc_call_set_data(cs_grpc_call_t *call, void *data);
+void *cs_grpc_call_data(const cs_grpc_call_t *call);
+
+/* ---- Parts of the wire format, exposed for tests and fuzzing ---- */
+
+/* grpc-timeout (TimeoutValue: 1 to 8 ASCII digits, TimeoutUnit: one of H M S m u n) into
+ * nanoseconds, saturating at UINT64_MAX - 1. 0 or CS_EPARSE; *ns written only on success. */
+int cs_grpc_parse_timeout(const char *v, size_t len, uint64_t *ns);
+
+/* The grpc-message encoding of PROTOCOL-HTTP2: bytes 0x20-0x7E other than '%' as they are,
+ * every other byte as %XX (upper-case hex). Writes at most `cap` bytes (never a partial %XX)
+ * and returns how many; reads `len` bytes of `text`, or fewer when `cap` is reached. */
+size_t cs_grpc_percent_encode(char *out, size_t cap, const char *text, size_t len);
+
+#endif
