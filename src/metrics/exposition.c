@@ -93,7 +93,8 @@ static int histogram(cs_buf_t *out, const char *name, const char *labels, const 
     return rc;
 }
 
-static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
+/* cserve's request series: counts, latency histograms and bytes, by route and status code. */
+static int request_series(cs_metrics_t *m, cs_buf_t *out) {
     int rc = header(out, "cserve_requests_total", "Requests answered, by route and status code.",
                     "counter");
     char labels[128];
@@ -143,9 +144,14 @@ static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
             rc = sample(out, bytes[k].name, "", labels, NULL, NULL, (double)n);
         }
     }
-    if (rc == 0)
-        rc = header(out, "cserve_model_call_duration_seconds", "Time spent in the model, by route.",
+    return rc;
+}
+
+/* Time in the model by route, and the wait for a model thread. */
+static int model_time_series(cs_metrics_t *m, cs_buf_t *out) {
+    int rc = header(out, "cserve_model_call_duration_seconds", "Time spent in the model, by route.",
                     "histogram");
+    char labels[128];
     for (int r = 0; r < m->nendpoints && rc == 0; r++) {
         uint64_t bins[CS_MX_BUCKETS], any = 0;
         for (int b = 0; b < CS_MX_BUCKETS; b++)
@@ -166,38 +172,17 @@ static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
             rc = histogram(out, "cserve_model_queue_wait_seconds", NULL, bins,
                            (double)SUM(m, wait_sum_ns) / 1e9);
     }
-    int64_t in_flight = 0, queued = 0;
-    for (int i = 0; i < m->used; i++) {
-        in_flight += atomic_load(&m->slot[i].in_flight);
-        queued += atomic_load(&m->slot[i].queued);
-    }
-    if (rc == 0)
-        rc = header(out, "cserve_in_flight_requests", "Requests being served now.", "gauge");
-    if (rc == 0)
-        rc = sample(out, "cserve_in_flight_requests", "", NULL, NULL, NULL, (double)in_flight);
-    if (rc == 0)
-        rc = header(out, "cserve_model_queue_depth", "Requests waiting for a model thread.",
-                    "gauge");
-    if (rc == 0)
-        rc = sample(out, "cserve_model_queue_depth", "", NULL, NULL, NULL, (double)queued);
-    if (rc == 0)
-        rc = header(out, "cserve_workers", "Worker processes running.", "gauge");
-    if (rc == 0)
-        rc = sample(out, "cserve_workers", "", NULL, NULL, NULL, (double)m->workers);
-    static const char *causes[CS_RESTART_COUNT] = {"crash", "timeout", "recycle", "reload"};
-    if (rc == 0)
-        rc = header(out, "cserve_worker_restarts_total", "Workers replaced, by cause.", "counter");
-    for (int c = 0; c < CS_RESTART_COUNT && rc == 0; c++) {
-        char l[32];
-        snprintf(l, sizeof(l), "cause=\"%s\"", causes[c]);
-        rc = sample(out, "cserve_worker_restarts_total", "", l, NULL, NULL, (double)m->restarts[c]);
-    }
-    if (rc == 0)
-        rc = header(out, "cserve_process_start_time_seconds",
-                    "Start time of the master since the Unix epoch.", "gauge");
-    if (rc == 0)
-        rc = sample(out, "cserve_process_start_time_seconds", "", NULL, NULL, NULL, m->start_time);
-    /* resident memory of the master and its workers, from /proc at scrape time */
+    return rc;
+}
+
+/* One unlabelled gauge, with its header. */
+static int gauge(cs_buf_t *out, const char *name, const char *help, double value) {
+    int rc = header(out, name, help, "gauge");
+    return rc ? rc : sample(out, name, "", NULL, NULL, NULL, value);
+}
+
+/* Resident memory of the master and its workers, from /proc at scrape time. */
+static double resident_bytes(const cs_metrics_t *m) {
     double rss = 0;
     long page = sysconf(_SC_PAGESIZE);
     int pids[257];
@@ -215,12 +200,45 @@ static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
         if (f)
             fclose(f);
     }
+    return rss;
+}
+
+/* The server's state: requests in flight and queued, workers, restarts, start time, memory. */
+static int process_series(cs_metrics_t *m, cs_buf_t *out) {
+    int64_t in_flight = 0, queued = 0;
+    for (int i = 0; i < m->used; i++) {
+        in_flight += atomic_load(&m->slot[i].in_flight);
+        queued += atomic_load(&m->slot[i].queued);
+    }
+    int rc =
+        gauge(out, "cserve_in_flight_requests", "Requests being served now.", (double)in_flight);
     if (rc == 0)
-        rc = header(out, "cserve_resident_memory_bytes",
-                    "Resident memory of the master and its workers.", "gauge");
+        rc = gauge(out, "cserve_model_queue_depth", "Requests waiting for a model thread.",
+                   (double)queued);
     if (rc == 0)
-        rc = sample(out, "cserve_resident_memory_bytes", "", NULL, NULL, NULL, rss);
+        rc = gauge(out, "cserve_workers", "Worker processes running.", (double)m->workers);
+    static const char *causes[CS_RESTART_COUNT] = {"crash", "timeout", "recycle", "reload"};
+    if (rc == 0)
+        rc = header(out, "cserve_worker_restarts_total", "Workers replaced, by cause.", "counter");
+    for (int c = 0; c < CS_RESTART_COUNT && rc == 0; c++) {
+        char l[32];
+        snprintf(l, sizeof(l), "cause=\"%s\"", causes[c]);
+        rc = sample(out, "cserve_worker_restarts_total", "", l, NULL, NULL, (double)m->restarts[c]);
+    }
+    if (rc == 0)
+        rc = gauge(out, "cserve_process_start_time_seconds",
+                   "Start time of the master since the Unix epoch.", m->start_time);
+    if (rc == 0)
+        rc = gauge(out, "cserve_resident_memory_bytes",
+                   "Resident memory of the master and its workers.", resident_bytes(m));
     return rc;
+}
+
+static int builtin_series(cs_metrics_t *m, cs_buf_t *out) {
+    int rc = request_series(m, out);
+    if (rc == 0)
+        rc = model_time_series(m, out);
+    return rc ? rc : process_series(m, out);
 }
 
 /* A Prometheus metric name from a model's key: invalid characters become '_'. */
