@@ -6,8 +6,10 @@
  * become doubles, metric values floats, tensor shapes int32 and metadata shapes int64. */
 #include "protocol/grpc_codec.h"
 
+#include "base/base64.h"
 #include "base/error.h"
 #include "google/protobuf/struct.pb-c.h"
+#include "seldon_core/proto/tensorflow/core/framework/tensor.pb-c.h"
 #include "seldon_core/proto/prediction.pb-c.h"
 
 #include <math.h>
@@ -225,6 +227,86 @@ static int tensor_pb(pack_t *p, const cs_json_t *t, Seldon__Protos__Tensor **out
     return 0;
 }
 
+/* An int64 of protobuf JSON: a string or a number. */
+static bool int64_of(const cs_json_t *v, int64_t *out) {
+    if (v->type == CS_JSON_STRING) {
+        char *end;
+        *out = strtoll(v->u.s, &end, 10);
+        return end != v->u.s && *end == '\0';
+    }
+    double d;
+    if (!number_of(v, &d))
+        return false;
+    *out = (int64_t)d;
+    return true;
+}
+
+/* The TensorProto of a tftensor answer from its JSON (cs_seldon_tftensor_encode's: dtype
+ * DT_INT64, DT_DOUBLE or DT_BOOL, tensorShape, and tensorContent or one typed value list). */
+static int tftensor_pb(pack_t *p, const cs_json_t *t, Tensorflow__TensorProto **out) {
+    Tensorflow__TensorProto *tp = NEW(p, Tensorflow__TensorProto, TENSORFLOW__TENSOR_PROTO__INIT);
+    Tensorflow__TensorShapeProto *sh =
+        NEW(p, Tensorflow__TensorShapeProto, TENSORFLOW__TENSOR_SHAPE_PROTO__INIT);
+    if (tp == NULL || sh == NULL)
+        return pack_oom(p);
+    tp->tensor_shape = sh;
+    const cs_json_t *v = cs_json_get(t, "dtype");
+    const ProtobufCEnumValue *ev = v && v->type == CS_JSON_STRING
+                                       ? protobuf_c_enum_descriptor_get_value_by_name(
+                                             &tensorflow__data_type__descriptor, v->u.s)
+                                       : NULL;
+    if (ev == NULL)
+        return cs_seldon_fail(p->err, 500, CS_REASON_INTERNAL, "tftensor: no dtype");
+    tp->dtype = (Tensorflow__DataType)ev->value;
+    const cs_json_t *dims = (v = cs_json_get(t, "tensorShape")) ? cs_json_get(v, "dim") : NULL;
+    if (dims && dims->type == CS_JSON_ARRAY) {
+        if ((sh->dim = array_of(p, dims->len, sizeof(*sh->dim))) == NULL)
+            return pack_oom(p);
+        for (uint32_t i = 0; i < dims->len; i++) {
+            Tensorflow__TensorShapeProto__Dim *d = NEW(p, Tensorflow__TensorShapeProto__Dim,
+                                                       TENSORFLOW__TENSOR_SHAPE_PROTO__DIM__INIT);
+            const cs_json_t *size = cs_json_get(&dims->u.items[i], "size");
+            if (d == NULL)
+                return pack_oom(p);
+            if (size && !int64_of(size, &d->size))
+                return cs_seldon_fail(p->err, 500, CS_REASON_INTERNAL, "tftensor: bad size");
+            sh->dim[sh->n_dim++] = d;
+        }
+    }
+    if ((v = cs_json_get(t, "tensorContent")) && v->type == CS_JSON_STRING) {
+        uint8_t *bytes = cs_arena_alloc(p->arena, v->len * 3 / 4 + 3);
+        if (bytes == NULL)
+            return pack_oom(p);
+        if (cs_base64_decode(v->u.s, v->len, bytes, &tp->tensor_content.len, p->err->info,
+                             sizeof(p->err->info)) < 0)
+            return cs_seldon_fail(p->err, 500, CS_REASON_INTERNAL, "tftensor: bad content");
+        tp->tensor_content.data = bytes;
+    }
+    if ((v = cs_json_get(t, "int64Val")) && v->type == CS_JSON_ARRAY) {
+        if ((tp->int64_val = array_of(p, v->len, sizeof(int64_t))) == NULL)
+            return pack_oom(p);
+        for (uint32_t i = 0; i < v->len; i++)
+            if (!int64_of(&v->u.items[i], &tp->int64_val[tp->n_int64_val++]))
+                return cs_seldon_fail(p->err, 500, CS_REASON_INTERNAL, "tftensor: bad int64Val");
+    }
+    if ((v = cs_json_get(t, "doubleVal")) && list_len(v)) {
+        size_t n = list_len(v);
+        if ((tp->double_val = array_of(p, n, sizeof(double))) == NULL)
+            return pack_oom(p);
+        for (size_t i = 0; i < n; i++)
+            if (!item_number(v, i, &tp->double_val[tp->n_double_val++]))
+                return cs_seldon_fail(p->err, 500, CS_REASON_INTERNAL, "tftensor: bad doubleVal");
+    }
+    if ((v = cs_json_get(t, "boolVal")) && v->type == CS_JSON_ARRAY) {
+        if ((tp->bool_val = array_of(p, v->len, sizeof(protobuf_c_boolean))) == NULL)
+            return pack_oom(p);
+        for (uint32_t i = 0; i < v->len; i++)
+            tp->bool_val[tp->n_bool_val++] = v->u.items[i].type == CS_JSON_TRUE;
+    }
+    *out = tp;
+    return 0;
+}
+
 static int data_pb(pack_t *p, const cs_json_t *data, Seldon__Protos__DefaultData **out) {
     Seldon__Protos__DefaultData *d =
         NEW(p, Seldon__Protos__DefaultData, SELDON__PROTOS__DEFAULT_DATA__INIT);
@@ -254,9 +336,10 @@ static int data_pb(pack_t *p, const cs_json_t *data, Seldon__Protos__DefaultData
         d->data_oneof_case = SELDON__PROTOS__DEFAULT_DATA__DATA_ONEOF_NDARRAY;
         return list_pb(p, v, &d->ndarray) < 0 ? CS_EREQUEST : (*out = d, 0);
     }
-    if (cs_json_get(data, "tftensor"))
-        return cs_seldon_fail(p->err, 500, CS_REASON_INTERNAL,
-                              "tftensor answers are not supported over gRPC");
+    if ((v = cs_json_get(data, "tftensor"))) {
+        d->data_oneof_case = SELDON__PROTOS__DEFAULT_DATA__DATA_ONEOF_TFTENSOR;
+        return tftensor_pb(p, v, &d->tftensor) < 0 ? CS_EREQUEST : (*out = d, 0);
+    }
     *out = d;
     return 0;
 }

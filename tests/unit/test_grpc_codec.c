@@ -49,6 +49,7 @@ static char *failing_strndup(cs_arena_t *a, const void *p, size_t n) {
 #undef cs_arena_strndup
 
 #include "google/protobuf/struct.pb-c.h"
+#include "seldon_core/proto/tensorflow/core/framework/tensor.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -504,6 +505,61 @@ static void test_g10_template(void **state) {
     call_close(&c);
 }
 
+/* tftensor requests are decoded as on REST (§5.5); numeric answers mirror the kind. */
+static void test_tftensor(void **state) {
+    (void)state;
+    Tensorflow__TensorShapeProto__Dim d0 = TENSORFLOW__TENSOR_SHAPE_PROTO__DIM__INIT,
+                                      d1 = TENSORFLOW__TENSOR_SHAPE_PROTO__DIM__INIT;
+    d0.size = 1;
+    d1.size = 2;
+    Tensorflow__TensorShapeProto__Dim *dims[] = {&d0, &d1};
+    Tensorflow__TensorShapeProto sh = TENSORFLOW__TENSOR_SHAPE_PROTO__INIT;
+    sh.n_dim = 2;
+    sh.dim = dims;
+    double vals[] = {0.5, 1.5};
+    Tensorflow__TensorProto tp = TENSORFLOW__TENSOR_PROTO__INIT;
+    tp.dtype = TENSORFLOW__DATA_TYPE__DT_DOUBLE;
+    tp.tensor_shape = &sh;
+    tp.n_double_val = 2;
+    tp.double_val = vals;
+    Seldon__Protos__DefaultData d = SELDON__PROTOS__DEFAULT_DATA__INIT;
+    d.data_oneof_case = SELDON__PROTOS__DEFAULT_DATA__DATA_ONEOF_TFTENSOR;
+    d.tftensor = &tp;
+    Seldon__Protos__SeldonMessage m = SELDON__PROTOS__SELDON_MESSAGE__INIT;
+    m.data_oneof_case = SELDON__PROTOS__SELDON_MESSAGE__DATA_ONEOF_DATA;
+    m.data = &d;
+    call_t c;
+    call_init(&c);
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), 0);
+    const cs_message_t *msg = &c.in.msgs[0];
+    assert_int_equal(msg->kind, CS_MSG_TFTENSOR);
+    assert_true(msg->numeric);
+    assert_int_equal(msg->array.ndim, 2);
+    assert_true(((const double *)msg->array.data)[1] == 1.5);
+    cs_result_t r = {0};
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_TRANSFORM_INPUT, c.in.msgs, 1, &r, &env,
+                                                 &c.arena, &c.resp, &c.err),
+                     0);
+    /* float64 [[0.5,1.5]] as TensorFlow writes it (§5.5) */
+    assert_string_equal(answer_json(&c),
+                        "{\"data\":{\"names\":[\"t:0\",\"t:1\"],\"tftensor\":{\"dtype\":"
+                        "\"DT_DOUBLE\",\"tensorContent\":\"AAAAAAAA4D8AAAAAAAD4Pw==\","
+                        "\"tensorShape\":{\"dim\":[{\"size\":\"1\"},{\"size\":\"2\"}]}}},"
+                        "\"meta\":{}}");
+    /* one int64: the typed field */
+    static const int64_t five = 5;
+    r = (cs_result_t){
+        .kind = CS_RESULT_ARRAY,
+        .array = {.dtype = CS_DTYPE_INT64, .ndim = 1, .shape = {1}, .data = &five, .count = 1}};
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, 1, &r, &env, &c.arena,
+                                                 &c.resp, &c.err),
+                     0);
+    assert_string_equal(answer_json(&c), "{\"data\":{\"tftensor\":{\"dtype\":\"DT_INT64\","
+                                         "\"int64Val\":[\"5\"],\"tensorShape\":{\"dim\":[{"
+                                         "\"size\":\"1\"}]}}},\"meta\":{}}");
+    call_close(&c);
+}
+
 /* ---- §5.2 -------------------------------------------------------------------------------- */
 
 /* Tensor shapes that do not match their values are refused (the reference's trailing-values
@@ -912,25 +968,16 @@ static void test_allocation_failure(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route),
-        cmocka_unit_test(test_g1_predict_tensor),
-        cmocka_unit_test(test_g2_meta),
-        cmocka_unit_test(test_g4_bin_data),
-        cmocka_unit_test(test_g5_feedback),
-        cmocka_unit_test(test_g6_route),
-        cmocka_unit_test(test_g7_aggregate),
-        cmocka_unit_test(test_g8_runtime_tags_metrics),
-        cmocka_unit_test(test_g9_metadata),
-        cmocka_unit_test(test_g10_template),
-        cmocka_unit_test(test_tensor_mismatch),
-        cmocka_unit_test(test_ndarray),
-        cmocka_unit_test(test_response_kinds),
-        cmocka_unit_test(test_payloads),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_raw_answer),
-        cmocka_unit_test(test_hostile_wire),
-        cmocka_unit_test(test_big_mixed_list),
-        cmocka_unit_test(test_allocation_failure),
+        cmocka_unit_test(test_route),          cmocka_unit_test(test_g1_predict_tensor),
+        cmocka_unit_test(test_g2_meta),        cmocka_unit_test(test_g4_bin_data),
+        cmocka_unit_test(test_g5_feedback),    cmocka_unit_test(test_g6_route),
+        cmocka_unit_test(test_g7_aggregate),   cmocka_unit_test(test_g8_runtime_tags_metrics),
+        cmocka_unit_test(test_g9_metadata),    cmocka_unit_test(test_g10_template),
+        cmocka_unit_test(test_tftensor),       cmocka_unit_test(test_tensor_mismatch),
+        cmocka_unit_test(test_ndarray),        cmocka_unit_test(test_response_kinds),
+        cmocka_unit_test(test_payloads),       cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_raw_answer),     cmocka_unit_test(test_hostile_wire),
+        cmocka_unit_test(test_big_mixed_list), cmocka_unit_test(test_allocation_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
