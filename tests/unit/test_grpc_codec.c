@@ -157,6 +157,19 @@ static Seldon__Protos__SeldonMessage tensor_message(Seldon__Protos__DefaultData 
     return m;
 }
 
+/* The reference tests' request, tensor (2,1) [1,2] with `meta` (may be NULL), decoded for
+ * `route` into a fresh call (the decoded input lives in the call's arena). */
+static void decode_g1(call_t *c, cs_route_t route, Seldon__Protos__Meta *meta) {
+    Seldon__Protos__DefaultData d;
+    Seldon__Protos__Tensor t;
+    int32_t shape[] = {2, 1};
+    double values[] = {1, 2};
+    Seldon__Protos__SeldonMessage m = tensor_message(&d, &t, shape, 2, values, 2);
+    m.meta = meta;
+    call_init(c);
+    assert_int_equal(decode(c, route, &m.base), 0);
+}
+
 /* ---- routing ---------------------------------------------------------------------------- */
 
 static void test_route(void **state) {
@@ -215,13 +228,7 @@ static void test_route(void **state) {
 static void test_g1_predict_tensor(void **state) {
     (void)state;
     call_t c;
-    call_init(&c);
-    Seldon__Protos__DefaultData d;
-    Seldon__Protos__Tensor t;
-    int32_t shape[] = {2, 1};
-    double values[] = {1, 2};
-    Seldon__Protos__SeldonMessage m = tensor_message(&d, &t, shape, 2, values, 2);
-    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), 0);
+    decode_g1(&c, CS_ROUTE_PREDICT, NULL);
     assert_int_equal(c.in.count, 1);
     assert_int_equal(c.in.wire, CS_WIRE_PROTOBUF);
     assert_string_equal(c.in.wire_type, "seldon.protos.SeldonMessage");
@@ -253,16 +260,9 @@ static void test_g1_predict_tensor(void **state) {
 static void test_g2_meta(void **state) {
     (void)state;
     call_t c;
-    call_init(&c);
-    Seldon__Protos__DefaultData d;
-    Seldon__Protos__Tensor t;
-    int32_t shape[] = {2, 1};
-    double values[] = {1, 2};
-    Seldon__Protos__SeldonMessage m = tensor_message(&d, &t, shape, 2, values, 2);
     Seldon__Protos__Meta meta = SELDON__PROTOS__META__INIT;
     meta.puid = "abc";
-    m.meta = &meta;
-    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), 0);
+    decode_g1(&c, CS_ROUTE_PREDICT, &meta);
     cs_result_t r = m_model(&c);
     cs_json_member_t *tag = cs_arena_alloc(&c.arena, sizeof(*tag));
     *tag = (cs_json_member_t){"inc_meta", 8, *c.in.msgs[0].meta};
@@ -348,13 +348,7 @@ static void test_g5_feedback(void **state) {
 static void test_g6_route(void **state) {
     (void)state;
     call_t c;
-    call_init(&c);
-    Seldon__Protos__DefaultData d;
-    Seldon__Protos__Tensor t;
-    int32_t shape[] = {2, 1};
-    double values[] = {1, 2};
-    Seldon__Protos__SeldonMessage m = tensor_message(&d, &t, shape, 2, values, 2);
-    assert_int_equal(decode(&c, CS_ROUTE_ROUTE, &m.base), 0);
+    decode_g1(&c, CS_ROUTE_ROUTE, NULL);
     cs_result_t r = m_model(&c);
     r.kind = CS_RESULT_ROUTE;
     r.route = 22;
@@ -419,13 +413,7 @@ static void test_g7_aggregate(void **state) {
 static void test_g8_runtime_tags_metrics(void **state) {
     (void)state;
     call_t c;
-    call_init(&c);
-    Seldon__Protos__DefaultData d;
-    Seldon__Protos__Tensor t;
-    int32_t shape[] = {2, 1};
-    double values[] = {1, 2};
-    Seldon__Protos__SeldonMessage m = tensor_message(&d, &t, shape, 2, values, 2);
-    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), 0);
+    decode_g1(&c, CS_ROUTE_PREDICT, NULL);
     cs_result_t r = m_model(&c);
     r.tags = json(&c.arena, "{\"static\":\"tag\",\"shared\":\"not right one\",\"runtime\":\"tag\","
                             "\"shared\":\"right one\"}");
