@@ -616,6 +616,7 @@ static void free_value(Google__Protobuf__Value *v) {
     if (v->kind_case == GOOGLE__PROTOBUF__VALUE__KIND_LIST_VALUE) {
         for (size_t i = 0; i < v->list_value->n_values; i++)
             free_value(v->list_value->values[i]);
+        free(v->list_value->values);
         free(v->list_value);
     }
     free(v);
