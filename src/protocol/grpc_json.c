@@ -101,7 +101,8 @@ static bool numeric_shape(const Google__Protobuf__ListValue *l, int64_t *shape, 
     return true;
 }
 
-/* Fills `data` row-major when every node at depth d matches shape[d]; false otherwise. */
+/* Whether every node at depth d matches shape[d] (leaves finite numbers); fills `data`
+ * row-major when it is not NULL. *pos counts the leaves. */
 static bool numeric_fill(const Google__Protobuf__ListValue *l, const int64_t *shape, uint32_t ndim,
                          uint32_t d, double *data, size_t *pos) {
     if ((int64_t)l->n_values != shape[d])
@@ -112,7 +113,9 @@ static bool numeric_fill(const Google__Protobuf__ListValue *l, const int64_t *sh
             if (v->kind_case != GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE ||
                 !isfinite(v->number_value))
                 return false;
-            data[(*pos)++] = v->number_value;
+            if (data)
+                data[*pos] = v->number_value;
+            (*pos)++;
         } else if (v->kind_case != GOOGLE__PROTOBUF__VALUE__KIND_LIST_VALUE || !v->list_value ||
                    !numeric_fill(v->list_value, shape, ndim, d + 1, data, pos)) {
             return false;
@@ -137,16 +140,16 @@ static int numarray_node(walk_t *w, cs_dtype_t dtype, const void *data, size_t c
 static int list_json(walk_t *w, const Google__Protobuf__ListValue *l, cs_json_t *out) {
     int64_t shape[CS_JSON_MAX_DIMS];
     uint32_t ndim;
-    if (numeric_shape(l, shape, &ndim)) {
-        size_t count = 1;
-        for (uint32_t d = 0; d < ndim; d++)
-            count *= (size_t)shape[d]; /* each element is a Value of the message: no overflow */
-        size_t pos = 0;
+    size_t count = 0;
+    /* checked before allocating: the first elements' chain proposes a shape whose product may
+     * be far beyond what the message holds, but a list that matches it holds every element */
+    if (numeric_shape(l, shape, &ndim) && numeric_fill(l, shape, ndim, 0, NULL, &count)) {
         double *data = cs_arena_alloc(w->arena, count * sizeof(double));
+        size_t pos = 0;
         if (data == NULL)
             return oom(w);
-        if (numeric_fill(l, shape, ndim, 0, data, &pos) && pos == count)
-            return numarray_node(w, CS_DTYPE_FLOAT64, data, count, shape, ndim, out);
+        numeric_fill(l, shape, ndim, 0, data, &pos);
+        return numarray_node(w, CS_DTYPE_FLOAT64, data, count, shape, ndim, out);
     }
     if (l->n_values > UINT32_MAX)
         return cs_seldon_fail(w->err, 400, CS_REASON_BAD_DATA, "list too long");

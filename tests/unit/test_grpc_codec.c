@@ -919,6 +919,31 @@ static void test_big_mixed_list(void **state) {
     free_value(top);
 }
 
+/* A first-element chain that proposes a huge shape ([1000,1000,1000] from 3000 Values) is not
+ * allocated for: it is checked against the lists first. */
+static void test_numeric_shape_is_checked_first(void **state) {
+    (void)state;
+    enum { N = 1000 };
+    Google__Protobuf__Value *inner = NULL;
+    for (int level = 0; level < 3; level++) {
+        Google__Protobuf__Value **items = malloc(N * sizeof(*items));
+        items[0] = inner ? inner : num(0);
+        for (int i = 1; i < N; i++)
+            items[i] = num(i);
+        inner = list_of(items, N);
+    }
+    Seldon__Protos__DefaultData d;
+    Seldon__Protos__SeldonMessage m = ndarray_message(&d, inner);
+    call_t c;
+    call_init(&c);
+    int rc = decode(&c, CS_ROUTE_PREDICT, &m.base);
+    /* ragged: numpy's inhomogeneous-shape error, after no more than the message's memory */
+    assert_int_equal(rc, CS_EREQUEST);
+    assert_true(c.arena.held < (64u << 20));
+    call_close(&c);
+    free_value(inner);
+}
+
 /* Every allocation of decode and encode failing in turn: a clean error each time. */
 static void test_allocation_failure(void **state) {
     (void)state;
@@ -957,16 +982,27 @@ static void test_allocation_failure(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route),          cmocka_unit_test(test_g1_predict_tensor),
-        cmocka_unit_test(test_g2_meta),        cmocka_unit_test(test_g4_bin_data),
-        cmocka_unit_test(test_g5_feedback),    cmocka_unit_test(test_g6_route),
-        cmocka_unit_test(test_g7_aggregate),   cmocka_unit_test(test_g8_runtime_tags_metrics),
-        cmocka_unit_test(test_g9_metadata),    cmocka_unit_test(test_g10_template),
-        cmocka_unit_test(test_tftensor),       cmocka_unit_test(test_tensor_mismatch),
-        cmocka_unit_test(test_ndarray),        cmocka_unit_test(test_response_kinds),
-        cmocka_unit_test(test_payloads),       cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_raw_answer),     cmocka_unit_test(test_hostile_wire),
-        cmocka_unit_test(test_big_mixed_list), cmocka_unit_test(test_allocation_failure),
+        cmocka_unit_test(test_route),
+        cmocka_unit_test(test_g1_predict_tensor),
+        cmocka_unit_test(test_g2_meta),
+        cmocka_unit_test(test_g4_bin_data),
+        cmocka_unit_test(test_g5_feedback),
+        cmocka_unit_test(test_g6_route),
+        cmocka_unit_test(test_g7_aggregate),
+        cmocka_unit_test(test_g8_runtime_tags_metrics),
+        cmocka_unit_test(test_g9_metadata),
+        cmocka_unit_test(test_g10_template),
+        cmocka_unit_test(test_tftensor),
+        cmocka_unit_test(test_tensor_mismatch),
+        cmocka_unit_test(test_ndarray),
+        cmocka_unit_test(test_response_kinds),
+        cmocka_unit_test(test_payloads),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_raw_answer),
+        cmocka_unit_test(test_hostile_wire),
+        cmocka_unit_test(test_big_mixed_list),
+        cmocka_unit_test(test_numeric_shape_is_checked_first),
+        cmocka_unit_test(test_allocation_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
