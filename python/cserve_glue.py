@@ -17,15 +17,38 @@ def feedback_variant(obj):
     return None
 
 
+def proto_from(type_name, data):
+    """gRPC raw methods (spec §2.4, §5.2): the request message of type `type_name`
+    ("seldon.protos.SeldonMessage" ...) from its serialized bytes."""
+    from seldon_core.proto import prediction_pb2
+
+    return getattr(prediction_pb2, type_name.rsplit(".", 1)[-1]).FromString(data)
+
+
+def proto_bytes(message):
+    """gRPC raw methods: the serialized bytes of the message a raw method returned."""
+    from google.protobuf.message import Message
+
+    if not isinstance(message, Message):
+        raise TypeError("a gRPC raw method must return a protobuf message, not %s"
+                        % type(message).__name__)
+    return message.SerializeToString()
+
+
 def call_feedback(obj, name, body, snie):
-    """Calls a Feedback variant with the request dict `body`; returns the response dict (the
-    SeldonMessage printed by protobuf's JSON printer), or None when it is not implemented."""
+    """Calls a Feedback variant with the request dict `body` (REST) or the Feedback's bytes
+    (gRPC); returns the response dict (the SeldonMessage printed by protobuf's JSON printer),
+    or its bytes for gRPC, or None when it is not implemented."""
     from google.protobuf import json_format
 
     from seldon_core.proto import prediction_pb2
 
-    feedback = prediction_pb2.Feedback()
-    json_format.ParseDict(body, feedback)
+    grpc = isinstance(body, bytes)
+    if grpc:
+        feedback = prediction_pb2.Feedback.FromString(body)
+    else:
+        feedback = prediction_pb2.Feedback()
+        json_format.ParseDict(body, feedback)
     method = getattr(obj, name)
     try:
         if name == "send_feedback_rest":
@@ -44,6 +67,8 @@ def call_feedback(obj, name, body, snie):
         if snie is not None and isinstance(e, snie):
             return None
         raise
+    if grpc:
+        return message.SerializeToString()
     return json.loads(json_format.MessageToJson(message))
 
 

@@ -96,10 +96,15 @@ int cs_pb_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *dat
 
 int cs_pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
                  ProtobufCMessage **out) {
+    return cs_pb_unpack_with(desc, NULL, data, len, out);
+}
+
+int cs_pb_unpack_with(const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc,
+                      const uint8_t *data, size_t len, ProtobufCMessage **out) {
     int rc = cs_pb_check_depth(desc, data, len, CS_PB_MAX_DEPTH);
     if (rc)
         return rc;
-    ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, data);
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, alloc, len, data);
     if (m == NULL)
         return CS_EPARSE;
     *out = m;

@@ -27,4 +27,9 @@ int cs_pb_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *dat
 int cs_pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
                  ProtobufCMessage **out);
 
+/* cs_pb_unpack with `alloc` for the message's memory (NULL: the default allocator); freeing
+ * follows the allocator (an arena's: nothing to free). */
+int cs_pb_unpack_with(const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc,
+                      const uint8_t *data, size_t len, ProtobufCMessage **out);
+
 #endif

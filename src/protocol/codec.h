@@ -13,6 +13,9 @@
 
 typedef struct cs_codec {
     const char *name;
+    /* PAYLOAD_PASSTHROUGH (§3.10) applies: the reference's REST server honours it, its gRPC
+     * server does not */
+    bool passthrough;
     /* The transport's request `in` (the codec's own type: cs_request_t for REST) for `route`
      * into `out` (memory from `arena`; `in` is borrowed for the call). 0, or CS_EREQUEST with
      * `err`; on failure out->doc is the document when one was read, for a raw method to take. */
@@ -23,13 +26,15 @@ typedef struct cs_codec {
     int (*encode)(cs_route_t route, const cs_message_t *msgs, size_t count, const cs_result_t *res,
                   const cs_seldon_env_t *env, cs_arena_t *arena, cs_response_t *resp,
                   cs_seldon_error_t *err);
-    /* A raw method's JSON answer already in `resp`: its meta.metrics recorded and removed. 0,
-     * or CS_EREQUEST with `err`. */
-    int (*raw_answer)(cs_route_t route, bool include_metrics, cs_arena_t *arena,
+    /* A raw method's answer already in `resp` (every raw answer comes here): its meta.metrics
+     * recorded and removed unless `include_metrics`; `has_metrics` is the runtime's word that
+     * there may be some to look at. 0, or CS_EREQUEST with `err`. */
+    int (*raw_answer)(cs_route_t route, bool has_metrics, bool include_metrics, cs_arena_t *arena,
                       cs_response_t *resp, cs_seldon_error_t *err);
-    /* An error as the protocol's error answer: `status` an HTTP status (the protocol maps it to
-     * its own codes), `reason` and `info` texts. */
-    void (*error)(int status, const char *reason, const char *info, cs_response_t *resp);
+    /* An error as the protocol's error answer: err->status an HTTP status (the protocol maps it
+     * to its own codes), err->reason, err->exception (seldon.h), and the text `info` (err->info
+     * when NULL). */
+    void (*error)(const cs_seldon_error_t *err, const char *info, cs_response_t *resp);
     /* The model metadata answer from the JSON document built at start-up (NULL: the metadata
      * is invalid, §3.8.7's 500). */
     void (*metadata)(const cs_buf_t *doc, cs_response_t *resp);

@@ -198,6 +198,7 @@ void cs_seldon_bytes_invalid(const char *body, size_t len, cs_seldon_error_t *er
     bytes_repr(repr, sizeof(repr), len ? body : "", len);
     err->status = 400;
     err->reason = CS_REASON_BAD_DATA;
+    err->exception = false;
     snprintf(err->info, sizeof(err->info), "%s%s", prefix, repr);
 }
 
@@ -215,6 +216,11 @@ int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs
     }
     if (cs_seldon_extract(req, arena, doc, err) < 0)
         return CS_EREQUEST;
+    return cs_seldon_decode_doc(route, doc, env, arena, out, err);
+}
+
+int cs_seldon_decode_doc(cs_route_t route, const cs_json_t *doc, const cs_seldon_env_t *env,
+                         cs_arena_t *arena, cs_input_t *out, cs_seldon_error_t *err) {
     out->doc = doc;
     if (route == CS_ROUTE_FEEDBACK) {
         out->msgs = cs_arena_alloc(arena, 2 * sizeof(cs_message_t));

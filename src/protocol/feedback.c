@@ -12,6 +12,7 @@
 static int invalid_json(cs_seldon_error_t *err, const char *fmt, const char *a) {
     err->status = 400;
     err->reason = CS_REASON_BAD_DATA;
+    err->exception = false;
     snprintf(err->info, sizeof(err->info), fmt, a);
     return CS_EREQUEST;
 }

@@ -45,6 +45,12 @@ typedef struct {
     size_t bytes_len;
 } cs_message_t;
 
+/* The form of a request as a raw method receives it. */
+typedef enum {
+    CS_WIRE_JSON = 0, /* in->doc, the JSON tree (REST) */
+    CS_WIRE_PROTOBUF, /* in->body[0..body_len), a serialized message of type in->wire_type */
+} cs_wire_t;
+
 /* Everything a route needs from a request, decoded. */
 typedef struct {
     cs_message_t *msgs; /* 1 message; aggregate: n; feedback: 2 (request, truth); health: 0 */
@@ -55,6 +61,8 @@ typedef struct {
     int has_routing;
     const char *body; /* the request's payload bytes as they came (PAYLOAD_PASSTHROUGH, raw) */
     size_t body_len;
+    cs_wire_t wire;
+    const char *wire_type; /* CS_WIRE_PROTOBUF: the full message name, "seldon.protos.Feedback" */
 } cs_input_t;
 
 /* What a model answered, before the response rules of §3.7 are applied. */

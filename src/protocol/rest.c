@@ -13,6 +13,11 @@ static int rest_decode(cs_route_t route, const void *in, const cs_seldon_env_t *
     return cs_seldon_decode_request(route, in, env, arena, out, err);
 }
 
+static int rest_raw_answer(cs_route_t route, bool has_metrics, bool include_metrics,
+                           cs_arena_t *arena, cs_response_t *resp, cs_seldon_error_t *err) {
+    return has_metrics ? cs_seldon_raw_answer(route, include_metrics, arena, resp, err) : 0;
+}
+
 static void rest_metadata(const cs_buf_t *doc, cs_response_t *resp) {
     cs_buf_reset(&resp->body);
     if (doc && cs_buf_append(&resp->body, doc->data, doc->len) == 0) {
@@ -23,15 +28,16 @@ static void rest_metadata(const cs_buf_t *doc, cs_response_t *resp) {
     cs_seldon_error_body(resp, 500, CS_REASON_BAD_METADATA, "Model metadata unavailable");
 }
 
-static void rest_error(int status, const char *reason, const char *info, cs_response_t *resp) {
-    cs_seldon_error_body(resp, status, reason, info);
+static void rest_error(const cs_seldon_error_t *err, const char *info, cs_response_t *resp) {
+    cs_seldon_error_body(resp, err->status, err->reason, info ? info : err->info);
 }
 
 const cs_codec_t cs_seldon_rest_codec = {
     .name = "seldon-rest",
+    .passthrough = true,
     .decode = rest_decode,
     .encode = cs_seldon_respond,
-    .raw_answer = cs_seldon_raw_answer,
+    .raw_answer = rest_raw_answer,
     .error = rest_error,
     .metadata = rest_metadata,
 };

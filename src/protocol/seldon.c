@@ -33,6 +33,7 @@ int cs_seldon_fail(cs_seldon_error_t *err, int status, const char *reason, const
     va_end(ap);
     err->status = status;
     err->reason = reason;
+    err->exception = status == 500 && strcmp(reason, CS_REASON_INTERNAL) == 0;
     return CS_EREQUEST;
 }
 
@@ -365,7 +366,8 @@ int cs_seldon_decode(const cs_json_t *v, cs_arena_t *arena, cs_message_t *m,
         if (out == NULL)
             return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
         if (cs_base64_decode(p->u.s, p->len, out, &m->bytes_len, err->info, sizeof(err->info)) < 0)
-            return err->status = 500, err->reason = CS_REASON_INTERNAL, CS_EREQUEST;
+            return err->status = 500, err->reason = CS_REASON_INTERNAL, err->exception = true,
+                   CS_EREQUEST;
         m->bytes = (const char *)out;
         return 0;
     }
@@ -818,7 +820,7 @@ static void drop_empty_list(cs_json_t *obj, const char *key) {
 
 /* A protobuf `float` as its JSON printer writes it: rounded to 32 bits, then the shortest
  * decimal that reads back as the same float (20.2 stays 20.2, 1/3 prints 0.33333334). */
-static double float32_shortest(double v) {
+double cs_seldon_float32_shortest(double v) {
     float f = (float)v;
     if (!isfinite(f))
         return (double)f;
@@ -848,7 +850,7 @@ static void proto_metrics(cs_json_t *meta) {
             cs_json_member_t *f = &m->u.members[j];
             cs_json_t *v = &f->value;
             if (strcmp(f->key, "value") == 0 && v->type == CS_JSON_FLOAT)
-                v->u.d = float32_shortest(v->u.d);
+                v->u.d = cs_seldon_float32_shortest(v->u.d);
             bool dflt = (strcmp(f->key, "type") == 0 && v->type == CS_JSON_STRING &&
                          strcmp(v->u.s, "COUNTER") == 0) ||
                         (strcmp(f->key, "value") == 0 && v->type == CS_JSON_FLOAT && v->u.d == 0) ||
@@ -888,9 +890,9 @@ static int proto_style(cs_json_t *doc, cs_arena_t *arena) {
     return 0;
 }
 
-int cs_seldon_respond(cs_route_t route, const cs_message_t *msgs, size_t count,
-                      const cs_result_t *result, const cs_seldon_env_t *env, cs_arena_t *arena,
-                      cs_response_t *resp, cs_seldon_error_t *err) {
+int cs_seldon_response_doc(cs_route_t route, const cs_message_t *msgs, size_t count,
+                           const cs_result_t *result, const cs_seldon_env_t *env, bool raw_bin,
+                           cs_arena_t *arena, cs_json_t *out, cs_seldon_error_t *err) {
     static const cs_message_t empty;
     const cs_message_t *req = count ? &msgs[0] : &empty;
     cs_result_t r = *result;
@@ -966,6 +968,11 @@ int cs_seldon_respond(cs_route_t route, const cs_message_t *msgs, size_t count,
         member = string_value(r.bytes, r.bytes_len);
         break;
     case CS_RESULT_BIN: {
+        member_name = "binData";
+        if (raw_bin) {
+            member = string_value(r.bytes, r.bytes_len);
+            break;
+        }
         cs_buf_t b64 = {0};
         if (cs_base64_encode(&b64, r.bytes, r.bytes_len) < 0)
             return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
@@ -990,7 +997,16 @@ int cs_seldon_respond(cs_route_t route, const cs_message_t *msgs, size_t count,
         build_meta(route, msgs, count, &r, env, arena, &meta) < 0 ||
         ob_add(&top, "meta", &meta) < 0)
         return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
-    cs_json_t doc = ob_value(&top);
+    *out = ob_value(&top);
+    return 0;
+}
+
+int cs_seldon_respond(cs_route_t route, const cs_message_t *msgs, size_t count,
+                      const cs_result_t *result, const cs_seldon_env_t *env, cs_arena_t *arena,
+                      cs_response_t *resp, cs_seldon_error_t *err) {
+    cs_json_t doc;
+    if (cs_seldon_response_doc(route, msgs, count, result, env, false, arena, &doc, err) < 0)
+        return CS_EREQUEST;
     if (route == CS_ROUTE_FEEDBACK && proto_style(&doc, arena) < 0)
         return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
     resp->status = 200;
@@ -1127,8 +1143,8 @@ static int raw_metric_record(cs_json_t *m, const char *method, bool tag_reply, c
     return rc;
 }
 
-static int raw_metrics(cs_json_t *doc, cs_route_t route, bool include_metrics, cs_arena_t *arena,
-                       bool *changed, cs_seldon_error_t *err) {
+int cs_seldon_raw_metrics(cs_json_t *doc, cs_route_t route, bool include_metrics, cs_arena_t *arena,
+                          bool *changed, cs_seldon_error_t *err) {
     *changed = false;
     if (doc->type != CS_JSON_OBJECT)
         return 0;
@@ -1196,7 +1212,7 @@ int cs_seldon_raw_answer(cs_route_t route, bool include_metrics, cs_arena_t *are
     bool changed;
     if (cs_json_parse(text, len, &opt, arena, &doc, &jerr) < 0)
         return 0; /* not JSON (or text the parser refuses): sent as it is */
-    if (raw_metrics(&doc, route, include_metrics, arena, &changed, err) < 0)
+    if (cs_seldon_raw_metrics(&doc, route, include_metrics, arena, &changed, err) < 0)
         return CS_EREQUEST;
     if (changed) {
         cs_buf_reset(&resp->body);

@@ -18,6 +18,11 @@
 typedef struct {
     int status;
     const char *reason;
+    /* gRPC (§5.2) tells the reference's exceptions apart: a SeldonMicroserviceException (bad
+     * data, route not int, not defined, bad metrics ...) has an empty text there, any other
+     * exception (a numpy or Python error) shows its str(). True for the latter. cs_seldon_fail
+     * sets it for 500 MICROSERVICE_INTERNAL_ERROR, the reference's non-Seldon exceptions. */
+    bool exception;
     char info[512];
 } cs_seldon_error_t;
 
@@ -85,6 +90,23 @@ int cs_seldon_respond(cs_route_t route, const cs_message_t *msgs, size_t count,
                       const cs_result_t *res, const cs_seldon_env_t *env, cs_arena_t *arena,
                       cs_response_t *resp, cs_seldon_error_t *err);
 
+/* A protobuf `float` as its JSON printer writes it: rounded to 32 bits, then the shortest
+ * decimal that reads back as the same float (20.2 stays 20.2, 1/3 prints 0.33333334). */
+double cs_seldon_float32_shortest(double v);
+
+/* cs_seldon_respond's answer as a JSON tree in `arena` (before send-feedback's protobuf JSON
+ * printing), for codecs that write it in another form. With `raw_bin` binData is the model's
+ * bytes as a string node (not base64). 0 or CS_EREQUEST with `err`. */
+int cs_seldon_response_doc(cs_route_t route, const cs_message_t *msgs, size_t count,
+                           const cs_result_t *res, const cs_seldon_env_t *env, bool raw_bin,
+                           cs_arena_t *arena, cs_json_t *out, cs_seldon_error_t *err);
+
+/* The meta.metrics of a raw answer decoded into `doc` (see cs_seldon_raw_answer): recorded, and
+ * removed from `doc` unless `include_metrics`; *changed when `doc` was edited. 0 or CS_EREQUEST
+ * with `err`. */
+int cs_seldon_raw_metrics(cs_json_t *doc, cs_route_t route, bool include_metrics, cs_arena_t *arena,
+                          bool *changed, cs_seldon_error_t *err);
+
 /* A raw method's JSON answer, already in `resp` (§2.4, §4.3): on the predict, transform,
  * route, aggregate and send-feedback routes, when the body is an object whose meta has metrics,
  * they are recorded under the route's method label, each metric's own tags gain "method"
@@ -104,6 +126,11 @@ int cs_seldon_message_list(const cs_json_t *v, const cs_json_t **items, size_t *
  * PAYLOAD_PASSTHROUGH, the body then being the model's). Returns 0 or CS_EREQUEST with `err`. */
 int cs_seldon_decode_request(cs_route_t route, const cs_request_t *req, const cs_seldon_env_t *env,
                              cs_arena_t *arena, cs_input_t *out, cs_seldon_error_t *err);
+
+/* The decoding part of cs_seldon_decode_request, from the request's document `doc` (kept in
+ * out->doc; the rest of `out` is the caller's, zeroed). 0 or CS_EREQUEST with `err`. */
+int cs_seldon_decode_doc(cs_route_t route, const cs_json_t *doc, const cs_seldon_env_t *env,
+                         cs_arena_t *arena, cs_input_t *out, cs_seldon_error_t *err);
 
 /* The 400 "Invalid request data type: b'...'" of a PAYLOAD_PASSTHROUGH predict whose model has
  * no predict_raw (§3.10): Python's bytes repr of body[0..len), cut after CS_SELDON_REPR_MAX

@@ -194,6 +194,7 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_array_t 
     if (count > given && count > CS_SELDON_FILL_MAX) {
         err->status = 400;
         err->reason = CS_REASON_BAD_DATA;
+        err->exception = false;
         snprintf(err->info, sizeof(err->info),
                  "tftensor: the shape needs %zu values and %zu are given; padding to the shape "
                  "is limited to %d elements",

@@ -771,6 +771,7 @@ static cs_answer_t native_call(void *impl, cs_call_t *c) {
     if (e) {
         /* the model's own texts, whatever their length, outlive the error object */
         c->err.status = e->status;
+        c->err.exception = true; /* a native model's message is always shown (gRPC) */
         c->err.reason = cs_arena_strndup(c->arena, e->reason, strlen(e->reason));
         c->err_info = cs_arena_strndup(c->arena, e->message, strlen(e->message));
         api_error_free(e);
@@ -813,6 +814,7 @@ static cs_answer_t native_call(void *impl, cs_call_t *c) {
 oom:
     c->err.status = 500;
     c->err.reason = CS_REASON_INTERNAL;
+    c->err.exception = true;
     c->err_info = "out of memory";
     return CS_ANSWER_ERROR;
 }

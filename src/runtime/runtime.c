@@ -87,7 +87,7 @@ static _Thread_local cs_arena_t thread_arena;
 
 static void error_respond(const cs_codec_t *codec, const cs_seldon_error_t *err,
                           cs_response_t *resp) {
-    codec->error(err->status, err->reason, err->info, resp);
+    codec->error(err, NULL, resp);
 }
 
 /* What the runtime answered, as the protocol's response. */
@@ -107,15 +107,14 @@ static void respond(const cs_runtime_t *rt, const cs_codec_t *codec, cs_call_t *
         }
         return;
     case CS_ANSWER_RAW:
-        if (call->raw_metrics && codec->raw_answer(call->route, rt->env.include_metrics,
-                                                   call->arena, call->resp, &err) < 0)
+        if (codec->raw_answer(call->route, call->raw_metrics, rt->env.include_metrics, call->arena,
+                              call->resp, &err) < 0)
             error_respond(codec, &err, call->resp);
         return;
     case CS_ANSWER_FINAL:
         return;
     case CS_ANSWER_ERROR:
-        codec->error(call->err.status, call->err.reason,
-                     call->err_info ? call->err_info : call->err.info, call->resp);
+        codec->error(&call->err, call->err_info, call->resp);
         return;
     case CS_ANSWER_DECLINED:
         if (call->passthrough) {
@@ -136,7 +135,8 @@ void cs_runtime_execute(cs_runtime_t *rt, const cs_codec_t *codec, cs_route_t ro
     }
     cs_arena_t *arena = rt->ops->call_begin ? rt->ops->call_begin(rt->impl) : &thread_arena;
     if (arena == NULL) {
-        codec->error(503, CS_REASON_INTERNAL, "out of memory", resp);
+        static const cs_seldon_error_t oom = {503, CS_REASON_INTERNAL, true, "out of memory"};
+        codec->error(&oom, NULL, resp);
         return;
     }
     cs_input_t input;
@@ -144,7 +144,7 @@ void cs_runtime_execute(cs_runtime_t *rt, const cs_codec_t *codec, cs_route_t ro
     /* field by field: err's text buffer is written only on errors */
     cs_call_t call;
     call.route = route;
-    call.passthrough = route == CS_ROUTE_PREDICT && rt->env.passthrough;
+    call.passthrough = route == CS_ROUTE_PREDICT && rt->env.passthrough && codec->passthrough;
     call.invalid = false;
     call.in = &input;
     call.arena = arena;

@@ -167,6 +167,49 @@ static int respond_raw(PyObject *o, int status, cs_response_t *resp) {
     return 1;
 }
 
+/* The raw request as a raw method receives it: the JSON document as Python values (REST), or
+ * the protobuf message built from its bytes by the package's generated module (gRPC). New
+ * reference, or NULL with an exception. */
+static PyObject *raw_request(cs_python_t *py, const cs_input_t *in) {
+    if (in->wire != CS_WIRE_PROTOBUF)
+        return cs__py_json_to_py(in->doc);
+    PyObject *type = PyUnicode_FromString(in->wire_type);
+    PyObject *bytes = PyBytes_FromStringAndSize(in->body, (Py_ssize_t)in->body_len);
+    PyObject *r = type && bytes && py->proto_from
+                      ? PyObject_CallFunctionObjArgs(py->proto_from, type, bytes, NULL)
+                      : NULL;
+    if (r == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_RuntimeError, "seldon_core.proto is not importable");
+    Py_XDECREF(type);
+    Py_XDECREF(bytes);
+    return r;
+}
+
+/* A raw method's protobuf answer over gRPC: its serialized bytes are the body. Takes the
+ * reference to `o`. Returns 1, or -1 with a Python exception (not a protobuf message). */
+static int respond_proto(cs_python_t *py, PyObject *o, cs_response_t *resp) {
+    /* bytes: already serialized (cserve_glue.call_feedback) */
+    PyObject *b = PyBytes_Check(o)  ? (Py_INCREF(o), o)
+                  : py->proto_bytes ? PyObject_CallOneArg(py->proto_bytes, o)
+                                    : NULL;
+    Py_DECREF(o);
+    if (b == NULL || !PyBytes_Check(b)) {
+        Py_XDECREF(b);
+        return -1;
+    }
+    cs_buf_reset(&resp->body);
+    int rc = cs__py_append(&resp->body, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    if (rc < 0)
+        return -1;
+    resp->status = 0;
+    resp->content_type = "application/grpc";
+    return 1;
+}
+
+/* predict's deprecated variant is the transport's own (§2.2); the others' are not */
+static const char *const grpc_predict_names[] = {"predict_grpc", "predict_raw", NULL};
+
 static const char *const raw_names[CS_ROUTE_COUNT][4] = {
     [CS_ROUTE_PREDICT] = {"predict_rest", "predict_raw", NULL},
     [CS_ROUTE_TRANSFORM_INPUT] = {"transform_input_rest", "transform_input_grpc",
@@ -182,13 +225,16 @@ static const char *const raw_names[CS_ROUTE_COUNT][4] = {
  * pipeline (*raw_metrics; the deprecated `*_rest` / `*_grpc` answers are not looked into).
  * Returns 1 when a raw method answered, 0 when none did (all missing or "not implemented"),
  * -1 on an exception. */
-static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_response_t *resp,
+static int try_raw(cs_python_t *py, cs_route_t route, const cs_input_t *in, cs_response_t *resp,
                    bool *raw_metrics) {
-    for (int i = 0; raw_names[route][i]; i++) {
-        PyObject *m = cs__py_method(py, raw_names[route][i]);
+    bool proto = in->wire == CS_WIRE_PROTOBUF;
+    const char *const *names =
+        proto && route == CS_ROUTE_PREDICT ? grpc_predict_names : raw_names[route];
+    for (int i = 0; names[i]; i++) {
+        PyObject *m = cs__py_method(py, names[i]);
         if (m == NULL)
             continue;
-        PyObject *arg = cs__py_json_to_py(doc);
+        PyObject *arg = raw_request(py, in);
         PyObject *r = arg ? PyObject_CallOneArg(m, arg) : NULL;
         Py_DECREF(m);
         Py_XDECREF(arg);
@@ -198,6 +244,12 @@ static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_r
         }
         if (r == NULL)
             return -1;
+        if (proto) {
+            /* a status member is part of the message: the gRPC status stays OK (§5.2) */
+            const char *name = names[i];
+            *raw_metrics = strcmp(name + strlen(name) - 4, "_raw") == 0;
+            return respond_proto(py, r, resp);
+        }
         int status = 200;
         if (route == CS_ROUTE_PREDICT && PyDict_Check(r)) {
             PyObject *st = PyDict_GetItemString(r, "status");
@@ -207,7 +259,7 @@ static int try_raw(cs_python_t *py, cs_route_t route, const cs_json_t *doc, cs_r
         }
         /* read back only when the reference's handling could change something: a meta that
          * has metrics, or one that is not a dict (its .get raises) */
-        const char *name = raw_names[route][i];
+        const char *name = names[i];
         PyObject *meta = PyDict_Check(r) ? PyDict_GetItemString(r, "meta") : NULL;
         bool metrics = strcmp(name + strlen(name) - 4, "_raw") == 0 && meta &&
                        (!PyDict_Check(meta) || PyDict_GetItemString(meta, "metrics"));
@@ -253,6 +305,7 @@ static int route_result(cs_call_t *c, PyObject *result) {
     char text[sizeof(c->err.info)];
     c->err.status = 400;
     c->err.reason = CS_REASON_BAD_DATA;
+    c->err.exception = false;
     snprintf(c->err.info, sizeof(c->err.info), "Routing response must be int but got %s",
              cs__py_text_of(result, text, sizeof(text)));
     return CS_EREQUEST;
@@ -403,7 +456,9 @@ static cs_answer_t call_feedback(cs_python_t *py, cs_call_t *c) {
         /* send_feedback_raw's metrics are recorded; the deprecated variants' are not */
         bool raw = PyUnicode_Check(variant) &&
                    PyUnicode_CompareWithASCIIString(variant, "send_feedback_raw") == 0;
-        PyObject *body = cs__py_json_to_py(in->doc);
+        bool proto = in->wire == CS_WIRE_PROTOBUF;
+        PyObject *body = proto ? PyBytes_FromStringAndSize(in->body, (Py_ssize_t)in->body_len)
+                               : cs__py_json_to_py(in->doc);
         PyObject *r = body ? PyObject_CallFunctionObjArgs(py->call_feedback, py->obj, variant, body,
                                                           py->snie ? py->snie : Py_None, NULL)
                            : NULL;
@@ -412,7 +467,7 @@ static cs_answer_t call_feedback(cs_python_t *py, cs_call_t *c) {
         if (r == NULL)
             return exception_answer(py, c);
         if (r != Py_None) {
-            if (respond_raw(r, 200, c->resp) < 0)
+            if ((proto ? respond_proto(py, r, c->resp) : respond_raw(r, 200, c->resp)) < 0)
                 return exception_answer(py, c);
             c->raw_metrics = raw;
             return CS_ANSWER_RAW;
@@ -491,7 +546,7 @@ static cs_answer_t call_model(cs_python_t *py, cs_call_t *c) {
         return call_passthrough(py, c);
     cs_route_t route = c->route;
     if (route != CS_ROUTE_HEALTH_STATUS && route != CS_ROUTE_FEEDBACK && raw_names[route][0]) {
-        int r = try_raw(py, route, c->in->doc, c->resp, &c->raw_metrics);
+        int r = try_raw(py, route, c->in, c->resp, &c->raw_metrics);
         if (r < 0)
             return exception_answer(py, c);
         if (r > 0)
@@ -535,7 +590,7 @@ cs_answer_t cs__py_call(void *impl, cs_call_t *c) {
          * copies) */
         answer = CS_ANSWER_DECLINED;
         if (c->route < CS_ROUTE_COUNT && raw_names[c->route][0]) {
-            int r = try_raw(py, c->route, c->in->doc, c->resp, &c->raw_metrics);
+            int r = try_raw(py, c->route, c->in, c->resp, &c->raw_metrics);
             if (r < 0)
                 cs__py_exception_respond(py, &c->err);
             answer = r < 0 ? CS_ANSWER_ERROR : r > 0 ? CS_ANSWER_RAW : CS_ANSWER_DECLINED;

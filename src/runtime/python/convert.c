@@ -510,6 +510,7 @@ int cs__py_data_result(PyObject *o, cs_arena_t *arena, cs_result_t *r, cs_seldon
     char text[sizeof(err->info)];
     err->status = 400;
     err->reason = CS_REASON_BAD_DATA;
+    err->exception = false;
     snprintf(err->info, sizeof(err->info),
              "Unknown data type returned as payload (must be list or np array):%s",
              cs__py_text_of(o, text, sizeof(text)));

@@ -77,6 +77,7 @@ static int record_metric(PyObject *m, const char *method_label, PyObject *collec
                 /* the reference's str.join names the type it found */
                 err->status = 500;
                 err->reason = CS_REASON_INTERNAL;
+                err->exception = true;
                 snprintf(err->info, sizeof(err->info),
                          "sequence item 1: expected str instance, %s found",
                          _PyType_Name(Py_TYPE(PyUnicode_Check(v) ? k : v)));
@@ -136,6 +137,7 @@ static int record_metrics(cs_python_t *py, PyObject *list, const char *method_la
         char t[sizeof(err->info)];
         err->status = 500;
         err->reason = CS_REASON_BAD_METRIC;
+        err->exception = false;
         snprintf(err->info, sizeof(err->info), "Bad metric created during request: %s",
                  cs__py_text_of(text, t, sizeof(t)));
         Py_XDECREF(text);

@@ -282,6 +282,8 @@ int cs_python_open(const cs_config_t *cfg, cs_arena_t *arena, void **impl,
     py->feedback_variant = import_attr("cserve_glue", "feedback_variant");
     py->call_feedback = import_attr("cserve_glue", "call_feedback");
     py->handle_error = import_attr("cserve_glue", "handle_error");
+    py->proto_from = import_attr("cserve_glue", "proto_from");
+    py->proto_bytes = import_attr("cserve_glue", "proto_bytes");
     /* "Module" imports module Module, class Module; "pkg.mod.Cls" splits at the last dot */
     char modname[256];
     snprintf(modname, sizeof(modname), "%s", cfg->interface_name);

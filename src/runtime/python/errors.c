@@ -114,11 +114,13 @@ void cs__py_exception_respond(cs_python_t *py, cs_seldon_error_t *err) {
     PyErr_NormalizeException(&type, &value, &tb);
     err->status = 500;
     err->reason = CS_REASON_INTERNAL;
+    err->exception = true;
     err->info[0] = '\0';
     int is_seldon = value && py->seldon_exc ? PyObject_IsInstance(value, py->seldon_exc) : 0;
     if (is_seldon < 0)
         PyErr_Clear();
     if (is_seldon == 1) {
+        err->exception = false;
         PyObject *code = PyObject_GetAttrString(value, "status_code");
         PyObject *reason = PyObject_GetAttrString(value, "reason");
         PyObject *msg = PyObject_GetAttrString(value, "message");

@@ -43,6 +43,7 @@ typedef struct {
     PyObject *gc_freeze;        /* gc.freeze, before each fork */
     PyObject *feedback_variant; /* cserve_glue: the Feedback protobuf variants */
     PyObject *call_feedback;
+    PyObject *proto_from, *proto_bytes; /* cserve_glue: raw methods over gRPC (spec §2.4) */
     PyObject *error_app, *handle_error; /* cserve_glue: model_error_handler (spec §2.9) */
     PyThreadState *main_ts;
     char name[256];

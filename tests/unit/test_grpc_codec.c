@@ -1,0 +1,1008 @@
+/* The Seldon gRPC codec (spec §5, §6.7): method routing; every §6.7 example as request message
+ * → decode → the model's result → encode → response message, compared as protobuf JSON; the
+ * §5.2 quirks; hostile messages; allocation failure, one allocation after another.
+ *
+ * The codec's files are included (and not linked, see the Makefile) so that their arena
+ * allocations can be made to fail on purpose. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "base/arena.h"
+
+#include <stdbool.h>
+
+/* The codec's allocations: the next `alloc_pass` succeed, then all fail; -1 never fails. */
+static long alloc_pass = -1;
+
+static bool alloc_fails(void) {
+    if (alloc_pass < 0)
+        return false;
+    if (alloc_pass == 0)
+        return true;
+    alloc_pass--;
+    return false;
+}
+
+static void *failing_alloc(cs_arena_t *a, size_t n) {
+    return alloc_fails() ? NULL : cs_arena_alloc(a, n);
+}
+
+static void *failing_alloc_bytes(cs_arena_t *a, size_t n) {
+    return alloc_fails() ? NULL : cs_arena_alloc_bytes(a, n);
+}
+
+static char *failing_strndup(cs_arena_t *a, const void *p, size_t n) {
+    return alloc_fails() ? NULL : cs_arena_strndup(a, p, n);
+}
+
+#define cs_arena_alloc       failing_alloc
+#define cs_arena_alloc_bytes failing_alloc_bytes
+#define cs_arena_strndup     failing_strndup
+#include "../../src/protocol/grpc_codec.c"
+#include "../../src/protocol/grpc_json.c"
+#include "../../src/protocol/grpc_pack.c"
+#undef cs_arena_alloc
+#undef cs_arena_alloc_bytes
+#undef cs_arena_strndup
+
+#include "google/protobuf/struct.pb-c.h"
+#include "seldon_core/proto/tensorflow/core/framework/tensor.pb-c.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static const cs_seldon_env_t env = {NULL, NULL, true, false, true};
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+typedef struct {
+    cs_arena_t arena;
+    cs_input_t in;
+    cs_seldon_error_t err;
+    cs_response_t resp;
+    uint8_t *wire;
+} call_t;
+
+static uint8_t *packed(const ProtobufCMessage *m, size_t *len) {
+    *len = protobuf_c_message_get_packed_size(m);
+    uint8_t *b = malloc(*len ? *len : 1);
+    protobuf_c_message_pack(m, b);
+    return b;
+}
+
+static void call_init(call_t *c) {
+    memset(c, 0, sizeof(*c));
+    cs_arena_init(&c->arena);
+    cs_response_init(&c->resp);
+}
+
+static void call_close(call_t *c) {
+    free(c->wire);
+    cs_response_close(&c->resp);
+    cs_arena_free(&c->arena);
+}
+
+static int decode_bytes(call_t *c, cs_route_t route, const uint8_t *b, size_t n) {
+    cs_grpc_in_t in = {b, n};
+    return cs_seldon_grpc_codec.decode(route, &in, &env, &c->arena, &c->in, &c->err);
+}
+
+static int decode(call_t *c, cs_route_t route, const ProtobufCMessage *m) {
+    size_t n;
+    c->wire = packed(m, &n);
+    return decode_bytes(c, route, c->wire, n);
+}
+
+/* The response body, a `desc` message, as protobuf JSON (keys sorted), in a static buffer. */
+static const char *body_json(call_t *c, const ProtobufCMessageDescriptor *desc) {
+    static char out[8192];
+    assert_int_equal(c->resp.status, CS_GRPC_OK);
+    ProtobufCMessage *m =
+        protobuf_c_message_unpack(desc, NULL, c->resp.body.len, (const uint8_t *)c->resp.body.data);
+    assert_non_null(m);
+    cs_json_t v;
+    cs_seldon_error_t err;
+    assert_int_equal(cs_grpc_pb_to_json(m, &c->arena, &v, &err), 0);
+    cs_buf_t b = {0};
+    assert_int_equal(cs_json_write(&b, &v), 0);
+    snprintf(out, sizeof(out), "%.*s", (int)b.len, b.data);
+    cs_buf_free(&b);
+    protobuf_c_message_free_unpacked(m, NULL);
+    return out;
+}
+
+static const char *answer_json(call_t *c) {
+    return body_json(c, &seldon__protos__seldon_message__descriptor);
+}
+
+static const cs_json_t *json(cs_arena_t *a, const char *text) {
+    cs_json_t *v = cs_arena_alloc(a, sizeof(*v));
+    static const cs_json_options_t opt = {.max_depth = 64, .numeric_arrays = true};
+    cs_json_error_t err;
+    char *copy = cs_arena_strndup(a, text, strlen(text));
+    assert_int_equal(cs_json_parse(copy, strlen(copy), &opt, a, v, &err), 0);
+    return v;
+}
+
+/* M-Model of the reference tests: X back, tags {"mytag":1}, a counter metric. */
+static cs_result_t m_model(call_t *c) {
+    cs_result_t r = {0};
+    r.kind = CS_RESULT_ARRAY;
+    r.array = c->in.msgs[0].array;
+    r.tags = json(&c->arena, "{\"mytag\":1}");
+    r.metrics = json(&c->arena, "[{\"key\":\"mycounter\",\"type\":\"COUNTER\",\"value\":1}]");
+    return r;
+}
+
+static const char g1_meta[] = "\"meta\":{\"metrics\":[{\"key\":\"mycounter\",\"value\":1.0}],"
+                              "\"tags\":{\"mytag\":1.0}}";
+
+static Seldon__Protos__SeldonMessage tensor_message(Seldon__Protos__DefaultData *d,
+                                                    Seldon__Protos__Tensor *t, int32_t *shape,
+                                                    size_t ns, double *values, size_t nv) {
+    *t = (Seldon__Protos__Tensor)SELDON__PROTOS__TENSOR__INIT;
+    t->shape = shape;
+    t->n_shape = ns;
+    t->values = values;
+    t->n_values = nv;
+    *d = (Seldon__Protos__DefaultData)SELDON__PROTOS__DEFAULT_DATA__INIT;
+    d->data_oneof_case = SELDON__PROTOS__DEFAULT_DATA__DATA_ONEOF_TENSOR;
+    d->tensor = t;
+    Seldon__Protos__SeldonMessage m = SELDON__PROTOS__SELDON_MESSAGE__INIT;
+    m.data_oneof_case = SELDON__PROTOS__SELDON_MESSAGE__DATA_ONEOF_DATA;
+    m.data = d;
+    return m;
+}
+
+/* The reference tests' request, tensor (2,1) [1,2] with `meta` (may be NULL), decoded for
+ * `route` into a fresh call (the decoded input lives in the call's arena). */
+static void decode_g1(call_t *c, cs_route_t route, Seldon__Protos__Meta *meta) {
+    Seldon__Protos__DefaultData d;
+    Seldon__Protos__Tensor t;
+    int32_t shape[] = {2, 1};
+    double values[] = {1, 2};
+    Seldon__Protos__SeldonMessage m = tensor_message(&d, &t, shape, 2, values, 2);
+    m.meta = meta;
+    call_init(c);
+    assert_int_equal(decode(c, route, &m.base), 0);
+}
+
+/* ---- routing ---------------------------------------------------------------------------- */
+
+static void test_route(void **state) {
+    (void)state;
+    static const struct {
+        const char *path;
+        cs_route_t route;
+    } ok[] = {
+        {"/seldon.protos.Generic/TransformInput", CS_ROUTE_TRANSFORM_INPUT},
+        {"/seldon.protos.Generic/TransformOutput", CS_ROUTE_TRANSFORM_OUTPUT},
+        {"/seldon.protos.Generic/Route", CS_ROUTE_ROUTE},
+        {"/seldon.protos.Generic/Aggregate", CS_ROUTE_AGGREGATE},
+        {"/seldon.protos.Generic/SendFeedback", CS_ROUTE_FEEDBACK},
+        {"/seldon.protos.Model/Predict", CS_ROUTE_PREDICT},
+        {"/seldon.protos.Model/SendFeedback", CS_ROUTE_FEEDBACK},
+        {"/seldon.protos.Model/Metadata", CS_ROUTE_METADATA},
+        {"/seldon.protos.Router/Route", CS_ROUTE_ROUTE},
+        {"/seldon.protos.Router/SendFeedback", CS_ROUTE_FEEDBACK},
+        {"/seldon.protos.Transformer/TransformInput", CS_ROUTE_TRANSFORM_INPUT},
+        {"/seldon.protos.OutputTransformer/TransformOutput", CS_ROUTE_TRANSFORM_OUTPUT},
+        {"/seldon.protos.Combiner/Aggregate", CS_ROUTE_AGGREGATE},
+        {"/seldon.protos.Seldon/Predict", CS_ROUTE_PREDICT},
+        {"/seldon.protos.Seldon/SendFeedback", CS_ROUTE_FEEDBACK},
+        {"/seldon.protos.Seldon/ModelMetadata", CS_ROUTE_METADATA},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        cs_route_t r = CS_ROUTE_NONE;
+        assert_int_equal(cs_seldon_grpc_route(ok[i].path, strlen(ok[i].path), &r),
+                         CS_GRPC_METHOD_MODEL);
+        assert_int_equal(r, ok[i].route);
+    }
+    cs_route_t r;
+    const char *g = "/seldon.protos.Seldon/GraphMetadata";
+    assert_int_equal(cs_seldon_grpc_route(g, strlen(g), &r), CS_GRPC_METHOD_GRAPH_META);
+    static const char *unknown[] = {"/seldon.protos.Model/Route",
+                                    "/seldon.protos.Model/Predic",
+                                    "/seldon.protos.Model/Predictx",
+                                    "",
+                                    "/",
+                                    "/seldon.protos.Transformer/TransformOutput",
+                                    "/grpc.health.v1.Health/Check"};
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+        assert_int_equal(cs_seldon_grpc_route(unknown[i], strlen(unknown[i]), &r),
+                         CS_GRPC_METHOD_UNKNOWN);
+    /* the length counts, not a NUL */
+    assert_int_equal(cs_seldon_grpc_route("/seldon.protos.Model/PredictXYZ", 28, &r),
+                     CS_GRPC_METHOD_MODEL);
+    assert_string_equal(cs_seldon_grpc_request_type(CS_ROUTE_FEEDBACK), "seldon.protos.Feedback");
+    assert_string_equal(cs_seldon_grpc_request_type(CS_ROUTE_AGGREGATE),
+                        "seldon.protos.SeldonMessageList");
+}
+
+/* ---- §6.7 ------------------------------------------------------------------------------- */
+
+/* G1: Model/Predict, tensor (2,1) [1,2]. */
+static void test_g1_predict_tensor(void **state) {
+    (void)state;
+    call_t c;
+    decode_g1(&c, CS_ROUTE_PREDICT, NULL);
+    assert_int_equal(c.in.count, 1);
+    assert_int_equal(c.in.wire, CS_WIRE_PROTOBUF);
+    assert_string_equal(c.in.wire_type, "seldon.protos.SeldonMessage");
+    const cs_message_t *msg = &c.in.msgs[0];
+    assert_int_equal(msg->kind, CS_MSG_TENSOR);
+    assert_true(msg->numeric);
+    assert_int_equal(msg->array.dtype, CS_DTYPE_FLOAT64);
+    assert_int_equal(msg->array.ndim, 2);
+    assert_int_equal(msg->array.shape[0], 2);
+    assert_int_equal(msg->array.count, 2);
+    assert_true(((const double *)msg->array.data)[1] == 2.0);
+    /* the model sees {} for a request without meta (§2.3 gRPC) */
+    assert_non_null(msg->meta);
+    assert_int_equal(msg->meta->len, 0);
+    cs_result_t r = m_model(&c);
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, c.in.count, &r, &env,
+                                                 &c.arena, &c.resp, &c.err),
+                     0);
+    char want[512];
+    snprintf(
+        want, sizeof(want),
+        "{\"data\":{\"names\":[\"t:0\"],\"tensor\":{\"shape\":[2,1],\"values\":[1.0,2.0]}},%s}",
+        g1_meta);
+    assert_string_equal(answer_json(&c), want);
+    call_close(&c);
+}
+
+/* G2: request meta puid "abc"; the model puts the meta it got in a tag. */
+static void test_g2_meta(void **state) {
+    (void)state;
+    call_t c;
+    Seldon__Protos__Meta meta = SELDON__PROTOS__META__INIT;
+    meta.puid = "abc";
+    decode_g1(&c, CS_ROUTE_PREDICT, &meta);
+    cs_result_t r = m_model(&c);
+    cs_json_member_t *tag = cs_arena_alloc(&c.arena, sizeof(*tag));
+    *tag = (cs_json_member_t){"inc_meta", 8, *c.in.msgs[0].meta};
+    cs_json_t *tags = cs_arena_alloc(&c.arena, sizeof(*tags));
+    *tags = (cs_json_t){.type = CS_JSON_OBJECT, .len = 1, .u.members = tag};
+    r.tags = tags;
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, 1, &r, &env, &c.arena,
+                                                 &c.resp, &c.err),
+                     0);
+    assert_string_equal(
+        answer_json(&c),
+        "{\"data\":{\"names\":[\"t:0\"],\"tensor\":{\"shape\":[2,1],\"values\":[1.0,"
+        "2.0]}},\"meta\":{\"metrics\":[{\"key\":\"mycounter\",\"value\":1.0}],"
+        "\"puid\":\"abc\",\"tags\":{\"inc_meta\":{\"puid\":\"abc\"}}}}");
+    call_close(&c);
+}
+
+/* G4: binData is raw bytes both ways (no base64 on gRPC). */
+static void test_g4_bin_data(void **state) {
+    (void)state;
+    call_t c;
+    call_init(&c);
+    Seldon__Protos__SeldonMessage m = SELDON__PROTOS__SELDON_MESSAGE__INIT;
+    m.data_oneof_case = SELDON__PROTOS__SELDON_MESSAGE__DATA_ONEOF_BIN_DATA;
+    m.bindata = (ProtobufCBinaryData){4, (uint8_t *)"M\0Iz"};
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), 0);
+    const cs_message_t *msg = &c.in.msgs[0];
+    assert_int_equal(msg->kind, CS_MSG_BINDATA);
+    assert_int_equal(msg->bytes_len, 4);
+    assert_memory_equal(msg->bytes, "M\0Iz", 4);
+    cs_result_t r = m_model(&c);
+    r.kind = CS_RESULT_BIN;
+    r.bytes = msg->bytes;
+    r.bytes_len = msg->bytes_len;
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, 1, &r, &env, &c.arena,
+                                                 &c.resp, &c.err),
+                     0);
+    Seldon__Protos__SeldonMessage *out = seldon__protos__seldon_message__unpack(
+        NULL, c.resp.body.len, (const uint8_t *)c.resp.body.data);
+    assert_non_null(out);
+    assert_int_equal(out->data_oneof_case, SELDON__PROTOS__SELDON_MESSAGE__DATA_ONEOF_BIN_DATA);
+    assert_int_equal(out->bindata.len, 4);
+    assert_memory_equal(out->bindata.data, "M\0Iz", 4);
+    seldon__protos__seldon_message__free_unpacked(out, NULL);
+    char want[256];
+    snprintf(want, sizeof(want), "{\"binData\":\"TQBJeg==\",%s}", g1_meta);
+    assert_string_equal(answer_json(&c), want);
+    call_close(&c);
+}
+
+/* G5: SendFeedback with a tensor request and reward 1: the empty tensor answer. */
+static void test_g5_feedback(void **state) {
+    (void)state;
+    call_t c;
+    call_init(&c);
+    Seldon__Protos__DefaultData d;
+    Seldon__Protos__Tensor t;
+    int32_t shape[] = {2, 1};
+    double values[] = {1, 2};
+    Seldon__Protos__SeldonMessage req = tensor_message(&d, &t, shape, 2, values, 2);
+    Seldon__Protos__Feedback fb = SELDON__PROTOS__FEEDBACK__INIT;
+    fb.request = &req;
+    fb.reward = 0.1f;
+    assert_int_equal(decode(&c, CS_ROUTE_FEEDBACK, &fb.base), 0);
+    assert_int_equal(c.in.count, 2);
+    assert_true(c.in.reward == (double)0.1f); /* float32, §5.4 */
+    assert_int_equal(c.in.msgs[0].kind, CS_MSG_TENSOR);
+    assert_string_equal(c.in.wire_type, "seldon.protos.Feedback");
+    cs_result_t r = m_model(&c);
+    r.kind = CS_RESULT_NONE;
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_FEEDBACK, c.in.msgs, 2, &r, &env,
+                                                 &c.arena, &c.resp, &c.err),
+                     0);
+    /* the printer of this test always writes a tensor's two members */
+    char want[256];
+    snprintf(want, sizeof(want), "{\"data\":{\"tensor\":{\"shape\":[0],\"values\":[]}},%s}",
+             g1_meta);
+    assert_string_equal(answer_json(&c), want);
+    call_close(&c);
+}
+
+/* G6: Route answers 22: the 1x1 tensor. */
+static void test_g6_route(void **state) {
+    (void)state;
+    call_t c;
+    decode_g1(&c, CS_ROUTE_ROUTE, NULL);
+    cs_result_t r = m_model(&c);
+    r.kind = CS_RESULT_ROUTE;
+    r.route = 22;
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_ROUTE, c.in.msgs, 1, &r, &env, &c.arena,
+                                                 &c.resp, &c.err),
+                     0);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "{\"data\":{\"names\":[\"t:0\"],\"tensor\":{\"shape\":[1,1],\"values\":[22.0]}},%s}",
+             g1_meta);
+    assert_string_equal(answer_json(&c), want);
+    call_close(&c);
+}
+
+/* G7: Aggregate of two tensor messages; tags of the messages merge. */
+static void test_g7_aggregate(void **state) {
+    (void)state;
+    call_t c;
+    call_init(&c);
+    Seldon__Protos__DefaultData d1, d2;
+    Seldon__Protos__Tensor t1, t2;
+    int32_t shape[] = {2, 1};
+    double v1[] = {1, 2}, v2[] = {3, 4};
+    Seldon__Protos__SeldonMessage m1 = tensor_message(&d1, &t1, shape, 2, v1, 2);
+    Seldon__Protos__SeldonMessage m2 = tensor_message(&d2, &t2, shape, 2, v2, 2);
+    Google__Protobuf__Value a = GOOGLE__PROTOBUF__VALUE__INIT, b = GOOGLE__PROTOBUF__VALUE__INIT;
+    a.kind_case = b.kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
+    a.string_value = "first";
+    b.string_value = "second";
+    Seldon__Protos__Meta__TagsEntry e1 = SELDON__PROTOS__META__TAGS_ENTRY__INIT,
+                                    e2 = SELDON__PROTOS__META__TAGS_ENTRY__INIT;
+    e1.key = e2.key = "k";
+    e1.value = &a;
+    e2.value = &b;
+    Seldon__Protos__Meta__TagsEntry *p1[] = {&e1}, *p2[] = {&e2};
+    Seldon__Protos__Meta meta1 = SELDON__PROTOS__META__INIT, meta2 = SELDON__PROTOS__META__INIT;
+    meta1.n_tags = meta2.n_tags = 1;
+    meta1.tags = p1;
+    meta2.tags = p2;
+    m1.meta = &meta1;
+    m2.meta = &meta2;
+    Seldon__Protos__SeldonMessage *list[] = {&m1, &m2};
+    Seldon__Protos__SeldonMessageList l = SELDON__PROTOS__SELDON_MESSAGE_LIST__INIT;
+    l.n_seldonmessages = 2;
+    l.seldonmessages = list;
+    assert_int_equal(decode(&c, CS_ROUTE_AGGREGATE, &l.base), 0);
+    assert_int_equal(c.in.count, 2);
+    assert_true(((const double *)c.in.msgs[1].array.data)[0] == 3.0);
+    cs_result_t r = m_model(&c);
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_AGGREGATE, c.in.msgs, 2, &r, &env,
+                                                 &c.arena, &c.resp, &c.err),
+                     0);
+    assert_string_equal(
+        answer_json(&c),
+        "{\"data\":{\"names\":[\"t:0\"],\"tensor\":{\"shape\":[2,1],\"values\":[1.0,"
+        "2.0]}},\"meta\":{\"metrics\":[{\"key\":\"mycounter\",\"value\":1.0}],"
+        "\"tags\":{\"k\":\"second\",\"mytag\":1.0}}}");
+    call_close(&c);
+}
+
+/* G8: static + runtime tags, metric types and float32 values. */
+static void test_g8_runtime_tags_metrics(void **state) {
+    (void)state;
+    call_t c;
+    decode_g1(&c, CS_ROUTE_PREDICT, NULL);
+    cs_result_t r = m_model(&c);
+    r.tags = json(&c.arena, "{\"static\":\"tag\",\"shared\":\"not right one\",\"runtime\":\"tag\","
+                            "\"shared\":\"right one\"}");
+    r.metrics = json(&c.arena, "[{\"key\":\"mycounter\",\"value\":1},"
+                               "{\"key\":\"mygauge\",\"type\":\"GAUGE\",\"value\":100},"
+                               "{\"key\":\"mytimer\",\"type\":\"TIMER\",\"value\":20.2},"
+                               "{\"key\":\"customtag\",\"type\":\"GAUGE\",\"value\":200,"
+                               "\"tags\":{\"method\":\"predict\",\"mytag\":\"mytagvalue\"}}]");
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, 1, &r, &env, &c.arena,
+                                                 &c.resp, &c.err),
+                     0);
+    assert_string_equal(
+        answer_json(&c),
+        "{\"data\":{\"names\":[\"t:0\"],\"tensor\":{\"shape\":[2,1],\"values\":[1.0,2.0]}},"
+        "\"meta\":{\"metrics\":[{\"key\":\"mycounter\",\"value\":1.0},{\"key\":\"mygauge\","
+        "\"type\":\"GAUGE\",\"value\":100.0},{\"key\":\"mytimer\",\"type\":\"TIMER\",\"value\":"
+        "20.2},{\"key\":\"customtag\",\"tags\":{\"method\":\"predict\",\"mytag\":\"mytagvalue\"},"
+        "\"type\":\"GAUGE\",\"value\":200.0}],\"tags\":{\"runtime\":\"tag\",\"shared\":\"right "
+        "one\",\"static\":\"tag\"}}}");
+    call_close(&c);
+}
+
+static const char *metadata_json(call_t *c) {
+    return body_json(c, &seldon__protos__seldon_model_metadata__descriptor);
+}
+
+/* G9: Model/Metadata from the start-up document; invalid metadata: an empty message, OK. */
+static void test_g9_metadata(void **state) {
+    (void)state;
+    call_t c;
+    call_init(&c);
+    const char *doc =
+        "{\"custom\":{\"tag-key\":\"tag-value\"},\"inputs\":[{\"datatype\":\"BYTES\",\"name\":"
+        "\"input\",\"shape\":[1]}],\"name\":\"my-model-name\",\"outputs\":[{\"datatype\":"
+        "\"BYTES\",\"name\":\"output\",\"shape\":[1]}],\"platform\":\"model-platform\","
+        "\"versions\":[\"model-version\"],\"unknown\":1}";
+    cs_buf_t b = {0};
+    cs_buf_append(&b, doc, strlen(doc));
+    cs_seldon_grpc_codec.metadata(&b, &c.resp);
+    assert_string_equal(metadata_json(&c),
+                        "{\"custom\":{\"tag-key\":\"tag-value\"},\"inputs\":[{\"datatype\":"
+                        "\"BYTES\",\"name\":\"input\",\"shape\":[\"1\"]}],\"name\":\"my-model-"
+                        "name\",\"outputs\":[{\"datatype\":\"BYTES\",\"name\":\"output\",\"shape\":"
+                        "[\"1\"]}],\"platform\":\"model-platform\",\"versions\":[\"model-"
+                        "version\"]}");
+    cs_buf_reset(&b);
+    const char *v1 = "{\"inputs\":[{\"messagetype\":\"jsonData\",\"schema\":{\"a\":[1,\"x\"]}}],"
+                     "\"versions\":[\"\"]}";
+    cs_buf_append(&b, v1, strlen(v1));
+    cs_seldon_grpc_codec.metadata(&b, &c.resp);
+    assert_string_equal(metadata_json(&c), "{\"inputs\":[{\"messagetype\":\"jsonData\",\"schema\":"
+                                           "{\"a\":[1.0,\"x\"]}}],\"versions\":[\"\"]}");
+    cs_seldon_grpc_codec.metadata(NULL, &c.resp);
+    assert_int_equal(c.resp.status, CS_GRPC_OK);
+    assert_int_equal(c.resp.body.len, 0);
+    cs_buf_free(&b);
+    call_close(&c);
+}
+
+/* G10: tensor (1,2) through transform-input's identity fallback. */
+static void test_g10_template(void **state) {
+    (void)state;
+    call_t c;
+    call_init(&c);
+    Seldon__Protos__DefaultData d;
+    Seldon__Protos__Tensor t;
+    int32_t shape[] = {1, 2};
+    double values[] = {1, 2};
+    Seldon__Protos__SeldonMessage m = tensor_message(&d, &t, shape, 2, values, 2);
+    assert_int_equal(decode(&c, CS_ROUTE_TRANSFORM_INPUT, &m.base), 0);
+    cs_result_t r = {0};
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_TRANSFORM_INPUT, c.in.msgs, 1, &r, &env,
+                                                 &c.arena, &c.resp, &c.err),
+                     0);
+    assert_string_equal(answer_json(&c), "{\"data\":{\"names\":[\"t:0\",\"t:1\"],\"tensor\":{"
+                                         "\"shape\":[1,2],\"values\":[1.0,2.0]}},\"meta\":{}}");
+    call_close(&c);
+}
+
+/* tftensor requests are decoded as on REST (§5.5); numeric answers mirror the kind. */
+static void test_tftensor(void **state) {
+    (void)state;
+    Tensorflow__TensorShapeProto__Dim d0 = TENSORFLOW__TENSOR_SHAPE_PROTO__DIM__INIT,
+                                      d1 = TENSORFLOW__TENSOR_SHAPE_PROTO__DIM__INIT;
+    d0.size = 1;
+    d1.size = 2;
+    Tensorflow__TensorShapeProto__Dim *dims[] = {&d0, &d1};
+    Tensorflow__TensorShapeProto sh = TENSORFLOW__TENSOR_SHAPE_PROTO__INIT;
+    sh.n_dim = 2;
+    sh.dim = dims;
+    double vals[] = {0.5, 1.5};
+    Tensorflow__TensorProto tp = TENSORFLOW__TENSOR_PROTO__INIT;
+    tp.dtype = TENSORFLOW__DATA_TYPE__DT_DOUBLE;
+    tp.tensor_shape = &sh;
+    tp.n_double_val = 2;
+    tp.double_val = vals;
+    Seldon__Protos__DefaultData d = SELDON__PROTOS__DEFAULT_DATA__INIT;
+    d.data_oneof_case = SELDON__PROTOS__DEFAULT_DATA__DATA_ONEOF_TFTENSOR;
+    d.tftensor = &tp;
+    Seldon__Protos__SeldonMessage m = SELDON__PROTOS__SELDON_MESSAGE__INIT;
+    m.data_oneof_case = SELDON__PROTOS__SELDON_MESSAGE__DATA_ONEOF_DATA;
+    m.data = &d;
+    call_t c;
+    call_init(&c);
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), 0);
+    const cs_message_t *msg = &c.in.msgs[0];
+    assert_int_equal(msg->kind, CS_MSG_TFTENSOR);
+    assert_true(msg->numeric);
+    assert_int_equal(msg->array.ndim, 2);
+    assert_true(((const double *)msg->array.data)[1] == 1.5);
+    cs_result_t r = {0};
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_TRANSFORM_INPUT, c.in.msgs, 1, &r, &env,
+                                                 &c.arena, &c.resp, &c.err),
+                     0);
+    /* float64 [[0.5,1.5]] as TensorFlow writes it (§5.5) */
+    assert_string_equal(answer_json(&c),
+                        "{\"data\":{\"names\":[\"t:0\",\"t:1\"],\"tftensor\":{\"dtype\":"
+                        "\"DT_DOUBLE\",\"tensorContent\":\"AAAAAAAA4D8AAAAAAAD4Pw==\","
+                        "\"tensorShape\":{\"dim\":[{\"size\":\"1\"},{\"size\":\"2\"}]}}},"
+                        "\"meta\":{}}");
+    /* one int64: the typed field */
+    static const int64_t five = 5;
+    r = (cs_result_t){
+        .kind = CS_RESULT_ARRAY,
+        .array = {.dtype = CS_DTYPE_INT64, .ndim = 1, .shape = {1}, .data = &five, .count = 1}};
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, 1, &r, &env, &c.arena,
+                                                 &c.resp, &c.err),
+                     0);
+    assert_string_equal(answer_json(&c), "{\"data\":{\"tftensor\":{\"dtype\":\"DT_INT64\","
+                                         "\"int64Val\":[\"5\"],\"tensorShape\":{\"dim\":[{"
+                                         "\"size\":\"1\"}]}}},\"meta\":{}}");
+    call_close(&c);
+}
+
+/* ---- §5.2 -------------------------------------------------------------------------------- */
+
+/* Tensor shapes that do not match their values are refused (the reference's trailing-values
+ * quirk is a bug, docs/compatibility.md). */
+static void test_tensor_mismatch(void **state) {
+    (void)state;
+    static const struct {
+        int32_t shape[4];
+        size_t ns, nv;
+    } cases[] = {
+        {{1}, 1, 2},                          /* the reference: X = [2.0] */
+        {{3}, 1, 2},                          /* buffer is smaller than requested size */
+        {{0}, 0, 2},                          /* empty shape with values */
+        {{2, -1}, 2, 2},                      /* negative dimension */
+        {{65536, 65536, 65536, 65536}, 4, 1}, /* product overflows int64 */
+    };
+    double values[2] = {1, 2};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        call_t c;
+        call_init(&c);
+        Seldon__Protos__DefaultData d;
+        Seldon__Protos__Tensor t;
+        int32_t shape[4];
+        memcpy(shape, cases[i].shape, sizeof(shape));
+        Seldon__Protos__SeldonMessage m =
+            tensor_message(&d, &t, shape, cases[i].ns, values, cases[i].nv);
+        assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), CS_EREQUEST);
+        assert_int_equal(c.err.status, 400);
+        assert_false(c.err.exception);
+        assert_non_null(c.in.doc); /* a raw method may still take it */
+        call_close(&c);
+    }
+    /* [0] with no values: an empty array */
+    call_t c;
+    call_init(&c);
+    Seldon__Protos__DefaultData d;
+    Seldon__Protos__Tensor t;
+    int32_t shape[] = {0};
+    Seldon__Protos__SeldonMessage m = tensor_message(&d, &t, shape, 1, NULL, 0);
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), 0);
+    assert_int_equal(c.in.msgs[0].array.count, 0);
+    call_close(&c);
+}
+
+static Google__Protobuf__Value *num(double d) {
+    Google__Protobuf__Value *v = malloc(sizeof(*v));
+    *v = (Google__Protobuf__Value)GOOGLE__PROTOBUF__VALUE__INIT;
+    v->kind_case = GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE;
+    v->number_value = d;
+    return v;
+}
+
+static Google__Protobuf__Value *list_of(Google__Protobuf__Value **items, size_t n) {
+    Google__Protobuf__ListValue *l = malloc(sizeof(*l));
+    *l = (Google__Protobuf__ListValue)GOOGLE__PROTOBUF__LIST_VALUE__INIT;
+    l->values = items;
+    l->n_values = n;
+    Google__Protobuf__Value *v = malloc(sizeof(*v));
+    *v = (Google__Protobuf__Value)GOOGLE__PROTOBUF__VALUE__INIT;
+    v->kind_case = GOOGLE__PROTOBUF__VALUE__KIND_LIST_VALUE;
+    v->list_value = l;
+    return v;
+}
+
+static void free_value(Google__Protobuf__Value *v) {
+    if (v->kind_case == GOOGLE__PROTOBUF__VALUE__KIND_LIST_VALUE) {
+        for (size_t i = 0; i < v->list_value->n_values; i++)
+            free_value(v->list_value->values[i]);
+        free(v->list_value->values);
+        free(v->list_value);
+    }
+    free(v);
+}
+
+static Seldon__Protos__SeldonMessage ndarray_message(Seldon__Protos__DefaultData *d,
+                                                     Google__Protobuf__Value *list) {
+    *d = (Seldon__Protos__DefaultData)SELDON__PROTOS__DEFAULT_DATA__INIT;
+    d->data_oneof_case = SELDON__PROTOS__DEFAULT_DATA__DATA_ONEOF_NDARRAY;
+    d->ndarray = list->list_value;
+    Seldon__Protos__SeldonMessage m = SELDON__PROTOS__SELDON_MESSAGE__INIT;
+    m.data_oneof_case = SELDON__PROTOS__SELDON_MESSAGE__DATA_ONEOF_DATA;
+    m.data = d;
+    return m;
+}
+
+/* ndarray numbers are doubles: a rectangular list is one float64 array; the answer mirrors the
+ * kind (nested ListValues); NaN in a Value is refused as protobuf 5.x does. */
+static void test_ndarray(void **state) {
+    (void)state;
+    Google__Protobuf__Value **row1 = malloc(2 * sizeof(*row1)), **row2 = malloc(2 * sizeof(*row2));
+    row1[0] = num(1);
+    row1[1] = num(2.5);
+    row2[0] = num(3);
+    row2[1] = num(4);
+    Google__Protobuf__Value **rows = malloc(2 * sizeof(*rows));
+    rows[0] = list_of(row1, 2);
+    rows[1] = list_of(row2, 2);
+    Google__Protobuf__Value *top = list_of(rows, 2);
+    Seldon__Protos__DefaultData d;
+    Seldon__Protos__SeldonMessage m = ndarray_message(&d, top);
+    call_t c;
+    call_init(&c);
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), 0);
+    const cs_message_t *msg = &c.in.msgs[0];
+    assert_int_equal(msg->kind, CS_MSG_NDARRAY);
+    assert_true(msg->numeric);
+    assert_int_equal(msg->array.dtype, CS_DTYPE_FLOAT64);
+    assert_int_equal(msg->array.ndim, 2);
+    assert_int_equal(msg->array.count, 4);
+    cs_result_t r = {0};
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_TRANSFORM_INPUT, c.in.msgs, 1, &r, &env,
+                                                 &c.arena, &c.resp, &c.err),
+                     0);
+    assert_string_equal(answer_json(&c), "{\"data\":{\"names\":[\"t:0\",\"t:1\"],\"ndarray\":[[1.0,"
+                                         "2.5],[3.0,4.0]]},\"meta\":{}}");
+    call_close(&c);
+    /* a string makes it a tree */
+    row2[1]->kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
+    row2[1]->string_value = "x";
+    call_init(&c);
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), 0);
+    assert_false(c.in.msgs[0].numeric);
+    assert_int_equal(c.in.msgs[0].payload->type, CS_JSON_ARRAY);
+    call_close(&c);
+    row2[1]->kind_case = GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE;
+    row2[1]->number_value = NAN;
+    call_init(&c);
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), CS_EREQUEST);
+    assert_true(c.err.exception);
+    assert_non_null(strstr(c.err.info, "NaN"));
+    call_close(&c);
+    free_value(top);
+}
+
+/* 0-d answers cannot be an ndarray (§5.2); non-data requests answer numbers with a tensor. */
+static void test_response_kinds(void **state) {
+    (void)state;
+    call_t c;
+    call_init(&c);
+    Seldon__Protos__SeldonMessage m = SELDON__PROTOS__SELDON_MESSAGE__INIT;
+    m.data_oneof_case = SELDON__PROTOS__SELDON_MESSAGE__DATA_ONEOF_STR_DATA;
+    m.strdata = "hello";
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), 0);
+    assert_int_equal(c.in.msgs[0].kind, CS_MSG_STRDATA);
+    assert_memory_equal(c.in.msgs[0].bytes, "hello", 5);
+    static const double five = 5;
+    cs_result_t r = {.kind = CS_RESULT_ARRAY,
+                     .array = {.dtype = CS_DTYPE_FLOAT64, .ndim = 0, .data = &five, .count = 1}};
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, 1, &r, &env, &c.arena,
+                                                 &c.resp, &c.err),
+                     0);
+    assert_string_equal(answer_json(&c),
+                        "{\"data\":{\"tensor\":{\"shape\":[],\"values\":[5.0]}},\"meta\":{}}");
+    /* a dict answer is jsonData, a str strData */
+    r = (cs_result_t){.kind = CS_RESULT_JSON, .json = json(&c.arena, "{\"a\":[1,{\"b\":null}]}")};
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, 1, &r, &env, &c.arena,
+                                                 &c.resp, &c.err),
+                     0);
+    assert_string_equal(answer_json(&c), "{\"jsonData\":{\"a\":[1.0,{\"b\":null}]},\"meta\":{}}");
+    call_close(&c);
+    /* ndarray request, 0-d answer: the reference's "iteration over a 0-d array" */
+    Google__Protobuf__Value **items = malloc(sizeof(*items));
+    items[0] = num(1);
+    Google__Protobuf__Value *top = list_of(items, 1);
+    Seldon__Protos__DefaultData d;
+    Seldon__Protos__SeldonMessage nd = ndarray_message(&d, top);
+    call_init(&c);
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &nd.base), 0);
+    r = (cs_result_t){.kind = CS_RESULT_ARRAY,
+                      .array = {.dtype = CS_DTYPE_FLOAT64, .ndim = 0, .data = &five, .count = 1}};
+    assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, 1, &r, &env, &c.arena,
+                                                 &c.resp, &c.err),
+                     CS_EREQUEST);
+    assert_true(c.err.exception);
+    assert_string_equal(c.err.info, "iteration over a 0-d array");
+    call_close(&c);
+    free_value(top);
+}
+
+/* No payload: a SeldonMicroserviceException (empty text); jsonData numbers are doubles. */
+static void test_payloads(void **state) {
+    (void)state;
+    call_t c;
+    call_init(&c);
+    Seldon__Protos__SeldonMessage m = SELDON__PROTOS__SELDON_MESSAGE__INIT;
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), CS_EREQUEST);
+    assert_false(c.err.exception);
+    cs_seldon_grpc_codec.error(&c.err, NULL, &c.resp);
+    assert_int_equal(c.resp.status, CS_GRPC_UNKNOWN);
+    assert_int_equal(c.resp.body.len, strlen("Exception calling application: "));
+    assert_memory_equal(c.resp.body.data, "Exception calling application: ", c.resp.body.len);
+    call_close(&c);
+    call_init(&c);
+    Google__Protobuf__Value **items = malloc(sizeof(*items));
+    items[0] = num(3);
+    Google__Protobuf__Value *list = list_of(items, 1);
+    m.data_oneof_case = SELDON__PROTOS__SELDON_MESSAGE__DATA_ONEOF_JSON_DATA;
+    m.jsondata = list;
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), 0);
+    assert_int_equal(c.in.msgs[0].kind, CS_MSG_JSONDATA);
+    call_close(&c);
+    free_value(list);
+    /* customData is for raw methods only: the decoded path refuses it, the doc keeps it */
+    call_init(&c);
+    Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+    any.type_url = "type.googleapis.com/x.Y";
+    any.value = (ProtobufCBinaryData){3, (uint8_t *)"abc"};
+    m.data_oneof_case = SELDON__PROTOS__SELDON_MESSAGE__DATA_ONEOF_CUSTOM_DATA;
+    m.customdata = &any;
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), CS_EREQUEST);
+    assert_non_null(c.in.doc);
+    assert_non_null(cs_json_get(c.in.doc, "customData"));
+    call_close(&c);
+}
+
+/* The error texts of §5.2. */
+static void test_errors(void **state) {
+    (void)state;
+    cs_response_t resp;
+    cs_response_init(&resp);
+    cs_seldon_error_t err;
+    cs_seldon_fail(&err, 500, CS_REASON_INTERNAL,
+                   "cannot reshape array of size 3 into shape (2,2)");
+    assert_true(err.exception);
+    cs_seldon_grpc_codec.error(&err, NULL, &resp);
+    assert_int_equal(resp.status, CS_GRPC_UNKNOWN);
+    const char *want =
+        "Exception calling application: cannot reshape array of size 3 into shape (2,2)";
+    assert_int_equal(resp.body.len, strlen(want));
+    assert_memory_equal(resp.body.data, want, resp.body.len);
+    cs_seldon_fail(&err, 400, CS_REASON_BAD_DATA, "Route not defined");
+    cs_seldon_grpc_codec.error(&err, NULL, &resp);
+    assert_int_equal(resp.body.len, strlen("Exception calling application: "));
+    cs_seldon_fail(&err, 500, CS_REASON_BAD_METRIC, "Bad metric created during request");
+    assert_false(err.exception);
+    /* the info argument replaces err.info */
+    cs_seldon_fail(&err, 500, CS_REASON_INTERNAL, "short");
+    cs_seldon_grpc_codec.error(&err, "the model's long text", &resp);
+    want = "Exception calling application: the model's long text";
+    assert_int_equal(resp.body.len, strlen(want));
+    assert_memory_equal(resp.body.data, want, resp.body.len);
+    cs_response_close(&resp);
+}
+
+/* A raw answer: metrics recorded and cleared unless shown; status OK whatever it says. */
+static void test_raw_answer(void **state) {
+    (void)state;
+    call_t c;
+    call_init(&c);
+    Seldon__Protos__Metric metric = SELDON__PROTOS__METRIC__INIT;
+    metric.key = "raw_counter";
+    metric.value = 2;
+    Seldon__Protos__Metric *ms[] = {&metric};
+    Seldon__Protos__Meta meta = SELDON__PROTOS__META__INIT;
+    meta.n_metrics = 1;
+    meta.metrics = ms;
+    meta.puid = "p";
+    Seldon__Protos__Status st = SELDON__PROTOS__STATUS__INIT;
+    st.code = 400;
+    st.status = SELDON__PROTOS__STATUS__STATUS_FLAG__FAILURE;
+    Seldon__Protos__SeldonMessage m = SELDON__PROTOS__SELDON_MESSAGE__INIT;
+    m.meta = &meta;
+    m.status = &st;
+    m.data_oneof_case = SELDON__PROTOS__SELDON_MESSAGE__DATA_ONEOF_STR_DATA;
+    m.strdata = "s";
+    size_t n;
+    uint8_t *b = packed(&m.base, &n);
+    cs_buf_append(&c.resp.body, b, n);
+    c.resp.status = 200;
+    assert_int_equal(
+        cs_seldon_grpc_codec.raw_answer(CS_ROUTE_PREDICT, true, false, &c.arena, &c.resp, &c.err),
+        0);
+    assert_string_equal(answer_json(&c), "{\"meta\":{\"puid\":\"p\"},\"status\":{\"code\":400,"
+                                         "\"status\":\"FAILURE\"},\"strData\":\"s\"}");
+    /* shown: unchanged */
+    cs_buf_reset(&c.resp.body);
+    cs_buf_append(&c.resp.body, b, n);
+    assert_int_equal(
+        cs_seldon_grpc_codec.raw_answer(CS_ROUTE_PREDICT, true, true, &c.arena, &c.resp, &c.err),
+        0);
+    assert_int_equal(c.resp.body.len, n);
+    /* not a SeldonMessage */
+    cs_buf_reset(&c.resp.body);
+    cs_buf_append(&c.resp.body, "\xff\xff", 2);
+    assert_int_equal(
+        cs_seldon_grpc_codec.raw_answer(CS_ROUTE_PREDICT, true, true, &c.arena, &c.resp, &c.err),
+        CS_EREQUEST);
+    free(b);
+    call_close(&c);
+}
+
+/* ---- hostile input ---------------------------------------------------------------------- */
+
+static void expect_deserialize_error(const uint8_t *b, size_t n) {
+    static const cs_route_t routes[] = {CS_ROUTE_PREDICT, CS_ROUTE_AGGREGATE, CS_ROUTE_FEEDBACK};
+    for (size_t i = 0; i < 3; i++) {
+        call_t c;
+        call_init(&c);
+        assert_int_equal(decode_bytes(&c, routes[i], b, n), CS_EREQUEST);
+        cs_seldon_grpc_codec.error(&c.err, NULL, &c.resp);
+        assert_int_equal(c.resp.status, CS_GRPC_INTERNAL);
+        call_close(&c);
+    }
+}
+
+static void test_hostile_wire(void **state) {
+    (void)state;
+    /* truncated: field 3 (data) declares 10 bytes, 2 follow */
+    expect_deserialize_error((const uint8_t *)"\x1a\x0a\x01\x02", 4);
+    /* a huge declared length */
+    expect_deserialize_error((const uint8_t *)"\x1a\xff\xff\xff\xff\x0f", 6);
+    /* a truncated varint, a group, a reserved wire type */
+    expect_deserialize_error((const uint8_t *)"\x08\xff", 2);
+    expect_deserialize_error((const uint8_t *)"\x0b", 1);
+    expect_deserialize_error((const uint8_t *)"\x0f\x00", 2);
+    /* field 2 (meta) with a varint wire type */
+    expect_deserialize_error((const uint8_t *)"\x12\x05\x0a\x03\x61", 5);
+    /* nesting past CS_PB_MAX_DEPTH: jsonData lists of lists, 1000 deep (packing recurses,
+     * unpacking must not) */
+    Google__Protobuf__Value *v = num(1);
+    for (int i = 0; i < 1000; i++) {
+        Google__Protobuf__Value **items = malloc(sizeof(*items));
+        items[0] = v;
+        v = list_of(items, 1);
+    }
+    Seldon__Protos__SeldonMessage m = SELDON__PROTOS__SELDON_MESSAGE__INIT;
+    m.data_oneof_case = SELDON__PROTOS__SELDON_MESSAGE__DATA_ONEOF_JSON_DATA;
+    m.jsondata = v;
+    size_t len;
+    uint8_t *b = packed(&m.base, &len);
+    call_t c;
+    call_init(&c);
+    assert_int_equal(decode_bytes(&c, CS_ROUTE_PREDICT, b, len), CS_EREQUEST);
+    cs_seldon_grpc_codec.error(&c.err, NULL, &c.resp);
+    assert_int_equal(c.resp.status, CS_GRPC_INTERNAL);
+    call_close(&c);
+    free(b);
+    free_value(v);
+}
+
+/* 100k ListValue items of mixed types: a tree, in memory proportional to the message. */
+static void test_big_mixed_list(void **state) {
+    (void)state;
+    enum { N = 100000 };
+    Google__Protobuf__Value **items = malloc(N * sizeof(*items));
+    for (size_t i = 0; i < N; i++) {
+        items[i] = num((double)i);
+        if (i % 3 == 1) {
+            items[i]->kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
+            items[i]->string_value = "s";
+        } else if (i % 3 == 2) {
+            items[i]->kind_case = GOOGLE__PROTOBUF__VALUE__KIND_BOOL_VALUE;
+            items[i]->bool_value = 1;
+        }
+    }
+    Google__Protobuf__Value *top = list_of(items, N);
+    Seldon__Protos__DefaultData d;
+    Seldon__Protos__SeldonMessage m = ndarray_message(&d, top);
+    call_t c;
+    call_init(&c);
+    assert_int_equal(decode(&c, CS_ROUTE_PREDICT, &m.base), 0);
+    assert_false(c.in.msgs[0].numeric);
+    assert_int_equal(c.in.msgs[0].payload->len, N);
+    size_t n;
+    free(packed(&m.base, &n));
+    /* a Value node, its unpacked message and its tree node each: bounded by a small factor */
+    assert_true(c.arena.held < 64 * n + (1 << 20));
+    call_close(&c);
+    free_value(top);
+}
+
+/* A first-element chain that proposes a huge shape ([1000,1000,1000] from 3000 Values) is not
+ * allocated for: it is checked against the lists first. */
+static void test_numeric_shape_is_checked_first(void **state) {
+    (void)state;
+    enum { N = 1000 };
+    Google__Protobuf__Value *inner = NULL;
+    for (int level = 0; level < 3; level++) {
+        Google__Protobuf__Value **items = malloc(N * sizeof(*items));
+        items[0] = inner ? inner : num(0);
+        for (int i = 1; i < N; i++)
+            items[i] = num(i);
+        inner = list_of(items, N);
+    }
+    Seldon__Protos__DefaultData d;
+    Seldon__Protos__SeldonMessage m = ndarray_message(&d, inner);
+    call_t c;
+    call_init(&c);
+    int rc = decode(&c, CS_ROUTE_PREDICT, &m.base);
+    /* ragged: numpy's inhomogeneous-shape error, after no more than the message's memory */
+    assert_int_equal(rc, CS_EREQUEST);
+    assert_true(c.arena.held < (64u << 20));
+    call_close(&c);
+    free_value(inner);
+}
+
+/* Every allocation of decode and encode failing in turn: a clean error each time. */
+static void test_allocation_failure(void **state) {
+    (void)state;
+    Seldon__Protos__DefaultData d;
+    Seldon__Protos__Tensor t;
+    int32_t shape[] = {2, 1};
+    double values[] = {1, 2};
+    Seldon__Protos__SeldonMessage m = tensor_message(&d, &t, shape, 2, values, 2);
+    Seldon__Protos__Meta meta = SELDON__PROTOS__META__INIT;
+    meta.puid = "abc";
+    m.meta = &meta;
+    bool done = false;
+    for (long pass = 0; pass < 10000 && !done; pass++) {
+        call_t c;
+        call_init(&c);
+        alloc_pass = pass;
+        int rc = decode(&c, CS_ROUTE_PREDICT, &m.base);
+        if (rc == 0) {
+            cs_result_t r = m_model(&c);
+            rc = cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, 1, &r, &env, &c.arena,
+                                             &c.resp, &c.err);
+        }
+        long left = alloc_pass;
+        alloc_pass = -1;
+        if (rc == 0) {
+            done = left > 0; /* nothing failed */
+        } else {
+            assert_int_equal(rc, CS_EREQUEST);
+            cs_seldon_grpc_codec.error(&c.err, NULL, &c.resp);
+            assert_int_not_equal(c.resp.status, CS_GRPC_OK);
+        }
+        call_close(&c);
+    }
+    assert_true(done);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_route),
+        cmocka_unit_test(test_g1_predict_tensor),
+        cmocka_unit_test(test_g2_meta),
+        cmocka_unit_test(test_g4_bin_data),
+        cmocka_unit_test(test_g5_feedback),
+        cmocka_unit_test(test_g6_route),
+        cmocka_unit_test(test_g7_aggregate),
+        cmocka_unit_test(test_g8_runtime_tags_metrics),
+        cmocka_unit_test(test_g9_metadata),
+        cmocka_unit_test(test_g10_template),
+        cmocka_unit_test(test_tftensor),
+        cmocka_unit_test(test_tensor_mismatch),
+        cmocka_unit_test(test_ndarray),
+        cmocka_unit_test(test_response_kinds),
+        cmocka_unit_test(test_payloads),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_raw_answer),
+        cmocka_unit_test(test_hostile_wire),
+        cmocka_unit_test(test_big_mixed_list),
+        cmocka_unit_test(test_numeric_shape_is_checked_first),
+        cmocka_unit_test(test_allocation_failure),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
