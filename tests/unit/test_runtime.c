@@ -99,8 +99,9 @@ static const cs_runtime_ops_t fake_ops_arena = {.call = fake_call,
 
 static struct {
     int decodes, encodes, raws, errors, metadatas;
-    int decode_rc;   /* what decode returns */
-    bool decode_doc; /* on failure, a document was read */
+    bool raw_has_metrics; /* what the last raw_answer was told */
+    int decode_rc;        /* what decode returns */
+    bool decode_doc;      /* on failure, a document was read */
     int status;
     char info[4096];
     double reward;
@@ -146,10 +147,11 @@ static int rec_encode(cs_route_t route, const cs_message_t *msgs, size_t count,
     return 0;
 }
 
-static int rec_raw(cs_route_t route, bool include_metrics, cs_arena_t *arena, cs_response_t *resp,
-                   cs_seldon_error_t *err) {
+static int rec_raw(cs_route_t route, bool has_metrics, bool include_metrics, cs_arena_t *arena,
+                   cs_response_t *resp, cs_seldon_error_t *err) {
     (void)route;
     (void)include_metrics;
+    rec.raw_has_metrics = has_metrics;
     (void)arena;
     (void)resp;
     (void)err;
@@ -157,12 +159,11 @@ static int rec_raw(cs_route_t route, bool include_metrics, cs_arena_t *arena, cs
     return 0;
 }
 
-static void rec_error(int status, const char *reason, const char *info, cs_response_t *resp) {
-    (void)reason;
+static void rec_error(const cs_seldon_error_t *err, const char *info, cs_response_t *resp) {
     rec.errors++;
-    rec.status = status;
-    snprintf(rec.info, sizeof(rec.info), "%s", info);
-    resp->status = status;
+    rec.status = err->status;
+    snprintf(rec.info, sizeof(rec.info), "%s", info ? info : err->info);
+    resp->status = err->status;
 }
 
 static void rec_metadata(const cs_buf_t *d, cs_response_t *resp) {
@@ -171,8 +172,8 @@ static void rec_metadata(const cs_buf_t *d, cs_response_t *resp) {
     resp->status = 200;
 }
 
-static const cs_codec_t rec_codec = {"recording", rec_decode, rec_encode,
-                                     rec_raw,     rec_error,  rec_metadata};
+static const cs_codec_t rec_codec = {"recording", true,      rec_decode,  rec_encode,
+                                     rec_raw,     rec_error, rec_metadata};
 
 /* ---- driving it ---------------------------------------------------------------------------- */
 
@@ -216,16 +217,18 @@ static void test_result_is_encoded(void **state) {
     cs_response_close(&r);
 }
 
-static void test_raw_metrics_only_when_asked(void **state) {
+static void test_raw_answers_and_their_metrics(void **state) {
     (void)state;
     fake.answer = CS_ANSWER_RAW;
     cs_response_t r = run(&fake_ops, CS_ROUTE_PREDICT, "{}");
-    assert_int_equal(rec.raws, 0); /* no metrics to look into */
+    assert_int_equal(rec.raws, 1);     /* every raw answer goes to the codec */
+    assert_false(rec.raw_has_metrics); /* with the runtime's word that it has no metrics */
     assert_int_equal(r.status, 201);
     cs_response_close(&r);
     fake.raw_metrics = true;
     r = run(&fake_ops, CS_ROUTE_PREDICT, "{}");
-    assert_int_equal(rec.raws, 1);
+    assert_int_equal(rec.raws, 2);
+    assert_true(rec.raw_has_metrics);
     assert_int_equal(rec.encodes, 0);
     cs_response_close(&r);
 }
@@ -356,7 +359,7 @@ static void test_runtime_arena_and_metadata(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_result_is_encoded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_raw_metrics_only_when_asked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_answers_and_their_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_final_is_left_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_texts_of_any_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_request_reaches_only_a_raw_method, setup,
