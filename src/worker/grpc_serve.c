@@ -35,6 +35,13 @@
 
 #define READ_CHUNK  65536
 #define READ_ROUNDS 16 /* reads per event before yielding to other connections */
+/* A finished session (after GOAWAY, or a fatal error) is not closed at once: its last frames
+ * may still be on their way to a client that is sending new streams, and closing over unread
+ * bytes resets the connection, so the client would see a broken pipe instead of the GOAWAY
+ * that tells it to retry them elsewhere. The write side is shut and the rest read and
+ * discarded until the client's EOF, for at most this long or this much. */
+#define LINGER_MS        2000
+#define LINGER_MAX_BYTES (1u << 20)
 
 static const char health_check[] = "/grpc.health.v1.Health/Check";
 
@@ -47,6 +54,9 @@ struct gconn {
     cs_grpc_conn_t *conn;
     cs_grpc_serve_t *s;
     bool out_armed; /* EPOLLOUT watched: output is waiting for the socket */
+    bool lingering; /* the session is done: reading until EOF, then closing */
+    uint64_t linger_deadline_ms;
+    size_t lingered;
     gconn_t *prev, *next;
 };
 
@@ -78,11 +88,37 @@ struct cs_grpc_serve {
 
 static void conn_close(gconn_t *gc);
 
+/* The session is done: shut the write side, read what is left (on_conn_io), then close. */
+static void start_linger(gconn_t *gc) {
+    gc->lingering = true;
+    gc->linger_deadline_ms = cs_now_ms() + LINGER_MS;
+    shutdown(gc->fd, SHUT_WR);
+    if (gc->out_armed && cs_loop_io_modify(gc->s->host.loop, &gc->io, EPOLLIN | EPOLLRDHUP) == 0)
+        gc->out_armed = false;
+}
+
+/* Reads and discards; false when the connection was closed (EOF, error, over the bound). */
+static bool linger_read(gconn_t *gc) {
+    char sink[4096];
+    for (int i = 0; i < READ_ROUNDS; i++) {
+        ssize_t n = recv(gc->fd, sink, sizeof(sink), 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return true;
+        if (n <= 0 || (gc->lingered += (size_t)n) > LINGER_MAX_BYTES) {
+            conn_close(gc);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Writes what the session has until the socket would block (then EPOLLOUT is watched). False
  * when the connection was closed (and freed) meanwhile. */
 static bool flush(gconn_t *gc) {
     if (gc == NULL)
         return false;
+    if (gc->lingering)
+        return true;
     cs_h2_session_t *s = cs_grpc_conn_session(gc->conn);
     const char *p;
     size_t len;
@@ -111,16 +147,18 @@ static bool flush(gconn_t *gc) {
     }
     if (gc->out_armed && cs_loop_io_modify(gc->s->host.loop, &gc->io, EPOLLIN | EPOLLRDHUP) == 0)
         gc->out_armed = false;
-    if (cs_h2_session_done(s)) {
-        conn_close(gc);
-        return false;
-    }
+    if (cs_h2_session_done(s))
+        start_linger(gc);
     return true;
 }
 
 static void on_conn_io(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
     (void)loop;
     gconn_t *gc = io->data;
+    if (gc->lingering) {
+        linger_read(gc);
+        return;
+    }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         static _Thread_local char buf[READ_CHUNK];
         cs_h2_session_t *s = cs_grpc_conn_session(gc->conn);
@@ -135,10 +173,12 @@ static void on_conn_io(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
                 return;
             }
             if (cs_h2_session_recv(s, buf, (size_t)n) != 0) {
-                if (flush(gc)) /* a GOAWAY, perhaps */
-                    conn_close(gc);
+                if (flush(gc) && !gc->lingering) /* a GOAWAY, perhaps */
+                    start_linger(gc);
                 return;
             }
+            if (gc->lingering)
+                break;
         }
     }
     flush(gc);
@@ -361,6 +401,11 @@ void cs_grpc_serve_expire(cs_grpc_serve_t *s, uint64_t now_ms) {
     uint64_t now_ns = cs_now_ns();
     for (gconn_t *gc = s->conns, *next; gc; gc = next) {
         next = gc->next;
+        if (gc->lingering) {
+            if (now_ms >= gc->linger_deadline_ms)
+                conn_close(gc);
+            continue;
+        }
         cs_grpc_conn_expire(gc->conn, now_ns);
         flush(gc);
     }
@@ -403,8 +448,9 @@ void cs_grpc_serve_finish(cs_grpc_serve_t *s) {
     }
     for (gconn_t *gc = s->conns, *next; gc; gc = next) {
         next = gc->next;
-        if (flush(gc) && cs_h2_session_streams(cs_grpc_conn_session(gc->conn)) == 0)
-            conn_close(gc);
+        if (flush(gc) && !gc->lingering &&
+            cs_h2_session_streams(cs_grpc_conn_session(gc->conn)) == 0)
+            start_linger(gc);
     }
 }
 
