@@ -69,6 +69,18 @@ int main(int argc, char **argv) {
     }
     /* With port 0 the kernel chose one: log the real port (tests rely on it). */
     cs_log_info("Listening at: http://%s:%d (%d)", cfg.host, cs_socket_port(lfd), (int)getpid());
+    /* gRPC (GRPC_WORKERS > 0): served by the same workers, from the same model threads */
+    int gfd = -1;
+    if (cfg.grpc_workers > 0) {
+        gfd = cs_listen_tcp(cfg.host, cfg.grpc_port, cfg.backlog, err, sizeof(err));
+        if (gfd < 0) {
+            cs_log_error("gRPC port: %s", err);
+            close(lfd);
+            cs_runtime_close(runtime);
+            return 1;
+        }
+        cs_log_info("gRPC at: %s:%d (%d)", cfg.host, cs_socket_port(gfd), (int)getpid());
+    }
 
     /* Metrics: the shared region exists before any fork; the master serves the port. Its
      * request series are per route, the route's index being the endpoint number. */
@@ -98,15 +110,18 @@ int main(int argc, char **argv) {
     if (cfg.debug) {
         /* Development mode: no master, no fork. */
         static cs_slot_t slot;
-        cs_worker_opts_t o = {&cfg, runtime, &lfd, 1, &slot, 0, false, metrics, mfd, defaults.data};
+        cs_worker_opts_t o = {&cfg,    runtime, &lfd,          1,  &slot, 0, false,
+                              metrics, mfd,     defaults.data, gfd};
         rc = cs_worker_run(&o);
         /* Model threads may still be inside a call: leave without running destructors. */
         _exit(rc);
     }
-    rc = cs_arbiter_run(&cfg, runtime, &lfd, 1, metrics, mfd, defaults.data);
+    rc = cs_arbiter_run(&cfg, runtime, &lfd, 1, gfd, metrics, mfd, defaults.data);
 out:
     if (mfd >= 0)
         close(mfd);
+    if (gfd >= 0)
+        close(gfd);
     close(lfd);
     cs_buf_free(&defaults);
     cs_runtime_close(runtime);

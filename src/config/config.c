@@ -408,6 +408,29 @@ static int parse_timeout(const opt_t *o, parse_ctx_t *c, const char *arg, bool g
     return int_value(o, c, arg, given, timeout);
 }
 
+/* seldon.io/grpc-max-message-size (spec §1.5): the gRPC receive and send limits together, in
+ * bytes; absent: 0, gRPC's defaults (receive 4 MiB, send unlimited). */
+static int grpc_max_message(parse_ctx_t *c) {
+    size_t a = opt_index("annotations-file");
+    const char *path = str_value(&opts[a], c, c->val[a], c->seen[a]);
+    char *value = NULL;
+    int rc = cs_annotations_get(path, "seldon.io/grpc-max-message-size", &value);
+    if (rc < 0)
+        return 0; /* unreadable files were reported with the timeout's annotation */
+    long n;
+    if (cs_parse_int(value, &n) < 0 || n < 0 || n > INT_MAX) {
+        rc = fail(c, CS_ECONFIG,
+                  "annotation seldon.io/grpc-max-message-size in %s: invalid value '%s' (bytes "
+                  "expected)",
+                  path, value);
+        free(value);
+        return rc;
+    }
+    free(value);
+    c->cfg->grpc_max_message = (int)n;
+    return 0;
+}
+
 static const char *std_getenv(const char *name) {
     return getenv(name);
 }
@@ -503,6 +526,8 @@ int cs_config_parse(cs_config_t *cfg, int argc, char **argv, cs_getenv_fn get, c
     for (size_t i = 0; rc == 0 && i < NOPTS; i++)
         if (opts[i].parse)
             rc = opts[i].parse(&opts[i], &c, val[i], seen[i]);
+    if (rc == 0)
+        rc = grpc_max_message(&c);
     if (rc < 0)
         return rc;
     if (out.single_threaded)

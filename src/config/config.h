@@ -34,6 +34,7 @@ typedef struct {
     const char *pidfile;
     bool access_log;
     int grpc_threads, grpc_workers;
+    int grpc_max_message; /* seldon.io/grpc-max-message-size, bytes; 0: gRPC's defaults */
     const char *metrics_endpoint;
     bool payload_passthrough;
     bool include_metrics_in_response;

@@ -14,6 +14,7 @@ struct cs_job {
     void (*run)(cs_job_t *job, int thread_index);
     cs_job_t *next;
     uint64_t queued_ns; /* set by cs_pool_submit */
+    int kind;           /* the owner's: which of its kinds of job this is (the pool ignores it) */
 };
 
 typedef struct {

@@ -554,6 +554,12 @@ uint64_t cs_grpc_conn_expire(cs_grpc_conn_t *conn, uint64_t now_ns) {
     return next;
 }
 
+void cs_grpc_call_abort(cs_grpc_call_t *c, int status, const char *text) {
+    if (c->finished || c->st == NULL || status == CS_GRPC_OK)
+        return;
+    fail(c, 200, status, text);
+}
+
 int cs_grpc_call_respond(cs_grpc_call_t *c, int status, const char *text, const void *message,
                          size_t len) {
     c->responded = true;

@@ -113,6 +113,12 @@ uint64_t cs_grpc_conn_expire(cs_grpc_conn_t *c, uint64_t now_ns);
 int cs_grpc_call_respond(cs_grpc_call_t *call, int status, const char *text, const void *message,
                          size_t len);
 
+/* Answers a call the owner still holds now, with `status` (not OK) and `text`, as a passed
+ * deadline would: the call stays the owner's, its request valid, until its
+ * cs_grpc_call_respond(), which then only frees it. For a model call that outlived its timeout
+ * while a thread still reads the request. A call already answered is left alone. */
+void cs_grpc_call_abort(cs_grpc_call_t *call, int status, const char *text);
+
 /* True once the call can no longer be answered (see on_cancel). */
 bool cs_grpc_call_cancelled(const cs_grpc_call_t *call);
 

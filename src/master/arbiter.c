@@ -57,6 +57,7 @@ typedef struct {
     cs_runtime_t *runtime;
     const int *listen_fds;
     int listen_count;
+    int grpc_fd;
     cs_slot_t *slots;
     proc_t procs[SLOTS];
     int want;
@@ -124,8 +125,8 @@ static void spawn(arbiter_t *a) {
             cs_metrics_server_disown(a->mserver);
         cs_loop_close(&a->loop);
         cs_worker_opts_t o = {
-            a->cfg,     a->runtime, a->listen_fds,      a->listen_count, slot, i, true,
-            a->metrics, -1,         a->metrics_defaults};
+            a->cfg,     a->runtime, a->listen_fds,       a->listen_count, slot, i, true,
+            a->metrics, -1,         a->metrics_defaults, a->grpc_fd};
         /* _exit: the master's atexit handlers and stdio buffers are not the worker's to run. */
         _exit(cs_worker_run(&o));
     }
@@ -156,6 +157,8 @@ static void close_listeners(arbiter_t *a) {
         cs_metrics_server_stop_listening(a->mserver);
     for (int i = 0; i < a->listen_count; i++)
         close(a->listen_fds[i]);
+    if (a->grpc_fd >= 0)
+        close(a->grpc_fd);
     a->listeners_closed = true;
 }
 
@@ -392,7 +395,7 @@ static void on_tick(cs_loop_t *loop, cs_loop_timer_t *t) {
 }
 
 int cs_arbiter_run(const cs_config_t *cfg, cs_runtime_t *runtime, const int *listen_fds,
-                   int listen_count, cs_metrics_t *metrics, int metrics_fd,
+                   int listen_count, int grpc_fd, cs_metrics_t *metrics, int metrics_fd,
                    const char *metrics_defaults) {
     static arbiter_t arb;
     arbiter_t *a = &arb;
@@ -400,6 +403,7 @@ int cs_arbiter_run(const cs_config_t *cfg, cs_runtime_t *runtime, const int *lis
     a->runtime = runtime;
     a->listen_fds = listen_fds;
     a->listen_count = listen_count;
+    a->grpc_fd = grpc_fd;
     a->want = cfg->workers;
     a->metrics = metrics;
     a->metrics_defaults = metrics_defaults;

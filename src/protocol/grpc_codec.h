@@ -8,23 +8,13 @@
 #ifndef CS_PROTOCOL_GRPC_CODEC_H
 #define CS_PROTOCOL_GRPC_CODEC_H
 
+#include "grpc/grpc.h" /* the status codes */
 #include "protocol/codec.h"
 #include "protocol/routes.h"
 
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* gRPC status codes (grpc/status.h) the protocol answers with. */
-enum {
-    CS_GRPC_OK = 0,
-    CS_GRPC_UNKNOWN = 2,
-    CS_GRPC_INVALID_ARGUMENT = 3,
-    CS_GRPC_RESOURCE_EXHAUSTED = 8,
-    CS_GRPC_UNIMPLEMENTED = 12,
-    CS_GRPC_INTERNAL = 13,
-    CS_GRPC_UNAVAILABLE = 14,
-};
 
 /* The codec's `in`: one request message's bytes, borrowed for the call. */
 typedef struct {

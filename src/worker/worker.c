@@ -38,6 +38,7 @@
 #include "metrics/registry.h"
 #include "metrics/server.h"
 #include "protocol/rest.h"
+#include "worker/grpc_serve.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -57,6 +58,9 @@
 
 #define TICK_MS   250
 #define LINGER_MS 2000
+/* A client still sending this much after its final answer is not reading it: lingering on would
+ * only spend the loop's time discarding its bytes (at loopback speed, hundreds of MB). */
+#define LINGER_MAX_BYTES (1u << 20)
 /* After the graceful timeout, answers get this long to reach their clients before the worker
  * exits: less than the 2 s the master waits before SIGKILL. */
 #define FINAL_LINGER_MS 1000
@@ -93,6 +97,7 @@ struct conn {
     bool hup;           /* the peer has shut down its side: its EOF may follow the data, in the
                          * same edge, so reads go to the kernel until they see it */
     uint32_t responses; /* responses written on this connection */
+    size_t lingered;    /* bytes discarded after the final answer */
     _Atomic uint64_t call_started_ms; /* written by the model thread when it picks the job */
     uint64_t deadline_ms;
     uint64_t request_start_ns; /* the request's last byte arrived */
@@ -113,6 +118,8 @@ struct worker {
     int sfd; /* the signal pipe's read end */
     cs_loop_io_t signal_io, pool_io;
     cs_loop_io_t *listen_io; /* one per listener */
+    int *listen_fds;         /* the HTTP listeners, then the gRPC one (when on) */
+    int nlisten;
     cs_pool_t pool;
     cs_http1_limits_t limits;
     conn_list_t lists[L_COUNT];
@@ -134,6 +141,7 @@ struct worker {
     cs_job_t boot_job;
     cs_job_t unload_job;
     cs_metrics_server_t *mserver; /* debug mode: this process serves the metrics port */
+    cs_grpc_serve_t *gs;          /* a gRPC worker: its connections and calls */
 };
 
 /* ---- lists ------------------------------------------------------------------------------ */
@@ -260,7 +268,8 @@ static void linger(worker_t *w, conn_t *c) {
     char sink[4096];
     for (int i = 0; i < 16; i++) {
         ssize_t n = read(c->fd, sink, sizeof(sink));
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
+            (n > 0 && (c->lingered += (size_t)n) > LINGER_MAX_BYTES)) {
             conn_close(w, c);
             return;
         }
@@ -663,6 +672,10 @@ static void on_pool(worker_t *w) {
             w->booted = true;
             continue;
         }
+        if (j->kind == CS_GRPC_SERVE_JOB) {
+            cs_grpc_serve_done(w->gs, j);
+            continue;
+        }
         conn_t *c = (conn_t *)j;
         if (c->abandoned) {
             w->abandoned--;
@@ -725,6 +738,10 @@ static void refuse_waiting(worker_t *w, const char *info) {
     cs_mx_slot_t *mx = cs_metrics_slot();
     for (cs_job_t *j = cs_pool_take_waiting(&w->pool), *next; j; j = next) {
         next = j->next;
+        if (j->kind == CS_GRPC_SERVE_JOB) {
+            cs_grpc_serve_refuse(w->gs, j, info);
+            continue;
+        }
         conn_t *c = (conn_t *)j;
         if (mx)
             atomic_fetch_sub_explicit(&mx->queued, 1, memory_order_relaxed);
@@ -736,6 +753,8 @@ static void refuse_waiting(worker_t *w, const char *info) {
 }
 
 static void expire(worker_t *w, uint64_t now) {
+    if (w->gs)
+        cs_grpc_serve_expire(w->gs, now);
     conn_t *c, *next;
     for (c = w->lists[L_IDLE].head; c && c->deadline_ms <= now; c = next) {
         next = c->next;
@@ -788,11 +807,13 @@ static void begin_drain(worker_t *w, cs_retire_cause_t cause) {
     w->drain_deadline_ms = cs_loop_now(&w->loop) + (uint64_t)w->cfg->graceful_timeout * 1000;
     atomic_store(&w->o->slot->cause, cause);
     atomic_store(&w->o->slot->state, CS_SLOT_RETIRING);
-    for (int i = 0; i < w->o->listen_count; i++) {
+    for (int i = 0; i < w->nlisten; i++) {
         cs_loop_io_stop(&w->loop, &w->listen_io[i]);
-        cs_forkfd_remove(w->o->listen_fds[i]);
-        close(w->o->listen_fds[i]);
+        cs_forkfd_remove(w->listen_fds[i]);
+        close(w->listen_fds[i]);
     }
+    if (w->gs)
+        cs_grpc_serve_drain(w->gs); /* GOAWAY: started calls run to their end */
     /* Idle keep-alive connections get no new request after this instant: a request already on
      * its way is still served (then closed) if it arrives before the keep-alive deadline. */
 }
@@ -818,6 +839,8 @@ static void drain_finish(worker_t *w) {
         answer_for_thread(w, c, 504, info); /* moves it to L_LINGER */
         running++;
     }
+    if (w->gs)
+        cs_grpc_serve_finish(w->gs);
     static const list_id_t lists[] = {L_READY, L_ACTIVE, L_IDLE};
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
         conn_list_t l = list_take(w, lists[i]);
@@ -858,21 +881,29 @@ static void on_signal(worker_t *w) {
     }
 }
 
+/* The gRPC side's request to retire this worker (a call outlived the timeout). */
+static void retire_cb(void *ud, cs_retire_cause_t cause) {
+    begin_drain(ud, cause);
+}
+
 static void pause_accepting(worker_t *w, uint64_t until) {
     if (w->accept_paused_until || w->draining)
         return;
-    for (int i = 0; i < w->o->listen_count; i++)
+    for (int i = 0; i < w->nlisten; i++)
         cs_loop_io_stop(&w->loop, &w->listen_io[i]);
     w->accept_paused_until = until;
 }
 
 static int add_listeners(worker_t *w);
 
-static void on_accept(worker_t *w, int lfd) {
+static void on_accept(worker_t *w, int lfd, bool grpc) {
     for (int i = 0; i < ACCEPT_BATCH && !w->draining; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            conn_new(w, fd);
+            if (grpc)
+                cs_grpc_serve_accept(w->gs, fd);
+            else
+                conn_new(w, fd);
             continue;
         }
         if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
@@ -969,7 +1000,8 @@ static void on_listener_io(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
     (void)loop;
     (void)events;
     worker_t *w = io->data;
-    on_accept(w, w->o->listen_fds[io - w->listen_io]);
+    int i = (int)(io - w->listen_io);
+    on_accept(w, w->listen_fds[i], i >= w->o->listen_count);
 }
 
 static void on_conn_io(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
@@ -1003,8 +1035,8 @@ static int setup(worker_t *w) {
         return -1;
     }
     cs_forkfd_add(w->loop.ep);
-    for (int i = 0; i < w->o->listen_count; i++)
-        cs_forkfd_add(w->o->listen_fds[i]);
+    for (int i = 0; i < w->nlisten; i++)
+        cs_forkfd_add(w->listen_fds[i]);
     if (w->mserver)
         cs_forkfd_add(w->o->metrics_fd);
     cs_loop_io_start(&w->loop, &w->signal_io, w->sfd, EPOLLIN, on_signal_io, w);
@@ -1019,8 +1051,8 @@ static int setup(worker_t *w) {
 }
 
 static int add_listeners(worker_t *w) {
-    for (int i = 0; i < w->o->listen_count; i++) {
-        int rc = cs_loop_io_start(&w->loop, &w->listen_io[i], w->o->listen_fds[i],
+    for (int i = 0; i < w->nlisten; i++) {
+        int rc = cs_loop_io_start(&w->loop, &w->listen_io[i], w->listen_fds[i],
                                   EPOLLIN | EPOLLEXCLUSIVE, on_listener_io, w);
         if (rc < 0) {
             cs_log_error("epoll_ctl() failed (%d: %s)", -rc, strerror(-rc));
@@ -1046,7 +1078,14 @@ int cs_worker_run(const cs_worker_opts_t *o) {
     w->cfg = o->cfg;
     w->master_pid = getppid();
     w->listen_io = calloc((size_t)o->listen_count + 1, sizeof(*w->listen_io));
-    int rc = w->listen_io ? cs_loop_init(&w->loop) : -ENOMEM;
+    w->listen_fds = calloc((size_t)o->listen_count + 1, sizeof(*w->listen_fds));
+    if (w->listen_fds) {
+        memcpy(w->listen_fds, o->listen_fds, (size_t)o->listen_count * sizeof(int));
+        w->nlisten = o->listen_count;
+        if (o->grpc_fd >= 0)
+            w->listen_fds[w->nlisten++] = o->grpc_fd;
+    }
+    int rc = w->listen_io && w->listen_fds ? cs_loop_init(&w->loop) : -ENOMEM;
     if (rc < 0) {
         cs_log_error("epoll_create1() failed (%d: %s)", -rc, strerror(-rc));
         return 1;
@@ -1078,6 +1117,12 @@ int cs_worker_run(const cs_worker_opts_t *o) {
     atomic_store(&o->slot->heartbeat_ms, cs_now_ms());
     if (setup(w) < 0)
         return 1;
+    if (o->grpc_fd >= 0) {
+        cs_grpc_serve_host_t host = {&w->loop,      &w->pool,   o->runtime, o->cfg,
+                                     &w->abandoned, &w->booted, retire_cb,  w};
+        if ((w->gs = cs_grpc_serve_new(&host)) == NULL)
+            return 1;
+    }
     cs_log_info("Booting worker with pid: %d", (int)getpid());
 
     for (;;) {
@@ -1110,7 +1155,8 @@ int cs_worker_run(const cs_worker_opts_t *o) {
             /* A stop that came while load() was running waits for it (on_pool_io then unloads
              * and exits): a worker does not exit with a model thread inside load(), and a model
              * that loaded gets its unload hook. The drain deadline still bounds the wait. */
-            if (w->live == 0 && w->booted) {
+            unsigned live = w->live + (w->gs ? cs_grpc_serve_live(w->gs) : 0);
+            if (live == 0 && w->booted) {
                 unload_model(w);
                 cs_log_info("Worker exiting (pid: %d)", (int)getpid());
                 return 0;

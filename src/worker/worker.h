@@ -25,6 +25,7 @@ typedef struct {
     cs_metrics_t *metrics;
     int metrics_fd;               /* debug mode only: the metrics port's listener, else -1 */
     const char *metrics_defaults; /* default label text for the exposition */
+    int grpc_fd;                  /* the gRPC port's listener, -1 when gRPC is off */
 } cs_worker_opts_t;
 
 /* Runs the worker until it has drained after a stop request; returns the exit status. Must be

@@ -92,7 +92,7 @@ class Server:
             full_env["PAYLOAD_PASSTHROUGH"] = "true"
         full_env.update(env or {})
         cmd = [binary] + ([model] if model else []) + [
-            "--host", "127.0.0.1", "--http-port", "0", "--metrics-port", "0",
+            "--host", "127.0.0.1", "--http-port", "0", "--metrics-port", "0", "--grpc-port", "0",
             "--annotations-file", "/nonexistent"] + list(args)
         def child_setup():
             # if pytest itself is killed (a CI timeout, ^C twice), the server gets TERM too
@@ -124,6 +124,8 @@ class Server:
         # the log once the server answers (a poll could fall between the two lines)
         mm = re.search(r"Metrics at: http://127\.0\.0\.1:(\d+)", self.logs())
         self.metrics_port = int(mm.group(1)) if mm else None
+        gm = re.search(r"gRPC at: 127\.0\.0\.1:(\d+)", self.logs())
+        self.grpc_port = int(gm.group(1)) if gm else None
         if workers is not None:
             wait_until(lambda: len(self.workers()) == workers, timeout, what=f"{workers} workers")
 

@@ -254,7 +254,8 @@ def test_worker_holds_none_of_the_masters_descriptors(server_factory):
     master = fd_targets(s.proc.pid)
     worker = fd_targets(s.workers()[0])
     shared = sorted(set(t for t in worker if t.startswith("socket:")) & set(master))
-    assert len(shared) == 1, (shared, worker, master)  # the HTTP listener, and only it
+    # the HTTP and gRPC listeners, and only them
+    assert len(shared) == 2, (shared, worker, master)
     assert worker.count("anon_inode:[eventpoll]") == 1, worker  # its own
     assert "anon_inode:[signalfd]" not in worker, worker
 

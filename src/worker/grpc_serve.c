@@ -1,0 +1,459 @@
+/* The gRPC side of a worker.
+ *
+ * Each accepted connection is an HTTP/2 session (grpc/grpc.h) driven from the worker's loop:
+ * what a read brings is fed to the session, and the session's output is written until the
+ * socket would block, then on EPOLLOUT. A complete unary call is routed by its method: health
+ * (grpc.health.v1.Health/Check) is answered here, Seldon/GraphMetadata and unknown methods are
+ * answered with the reference's statuses, and every Seldon RPC becomes a job for the model
+ * threads that runs the one request pipeline (cs_runtime_execute) with the Seldon gRPC codec.
+ * The codec leaves the gRPC status in resp.status and the message (or the error text) in the
+ * body; the job comes back to the loop, which answers the call.
+ *
+ * A call's request bytes belong to the transport until its cs_grpc_call_respond(), which is
+ * only ever made here, after the job came back: a call answered early (its model call outlived
+ * the timeout, the graceful timeout passed) is answered with cs_grpc_call_abort(), so the
+ * thread still reading the request never sees it freed. */
+#include "worker/grpc_serve.h"
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "grpc/grpc.h"
+#include "grpc/pb.h"
+#include "metrics/registry.h"
+#include "protocol/grpc_codec.h"
+
+#include "grpc/health/v1/health.pb-c.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_CHUNK  65536
+#define READ_ROUNDS 16 /* reads per event before yielding to other connections */
+/* A finished session (after GOAWAY, or a fatal error) is not closed at once: its last frames
+ * may still be on their way to a client that is sending new streams, and closing over unread
+ * bytes resets the connection, so the client would see a broken pipe instead of the GOAWAY
+ * that tells it to retry them elsewhere. The write side is shut and the rest read and
+ * discarded until the client's EOF, for at most this long or this much. */
+#define LINGER_MS        2000
+#define LINGER_MAX_BYTES (1u << 20)
+
+static const char health_check[] = "/grpc.health.v1.Health/Check";
+
+typedef struct gconn gconn_t;
+typedef struct gcall gcall_t;
+
+struct gconn {
+    cs_loop_io_t io;
+    int fd;
+    cs_grpc_conn_t *conn;
+    cs_grpc_serve_t *s;
+    bool out_armed; /* EPOLLOUT watched: output is waiting for the socket */
+    bool lingering; /* the session is done: reading until EOF, then closing */
+    uint64_t linger_deadline_ms;
+    size_t lingered;
+    gconn_t *prev, *next;
+};
+
+struct gcall {
+    cs_job_t job; /* first: a finished job is cast back to its call */
+    cs_grpc_serve_t *s;
+    gconn_t *gc;          /* NULL once the connection is gone */
+    cs_grpc_call_t *call; /* the transport's, until it is responded */
+    cs_route_t route;
+    cs_grpc_in_t in;
+    cs_response_t resp;
+    _Atomic uint64_t started_ms; /* written by the model thread when it picks the job */
+    uint64_t submit_ns;
+    bool answered;  /* answered early (timeout, stop): the thread's answer is dropped */
+    bool abandoned; /* counted in host->abandoned until the thread returns */
+    gcall_t *prev, *next;
+};
+
+struct cs_grpc_serve {
+    cs_grpc_serve_host_t host;
+    cs_grpc_limits_t limits;
+    gconn_t *conns;
+    unsigned live;
+    gcall_t *calls; /* submitted to the pool, not yet back */
+    bool draining;
+};
+
+/* ---- I/O -------------------------------------------------------------------------------- */
+
+static void conn_close(gconn_t *gc);
+
+/* The session is done: shut the write side, read what is left (on_conn_io), then close. */
+static void start_linger(gconn_t *gc) {
+    gc->lingering = true;
+    gc->linger_deadline_ms = cs_now_ms() + LINGER_MS;
+    shutdown(gc->fd, SHUT_WR);
+    if (gc->out_armed && cs_loop_io_modify(gc->s->host.loop, &gc->io, EPOLLIN | EPOLLRDHUP) == 0)
+        gc->out_armed = false;
+}
+
+/* Reads and discards; false when the connection was closed (EOF, error, over the bound). */
+static bool linger_read(gconn_t *gc) {
+    char sink[4096];
+    for (int i = 0; i < READ_ROUNDS; i++) {
+        ssize_t n = recv(gc->fd, sink, sizeof(sink), 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return true;
+        if (n <= 0 || (gc->lingered += (size_t)n) > LINGER_MAX_BYTES) {
+            conn_close(gc);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Writes what the session has until the socket would block (then EPOLLOUT is watched). False
+ * when the connection was closed (and freed) meanwhile. */
+static bool flush(gconn_t *gc) {
+    if (gc == NULL)
+        return false;
+    if (gc->lingering)
+        return true;
+    cs_h2_session_t *s = cs_grpc_conn_session(gc->conn);
+    const char *p;
+    size_t len;
+    for (;;) {
+        if (cs_h2_session_output(s, &p, &len) < 0) {
+            conn_close(gc);
+            return false;
+        }
+        if (len == 0)
+            break;
+        ssize_t n = send(gc->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN) {
+            conn_close(gc);
+            return false;
+        }
+        if (n > 0)
+            cs_h2_session_written(s, (size_t)n);
+        if (n < 0 || (size_t)n < len) {
+            if (!gc->out_armed &&
+                cs_loop_io_modify(gc->s->host.loop, &gc->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP) == 0)
+                gc->out_armed = true;
+            return true;
+        }
+    }
+    if (gc->out_armed && cs_loop_io_modify(gc->s->host.loop, &gc->io, EPOLLIN | EPOLLRDHUP) == 0)
+        gc->out_armed = false;
+    if (cs_h2_session_done(s))
+        start_linger(gc);
+    return true;
+}
+
+static void on_conn_io(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
+    (void)loop;
+    gconn_t *gc = io->data;
+    if (gc->lingering) {
+        linger_read(gc);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        static _Thread_local char buf[READ_CHUNK];
+        cs_h2_session_t *s = cs_grpc_conn_session(gc->conn);
+        for (int i = 0; i < READ_ROUNDS; i++) {
+            ssize_t n = recv(gc->fd, buf, sizeof(buf), 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && errno == EAGAIN)
+                break;
+            if (n <= 0) { /* EOF or a reset: nothing more can be answered */
+                conn_close(gc);
+                return;
+            }
+            if (cs_h2_session_recv(s, buf, (size_t)n) != 0) {
+                if (flush(gc) && !gc->lingering) /* a GOAWAY, perhaps */
+                    start_linger(gc);
+                return;
+            }
+            if (gc->lingering)
+                break;
+        }
+    }
+    flush(gc);
+}
+
+/* ---- calls ------------------------------------------------------------------------------ */
+
+static void call_unlink(gcall_t *g) {
+    if (g->prev)
+        g->prev->next = g->next;
+    else
+        g->s->calls = g->next;
+    if (g->next)
+        g->next->prev = g->prev;
+    g->prev = g->next = NULL;
+}
+
+static void run_call(cs_job_t *job, int thread_index) {
+    gcall_t *g = (gcall_t *)job;
+    uint64_t start = cs_now_ns();
+    atomic_store_explicit(&g->started_ms, start / 1000000, memory_order_relaxed);
+    cs_mx_slot_t *mx = cs_metrics_slot();
+    if (thread_index >= 0 && mx)
+        atomic_fetch_sub_explicit(&mx->queued, 1, memory_order_relaxed);
+    cs_metrics_queue_wait(start - g->submit_ns);
+    cs_runtime_execute(g->s->host.runtime, &cs_seldon_grpc_codec, g->route, &g->in, &g->resp);
+    cs_metrics_model_call((int)g->route, cs_now_ns() - start);
+}
+
+/* grpc.health.v1.Health/Check (which the reference does not serve): SERVING once the model has
+ * loaded, for the whole server ("") and for each Seldon service; NOT_FOUND for another name. */
+static void health_answer(cs_grpc_serve_t *s, cs_grpc_call_t *call, const cs_grpc_request_t *req) {
+    Grpc__Health__V1__HealthCheckRequest *in = NULL;
+    if (cs_pb_unpack(&grpc__health__v1__health_check_request__descriptor, req->message,
+                     req->message_len, (ProtobufCMessage **)&in) < 0) {
+        cs_grpc_call_respond(call, CS_GRPC_INTERNAL, "invalid HealthCheckRequest", NULL, 0);
+        return;
+    }
+    const char *svc = in->service ? in->service : "";
+    bool known = svc[0] == '\0' || strncmp(svc, "seldon.protos.", 14) == 0;
+    protobuf_c_message_free_unpacked(&in->base, NULL);
+    if (!known) {
+        cs_grpc_call_respond(call, CS_GRPC_NOT_FOUND, "unknown service", NULL, 0);
+        return;
+    }
+    Grpc__Health__V1__HealthCheckResponse out = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
+    out.status = *s->host.booted && !s->draining
+                     ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+                     : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+    uint8_t buf[16];
+    size_t n = grpc__health__v1__health_check_response__pack(&out, buf);
+    cs_grpc_call_respond(call, CS_GRPC_OK, NULL, buf, n);
+}
+
+static void on_call(void *ud, cs_grpc_call_t *call, const cs_grpc_request_t *req) {
+    gconn_t *gc = ud;
+    cs_grpc_serve_t *s = gc->s;
+    if (req->method_len == sizeof(health_check) - 1 &&
+        memcmp(req->method, health_check, sizeof(health_check) - 1) == 0) {
+        health_answer(s, call, req);
+        return;
+    }
+    cs_route_t route = CS_ROUTE_NONE;
+    int kind = cs_seldon_grpc_route(req->method, req->method_len, &route);
+    if (kind == CS_GRPC_METHOD_GRAPH_META) {
+        cs_grpc_call_respond(call, CS_GRPC_UNKNOWN, CS_GRPC_TEXT_GRAPH_META, NULL, 0);
+        return;
+    }
+    if (kind != CS_GRPC_METHOD_MODEL) {
+        cs_grpc_call_respond(call, CS_GRPC_UNIMPLEMENTED, CS_GRPC_TEXT_UNIMPLEMENTED, NULL, 0);
+        return;
+    }
+    if (*s->host.abandoned >= (unsigned)s->host.pool->nthreads) {
+        cs_grpc_call_respond(call, CS_GRPC_UNAVAILABLE,
+                             "every model thread of this worker is past the timeout; retry", NULL,
+                             0);
+        return;
+    }
+    gcall_t *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        cs_grpc_call_respond(call, CS_GRPC_RESOURCE_EXHAUSTED, "out of memory", NULL, 0);
+        return;
+    }
+    g->s = s;
+    g->gc = gc;
+    g->call = call;
+    g->route = route;
+    g->in = (cs_grpc_in_t){req->message, req->message_len};
+    cs_response_init(&g->resp);
+    g->job.run = run_call;
+    g->job.kind = CS_GRPC_SERVE_JOB;
+    g->submit_ns = cs_now_ns();
+    g->next = s->calls;
+    if (s->calls)
+        s->calls->prev = g;
+    s->calls = g;
+    cs_grpc_call_set_data(call, g);
+    cs_mx_slot_t *mx = cs_metrics_slot();
+    if (mx) {
+        atomic_fetch_add_explicit(&mx->in_flight, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&mx->queued, 1, memory_order_relaxed);
+    }
+    cs_pool_submit(s->host.pool, &g->job);
+}
+
+/* The call is answered (or dropped) and freed; its connection's output goes out. */
+static void call_finish(gcall_t *g) {
+    cs_grpc_serve_t *s = g->s;
+    call_unlink(g);
+    if (g->abandoned)
+        (*s->host.abandoned)--;
+    int status = g->resp.status;
+    if (g->answered) {
+        cs_grpc_call_respond(g->call, CS_GRPC_UNAVAILABLE, NULL, NULL, 0); /* frees it only */
+    } else if (status == CS_GRPC_OK) {
+        cs_grpc_call_respond(g->call, CS_GRPC_OK, NULL, g->resp.body.data, g->resp.body.len);
+    } else {
+        /* the codec's error text, as the grpc-message */
+        if (cs_buf_append(&g->resp.body, "", 1) < 0)
+            cs_grpc_call_respond(g->call, status, "out of memory", NULL, 0);
+        else
+            cs_grpc_call_respond(g->call, status, g->resp.body.data, NULL, 0);
+    }
+    cs_mx_slot_t *mx = cs_metrics_slot();
+    if (mx)
+        atomic_fetch_sub_explicit(&mx->in_flight, 1, memory_order_relaxed);
+    gconn_t *gc = g->gc;
+    cs_response_close(&g->resp);
+    free(g);
+    flush(gc);
+}
+
+static void on_cancel(void *ud, cs_grpc_call_t *call) {
+    (void)ud;
+    (void)call; /* the job still runs; its answer is dropped by cs_grpc_call_respond */
+}
+
+void cs_grpc_serve_done(cs_grpc_serve_t *s, cs_job_t *job) {
+    (void)s;
+    call_finish((gcall_t *)job);
+}
+
+void cs_grpc_serve_refuse(cs_grpc_serve_t *s, cs_job_t *job, const char *info) {
+    gcall_t *g = (gcall_t *)job;
+    cs_mx_slot_t *mx = cs_metrics_slot();
+    if (mx)
+        atomic_fetch_sub_explicit(&mx->queued, 1, memory_order_relaxed);
+    (void)s;
+    g->resp.status = CS_GRPC_UNAVAILABLE;
+    cs_buf_reset(&g->resp.body);
+    cs_buf_append(&g->resp.body, info, strlen(info));
+    call_finish(g);
+}
+
+/* ---- connections ------------------------------------------------------------------------ */
+
+static void conn_close(gconn_t *gc) {
+    cs_grpc_serve_t *s = gc->s;
+    for (gcall_t *g = s->calls; g; g = g->next)
+        if (g->gc == gc)
+            g->gc = NULL; /* its answer is dropped: nobody to send it to */
+    shutdown(gc->fd, SHUT_RDWR);
+    cs_loop_io_stop(s->host.loop, &gc->io);
+    close(gc->fd);
+    cs_grpc_conn_free(gc->conn); /* held calls stay valid for their respond */
+    if (gc->prev)
+        gc->prev->next = gc->next;
+    else
+        s->conns = gc->next;
+    if (gc->next)
+        gc->next->prev = gc->prev;
+    s->live--;
+    free(gc);
+}
+
+void cs_grpc_serve_accept(cs_grpc_serve_t *s, int fd) {
+    gconn_t *gc = calloc(1, sizeof(*gc));
+    cs_grpc_handler_t h = {.on_call = on_call, .on_cancel = on_cancel};
+    h.ud = gc;
+    if (gc == NULL || cs_grpc_conn_new(&s->limits, &h, &gc->conn) < 0) {
+        free(gc);
+        close(fd);
+        return;
+    }
+    gc->fd = fd;
+    gc->s = s;
+    if (cs_loop_io_start(s->host.loop, &gc->io, fd, EPOLLIN | EPOLLRDHUP, on_conn_io, gc) < 0) {
+        cs_grpc_conn_free(gc->conn);
+        free(gc);
+        close(fd);
+        return;
+    }
+    gc->next = s->conns;
+    if (s->conns)
+        s->conns->prev = gc;
+    s->conns = gc;
+    s->live++;
+    if (s->draining)
+        cs_h2_session_shutdown(cs_grpc_conn_session(gc->conn));
+    flush(gc); /* the server's SETTINGS */
+}
+
+cs_grpc_serve_t *cs_grpc_serve_new(const cs_grpc_serve_host_t *host) {
+    cs_grpc_serve_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->host = *host;
+    const cs_config_t *cfg = host->cfg;
+    uint32_t max = cfg->grpc_max_message > 0 ? (uint32_t)cfg->grpc_max_message : 0;
+    s->limits = (cs_grpc_limits_t){
+        .h2 = {.max_header_list = (uint32_t)cfg->limit_request_field_size * 4 + 8192},
+        .max_recv_message = max,
+        .max_send_message = max};
+    return s;
+}
+
+/* ---- time and stopping ------------------------------------------------------------------ */
+
+void cs_grpc_serve_expire(cs_grpc_serve_t *s, uint64_t now_ms) {
+    uint64_t now_ns = cs_now_ns();
+    for (gconn_t *gc = s->conns, *next; gc; gc = next) {
+        next = gc->next;
+        if (gc->lingering) {
+            if (now_ms >= gc->linger_deadline_ms)
+                conn_close(gc);
+            continue;
+        }
+        cs_grpc_conn_expire(gc->conn, now_ns);
+        flush(gc);
+    }
+    uint64_t limit = (uint64_t)s->host.cfg->timeout * 1000;
+    for (gcall_t *g = s->calls; g; g = g->next) {
+        uint64_t started = atomic_load_explicit(&g->started_ms, memory_order_relaxed);
+        if (g->answered || !started || now_ms <= started || now_ms - started <= limit)
+            continue;
+        cs_log_error("WORKER TIMEOUT (pid:%d): gRPC %s call running for %llu ms (timeout %d s); "
+                     "answering DEADLINE_EXCEEDED and replacing this worker",
+                     (int)getpid(), cs_route_name(g->route), (unsigned long long)(now_ms - started),
+                     s->host.cfg->timeout);
+        char info[96];
+        snprintf(info, sizeof(info), "Model call timed out after %d seconds", s->host.cfg->timeout);
+        cs_grpc_call_abort(g->call, CS_GRPC_DEADLINE_EXCEEDED, info);
+        g->answered = g->abandoned = true;
+        (*s->host.abandoned)++;
+        flush(g->gc);
+        s->host.retire(s->host.ud, CS_RETIRE_TIMEOUT);
+    }
+}
+
+void cs_grpc_serve_drain(cs_grpc_serve_t *s) {
+    s->draining = true;
+    for (gconn_t *gc = s->conns, *next; gc; gc = next) {
+        next = gc->next;
+        cs_h2_session_shutdown(cs_grpc_conn_session(gc->conn));
+        flush(gc);
+    }
+}
+
+void cs_grpc_serve_finish(cs_grpc_serve_t *s) {
+    for (gcall_t *g = s->calls; g; g = g->next) {
+        if (g->answered)
+            continue;
+        cs_grpc_call_abort(g->call, CS_GRPC_UNAVAILABLE,
+                           "the worker stopped (graceful timeout) while the model call ran");
+        g->answered = true;
+        flush(g->gc);
+    }
+    for (gconn_t *gc = s->conns, *next; gc; gc = next) {
+        next = gc->next;
+        if (flush(gc) && !gc->lingering &&
+            cs_h2_session_streams(cs_grpc_conn_session(gc->conn)) == 0)
+            start_linger(gc);
+    }
+}
+
+unsigned cs_grpc_serve_live(const cs_grpc_serve_t *s) {
+    return s->live;
+}

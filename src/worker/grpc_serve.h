@@ -1,0 +1,62 @@
+/* The gRPC side of a worker: its HTTP/2 connections on the worker's loop, each unary call handed
+ * to the worker's model threads through the request pipeline with the Seldon gRPC codec, and
+ * answered back on the loop. Every worker serves both protocols, from one pool of model threads
+ * (docs/compatibility.md says why); the pool's jobs that are gRPC calls have the kind
+ * CS_GRPC_SERVE_JOB. Loop thread only. */
+#ifndef CS_WORKER_GRPC_SERVE_H
+#define CS_WORKER_GRPC_SERVE_H
+
+#include "config/config.h"
+#include "event/loop.h"
+#include "event/pool.h"
+#include "runtime/runtime.h"
+#include "worker/slot.h"
+
+#include <stdint.h>
+
+typedef struct cs_grpc_serve cs_grpc_serve_t;
+
+/* cs_job_t.kind of a gRPC call (HTTP/1.1 requests are 0). */
+#define CS_GRPC_SERVE_JOB 1
+
+/* What the worker lends the gRPC side. Borrowed for the server's life. */
+typedef struct {
+    cs_loop_t *loop;
+    cs_pool_t *pool;
+    cs_runtime_t *runtime;
+    const cs_config_t *cfg;
+    unsigned *abandoned; /* the worker's count of answered calls whose thread has not returned */
+    bool *booted;        /* health: SERVING once the model has loaded */
+    /* a model call outlived the timeout: the worker retires (as for HTTP/1.1) */
+    void (*retire)(void *ud, cs_retire_cause_t cause);
+    void *ud;
+} cs_grpc_serve_host_t;
+
+/* NULL when out of memory. */
+cs_grpc_serve_t *cs_grpc_serve_new(const cs_grpc_serve_host_t *host);
+
+/* A connection accepted on a gRPC listener (non-blocking): the server owns `fd` from now on. */
+void cs_grpc_serve_accept(cs_grpc_serve_t *s, int fd);
+
+/* A call's job came back from the pool (cs_pool_take_done): its answer goes out. */
+void cs_grpc_serve_done(cs_grpc_serve_t *s, cs_job_t *job);
+
+/* A call's job taken back before any thread ran it (cs_pool_take_waiting): it is answered
+ * UNAVAILABLE with `info` (the model never saw it: the client may retry). */
+void cs_grpc_serve_refuse(cs_grpc_serve_t *s, cs_job_t *job, const char *info);
+
+/* Per loop iteration: client deadlines (DEADLINE_EXCEEDED) and model calls running past the
+ * timeout (answered DEADLINE_EXCEEDED; the worker retires, as for HTTP/1.1). */
+void cs_grpc_serve_expire(cs_grpc_serve_t *s, uint64_t now_ms);
+
+/* Graceful stop: GOAWAY on every connection; calls already started run to their end. */
+void cs_grpc_serve_drain(cs_grpc_serve_t *s);
+
+/* The graceful timeout is up: calls still running are answered UNAVAILABLE now and every
+ * connection closes once its output is written. */
+void cs_grpc_serve_finish(cs_grpc_serve_t *s);
+
+/* Open connections. */
+unsigned cs_grpc_serve_live(const cs_grpc_serve_t *s);
+
+#endif

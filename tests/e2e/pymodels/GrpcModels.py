@@ -1,0 +1,31 @@
+"""Models for the gRPC tests: a slow one (deadlines, timeouts, graceful stop), raw methods that
+must receive and return protobuf messages, and exceptions of both kinds."""
+import time
+
+from seldon_core.flask_utils import SeldonMicroserviceException
+
+
+class Sleeper:
+    """Sleeps X[0][0] seconds, then answers X."""
+
+    def predict(self, X, names):
+        time.sleep(float(X[0][0]))
+        return X
+
+
+class RawProto:
+    """predict_raw over gRPC gets the SeldonMessage itself and answers one."""
+
+    def predict_raw(self, msg):
+        out = type(msg)()
+        out.strData = f"{type(msg).__name__}:{msg.strData}"
+        return out
+
+
+class Raises:
+    """ValueError for "value", a SeldonMicroserviceException for anything else."""
+
+    def predict(self, X, names):
+        if X == "value":
+            raise ValueError("boom")
+        raise SeldonMicroserviceException("bad input", status_code=400)

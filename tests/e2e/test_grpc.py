@@ -1,0 +1,393 @@
+"""gRPC on the workers (spec §1.9, §5): the transport, health, routing of methods, limits and
+the supervisor's signals, with Debian's grpcio and stubs generated at test time from proto/."""
+import concurrent.futures
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import BIN, wait_until
+
+grpc = pytest.importorskip("grpc")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROTO = os.path.join(ROOT, "proto")
+
+
+def _plugin():
+    for d in os.environ.get("PATH", "").split(":") + ["/usr/bin"]:
+        p = os.path.join(d, "grpc_python_plugin")
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
+@pytest.fixture(scope="module")
+def pb():
+    """The health and Seldon messages, generated from our own protos into a temporary package."""
+    plugin = _plugin()
+    if plugin is None:
+        pytest.fail("grpc_python_plugin not found (Debian package protobuf-compiler-grpc)")
+    out = tempfile.mkdtemp(prefix="cserve-grpc-stubs-")
+    protos = ["grpc/health/v1/health.proto", "seldon_core/proto/prediction.proto",
+              "seldon_core/proto/tensorflow/core/framework/tensor.proto",
+              "seldon_core/proto/tensorflow/core/framework/tensor_shape.proto",
+              "seldon_core/proto/tensorflow/core/framework/types.proto",
+              "seldon_core/proto/tensorflow/core/framework/resource_handle.proto"]
+    protos = [p for p in protos if os.path.exists(os.path.join(PROTO, p))]
+    subprocess.run(["protoc", f"-I{PROTO}", "-I/usr/include", f"--python_out={out}",
+                    f"--grpc_out={out}", f"--plugin=protoc-gen-grpc={plugin}"] + protos,
+                   check=True, timeout=60)
+    yield {"health": _load(out, "grpc/health/v1/health_pb2.py", "cs_health_pb2")}
+
+
+def _load(root, rel, name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, os.path.join(root, rel))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def channel(s):
+    assert s.grpc_port, s.logs()
+    return grpc.insecure_channel(f"127.0.0.1:{s.grpc_port}")
+
+
+def health_check(ch, pb, service="", timeout=10):
+    h = pb["health"]
+    call = ch.unary_unary("/grpc.health.v1.Health/Check",
+                          request_serializer=h.HealthCheckRequest.SerializeToString,
+                          response_deserializer=h.HealthCheckResponse.FromString)
+    return call(h.HealthCheckRequest(service=service), timeout=timeout)
+
+
+def raw_call(ch, method, payload=b"", timeout=10):
+    return ch.unary_unary(method)(payload, timeout=timeout)
+
+
+def rpc_error(fn):
+    with pytest.raises(grpc.RpcError) as e:
+        fn()
+    return e.value.code(), e.value.details()
+
+
+@pytest.fixture
+def server(server_factory):
+    def make(**kw):
+        s = server_factory(**kw)
+        s.wait_ready()
+        return s
+    return make
+
+
+def test_health_is_serving_once_loaded(server, pb):
+    s = server()
+    with channel(s) as ch:
+        st = health_check(ch, pb)
+        assert st.status == pb["health"].HealthCheckResponse.SERVING
+        assert health_check(ch, pb, "seldon.protos.Model").status == st.status
+        code, details = rpc_error(lambda: health_check(ch, pb, "no.such.Service"))
+        assert code == grpc.StatusCode.NOT_FOUND
+
+
+def test_unknown_methods_are_unimplemented(server, pb):
+    s = server()
+    with channel(s) as ch:
+        for m in ["/seldon.protos.Model/Nope", "/no.such.Service/Predict", "/x"]:
+            code, details = rpc_error(lambda: raw_call(ch, m))
+            assert (code, details) == (grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        # the connection still serves
+        assert health_check(ch, pb).status == pb["health"].HealthCheckResponse.SERVING
+
+
+def test_graph_metadata_fails_as_the_reference_does(server):
+    s = server()
+    with channel(s) as ch:
+        code, details = rpc_error(lambda: raw_call(ch, "/seldon.protos.Seldon/GraphMetadata"))
+        assert code == grpc.StatusCode.UNKNOWN
+        assert details == ("Exception calling application: GraphMetadata not available on the "
+                           "Model level.")
+
+
+def test_grpc_workers_zero_turns_grpc_off(server):
+    s = server(env={"GRPC_WORKERS": "0"})
+    assert s.grpc_port is None
+    assert "gRPC at" not in s.logs()
+    assert s.request("GET", "/health/ping")[0] == 200
+
+
+def test_many_concurrent_calls_on_one_connection(server, pb):
+    s = server()
+    with channel(s) as ch:
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            futs = [ex.submit(health_check, ch, pb) for _ in range(400)]
+            assert all(f.result(timeout=30).status == 1 for f in futs)
+
+
+def test_oversized_message_is_resource_exhausted(server, pb):
+    s = server()
+    with channel(s) as ch:
+        big = "x" * (5 << 20)
+        code, details = rpc_error(lambda: health_check(ch, pb, big, timeout=20))
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert details.startswith("Received message larger than max (")
+        assert details.endswith(" vs. 4194304)")
+        assert health_check(ch, pb).status == 1
+
+
+def test_max_message_size_annotation(server, pb, tmp_path):
+    ann = tmp_path / "annotations"
+    ann.write_text('seldon.io/grpc-max-message-size="100"\n')
+    s = server(args=["--annotations-file", str(ann)])
+    with channel(s) as ch:
+        code, details = rpc_error(lambda: health_check(ch, pb, "y" * 200))
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert details.endswith(" vs. 100)")
+        assert health_check(ch, pb).status == 1
+
+
+def test_invalid_max_message_size_annotation_stops_start_up(tmp_path):
+    ann = tmp_path / "annotations"
+    ann.write_text('seldon.io/grpc-max-message-size="lots"\n')
+    r = subprocess.run([BIN, "--host", "127.0.0.1", "--http-port", "0", "--metrics-port", "0",
+                        "--grpc-port", "0", "--annotations-file", str(ann)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "seldon.io/grpc-max-message-size" in r.stderr + r.stdout
+
+
+def test_term_with_an_idle_channel_exits_promptly(server, pb):
+    s = server()
+    with channel(s) as ch:
+        assert health_check(ch, pb).status == 1
+        t = time.monotonic()
+        s.signal(signal.SIGTERM)
+        assert s.proc.wait(20) == 0
+        assert time.monotonic() - t < 10
+
+
+def test_a_killed_worker_is_replaced_and_grpc_serves_again(server, pb):
+    s = server()
+    s.wait_ready(workers=1)
+    first = s.workers()[0]
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: s.workers() and first not in s.workers(), 15, what="respawn")
+
+    def serving():
+        try:
+            with channel(s) as ch:
+                return health_check(ch, pb, timeout=2).status == 1
+        except grpc.RpcError:
+            return False
+    wait_until(serving, 15, what="gRPC served by the new worker")
+
+
+# ---- the model path ----------------------------------------------------------------------
+
+PYMODELS = os.path.join(os.path.dirname(__file__), "pymodels")
+
+
+@pytest.fixture(scope="module")
+def seldon_pb():
+    import sys
+    sys.path.insert(0, os.path.join(os.environ.get("CSERVE_BUILD", os.path.join(ROOT, "build")),
+                                    "python"))
+    from seldon_core.proto import prediction_pb2
+    from google.protobuf import json_format
+    return prediction_pb2, json_format
+
+
+def seldon_call(ch, seldon_pb, method, doc, timeout=10, metadata=None):
+    pb, jf = seldon_pb
+    req = jf.ParseDict(doc, pb.SeldonMessage()) if isinstance(doc, dict) else doc
+    fn = ch.unary_unary(method, request_serializer=lambda m: m.SerializeToString(),
+                        response_deserializer=pb.SeldonMessage.FromString)
+    return jf.MessageToDict(fn(req, timeout=timeout, metadata=metadata))
+
+
+def test_builtin_predict_ndarray_and_tensor(server, seldon_pb):
+    s = server(model=None)
+    with channel(s) as ch:
+        r = seldon_call(ch, seldon_pb, "/seldon.protos.Model/Predict",
+                        {"data": {"ndarray": [[1.0, 2.0, 3.0, 4.0]]}})
+        assert r == {"data": {"names": ["proba"], "ndarray": [[0.8807970779778823]]}}
+        r = seldon_call(ch, seldon_pb, "/seldon.protos.Seldon/Predict",
+                        {"data": {"tensor": {"shape": [1, 2], "values": [1, 2]}}})
+        assert r["data"]["tensor"] == {"shape": [1, 1], "values": [0.7310585786300049]}
+        # the same answer as REST for the same request
+        st, _, body = s.request("POST", "/api/v1.0/predictions",
+                                b'{"data":{"ndarray":[[1.0,2.0,3.0,4.0]]}}',
+                                {"Content-Type": "application/json"})
+        assert st == 200 and b"0.8807970779778823" in body
+
+
+def test_every_seldon_service_routes(server, seldon_pb):
+    s = server(model=None)
+    x = {"data": {"ndarray": [[1.0, 2.0]]}}
+    with channel(s) as ch:
+        for m in ["/seldon.protos.Model/Predict", "/seldon.protos.Seldon/Predict",
+                  "/seldon.protos.Generic/TransformInput", "/seldon.protos.Transformer/TransformInput",
+                  "/seldon.protos.Generic/TransformOutput",
+                  "/seldon.protos.OutputTransformer/TransformOutput"]:
+            assert "data" in seldon_call(ch, seldon_pb, m, x), m
+
+
+def test_model_errors_are_unknown_with_the_reference_texts(server, seldon_pb):
+    s = server(model="GrpcModels.Raises", cwd=PYMODELS)
+    with channel(s) as ch:
+        code, details = rpc_error(lambda: seldon_call(ch, seldon_pb, "/seldon.protos.Model/Predict",
+                                                      {"strData": "value"}))
+        assert (code, details) == (grpc.StatusCode.UNKNOWN, "Exception calling application: boom")
+        code, details = rpc_error(lambda: seldon_call(ch, seldon_pb, "/seldon.protos.Model/Predict",
+                                                      {"strData": "other"}))
+        assert (code, details) == (grpc.StatusCode.UNKNOWN, "Exception calling application: ")
+        code, details = rpc_error(lambda: seldon_call(ch, seldon_pb, "/seldon.protos.Model/Predict",
+                                                      {}))
+        assert (code, details) == (grpc.StatusCode.UNKNOWN, "Exception calling application: ")
+
+
+def test_python_raw_method_gets_and_returns_protobuf(server, seldon_pb):
+    s = server(model="GrpcModels.RawProto", cwd=PYMODELS)
+    with channel(s) as ch:
+        r = seldon_call(ch, seldon_pb, "/seldon.protos.Model/Predict", {"strData": "hi"})
+        assert r == {"strData": "SeldonMessage:hi"}
+
+
+def test_client_deadline_is_deadline_exceeded_and_the_worker_goes_on(server, seldon_pb):
+    s = server(model="GrpcModels.Sleeper", cwd=PYMODELS)
+    with channel(s) as ch:
+        t = time.monotonic()
+        code, _ = rpc_error(lambda: seldon_call(ch, seldon_pb, "/seldon.protos.Model/Predict",
+                                                {"data": {"ndarray": [[1.5]]}}, timeout=0.3))
+        assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert time.monotonic() - t < 1.4
+        r = seldon_call(ch, seldon_pb, "/seldon.protos.Model/Predict",
+                        {"data": {"ndarray": [[0.0]]}})
+        assert r["data"]["ndarray"] == [[0.0]]
+
+
+def test_model_call_past_the_timeout_is_answered_and_the_worker_replaced(server, seldon_pb):
+    s = server(model="GrpcModels.Sleeper", cwd=PYMODELS, args=["--timeout", "1"])
+    s.wait_ready(workers=1)
+    first = s.workers()[0]
+    with channel(s) as ch:
+        code, details = rpc_error(lambda: seldon_call(ch, seldon_pb, "/seldon.protos.Model/Predict",
+                                                      {"data": {"ndarray": [[6.0]]}}, timeout=15))
+        assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert "timed out" in details
+    wait_until(lambda: s.workers() and first not in s.workers(), 20, what="replacement")
+
+
+def test_cancelled_calls_free_their_requests(server, seldon_pb):
+    s = server(model="GrpcModels.Sleeper", cwd=PYMODELS, env={"GUNICORN_THREADS": "2"})
+    with channel(s) as ch:
+        pb, jf = seldon_pb
+        fn = ch.unary_unary("/seldon.protos.Model/Predict",
+                            request_serializer=lambda m: m.SerializeToString(),
+                            response_deserializer=pb.SeldonMessage.FromString)
+        req = jf.ParseDict({"data": {"ndarray": [[0.5]]}}, pb.SeldonMessage())
+        futs = [fn.future(req, timeout=10) for _ in range(20)]
+        for f in futs:
+            f.cancel()
+        r = seldon_call(ch, seldon_pb, "/seldon.protos.Model/Predict",
+                        {"data": {"ndarray": [[0.0]]}}, timeout=30)
+        assert r["data"]["ndarray"] == [[0.0]]
+    assert s.proc.poll() is None
+
+
+def test_term_lets_running_calls_finish(server, seldon_pb):
+    s = server(model="GrpcModels.Sleeper", cwd=PYMODELS, env={"GUNICORN_THREADS": "4"})
+    with channel(s) as ch:
+        pb, jf = seldon_pb
+        fn = ch.unary_unary("/seldon.protos.Model/Predict",
+                            request_serializer=lambda m: m.SerializeToString(),
+                            response_deserializer=pb.SeldonMessage.FromString)
+        req = jf.ParseDict({"data": {"ndarray": [[1.0]]}}, pb.SeldonMessage())
+        futs = [fn.future(req, timeout=20) for _ in range(4)]
+        wait_until(lambda: re.search(r"^cserve_in_flight_requests [1-9]", s.scrape()[2], re.M),
+                   10, what="calls running")
+        s.signal(signal.SIGTERM)
+        for f in futs:
+            assert jf.MessageToDict(f.result())["data"]["ndarray"] == [[1.0]]
+        assert s.proc.wait(20) == 0
+
+
+def test_large_messages_both_ways(server, seldon_pb, tmp_path):
+    ann = tmp_path / "annotations"
+    ann.write_text(f'seldon.io/grpc-max-message-size="{200 << 20}"\n')
+    s = server(model=None, args=["--annotations-file", str(ann)])
+    pb, jf = seldon_pb
+    rows = 13000  # 13000 x 1000 doubles: ~104 MB as a tensor
+    msg = pb.SeldonMessage()
+    msg.data.tensor.shape.extend([rows, 1000])
+    msg.data.tensor.values.extend([0.5] * (rows * 1000))
+    opts = [("grpc.max_send_message_length", 300 << 20),
+            ("grpc.max_receive_message_length", 300 << 20)]
+    with grpc.insecure_channel(f"127.0.0.1:{s.grpc_port}", options=opts) as ch:
+        fn = ch.unary_unary("/seldon.protos.Model/Predict",
+                            request_serializer=lambda m: m.SerializeToString(),
+                            response_deserializer=pb.SeldonMessage.FromString)
+        out = fn(msg, timeout=120)
+        assert list(out.data.tensor.shape) == [rows, 1]
+
+
+def predict_load(s, seldon_pb, seconds, clients=6):
+    """`clients` threads, each with its own channel, calling Predict in a loop for `seconds`;
+    returns (ok, failures) once they stop. Starts at once, in the background."""
+    import threading
+    pb, jf = seldon_pb
+    req = jf.ParseDict({"data": {"ndarray": [[1.0, 2.0]]}}, pb.SeldonMessage()).SerializeToString()
+    ok, failures, stop = [0], [], time.monotonic() + seconds
+
+    def client():
+        with grpc.insecure_channel(f"127.0.0.1:{s.grpc_port}") as ch:
+            fn = ch.unary_unary("/seldon.protos.Model/Predict")
+            n = 0
+            while time.monotonic() < stop and n < 200000:
+                n += 1
+                try:
+                    fn(req, timeout=10)
+                    ok[0] += 1
+                except grpc.RpcError as e:
+                    failures.append((e.code(), e.details()))
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+
+    def join():
+        for t in threads:
+            t.join(seconds + 30)
+        return ok[0], failures
+    return join
+
+
+def test_hup_under_load_loses_no_rpc(server, seldon_pb):
+    s = server(model=None, env={"GUNICORN_WORKERS": "2"})
+    s.wait_ready(workers=2)
+    before = set(s.workers())
+    join = predict_load(s, seldon_pb, 5)
+    time.sleep(1)
+    s.signal(signal.SIGHUP)
+    ok, failures = join()
+    assert failures == [] and ok > 100, (ok, failures[:5])
+    wait_until(lambda: len(s.workers()) == 2 and not before & set(s.workers()), 20,
+               what="both workers rolled")
+
+
+def test_kill_9_under_load_loses_only_that_workers_rpcs(server, seldon_pb):
+    s = server(model=None, env={"GUNICORN_WORKERS": "2"})
+    s.wait_ready(workers=2)
+    join = predict_load(s, seldon_pb, 5, clients=6)
+    time.sleep(1)
+    victim = s.workers()[0]
+    os.kill(victim, signal.SIGKILL)
+    ok, failures = join()
+    # only calls in flight on the killed worker's connections fail: at most one per client
+    assert len(failures) <= 6, failures[:5]
+    assert all(code == grpc.StatusCode.UNAVAILABLE for code, _ in failures), failures[:5]
+    assert ok > 100
