@@ -34,9 +34,10 @@
  * is freed; the client's END_STREAM is on_half_close. The response headers go out with the
  * owner's first cs_grpc_call_send(), each message follows as it is sent, and
  * cs_grpc_call_respond() ends the stream with the trailers (trailers-only when nothing was
- * sent). Response bytes the client has not read yet pile up in h2's queue: past
- * max_stream_queue the stream is reset (a client that keeps asking without reading), so a
- * stream holds at most that much and one message. An error found here on a stream the owner
+ * sent). Response bytes the client has not read yet pile up in h2's queues: past
+ * max_send_queue for the connection a stream that adds to its own is reset (a client that keeps
+ * asking without reading), so a connection holds at most that much and one message per
+ * stream. An error found here on a stream the owner
  * holds (a bad prefix, an oversized message, a truncated end) answers it and is on_cancel.
  *
  * Calls outlive their streams: the owner may answer after the client reset the stream or the
@@ -220,11 +221,12 @@ static void fail_stream(cs_grpc_call_t *c, int status, const char *text) {
 }
 
 /* The call whose message arrives first when everything else must wait: the oldest one still
- * collecting (calls are pushed at the head). */
+ * collecting (calls are pushed at the head). A stream between two messages collects nothing: it
+ * may stay idle for long and must not keep the others waiting. */
 static cs_grpc_call_t *oldest_incomplete(cs_grpc_conn_t *conn) {
     cs_grpc_call_t *oldest = NULL;
     for (cs_grpc_call_t *o = conn->calls; o; o = o->next)
-        if (!o->finished && !o->have_message)
+        if (!o->finished && !o->have_message && !(o->stream && o->prefix_have == 0))
             oldest = o;
     return oldest;
 }
@@ -566,8 +568,8 @@ int cs_grpc_conn_new(const cs_grpc_limits_t *limits, const cs_grpc_handler_t *ha
         c->limits.max_send_message = UINT32_MAX;
     if (c->limits.max_conn_buffer == 0)
         c->limits.max_conn_buffer = 64u << 20;
-    if (c->limits.max_stream_queue == 0)
-        c->limits.max_stream_queue = 4u << 20;
+    if (c->limits.max_send_queue == 0)
+        c->limits.max_send_queue = 4u << 20;
     c->handler = *handler;
     cs_h2_callbacks_t cb = {
         .ud = c,
@@ -623,13 +625,22 @@ void cs_grpc_call_abort(cs_grpc_call_t *c, int status, const char *text) {
     fail(c, 200, status, text);
 }
 
+/* Response bytes of the connection's streams not yet framed. */
+static size_t conn_queued(const cs_grpc_conn_t *conn) {
+    size_t n = 0;
+    for (const cs_grpc_call_t *o = conn->calls; o; o = o->next)
+        if (o->opened && o->st)
+            n += cs_h2_stream_queued(o->st);
+    return n;
+}
+
 /* One message of a streaming call's response, after the response headers if they are not out
- * yet. CS_ERANGE when the client has left more than max_stream_queue unread (the stream is reset
+ * yet. CS_ERANGE when the client has left more than max_send_queue unread (the stream is reset
  * and the call finished); -ENOMEM. */
 static int stream_write(cs_grpc_call_t *c, const void *message, size_t len) {
     int rc = 0;
-    size_t queued = cs_h2_stream_queued(c->st);
-    if (queued > 0 && queued + PREFIX_LEN + len > c->conn->limits.max_stream_queue) {
+    if (c->opened && cs_h2_stream_queued(c->st) > 0 &&
+        conn_queued(c->conn) + PREFIX_LEN + len > c->conn->limits.max_send_queue) {
         c->finished = true;
         cs_h2_stream_reset(c->st, CS_H2_ENHANCE_YOUR_CALM);
         return CS_ERANGE;

@@ -106,9 +106,10 @@ typedef struct {
     /* request message bytes a connection holds (arriving, or with the owner until answered)
      * beyond which flow control stalls its client [64 MiB] */
     size_t max_conn_buffer;
-    /* response bytes of one streaming call queued unread by its client beyond which the next
-     * cs_grpc_call_send() resets the stream [4 MiB] (one message always goes) */
-    size_t max_stream_queue;
+    /* response bytes of a connection's streaming calls queued unread by its client beyond which
+     * a cs_grpc_call_send() on a stream with bytes of its own queued resets that stream
+     * [4 MiB] (so each stream gets one message through) */
+    size_t max_send_queue;
 } cs_grpc_limits_t;
 
 /* A connection: an HTTP/2 session serving gRPC. `limits` and `handler` are copied. 0 or
@@ -144,7 +145,7 @@ int cs_grpc_call_respond(cs_grpc_call_t *call, int status, const char *text, con
 /* A streaming call: sends one response message (copied), after the response headers the first
  * time. 0; CS_EINVAL when this is no streaming call or it is answered, cancelled or responded
  * already (nothing sent); CS_ERANGE for a message over max_send_message (the call is answered
- * RESOURCE_EXHAUSTED) or a client that left max_stream_queue unread (the stream is reset);
+ * RESOURCE_EXHAUSTED) or a client that left max_send_queue unread (the stream is reset);
  * -ENOMEM (the stream is reset). After an error the owner still finishes the call with
  * cs_grpc_call_respond(), which then only frees it. */
 int cs_grpc_call_send(cs_grpc_call_t *call, const void *message, size_t len);

@@ -2,7 +2,7 @@
  * in-process nghttp2 client: several messages each way, answers that go out before the client
  * half-closes, trailers-only and error endings, the receive and send limits, a client that does
  * not read, truncated messages, resets, deadlines and freeing the connection with a stream
- * held, and unary calls beside streams. */
+ * held, the connection's send queue, and unary calls beside (idle) streams. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -297,7 +297,7 @@ static void test_truncated_message_at_half_close(void **state) {
 static void test_send_limits(void **state) {
     (void)state;
     fixture_t f;
-    cs_grpc_limits_t lim = {.max_send_message = 8, .max_stream_queue = 100};
+    cs_grpc_limits_t lim = {.max_send_message = 8, .max_send_queue = 100};
     setup_with(&f, &lim);
     f.h.echo = f.h.end_on_half = false;
     open_stream(&f, "/s.S/Stream", false, NULL, NULL);
@@ -380,6 +380,67 @@ static void test_deadline_and_conn_freed(void **state) {
     teardown(&f);
 }
 
+static void test_send_queue_is_the_connections(void **state) {
+    (void)state;
+    fixture_t f;
+    cs_grpc_limits_t lim = {.max_send_queue = 30};
+    setup_with(&f, &lim);
+    f.h.echo = f.h.end_on_half = false;
+    open_stream(&f, "/s.S/Stream", false, NULL, NULL);
+    h2c_pump(&f.c);
+    cs_grpc_call_t *a = f.h.stream;
+    h2c_body_t b2 = {0};
+    h2c_resp_t r2;
+    nghttp2_nv nv[10];
+    size_t n = h2c_grpc_headers(nv, "/s.S/Stream", NULL, NULL, NULL);
+    assert_true(h2c_submit(&f.c, nv, n, &b2, &r2) > 0);
+    h2c_pump(&f.c);
+    cs_grpc_call_t *b = f.h.stream;
+    assert_true(a != b);
+    uint8_t m[8] = {0};
+    assert_int_equal(cs_grpc_call_send(a, m, 8), 0);
+    assert_int_equal(cs_grpc_call_send(a, m, 8), 0); /* 26 queued */
+    assert_int_equal(cs_grpc_call_send(b, m, 8), 0); /* b's first always goes */
+    assert_int_equal(cs_grpc_call_send(b, m, 8), CS_ERANGE);
+    assert_int_equal(cs_grpc_call_send(a, m, 8), CS_ERANGE);
+    f.h.stream = NULL; /* on_cancel checks nothing more */
+    assert_int_equal(cs_grpc_call_respond(a, CS_GRPC_OK, NULL, NULL, 0), 0);
+    assert_int_equal(cs_grpc_call_respond(b, CS_GRPC_OK, NULL, NULL, 0), 0);
+    h2c_pump(&f.c);
+    assert_int_equal(f.r.close_code, CS_H2_ENHANCE_YOUR_CALM);
+    assert_int_equal(r2.close_code, CS_H2_ENHANCE_YOUR_CALM);
+    h2c_resp_free(&r2);
+    teardown(&f);
+}
+
+static void test_idle_stream_does_not_stall_a_unary_call(void **state) {
+    (void)state;
+    fixture_t f;
+    /* a window smaller than the message and a budget smaller than its buffer: the unary call
+     * proceeds only as the oldest call collecting a message */
+    cs_grpc_limits_t lim = {.h2 = {.window = 1024}, .max_conn_buffer = 100};
+    setup_with(&f, &lim);
+    f.h.end_on_half = false;
+    open_stream(&f, "/s.S/Stream", false, NULL, NULL);
+    h2c_pump(&f.c);
+    assert_non_null(f.h.stream);
+    static uint8_t prefix[5];
+    grpc_prefix(prefix, 0, 5000);
+    h2c_body_t ub = {.data = prefix, .len = 5, .gen_len = 5000, .end = true};
+    h2c_resp_t ur;
+    nghttp2_nv nv[10];
+    size_t n = h2c_grpc_headers(nv, "/s.S/Unary", NULL, NULL, NULL);
+    assert_true(h2c_submit(&f.c, nv, n, &ub, &ur) > 0);
+    h2c_pump(&f.c);
+    assert_int_equal(f.h.unary, 1);
+    assert_int_equal(ur.grpc_status, 0);
+    assert_int_equal(ur.body_len, 5005);
+    h2c_resp_free(&ur);
+    assert_int_equal(cs_grpc_call_respond(f.h.stream, CS_GRPC_OK, NULL, NULL, 0), 0);
+    h2c_pump(&f.c);
+    teardown(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_messages_both_ways),
@@ -391,6 +452,8 @@ int main(void) {
         cmocka_unit_test(test_send_limits),
         cmocka_unit_test(test_reset_by_the_client),
         cmocka_unit_test(test_deadline_and_conn_freed),
+        cmocka_unit_test(test_send_queue_is_the_connections),
+        cmocka_unit_test(test_idle_stream_does_not_stall_a_unary_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
