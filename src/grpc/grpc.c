@@ -37,8 +37,8 @@
  * sent). Response bytes the client has not read yet pile up in h2's queues: past
  * max_send_queue for the connection a stream that adds to its own is reset (a client that keeps
  * asking without reading), so a connection holds at most that much and one message per
- * stream. An error found here on a stream the owner
- * holds (a bad prefix, an oversized message, a truncated end) answers it and is on_cancel.
+ * stream. An error found here on a stream the owner holds (a bad prefix, an oversized message,
+ * a truncated end) answers it and is on_cancel.
  *
  * Calls outlive their streams: the owner may answer after the client reset the stream or the
  * connection was freed, so a call copies what it hands out (method, metadata, message) and is

@@ -481,3 +481,29 @@ def test_grpcurl_lists_services(server):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert set(SELDON_SERVICES) <= set(r.stdout.split())
+
+
+def test_term_ends_an_open_reflection_stream(server, pb):
+    import threading
+    r = pb["reflection"]
+    s = server(args=["--graceful-timeout", "1"])
+    stop = threading.Event()
+
+    def requests():
+        yield r.ServerReflectionRequest(list_services="")
+        stop.wait(20)  # the stream stays open: the client never half-closes
+
+    with channel(s) as ch:
+        call = ch.stream_stream(REFLECTION,
+                                request_serializer=r.ServerReflectionRequest.SerializeToString,
+                                response_deserializer=r.ServerReflectionResponse.FromString)
+        it = call(requests(), timeout=30)
+        assert len(next(it).list_services_response.service) == 9
+        t = time.monotonic()
+        s.signal(signal.SIGTERM)
+        with pytest.raises(grpc.RpcError) as e:
+            next(it)
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+        stop.set()
+        assert s.proc.wait(20) == 0
+        assert time.monotonic() - t < 10
