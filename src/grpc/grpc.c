@@ -1,4 +1,4 @@
-/* gRPC unary calls over h2 streams (gRPC's PROTOCOL-HTTP2 spec).
+/* gRPC unary and bidirectional-streaming calls over h2 streams (gRPC's PROTOCOL-HTTP2 spec).
  *
  * A stream becomes a call when its headers arrive. They are checked there, in the order and
  * with the answers grpc-go gives (grpc-core's are the same codes): a header list over the limit
@@ -28,6 +28,18 @@
  * more message and one stream window per open stream; a message is freed as soon as its call
  * is answered.
  *
+ * Streaming calls: when the headers pass the checks the owner's on_stream may take the call as
+ * a stream. Its body is then any number of Length-Prefixed-Messages, each collected exactly as a
+ * unary message is (the same receive limit and budget) and handed to on_message, after which it
+ * is freed; the client's END_STREAM is on_half_close. The response headers go out with the
+ * owner's first cs_grpc_call_send(), each message follows as it is sent, and
+ * cs_grpc_call_respond() ends the stream with the trailers (trailers-only when nothing was
+ * sent). Response bytes the client has not read yet pile up in h2's queues: past
+ * max_send_queue for the connection a stream that adds to its own is reset (a client that keeps
+ * asking without reading), so a connection holds at most that much and one message per
+ * stream. An error found here on a stream the owner holds (a bad prefix, an oversized message,
+ * a truncated end) answers it and is on_cancel.
+ *
  * Calls outlive their streams: the owner may answer after the client reset the stream or the
  * connection was freed, so a call copies what it hands out (method, metadata, message) and is
  * freed when both its stream is gone and the owner has answered (or never got it). */
@@ -51,6 +63,7 @@ struct cs_grpc_conn {
     cs_h2_session_t *h2;
     cs_grpc_limits_t limits;
     cs_grpc_handler_t handler;
+    cs_grpc_streams_t streams;
     cs_grpc_call_t *calls; /* the calls whose stream is open */
     size_t buffered;       /* message bytes counted against max_conn_buffer */
     uint32_t owner_held;   /* counted calls delivered and not answered */
@@ -72,6 +85,9 @@ struct cs_grpc_call {
     size_t msg_have, msg_cap;
     size_t held_back;  /* DATA bytes taken but not consumed (over the connection budget) */
     bool counted;      /* msg_cap is in conn->buffered */
+    bool held;         /* counted in conn->owner_held (a unary message with the owner) */
+    bool stream;       /* a streaming call (on_stream took it) */
+    bool opened;       /* a streaming call's response headers are out */
     bool have_message; /* one whole message received */
     bool finished;     /* answered on the wire (by the owner, or here for an error) */
     bool delivered;    /* handed to the owner by on_call */
@@ -162,18 +178,24 @@ static int send_status(cs_grpc_call_t *c, int http, int status, const char *text
         h[n++] = (cs_h2_header_t){"grpc-message", enc, 12, (uint32_t)len};
     }
     c->finished = true;
+    if (c->opened) /* a stream whose headers are out: the status goes in its trailers */
+        return cs_h2_stream_end(c->st, h + 2, n - 2);
     return cs_h2_stream_respond(c->st, h, n, NULL, 0, NULL, 0);
+}
+
+static void put_prefix(uint8_t *p, size_t len) {
+    p[0] = 0;
+    p[1] = (uint8_t)(len >> 24);
+    p[2] = (uint8_t)(len >> 16);
+    p[3] = (uint8_t)(len >> 8);
+    p[4] = (uint8_t)len;
 }
 
 static int send_message(cs_grpc_call_t *c, const void *message, size_t len) {
     uint8_t *body = malloc(PREFIX_LEN + len);
     if (body == NULL)
         return -ENOMEM;
-    body[0] = 0;
-    body[1] = (uint8_t)(len >> 24);
-    body[2] = (uint8_t)(len >> 16);
-    body[3] = (uint8_t)(len >> 8);
-    body[4] = (uint8_t)len;
+    put_prefix(body, len);
     if (len)
         memcpy(body + PREFIX_LEN, message, len);
     cs_h2_header_t h[] = {HDR(":status", "200"), HDR("content-type", "application/grpc")};
@@ -182,6 +204,8 @@ static int send_message(cs_grpc_call_t *c, const void *message, size_t len) {
     return cs_h2_stream_respond(c->st, h, 2, body, PREFIX_LEN + len, t, 1);
 }
 
+static void cancel(cs_grpc_call_t *c);
+
 /* An error found by this file on a call still open: answered at once, and the bytes that keep
  * arriving are dropped. A failure to queue the answer resets the stream instead. */
 static void fail(cs_grpc_call_t *c, int http, int status, const char *text) {
@@ -189,12 +213,20 @@ static void fail(cs_grpc_call_t *c, int http, int status, const char *text) {
         cs_h2_stream_reset(c->st, CS_H2_INTERNAL_ERROR);
 }
 
+/* The same on a stream the owner holds, which learns of it by on_cancel. */
+static void fail_stream(cs_grpc_call_t *c, int status, const char *text) {
+    fail(c, 200, status, text);
+    if (c->delivered && !c->responded && !c->cancelled)
+        cancel(c);
+}
+
 /* The call whose message arrives first when everything else must wait: the oldest one still
- * collecting (calls are pushed at the head). */
+ * collecting (calls are pushed at the head). A stream between two messages collects nothing: it
+ * may stay idle for long and must not keep the others waiting. */
 static cs_grpc_call_t *oldest_incomplete(cs_grpc_conn_t *conn) {
     cs_grpc_call_t *oldest = NULL;
     for (cs_grpc_call_t *o = conn->calls; o; o = o->next)
-        if (!o->finished && !o->have_message)
+        if (!o->finished && !o->have_message && !(o->stream && o->prefix_have == 0))
             oldest = o;
     return oldest;
 }
@@ -221,8 +253,9 @@ static void uncount(cs_grpc_call_t *c) {
         return;
     c->counted = false;
     conn->buffered -= c->msg_cap;
-    if (c->delivered)
+    if (c->held)
         conn->owner_held--;
+    c->held = false;
     resume(conn);
 }
 
@@ -353,6 +386,9 @@ static int on_request(void *ud, cs_h2_stream_t *st) {
         fail(c, 200, CS_GRPC_RESOURCE_EXHAUSTED, "out of memory");
         return 0;
     }
+    if (conn->streams.on_stream && conn->streams.on_stream(conn->handler.ud, c, &c->req)) {
+        c->stream = c->delivered = true;
+    }
     return 0;
 }
 
@@ -361,22 +397,22 @@ static void on_prefix(cs_grpc_call_t *c) {
     c->msg_len = (uint32_t)c->prefix[1] << 24 | (uint32_t)c->prefix[2] << 16 |
                  (uint32_t)c->prefix[3] << 8 | c->prefix[4];
     char info[160];
-    if (c->have_message) {
-        fail(c, 200, CS_GRPC_INTERNAL, "more than one request message in a unary call");
+    if (c->have_message && !c->stream) {
+        fail_stream(c, CS_GRPC_INTERNAL, "more than one request message in a unary call");
     } else if (c->prefix[0] > 1) {
-        fail(c, 200, CS_GRPC_INTERNAL, "malformed message: flags must be 0 or 1");
+        fail_stream(c, CS_GRPC_INTERNAL, "malformed message: flags must be 0 or 1");
     } else if (c->prefix[0] == 1) {
         if (c->encoding == NULL || value_is(c->encoding, c->encoding_len, "identity"))
-            fail(c, 200, CS_GRPC_INTERNAL, "compressed flag set with identity or empty encoding");
+            fail_stream(c, CS_GRPC_INTERNAL, "compressed flag set with identity or empty encoding");
         else {
             snprintf(info, sizeof(info), "Compression algorithm '%.*s' is not supported",
                      (int)(c->encoding_len > 32 ? 32 : c->encoding_len), c->encoding);
-            fail(c, 200, CS_GRPC_UNIMPLEMENTED, info);
+            fail_stream(c, CS_GRPC_UNIMPLEMENTED, info);
         }
     } else if (c->msg_len > lim->max_recv_message) {
         snprintf(info, sizeof(info), "Received message larger than max (%u vs. %u)", c->msg_len,
                  lim->max_recv_message);
-        fail(c, 200, CS_GRPC_RESOURCE_EXHAUSTED, info);
+        fail_stream(c, CS_GRPC_RESOURCE_EXHAUSTED, info);
     } else if (c->msg_len == 0) {
         c->have_message = true;
         c->prefix_have = 0;
@@ -408,6 +444,18 @@ static int take_message(cs_grpc_call_t *c, const uint8_t *p, size_t n) {
     return 0;
 }
 
+/* A streaming call's message is complete: the owner sees it during on_message only, then it is
+ * freed and leaves the budget, and the next one is collected from scratch. */
+static void deliver(cs_grpc_call_t *c) {
+    cs_grpc_conn_t *conn = c->conn;
+    conn->streams.on_message(conn->handler.ud, c, c->msg, c->msg_have);
+    uncount(c);
+    free(c->msg);
+    c->msg = NULL;
+    c->msg_have = c->msg_cap = 0;
+    c->have_message = false;
+}
+
 static int on_data(void *ud, cs_h2_stream_t *st, const uint8_t *data, size_t len) {
     (void)ud;
     cs_grpc_call_t *c = cs_h2_stream_data(st);
@@ -425,6 +473,8 @@ static int on_data(void *ud, cs_h2_stream_t *st, const uint8_t *data, size_t len
             if (c->prefix_have == PREFIX_LEN) {
                 c->msg_have = 0;
                 on_prefix(c);
+                if (c->stream && c->have_message && !c->finished)
+                    deliver(c);
             }
             continue;
         }
@@ -432,12 +482,14 @@ static int on_data(void *ud, cs_h2_stream_t *st, const uint8_t *data, size_t len
         if (n > len)
             n = len;
         if (take_message(c, data, n)) {
-            fail(c, 200, CS_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+            fail_stream(c, CS_GRPC_RESOURCE_EXHAUSTED, "out of memory");
             break;
         }
         data += n, len -= n;
         if (c->have_message)
             c->prefix_have = 0;
+        if (c->stream && c->have_message)
+            deliver(c);
     }
     if (c->have_message)
         resume(c->conn); /* the oldest incomplete call may be another one now */
@@ -454,18 +506,25 @@ static int on_end(void *ud, cs_h2_stream_t *st) {
     if (c == NULL || c->finished)
         return 0;
     if (c->prefix_have != 0) {
-        fail(c, 200, CS_GRPC_INTERNAL, "truncated message: the stream ended inside it");
+        fail_stream(c, CS_GRPC_INTERNAL, "truncated message: the stream ended inside it");
+        return 0;
+    }
+    if (c->stream) {
+        if (conn->streams.on_half_close)
+            conn->streams.on_half_close(conn->handler.ud, c);
         return 0;
     }
     if (!c->have_message) {
-        fail(c, 200, CS_GRPC_INTERNAL, "no request message in a unary call");
+        fail_stream(c, CS_GRPC_INTERNAL, "no request message in a unary call");
         return 0;
     }
     c->req.message = c->msg;
     c->req.message_len = c->msg_have;
     c->delivered = true;
-    if (c->counted)
+    if (c->counted) {
         conn->owner_held++;
+        c->held = true;
+    }
     conn->handler.on_call(conn->handler.ud, c, &c->req);
     return 0;
 }
@@ -509,6 +568,8 @@ int cs_grpc_conn_new(const cs_grpc_limits_t *limits, const cs_grpc_handler_t *ha
         c->limits.max_send_message = UINT32_MAX;
     if (c->limits.max_conn_buffer == 0)
         c->limits.max_conn_buffer = 64u << 20;
+    if (c->limits.max_send_queue == 0)
+        c->limits.max_send_queue = 4u << 20;
     c->handler = *handler;
     cs_h2_callbacks_t cb = {
         .ud = c,
@@ -524,6 +585,10 @@ int cs_grpc_conn_new(const cs_grpc_limits_t *limits, const cs_grpc_handler_t *ha
     }
     *out = c;
     return 0;
+}
+
+void cs_grpc_conn_set_streams(cs_grpc_conn_t *c, const cs_grpc_streams_t *streams) {
+    c->streams = *streams;
 }
 
 void cs_grpc_conn_free(cs_grpc_conn_t *c) {
@@ -560,6 +625,57 @@ void cs_grpc_call_abort(cs_grpc_call_t *c, int status, const char *text) {
     fail(c, 200, status, text);
 }
 
+/* Response bytes of the connection's streams not yet framed. */
+static size_t conn_queued(const cs_grpc_conn_t *conn) {
+    size_t n = 0;
+    for (const cs_grpc_call_t *o = conn->calls; o; o = o->next)
+        if (o->opened && o->st)
+            n += cs_h2_stream_queued(o->st);
+    return n;
+}
+
+/* One message of a streaming call's response, after the response headers if they are not out
+ * yet. CS_ERANGE when the client has left more than max_send_queue unread (the stream is reset
+ * and the call finished); -ENOMEM. */
+static int stream_write(cs_grpc_call_t *c, const void *message, size_t len) {
+    int rc = 0;
+    if (c->opened && cs_h2_stream_queued(c->st) > 0 &&
+        conn_queued(c->conn) + PREFIX_LEN + len > c->conn->limits.max_send_queue) {
+        c->finished = true;
+        cs_h2_stream_reset(c->st, CS_H2_ENHANCE_YOUR_CALM);
+        return CS_ERANGE;
+    }
+    if (!c->opened) {
+        cs_h2_header_t h[] = {HDR(":status", "200"), HDR("content-type", "application/grpc")};
+        rc = cs_h2_stream_open(c->st, h, 2);
+        c->opened = rc == 0;
+    }
+    uint8_t prefix[PREFIX_LEN];
+    put_prefix(prefix, len);
+    if (rc == 0)
+        rc = cs_h2_stream_write(c->st, prefix, PREFIX_LEN);
+    if (rc == 0 && len)
+        rc = cs_h2_stream_write(c->st, message, len);
+    if (rc) {
+        c->finished = true;
+        cs_h2_stream_reset(c->st, CS_H2_INTERNAL_ERROR);
+    }
+    return rc;
+}
+
+int cs_grpc_call_send(cs_grpc_call_t *c, const void *message, size_t len) {
+    if (!c->stream || c->responded || c->finished || c->st == NULL)
+        return CS_EINVAL;
+    if (len > c->conn->limits.max_send_message) {
+        char info[96];
+        snprintf(info, sizeof(info), "Sent message larger than max (%zu vs. %u)", len,
+                 c->conn->limits.max_send_message);
+        fail(c, 200, CS_GRPC_RESOURCE_EXHAUSTED, info);
+        return CS_ERANGE;
+    }
+    return stream_write(c, message, len);
+}
+
 int cs_grpc_call_respond(cs_grpc_call_t *c, int status, const char *text, const void *message,
                          size_t len) {
     c->responded = true;
@@ -575,6 +691,13 @@ int cs_grpc_call_respond(cs_grpc_call_t *c, int status, const char *text, const 
         snprintf(info, sizeof(info), "Sent message larger than max (%zu vs. %u)", len,
                  c->conn->limits.max_send_message);
         rc = send_status(c, 200, CS_GRPC_RESOURCE_EXHAUSTED, info);
+    } else if (c->stream) {
+        if (status == CS_GRPC_OK && message != NULL)
+            rc = stream_write(c, message, len);
+        if (!c->finished)
+            rc = send_status(c, 200, status, text);
+        else if (rc == CS_ERANGE)
+            rc = 0; /* the stream is reset: nothing more to answer */
     } else if (status == CS_GRPC_OK) {
         rc = send_message(c, message, len);
     } else {

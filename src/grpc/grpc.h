@@ -1,7 +1,7 @@
-/* gRPC (unary calls) over an HTTP/2 server session, following gRPC's PROTOCOL-HTTP2 spec: the
- * request is checked (POST, content-type application/grpc[+proto|+...], te: trailers), its one
- * length-prefixed message is collected within the receive limit, and the owner gets a complete
- * call to answer later with one message or a status.
+/* gRPC (unary and bidirectional-streaming calls) over an HTTP/2 server session, following gRPC's
+ * PROTOCOL-HTTP2 spec: the request is checked (POST, content-type application/grpc[+proto|+...],
+ * te: trailers), its one length-prefixed message is collected within the receive limit, and the
+ * owner gets a complete call to answer later with one message or a status.
  *
  * Threads: a connection and its calls belong to the thread that runs the connection (the
  * worker's loop thread). Every function here, cs_grpc_call_respond() included, is called on
@@ -10,7 +10,12 @@
  * A call's life: on_call hands it to the owner, who must finish it with exactly one
  * cs_grpc_call_respond(), whatever happens meanwhile. If the client cancels (RST_STREAM), the
  * deadline passes or the connection goes away before that, on_cancel tells the owner (who may
- * stop the work early) and the later cs_grpc_call_respond() only releases the call. */
+ * stop the work early) and the later cs_grpc_call_respond() only releases the call.
+ *
+ * A streaming call: on_stream takes it when its headers are checked (the owner holds it from
+ * then on, as above); each complete request message is on_message, the owner answers with any
+ * number of cs_grpc_call_send(), and once the client has half-closed (on_half_close) or
+ * whenever it chooses, it ends the stream with cs_grpc_call_respond(). */
 #ifndef CS_GRPC_GRPC_H
 #define CS_GRPC_GRPC_H
 
@@ -77,6 +82,22 @@ typedef struct {
     void (*on_cancel)(void *ud, cs_grpc_call_t *call);
 } cs_grpc_handler_t;
 
+/* Streaming methods, offered to a connection by cs_grpc_conn_set_streams(). Called on the same
+ * thread and with the same `ud` as the cs_grpc_handler_t's callbacks; on_cancel covers streams
+ * too. */
+typedef struct {
+    /* A call's headers passed the checks (req->message is NULL, the rest valid until the call's
+     * cs_grpc_call_respond()). True takes the call as a stream: the owner holds it until its
+     * cs_grpc_call_respond() and on_call is never made for it; false leaves it a unary call. */
+    bool (*on_stream)(void *ud, cs_grpc_call_t *call, const cs_grpc_request_t *req);
+    /* A complete request message of a stream (within max_recv_message), borrowed for the
+     * callback only. Required. */
+    void (*on_message)(void *ud, cs_grpc_call_t *call, const uint8_t *message, size_t len);
+    /* Optional: the client half-closed the stream (after its last on_message): nothing more
+     * arrives, the owner finishes the call with cs_grpc_call_respond() when it has answered. */
+    void (*on_half_close)(void *ud, cs_grpc_call_t *call);
+} cs_grpc_streams_t;
+
 /* Limits (0 = the default in brackets). */
 typedef struct {
     cs_h2_limits_t h2;
@@ -85,12 +106,19 @@ typedef struct {
     /* request message bytes a connection holds (arriving, or with the owner until answered)
      * beyond which flow control stalls its client [64 MiB] */
     size_t max_conn_buffer;
+    /* response bytes of a connection's streaming calls queued unread by its client beyond which
+     * a cs_grpc_call_send() on a stream with bytes of its own queued resets that stream
+     * [4 MiB] (so each stream gets one message through) */
+    size_t max_send_queue;
 } cs_grpc_limits_t;
 
 /* A connection: an HTTP/2 session serving gRPC. `limits` and `handler` are copied. 0 or
  * -ENOMEM; *out is written only on success. */
 int cs_grpc_conn_new(const cs_grpc_limits_t *limits, const cs_grpc_handler_t *handler,
                      cs_grpc_conn_t **out);
+/* Lets the connection take calls as streams (copied; before the first cs_h2_session_recv()).
+ * Without it every call is unary. */
+void cs_grpc_conn_set_streams(cs_grpc_conn_t *c, const cs_grpc_streams_t *streams);
 /* Frees the connection. Calls still held by the owner get on_cancel and stay valid for their
  * cs_grpc_call_respond(), which then only frees them. NULL is a no-op. */
 void cs_grpc_conn_free(cs_grpc_conn_t *c);
@@ -106,12 +134,21 @@ cs_h2_session_t *cs_grpc_conn_session(cs_grpc_conn_t *c);
 uint64_t cs_grpc_conn_expire(cs_grpc_conn_t *c, uint64_t now_ns);
 
 /* Finishes a call. CS_GRPC_OK sends response headers, `message` (copied; NULL with len 0 is an
- * empty message) and the trailers; any other status is a trailers-only response with
- * `grpc-message` set to `text` (NULL: none), percent-encoded. A message over max_send_message
- * becomes RESOURCE_EXHAUSTED. When the call was cancelled meanwhile this only frees it. `call`
- * is invalid afterwards. 0 or -ENOMEM (the call is freed and its stream reset either way). */
+ * empty message; on a streaming call NULL is none, non-NULL one last message) and the trailers; any
+ * other status is a trailers-only response with `grpc-message` set to `text` (NULL: none),
+ * percent-encoded. A message over max_send_message becomes RESOURCE_EXHAUSTED. When the call was
+ * cancelled meanwhile this only frees it. `call` is invalid afterwards. 0 or -ENOMEM (the call is
+ * freed and its stream reset either way). */
 int cs_grpc_call_respond(cs_grpc_call_t *call, int status, const char *text, const void *message,
                          size_t len);
+
+/* A streaming call: sends one response message (copied), after the response headers the first
+ * time. 0; CS_EINVAL when this is no streaming call or it is answered, cancelled or responded
+ * already (nothing sent); CS_ERANGE for a message over max_send_message (the call is answered
+ * RESOURCE_EXHAUSTED) or a client that left max_send_queue unread (the stream is reset);
+ * -ENOMEM (the stream is reset). After an error the owner still finishes the call with
+ * cs_grpc_call_respond(), which then only frees it. */
+int cs_grpc_call_send(cs_grpc_call_t *call, const void *message, size_t len);
 
 /* Answers a call the owner still holds now, with `status` (not OK) and `text`, as a passed
  * deadline would: the call stays the owner's, its request valid, until its

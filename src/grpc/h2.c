@@ -15,7 +15,11 @@
  *  - output is serialised into one buffer of bounded size that the caller drains, so a slow
  *    reader holds at most that much beside the response bodies themselves;
  *  - a stream the server has answered while the client still sends is reset with NO_ERROR once
- *    the answer is out (RFC 9113 §8.1), which is also what gRPC servers do.
+ *    the answer is out (RFC 9113 §8.1), which is also what gRPC servers do;
+ *  - a streamed response (cs_h2_stream_open) is one DATA source that defers while its queue is
+ *    empty and is resumed by each write, so its bytes go out as they are written, between the
+ *    frames of other streams; its trailers are submitted once the queue has drained after
+ *    cs_h2_stream_end().
  * Streams are kept on a list of their own so that freeing the session can report every open one
  * to its owner (nghttp2_session_del calls no callbacks). */
 #include "grpc/h2.h"
@@ -48,7 +52,11 @@ struct cs_h2_stream {
     size_t body_len, body_off;
     nghttp2_nv *trailers; /* one allocation: the nv array, then the bytes */
     size_t ntrailers;
+    cs_buf_t queue;   /* a streamed response: bytes written and not yet framed */
+    size_t queue_off; /* of them, the bytes framed already */
     bool delivered, too_large, remote_closed, responded;
+    bool streaming; /* cs_h2_stream_open(): the body comes from `queue` */
+    bool ending;    /* cs_h2_stream_end(): the queue is the last of the body */
 };
 
 struct cs_h2_session {
@@ -67,6 +75,7 @@ static void stream_free(cs_h2_stream_t *st) {
     free(st->headers);
     free(st->body);
     free(st->trailers);
+    cs_buf_free(&st->queue);
     free(st);
 }
 
@@ -411,10 +420,52 @@ int cs_h2_stream_consume(cs_h2_stream_t *st, size_t n) {
     return 0;
 }
 
+/* The end of a body: EOF, and the trailers if there are any (they end the stream then). */
+static int end_body(nghttp2_session *ng, cs_h2_stream_t *st, uint32_t *flags) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (st->ntrailers) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        if (nghttp2_submit_trailer(ng, st->id, st->trailers, st->ntrailers))
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+/* A streamed body: what is queued, and a deferral (resumed by the next write or the end) when
+ * nothing is. Framed bytes are dropped from the front of the queue once they are at least half
+ * of it, so the copying stays linear in what is sent. */
+static ssize_t read_queue(nghttp2_session *ng, cs_h2_stream_t *st, uint8_t *buf, size_t length,
+                          uint32_t *flags) {
+    size_t n = st->queue.len - st->queue_off;
+    if (n == 0 && !st->ending)
+        return NGHTTP2_ERR_DEFERRED;
+    if (n > length)
+        n = length;
+    if (n)
+        memcpy(buf, st->queue.data + st->queue_off, n);
+    st->queue_off += n;
+    if (st->queue_off == st->queue.len) {
+        cs_buf_reset(&st->queue);
+        st->queue_off = 0;
+    } else if (st->queue_off > st->queue.len / 2) {
+        cs_buf_consume(&st->queue, st->queue_off);
+        st->queue_off = 0;
+    }
+    if (st->ending && st->queue.len == 0) {
+        int rv = end_body(ng, st, flags);
+        if (rv)
+            return rv;
+    }
+    return (ssize_t)n;
+}
+
 static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
                          uint32_t *flags, nghttp2_data_source *source, void *ud) {
     cs_h2_stream_t *st = source->ptr;
     (void)ud;
+    (void)id;
+    if (st->streaming)
+        return read_queue(ng, st, buf, length, flags);
     size_t n = st->body_len - st->body_off;
     if (n > length)
         n = length;
@@ -422,14 +473,11 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
         memcpy(buf, st->body + st->body_off, n);
     st->body_off += n;
     if (st->body_off == st->body_len) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
         free(st->body);
         st->body = NULL;
-        if (st->ntrailers) {
-            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-            if (nghttp2_submit_trailer(ng, id, st->trailers, st->ntrailers))
-                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-        }
+        int rv = end_body(ng, st, flags);
+        if (rv)
+            return rv;
     }
     return (ssize_t)n;
 }
@@ -483,6 +531,48 @@ int cs_h2_stream_respond(cs_h2_stream_t *st, const cs_h2_header_t *headers, size
         return from_nghttp2(rv);
     st->responded = true;
     return 0;
+}
+
+int cs_h2_stream_open(cs_h2_stream_t *st, const cs_h2_header_t *headers, size_t nheaders) {
+    if (st->responded || nheaders > 64)
+        return CS_EINVAL;
+    nghttp2_nv nva[64];
+    for (size_t i = 0; i < nheaders; i++)
+        nva[i] = nv_of(&headers[i]);
+    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
+    int rv = nghttp2_submit_response(st->s->ng, st->id, nva, nheaders, &prd);
+    if (rv)
+        return from_nghttp2(rv);
+    st->responded = st->streaming = true;
+    return 0;
+}
+
+/* Wakes the deferred body up; nghttp2 refuses (harmlessly) when it is not deferred. */
+static void resume_body(cs_h2_stream_t *st) {
+    nghttp2_session_resume_data(st->s->ng, st->id);
+}
+
+int cs_h2_stream_write(cs_h2_stream_t *st, const void *data, size_t len) {
+    if (!st->streaming || st->ending)
+        return CS_EINVAL;
+    if (cs_buf_append(&st->queue, data, len))
+        return -ENOMEM;
+    resume_body(st);
+    return 0;
+}
+
+int cs_h2_stream_end(cs_h2_stream_t *st, const cs_h2_header_t *trailers, size_t ntrailers) {
+    if (!st->streaming || st->ending)
+        return CS_EINVAL;
+    if (ntrailers && keep_trailers(st, trailers, ntrailers))
+        return -ENOMEM;
+    st->ending = true;
+    resume_body(st);
+    return 0;
+}
+
+size_t cs_h2_stream_queued(const cs_h2_stream_t *st) {
+    return st->queue.len - st->queue_off;
 }
 
 int cs_h2_stream_reset(cs_h2_stream_t *st, uint32_t error_code) {

@@ -40,6 +40,7 @@ enum {
     CS_H2_INTERNAL_ERROR = 0x2,
     CS_H2_REFUSED_STREAM = 0x7,
     CS_H2_CANCEL = 0x8,
+    CS_H2_ENHANCE_YOUR_CALM = 0xb,
 };
 
 typedef struct {
@@ -116,6 +117,18 @@ int cs_h2_stream_consume(cs_h2_stream_t *st, size_t n);
 int cs_h2_stream_respond(cs_h2_stream_t *st, const cs_h2_header_t *headers, size_t nheaders,
                          void *body, size_t body_len, const cs_h2_header_t *trailers,
                          size_t ntrailers);
+
+/* A streamed response instead (a gRPC streaming call): cs_h2_stream_open() submits the headers
+ * (":status" first; copied), each cs_h2_stream_write() queues body bytes (copied), which go out
+ * as flow control allows, and cs_h2_stream_end() ends the body with `trailers` (copied) once the
+ * queue has drained. Either this or cs_h2_stream_respond(), once per stream. Each returns 0,
+ * CS_EINVAL (out of order) or -ENOMEM. */
+int cs_h2_stream_open(cs_h2_stream_t *st, const cs_h2_header_t *headers, size_t nheaders);
+int cs_h2_stream_write(cs_h2_stream_t *st, const void *data, size_t len);
+int cs_h2_stream_end(cs_h2_stream_t *st, const cs_h2_header_t *trailers, size_t ntrailers);
+/* Bytes written to a streamed response and not yet framed (a client that does not read lets
+ * them pile up: the owner bounds them). */
+size_t cs_h2_stream_queued(const cs_h2_stream_t *st);
 
 /* Resets the stream (RST_STREAM with `error_code`); on_close follows. */
 int cs_h2_stream_reset(cs_h2_stream_t *st, uint32_t error_code);

@@ -12,13 +12,19 @@
  * A call's request bytes belong to the transport until its cs_grpc_call_respond(), which is
  * only ever made here, after the job came back: a call answered early (its model call outlived
  * the timeout, the graceful timeout passed) is answered with cs_grpc_call_abort(), so the
- * thread still reading the request never sees it freed. */
+ * thread still reading the request never sees it freed.
+ *
+ * Server reflection (the one streaming method) is answered here on the loop, message by
+ * message, from the descriptor set linked into the binary (grpc/reflection.h); its open streams
+ * are listed so that on_cancel can tell them from model calls and the graceful timeout can end
+ * them. */
 #include "worker/grpc_serve.h"
 
 #include "base/clock.h"
 #include "base/log.h"
 #include "grpc/grpc.h"
 #include "grpc/pb.h"
+#include "grpc/reflection.h"
 #include "metrics/registry.h"
 #include "protocol/grpc_codec.h"
 
@@ -47,6 +53,7 @@ static const char health_check[] = "/grpc.health.v1.Health/Check";
 
 typedef struct gconn gconn_t;
 typedef struct gcall gcall_t;
+typedef struct rstream rstream_t;
 
 struct gconn {
     cs_loop_io_t io;
@@ -75,12 +82,19 @@ struct gcall {
     gcall_t *prev, *next;
 };
 
+/* An open reflection stream. */
+struct rstream {
+    cs_grpc_call_t *call;
+    rstream_t *prev, *next;
+};
+
 struct cs_grpc_serve {
     cs_grpc_serve_host_t host;
     cs_grpc_limits_t limits;
     gconn_t *conns;
     unsigned live;
-    gcall_t *calls; /* submitted to the pool, not yet back */
+    gcall_t *calls;      /* submitted to the pool, not yet back */
+    rstream_t *rstreams; /* reflection streams not yet responded */
     bool draining;
 };
 
@@ -311,9 +325,70 @@ static void call_finish(gcall_t *g) {
     flush(gc);
 }
 
+/* ---- reflection streams ---------------------------------------------------------------- */
+
+static bool on_stream(void *ud, cs_grpc_call_t *call, const cs_grpc_request_t *req) {
+    cs_grpc_serve_t *s = ((gconn_t *)ud)->s;
+    if (req->method_len != sizeof(CS_REFLECTION_METHOD) - 1 ||
+        memcmp(req->method, CS_REFLECTION_METHOD, req->method_len) != 0 ||
+        cs_reflection_builtin() == NULL)
+        return false;
+    rstream_t *rs = calloc(1, sizeof(*rs));
+    if (rs == NULL)
+        return false; /* a unary call then: refused as an unknown method */
+    rs->call = call;
+    rs->next = s->rstreams;
+    if (s->rstreams)
+        s->rstreams->prev = rs;
+    s->rstreams = rs;
+    cs_grpc_call_set_data(call, rs);
+    return true;
+}
+
+static rstream_t *rstream_of(cs_grpc_serve_t *s, cs_grpc_call_t *call) {
+    for (rstream_t *rs = s->rstreams; rs; rs = rs->next)
+        if (rs->call == call)
+            return rs;
+    return NULL;
+}
+
+/* Ends a reflection stream and forgets it. */
+static void rstream_end(cs_grpc_serve_t *s, rstream_t *rs, int status, const char *text) {
+    if (rs->prev)
+        rs->prev->next = rs->next;
+    else
+        s->rstreams = rs->next;
+    if (rs->next)
+        rs->next->prev = rs->prev;
+    cs_grpc_call_respond(rs->call, status, text, NULL, 0);
+    free(rs);
+}
+
+static void on_message(void *ud, cs_grpc_call_t *call, const uint8_t *message, size_t len) {
+    cs_grpc_serve_t *s = ((gconn_t *)ud)->s;
+    rstream_t *rs = cs_grpc_call_data(call);
+    cs_buf_t out = {0};
+    int rc = cs_reflection_answer(cs_reflection_builtin(), message, len, &out);
+    if (rc == CS_EPARSE)
+        rstream_end(s, rs, CS_GRPC_INTERNAL, "invalid ServerReflectionRequest");
+    else if (rc < 0)
+        rstream_end(s, rs, CS_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+    else if (cs_grpc_call_send(call, out.data, out.len) < 0)
+        rstream_end(s, rs, CS_GRPC_UNAVAILABLE, NULL); /* answered or reset already */
+    cs_buf_free(&out);
+}
+
+static void on_half_close(void *ud, cs_grpc_call_t *call) {
+    cs_grpc_serve_t *s = ((gconn_t *)ud)->s;
+    rstream_end(s, cs_grpc_call_data(call), CS_GRPC_OK, NULL);
+}
+
 static void on_cancel(void *ud, cs_grpc_call_t *call) {
-    (void)ud;
-    (void)call; /* the job still runs; its answer is dropped by cs_grpc_call_respond */
+    cs_grpc_serve_t *s = ((gconn_t *)ud)->s;
+    rstream_t *rs = rstream_of(s, call);
+    if (rs)
+        rstream_end(s, rs, CS_GRPC_CANCELLED, NULL); /* frees the call only */
+    /* a model call's job still runs; its answer is dropped by cs_grpc_call_respond */
 }
 
 void cs_grpc_serve_done(cs_grpc_serve_t *s, cs_job_t *job) {
@@ -363,6 +438,8 @@ void cs_grpc_serve_accept(cs_grpc_serve_t *s, int fd) {
         close(fd);
         return;
     }
+    cs_grpc_streams_t streams = {on_stream, on_message, on_half_close};
+    cs_grpc_conn_set_streams(gc->conn, &streams);
     gc->fd = fd;
     gc->s = s;
     if (cs_loop_io_start(s->host.loop, &gc->io, fd, EPOLLIN | EPOLLRDHUP, on_conn_io, gc) < 0) {
@@ -392,6 +469,7 @@ cs_grpc_serve_t *cs_grpc_serve_new(const cs_grpc_serve_host_t *host) {
         .h2 = {.max_header_list = (uint32_t)cfg->limit_request_field_size * 4 + 8192},
         .max_recv_message = max,
         .max_send_message = max};
+    cs_reflection_builtin(); /* the descriptor set is parsed now, not by the first client */
     return s;
 }
 
@@ -446,6 +524,8 @@ void cs_grpc_serve_finish(cs_grpc_serve_t *s) {
         g->answered = true;
         flush(g->gc);
     }
+    while (s->rstreams)
+        rstream_end(s, s->rstreams, CS_GRPC_UNAVAILABLE, "the worker stopped");
     for (gconn_t *gc = s->conns, *next; gc; gc = next) {
         next = gc->next;
         if (flush(gc) && !gc->lingering &&

@@ -33,7 +33,8 @@ def pb():
     if plugin is None:
         pytest.fail("grpc_python_plugin not found (Debian package protobuf-compiler-grpc)")
     out = tempfile.mkdtemp(prefix="cserve-grpc-stubs-")
-    protos = ["grpc/health/v1/health.proto", "seldon_core/proto/prediction.proto",
+    protos = ["grpc/health/v1/health.proto", "grpc/reflection/v1alpha/reflection.proto",
+              "seldon_core/proto/prediction.proto",
               "seldon_core/proto/tensorflow/core/framework/tensor.proto",
               "seldon_core/proto/tensorflow/core/framework/tensor_shape.proto",
               "seldon_core/proto/tensorflow/core/framework/types.proto",
@@ -42,7 +43,9 @@ def pb():
     subprocess.run(["protoc", f"-I{PROTO}", "-I/usr/include", f"--python_out={out}",
                     f"--grpc_out={out}", f"--plugin=protoc-gen-grpc={plugin}"] + protos,
                    check=True, timeout=60)
-    yield {"health": _load(out, "grpc/health/v1/health_pb2.py", "cs_health_pb2")}
+    yield {"health": _load(out, "grpc/health/v1/health_pb2.py", "cs_health_pb2"),
+           "reflection": _load(out, "grpc/reflection/v1alpha/reflection_pb2.py",
+                               "cs_reflection_pb2")}
 
 
 def _load(root, rel, name):
@@ -391,3 +394,105 @@ def test_kill_9_under_load_loses_only_that_workers_rpcs(server, seldon_pb):
     assert len(failures) <= 6, failures[:5]
     assert all(code == grpc.StatusCode.UNAVAILABLE for code, _ in failures), failures[:5]
     assert ok > 100
+
+
+REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+SELDON_SERVICES = ["seldon.protos." + n for n in
+                   ["Generic", "Model", "Router", "Transformer", "OutputTransformer", "Combiner",
+                    "Seldon"]]
+
+
+def reflect(ch, pb, requests, timeout=10):
+    """One reflection stream: every request sent, every response read."""
+    r = pb["reflection"]
+    call = ch.stream_stream(REFLECTION, request_serializer=r.ServerReflectionRequest.SerializeToString,
+                            response_deserializer=r.ServerReflectionResponse.FromString)
+    return list(call(iter(requests), timeout=timeout))
+
+
+def test_reflection_lists_services_and_describes_predict(server, pb):
+    from google.protobuf import descriptor_pb2, descriptor_pool
+    r = pb["reflection"]
+    s = server()
+    with channel(s) as ch:
+        listed, by_symbol, by_name, missing, numbers = reflect(ch, pb, [
+            r.ServerReflectionRequest(list_services="*"),
+            r.ServerReflectionRequest(file_containing_symbol="seldon.protos.Model"),
+            r.ServerReflectionRequest(file_by_filename="grpc/health/v1/health.proto"),
+            r.ServerReflectionRequest(file_containing_symbol="no.such.Symbol"),
+            r.ServerReflectionRequest(all_extension_numbers_of_type="seldon.protos.SeldonMessage"),
+        ])
+        names = [x.name for x in listed.list_services_response.service]
+        assert sorted(names) == sorted(SELDON_SERVICES + [
+            "grpc.reflection.v1alpha.ServerReflection", "grpc.health.v1.Health"])
+        files = [descriptor_pb2.FileDescriptorProto.FromString(b)
+                 for b in by_symbol.file_descriptor_response.file_descriptor_proto]
+        assert files[0].name == "seldon_core/proto/prediction.proto"
+        assert set(files[0].dependency) <= {f.name for f in files}
+        model = [x for x in files[0].service if x.name == "Model"][0]
+        predict = [m for m in model.method if m.name == "Predict"][0]
+        assert predict.input_type == ".seldon.protos.SeldonMessage"
+        assert predict.output_type == ".seldon.protos.SeldonMessage"
+        # the files form a complete pool, as a client like grpcurl builds one
+        pool, todo = descriptor_pool.DescriptorPool(), list(files)
+        for _ in range(len(files)):
+            for f in [f for f in todo if all(pool_has(pool, d) for d in f.dependency)]:
+                pool.Add(f)
+                todo.remove(f)
+        assert not todo
+        method = pool.FindServiceByName("seldon.protos.Model").methods_by_name["Predict"]
+        assert method.input_type.full_name == "seldon.protos.SeldonMessage"
+        health = descriptor_pb2.FileDescriptorProto.FromString(
+            by_name.file_descriptor_response.file_descriptor_proto[0])
+        assert health.service[0].name == "Health"
+        assert missing.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
+        assert numbers.all_extension_numbers_response.base_type_name == "seldon.protos.SeldonMessage"
+        # the connection still serves unary calls
+        assert health_check(ch, pb).status == 1
+
+
+def pool_has(pool, name):
+    try:
+        pool.FindFileByName(name)
+        return True
+    except KeyError:
+        return False
+
+
+def test_reflection_many_requests_on_one_stream_and_garbage(server, pb):
+    r = pb["reflection"]
+    s = server()
+    with channel(s) as ch:
+        out = reflect(ch, pb, [r.ServerReflectionRequest(list_services="")] * 200, timeout=30)
+        assert len(out) == 200
+        assert all(len(x.list_services_response.service) == 9 for x in out)
+        call = ch.stream_stream(REFLECTION)
+        code, _ = rpc_error(lambda: list(call(iter([b"\xff\xff\xff"]), timeout=10)))
+        assert code == grpc.StatusCode.INTERNAL
+        assert health_check(ch, pb).status == 1
+
+
+def test_term_ends_an_open_reflection_stream(server, pb):
+    import threading
+    r = pb["reflection"]
+    s = server(args=["--graceful-timeout", "1"])
+    stop = threading.Event()
+
+    def requests():
+        yield r.ServerReflectionRequest(list_services="")
+        stop.wait(20)  # the stream stays open: the client never half-closes
+
+    with channel(s) as ch:
+        call = ch.stream_stream(REFLECTION,
+                                request_serializer=r.ServerReflectionRequest.SerializeToString,
+                                response_deserializer=r.ServerReflectionResponse.FromString)
+        it = call(requests(), timeout=30)
+        assert len(next(it).list_services_response.service) == 9
+        t = time.monotonic()
+        s.signal(signal.SIGTERM)
+        with pytest.raises(grpc.RpcError) as e:
+            next(it)
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+        stop.set()
+        assert s.proc.wait(20) == 0
+        assert time.monotonic() - t < 10

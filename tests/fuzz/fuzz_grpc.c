@@ -3,12 +3,15 @@
  * client, fed in pieces whose sizes come from the first byte. The owner answers every other call
  * at once and holds the rest, expiring deadlines as a loop would and answering what it holds at
  * the end, after the client may have reset the streams; the server's output is drained after
- * every piece. Nothing may crash or leak, and the heap stays within the budget proportional to
+ * every piece. Every third call is taken as a stream instead: each of its messages is echoed
+ * at once and its half-close answered, and those still open are answered at the end. Nothing
+ * may crash or leak, and the heap stays within the budget proportional to
  * the input (budget.h). Seeds in corpus/grpc are client byte streams made with nghttp2's client
  * (the preface left out) behind one split byte. */
 #include "budget.h"
 #include "grpc/grpc.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -16,8 +19,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct {
     cs_grpc_call_t *held[64];
-    int nheld, n;
+    cs_grpc_call_t *streams[64]; /* NULL once answered */
+    int nheld, n, nstreams;
 } owner_t;
+
+static bool on_stream(void *ud, cs_grpc_call_t *call, const cs_grpc_request_t *req) {
+    owner_t *o = ud;
+    (void)req;
+    if (o->n++ % 3 != 0 || o->nstreams == 64)
+        return false;
+    cs_grpc_call_set_data(call, &o->streams[o->nstreams]);
+    o->streams[o->nstreams++] = call;
+    return true;
+}
+
+static void on_message(void *ud, cs_grpc_call_t *call, const uint8_t *message, size_t len) {
+    (void)ud;
+    cs_grpc_call_send(call, message, len);
+}
+
+static void on_half_close(void *ud, cs_grpc_call_t *call) {
+    (void)ud;
+    cs_grpc_call_t **slot = cs_grpc_call_data(call);
+    *slot = NULL;
+    cs_grpc_call_respond(call, CS_GRPC_OK, NULL, NULL, 0);
+}
 
 static void on_call(void *ud, cs_grpc_call_t *call, const cs_grpc_request_t *req) {
     owner_t *o = ud;
@@ -60,6 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_grpc_conn_t *conn;
     if (cs_grpc_conn_new(&lim, &handler, &conn))
         return 0;
+    cs_grpc_streams_t streams = {on_stream, on_message, on_half_close};
+    cs_grpc_conn_set_streams(conn, &streams);
     cs_h2_session_t *s = cs_grpc_conn_session(conn);
     int rc = cs_h2_session_recv(s, preface, sizeof(preface) - 1);
     for (size_t off = 0; rc == 0 && off < size; off += piece) {
@@ -71,6 +99,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     drain(s);
     for (int i = 0; i < o.nheld; i++)
         cs_grpc_call_respond(o.held[i], CS_GRPC_OK, NULL, "ok", 2);
+    for (int i = 0; i < o.nstreams; i++)
+        if (o.streams[i])
+            cs_grpc_call_respond(o.streams[i], CS_GRPC_UNKNOWN, "end", NULL, 0);
     drain(s);
     cs_grpc_conn_free(conn);
     fuzz_budget_end(size);
