@@ -496,3 +496,77 @@ def test_term_ends_an_open_reflection_stream(server, pb):
         stop.set()
         assert s.proc.wait(20) == 0
         assert time.monotonic() - t < 10
+
+
+def typed_call(ch, method, req, resp_type, timeout=10):
+    fn = ch.unary_unary(method, request_serializer=lambda m: m.SerializeToString(),
+                        response_deserializer=resp_type.FromString)
+    return fn(req, timeout=timeout)
+
+
+def test_route_aggregate_feedback_and_metadata_rpcs(server, seldon_pb):
+    """Every other row of the §5.1 table, against models that implement the method and (the
+    built-in) one that does not."""
+    pb, jf = seldon_pb
+    x = jf.ParseDict({"data": {"ndarray": [[1.0, 2.0]]}}, pb.SeldonMessage())
+    r = server(model="Combos.Router", cwd=PYMODELS)
+    with channel(r) as ch:
+        for m in ["/seldon.protos.Router/Route", "/seldon.protos.Generic/Route"]:
+            out = jf.MessageToDict(typed_call(ch, m, x, pb.SeldonMessage))
+            assert out["data"]["ndarray"] == [[22.0]], out
+            assert out["meta"]["tags"] == {"mytag": 1.0}
+    c = server(model="Combos.Combiner", cwd=PYMODELS)
+    with channel(c) as ch:
+        for m in ["/seldon.protos.Combiner/Aggregate", "/seldon.protos.Generic/Aggregate"]:
+            out = jf.MessageToDict(typed_call(ch, m, pb.SeldonMessageList(seldonMessages=[x, x]),
+                                              pb.SeldonMessage))
+            assert out["data"]["ndarray"] == [[1.0, 2.0]], out
+    mm = server(model="MModel", cwd=PYMODELS)
+    with channel(mm) as ch:
+        for m in ["/seldon.protos.Model/SendFeedback", "/seldon.protos.Generic/SendFeedback",
+                  "/seldon.protos.Router/SendFeedback", "/seldon.protos.Seldon/SendFeedback"]:
+            out = typed_call(ch, m, pb.Feedback(request=x, reward=0.5), pb.SeldonMessage)
+            assert out.HasField("data"), m
+        expected = {"name": "my-model-name", "versions": ["model-version"],
+                    "platform": "model-platform",
+                    "inputs": [{"name": "input", "datatype": "BYTES", "shape": ["1"]}],
+                    "outputs": [{"name": "output", "datatype": "BYTES", "shape": ["1"]}]}
+        from google.protobuf import empty_pb2
+        out = typed_call(ch, "/seldon.protos.Model/Metadata", empty_pb2.Empty(),
+                         pb.SeldonModelMetadata)
+        assert jf.MessageToDict(out) == expected
+        out = typed_call(ch, "/seldon.protos.Seldon/ModelMetadata",
+                         pb.SeldonModelMetadataRequest(name="ignored"), pb.SeldonModelMetadata)
+        assert jf.MessageToDict(out) == expected
+    b = server(model=None)
+    with channel(b) as ch:
+        # not defined by the model: a SeldonMicroserviceException, so an empty text
+        for m, req in [("/seldon.protos.Router/Route", x),
+                       ("/seldon.protos.Combiner/Aggregate",
+                        pb.SeldonMessageList(seldonMessages=[x]))]:
+            code, details = rpc_error(lambda: typed_call(ch, m, req, pb.SeldonMessage))
+            assert (code, details) == (grpc.StatusCode.UNKNOWN, "Exception calling application: ")
+        out = typed_call(ch, "/seldon.protos.Model/SendFeedback", pb.Feedback(request=x),
+                         pb.SeldonMessage)
+        assert jf.MessageToDict(out) == {"data": {"ndarray": []}}
+        out = typed_call(ch, "/seldon.protos.Model/Metadata", pb.SeldonMessage(),
+                         pb.SeldonModelMetadata)
+        assert jf.MessageToDict(out) == {"versions": [""]}
+
+
+def test_send_limit_is_resource_exhausted(server, seldon_pb, tmp_path):
+    # seldon.io/grpc-max-message-size bounds what is sent too (spec §1.5)
+    ann = tmp_path / "annotations"
+    ann.write_text('seldon.io/grpc-max-message-size="1000"\n')
+    s = server(model="GrpcModels.Grows", cwd=PYMODELS, args=["--annotations-file", str(ann)])
+    pb, jf = seldon_pb
+    with channel(s) as ch:
+        out = typed_call(ch, "/seldon.protos.Model/Predict",
+                         jf.ParseDict({"data": {"ndarray": [[10]]}}, pb.SeldonMessage()),
+                         pb.SeldonMessage)
+        assert len(out.data.ndarray.values) == 10
+        code, details = rpc_error(lambda: typed_call(
+            ch, "/seldon.protos.Model/Predict",
+            jf.ParseDict({"data": {"ndarray": [[500]]}}, pb.SeldonMessage()), pb.SeldonMessage))
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert details.startswith("Sent message larger than max (") and details.endswith(" vs. 1000)")

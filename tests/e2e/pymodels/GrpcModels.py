@@ -29,3 +29,10 @@ class Raises:
         if X == "value":
             raise ValueError("boom")
         raise SeldonMicroserviceException("bad input", status_code=400)
+
+
+class Grows:
+    """Answers X[0][0] zeros: a small request, an answer as large as asked."""
+
+    def predict(self, X, names):
+        return [0.0] * int(X[0][0])
