@@ -303,6 +303,36 @@ def test_cancelled_calls_free_their_requests(server, seldon_pb):
     assert s.proc.poll() is None
 
 
+def gauge(s, name):
+    m = re.search(rf"^{name} (\S+)$", s.scrape()[2], re.M)
+    return float(m.group(1)) if m else None
+
+
+def test_cancelled_queued_calls_leave_the_queue(server, seldon_pb):
+    """A call cancelled (RST_STREAM) while it waits for a model thread is dropped from the queue:
+    otherwise a client that sends and cancels in a loop queues unbounded work and memory (the
+    stream, and its share of the connection budget, is gone at once)."""
+    s = server(model="GrpcModels.Sleeper", cwd=PYMODELS, env={"GUNICORN_THREADS": "1"})
+    with channel(s) as ch:
+        pb, jf = seldon_pb
+        fn = ch.unary_unary("/seldon.protos.Model/Predict",
+                            request_serializer=lambda m: m.SerializeToString(),
+                            response_deserializer=pb.SeldonMessage.FromString)
+        req = jf.ParseDict({"data": {"ndarray": [[1.0]]}}, pb.SeldonMessage())
+        futs = [fn.future(req, timeout=60) for _ in range(30)]
+        wait_until(lambda: (gauge(s, "cserve_model_queue_depth") or 0) >= 20, 10, what="queued")
+        for f in futs:
+            f.cancel()
+        wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 0 and
+                   (gauge(s, "cserve_in_flight_requests") or 0) <= 1, 5, what="queue emptied")
+        t = time.monotonic()
+        r = seldon_call(ch, seldon_pb, "/seldon.protos.Model/Predict",
+                        {"data": {"ndarray": [[0.0]]}}, timeout=10)
+        assert r["data"]["ndarray"] == [[0.0]]
+        assert time.monotonic() - t < 3
+    assert s.proc.poll() is None
+
+
 def test_term_lets_running_calls_finish(server, seldon_pb):
     s = server(model="GrpcModels.Sleeper", cwd=PYMODELS, env={"GUNICORN_THREADS": "4"})
     with channel(s) as ch:
