@@ -541,7 +541,9 @@ void cs_grpc_serve_finish(cs_grpc_serve_t *s) {
             continue;
         cs_grpc_call_abort(g->call, CS_GRPC_UNAVAILABLE,
                            "the worker stopped (graceful timeout) while the model call ran");
-        g->answered = true;
+        /* given up on, as HTTP's drain_finish does: no unload under the thread */
+        g->answered = g->abandoned = true;
+        (*s->host.abandoned)++;
         flush(g->gc);
     }
     while (s->rstreams)
@@ -555,5 +557,8 @@ void cs_grpc_serve_finish(cs_grpc_serve_t *s) {
 }
 
 unsigned cs_grpc_serve_live(const cs_grpc_serve_t *s) {
-    return s->live;
+    unsigned n = s->live;
+    for (const gcall_t *g = s->calls; g; g = g->next)
+        n += !g->answered;
+    return n;
 }

@@ -350,6 +350,27 @@ def test_term_lets_running_calls_finish(server, seldon_pb):
         assert s.proc.wait(20) == 0
 
 
+def test_term_waits_for_a_running_call_whose_client_left(server, seldon_pb, tmp_path):
+    """A model call still runs after its client closed the connection: TERM waits for it (within
+    the graceful timeout) instead of exiting (and running the unload hook) under the thread."""
+    mark = tmp_path / "mark"
+    s = server(model="GrpcModels.SleepThenMark", cwd=PYMODELS,
+               env={"CSERVE_TEST_MARK": str(mark), "GUNICORN_THREADS": "2"})
+    pb, jf = seldon_pb
+    ch = channel(s)
+    fn = ch.unary_unary("/seldon.protos.Model/Predict",
+                        request_serializer=lambda m: m.SerializeToString(),
+                        response_deserializer=pb.SeldonMessage.FromString)
+    fut = fn.future(jf.ParseDict({"data": {"ndarray": [[1.5]]}}, pb.SeldonMessage()), timeout=20)
+    wait_until(lambda: (gauge(s, "cserve_in_flight_requests") or 0) >= 1, 10, what="call running")
+    ch.close()
+    assert fut.cancelled() or fut.done()
+    time.sleep(0.2)
+    s.signal(signal.SIGTERM)
+    assert s.proc.wait(20) == 0
+    assert mark.exists() and mark.read_text() == "done\n", s.logs()
+
+
 def test_large_messages_both_ways(server, seldon_pb, tmp_path):
     ann = tmp_path / "annotations"
     ann.write_text(f'seldon.io/grpc-max-message-size="{200 << 20}"\n')
