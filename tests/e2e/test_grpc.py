@@ -213,6 +213,15 @@ def seldon_call(ch, seldon_pb, method, doc, timeout=10, metadata=None):
     return jf.MessageToDict(fn(req, timeout=timeout, metadata=metadata))
 
 
+def predict_fn(ch, seldon_pb, x=None):
+    """Model/Predict as a callable taking a SeldonMessage, and (given x) the ndarray [[x]]."""
+    pb, jf = seldon_pb
+    fn = ch.unary_unary("/seldon.protos.Model/Predict",
+                        request_serializer=lambda m: m.SerializeToString(),
+                        response_deserializer=pb.SeldonMessage.FromString)
+    return fn, None if x is None else jf.ParseDict({"data": {"ndarray": [[x]]}}, pb.SeldonMessage())
+
+
 def test_builtin_predict_ndarray_and_tensor(server, seldon_pb):
     s = server(model=None)
     with channel(s) as ch:
@@ -289,11 +298,7 @@ def test_model_call_past_the_timeout_is_answered_and_the_worker_replaced(server,
 def test_cancelled_calls_free_their_requests(server, seldon_pb):
     s = server(model="GrpcModels.Sleeper", cwd=PYMODELS, env={"GUNICORN_THREADS": "2"})
     with channel(s) as ch:
-        pb, jf = seldon_pb
-        fn = ch.unary_unary("/seldon.protos.Model/Predict",
-                            request_serializer=lambda m: m.SerializeToString(),
-                            response_deserializer=pb.SeldonMessage.FromString)
-        req = jf.ParseDict({"data": {"ndarray": [[0.5]]}}, pb.SeldonMessage())
+        fn, req = predict_fn(ch, seldon_pb, 0.5)
         futs = [fn.future(req, timeout=10) for _ in range(20)]
         for f in futs:
             f.cancel()
@@ -314,11 +319,7 @@ def test_cancelled_queued_calls_leave_the_queue(server, seldon_pb):
     stream, and its share of the connection budget, is gone at once)."""
     s = server(model="GrpcModels.Sleeper", cwd=PYMODELS, env={"GUNICORN_THREADS": "1"})
     with channel(s) as ch:
-        pb, jf = seldon_pb
-        fn = ch.unary_unary("/seldon.protos.Model/Predict",
-                            request_serializer=lambda m: m.SerializeToString(),
-                            response_deserializer=pb.SeldonMessage.FromString)
-        req = jf.ParseDict({"data": {"ndarray": [[1.0]]}}, pb.SeldonMessage())
+        fn, req = predict_fn(ch, seldon_pb, 1.0)
         futs = [fn.future(req, timeout=60) for _ in range(30)]
         wait_until(lambda: (gauge(s, "cserve_model_queue_depth") or 0) >= 20, 10, what="queued")
         for f in futs:
@@ -337,10 +338,7 @@ def test_term_lets_running_calls_finish(server, seldon_pb):
     s = server(model="GrpcModels.Sleeper", cwd=PYMODELS, env={"GUNICORN_THREADS": "4"})
     with channel(s) as ch:
         pb, jf = seldon_pb
-        fn = ch.unary_unary("/seldon.protos.Model/Predict",
-                            request_serializer=lambda m: m.SerializeToString(),
-                            response_deserializer=pb.SeldonMessage.FromString)
-        req = jf.ParseDict({"data": {"ndarray": [[1.0]]}}, pb.SeldonMessage())
+        fn, req = predict_fn(ch, seldon_pb, 1.0)
         futs = [fn.future(req, timeout=20) for _ in range(4)]
         wait_until(lambda: re.search(r"^cserve_in_flight_requests [1-9]", s.scrape()[2], re.M),
                    10, what="calls running")
@@ -356,12 +354,9 @@ def test_term_waits_for_a_running_call_whose_client_left(server, seldon_pb, tmp_
     mark = tmp_path / "mark"
     s = server(model="GrpcModels.SleepThenMark", cwd=PYMODELS,
                env={"CSERVE_TEST_MARK": str(mark), "GUNICORN_THREADS": "2"})
-    pb, jf = seldon_pb
     ch = channel(s)
-    fn = ch.unary_unary("/seldon.protos.Model/Predict",
-                        request_serializer=lambda m: m.SerializeToString(),
-                        response_deserializer=pb.SeldonMessage.FromString)
-    fut = fn.future(jf.ParseDict({"data": {"ndarray": [[1.5]]}}, pb.SeldonMessage()), timeout=20)
+    fn, req = predict_fn(ch, seldon_pb, 1.5)
+    fut = fn.future(req, timeout=20)
     wait_until(lambda: (gauge(s, "cserve_in_flight_requests") or 0) >= 1, 10, what="call running")
     ch.close()
     assert fut.cancelled() or fut.done()
