@@ -544,6 +544,30 @@ def test_term_ends_an_open_reflection_stream(server, pb):
         assert time.monotonic() - t < 10
 
 
+def test_graceful_timeout_answers_a_call_whose_message_never_came(server):
+    """A client that opens a unary call and never sends its message: at the graceful timeout it
+    gets UNAVAILABLE (as a partial HTTP request gets a 503), not a dropped connection."""
+    import threading
+    s = server(args=["--graceful-timeout", "1"])
+    stop = threading.Event()
+
+    def requests():
+        stop.wait(20)  # headers only: the message never comes
+        yield b""
+
+    with channel(s) as ch:
+        fut = ch.stream_unary("/seldon.protos.Model/Predict").future(requests(), timeout=30)
+        time.sleep(0.3)
+        t = time.monotonic()
+        s.signal(signal.SIGTERM)
+        with pytest.raises(grpc.RpcError) as e:
+            fut.result(timeout=15)
+        stop.set()
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+        assert s.proc.wait(20) == 0
+        assert time.monotonic() - t < 10
+
+
 def typed_call(ch, method, req, resp_type, timeout=10):
     fn = ch.unary_unary(method, request_serializer=lambda m: m.SerializeToString(),
                         response_deserializer=resp_type.FromString)
