@@ -162,6 +162,31 @@ cs_job_t *cs_pool_take_waiting(cs_pool_t *pool) {
     return list;
 }
 
+bool cs_pool_remove(cs_pool_t *pool, cs_job_t *job) {
+    pthread_mutex_lock(&pool->mu);
+    cs_job_t *prev = NULL, *j = pool->head;
+    while (j && j != job) {
+        prev = j;
+        j = j->next;
+    }
+    if (j) {
+        if (prev)
+            prev->next = job->next;
+        else
+            pool->head = job->next;
+        if (pool->tail == job)
+            pool->tail = prev;
+        job->next = NULL;
+        pool->waiting--;
+        /* as in cs_pool_take_waiting: a thread woken for this job finds nothing and would not
+         * consume its wake-up */
+        if (pool->woken > pool->waiting)
+            pool->woken = pool->waiting;
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return j != NULL;
+}
+
 unsigned cs_pool_waiting(cs_pool_t *pool) {
     pthread_mutex_lock(&pool->mu);
     unsigned n = pool->waiting;

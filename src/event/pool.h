@@ -55,6 +55,11 @@ cs_job_t *cs_pool_take_done(cs_pool_t *pool);
  * thread. */
 cs_job_t *cs_pool_take_waiting(cs_pool_t *pool);
 
+/* Takes `job` back out of the queue if no thread has picked it up yet: true when it was still
+ * waiting (it is the caller's again, its run() will not be called), false when a thread has it
+ * (it comes back from cs_pool_take_done() as usual) or it was never queued. Loop thread. */
+bool cs_pool_remove(cs_pool_t *pool, cs_job_t *job);
+
 /* Number of jobs queued but not yet picked up by a thread. Loop thread. */
 unsigned cs_pool_waiting(cs_pool_t *pool);
 

@@ -298,8 +298,9 @@ static void on_call(void *ud, cs_grpc_call_t *call, const cs_grpc_request_t *req
     cs_pool_submit(s->host.pool, &g->job);
 }
 
-/* The call is answered (or dropped) and freed; its connection's output goes out. */
-static void call_finish(gcall_t *g) {
+/* The call is answered (or dropped) and freed; returns its connection (NULL if gone), whose
+ * output the caller sends. */
+static gconn_t *call_release(gcall_t *g) {
     cs_grpc_serve_t *s = g->s;
     call_unlink(g);
     if (g->abandoned)
@@ -322,7 +323,12 @@ static void call_finish(gcall_t *g) {
     gconn_t *gc = g->gc;
     cs_response_close(&g->resp);
     free(g);
-    flush(gc);
+    return gc;
+}
+
+/* The call is answered (or dropped) and freed; its connection's output goes out. */
+static void call_finish(gcall_t *g) {
+    flush(call_release(g));
 }
 
 /* ---- reflection streams ---------------------------------------------------------------- */
@@ -386,9 +392,23 @@ static void on_half_close(void *ud, cs_grpc_call_t *call) {
 static void on_cancel(void *ud, cs_grpc_call_t *call) {
     cs_grpc_serve_t *s = ((gconn_t *)ud)->s;
     rstream_t *rs = rstream_of(s, call);
-    if (rs)
+    if (rs) {
         rstream_end(s, rs, CS_GRPC_CANCELLED, NULL); /* frees the call only */
-    /* a model call's job still runs; its answer is dropped by cs_grpc_call_respond */
+        return;
+    }
+    /* A model call no thread has picked up leaves the queue now: its stream and its bytes in
+     * the connection's budget are gone already, so a client sending and cancelling in a loop
+     * would otherwise queue work and request memory without bound. One that runs goes on; its
+     * answer is dropped by cs_grpc_call_respond. No flush here: this may run inside the
+     * session's own recv or output, or while the connection is being freed. */
+    gcall_t *g = cs_grpc_call_data(call);
+    if (g == NULL || !cs_pool_remove(s->host.pool, &g->job))
+        return;
+    cs_mx_slot_t *mx = cs_metrics_slot();
+    if (mx)
+        atomic_fetch_sub_explicit(&mx->queued, 1, memory_order_relaxed);
+    g->answered = true;
+    call_release(g);
 }
 
 void cs_grpc_serve_done(cs_grpc_serve_t *s, cs_job_t *job) {
@@ -521,7 +541,9 @@ void cs_grpc_serve_finish(cs_grpc_serve_t *s) {
             continue;
         cs_grpc_call_abort(g->call, CS_GRPC_UNAVAILABLE,
                            "the worker stopped (graceful timeout) while the model call ran");
-        g->answered = true;
+        /* given up on, as HTTP's drain_finish does: no unload under the thread */
+        g->answered = g->abandoned = true;
+        (*s->host.abandoned)++;
         flush(g->gc);
     }
     while (s->rstreams)
@@ -535,5 +557,8 @@ void cs_grpc_serve_finish(cs_grpc_serve_t *s) {
 }
 
 unsigned cs_grpc_serve_live(const cs_grpc_serve_t *s) {
-    return s->live;
+    unsigned n = s->live;
+    for (const gcall_t *g = s->calls; g; g = g->next)
+        n += !g->answered;
+    return n;
 }

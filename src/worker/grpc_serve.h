@@ -56,7 +56,9 @@ void cs_grpc_serve_drain(cs_grpc_serve_t *s);
  * connection closes once its output is written. */
 void cs_grpc_serve_finish(cs_grpc_serve_t *s);
 
-/* Open connections. */
+/* What keeps a stopping worker: open connections, and model calls not answered yet (their
+ * connection may be gone, but a thread still runs them: exiting, or unloading the model, under
+ * it is not done before the graceful timeout). */
 unsigned cs_grpc_serve_live(const cs_grpc_serve_t *s);
 
 #endif

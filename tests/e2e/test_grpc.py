@@ -213,6 +213,15 @@ def seldon_call(ch, seldon_pb, method, doc, timeout=10, metadata=None):
     return jf.MessageToDict(fn(req, timeout=timeout, metadata=metadata))
 
 
+def predict_fn(ch, seldon_pb, x=None):
+    """Model/Predict as a callable taking a SeldonMessage, and (given x) the ndarray [[x]]."""
+    pb, jf = seldon_pb
+    fn = ch.unary_unary("/seldon.protos.Model/Predict",
+                        request_serializer=lambda m: m.SerializeToString(),
+                        response_deserializer=pb.SeldonMessage.FromString)
+    return fn, None if x is None else jf.ParseDict({"data": {"ndarray": [[x]]}}, pb.SeldonMessage())
+
+
 def test_builtin_predict_ndarray_and_tensor(server, seldon_pb):
     s = server(model=None)
     with channel(s) as ch:
@@ -289,11 +298,7 @@ def test_model_call_past_the_timeout_is_answered_and_the_worker_replaced(server,
 def test_cancelled_calls_free_their_requests(server, seldon_pb):
     s = server(model="GrpcModels.Sleeper", cwd=PYMODELS, env={"GUNICORN_THREADS": "2"})
     with channel(s) as ch:
-        pb, jf = seldon_pb
-        fn = ch.unary_unary("/seldon.protos.Model/Predict",
-                            request_serializer=lambda m: m.SerializeToString(),
-                            response_deserializer=pb.SeldonMessage.FromString)
-        req = jf.ParseDict({"data": {"ndarray": [[0.5]]}}, pb.SeldonMessage())
+        fn, req = predict_fn(ch, seldon_pb, 0.5)
         futs = [fn.future(req, timeout=10) for _ in range(20)]
         for f in futs:
             f.cancel()
@@ -303,14 +308,37 @@ def test_cancelled_calls_free_their_requests(server, seldon_pb):
     assert s.proc.poll() is None
 
 
+def gauge(s, name):
+    m = re.search(rf"^{name} (\S+)$", s.scrape()[2], re.M)
+    return float(m.group(1)) if m else None
+
+
+def test_cancelled_queued_calls_leave_the_queue(server, seldon_pb):
+    """A call cancelled (RST_STREAM) while it waits for a model thread is dropped from the queue:
+    otherwise a client that sends and cancels in a loop queues unbounded work and memory (the
+    stream, and its share of the connection budget, is gone at once)."""
+    s = server(model="GrpcModels.Sleeper", cwd=PYMODELS, env={"GUNICORN_THREADS": "1"})
+    with channel(s) as ch:
+        fn, req = predict_fn(ch, seldon_pb, 1.0)
+        futs = [fn.future(req, timeout=60) for _ in range(30)]
+        wait_until(lambda: (gauge(s, "cserve_model_queue_depth") or 0) >= 20, 10, what="queued")
+        for f in futs:
+            f.cancel()
+        wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 0 and
+                   (gauge(s, "cserve_in_flight_requests") or 0) <= 1, 5, what="queue emptied")
+        t = time.monotonic()
+        r = seldon_call(ch, seldon_pb, "/seldon.protos.Model/Predict",
+                        {"data": {"ndarray": [[0.0]]}}, timeout=10)
+        assert r["data"]["ndarray"] == [[0.0]]
+        assert time.monotonic() - t < 3
+    assert s.proc.poll() is None
+
+
 def test_term_lets_running_calls_finish(server, seldon_pb):
     s = server(model="GrpcModels.Sleeper", cwd=PYMODELS, env={"GUNICORN_THREADS": "4"})
     with channel(s) as ch:
         pb, jf = seldon_pb
-        fn = ch.unary_unary("/seldon.protos.Model/Predict",
-                            request_serializer=lambda m: m.SerializeToString(),
-                            response_deserializer=pb.SeldonMessage.FromString)
-        req = jf.ParseDict({"data": {"ndarray": [[1.0]]}}, pb.SeldonMessage())
+        fn, req = predict_fn(ch, seldon_pb, 1.0)
         futs = [fn.future(req, timeout=20) for _ in range(4)]
         wait_until(lambda: re.search(r"^cserve_in_flight_requests [1-9]", s.scrape()[2], re.M),
                    10, what="calls running")
@@ -318,6 +346,24 @@ def test_term_lets_running_calls_finish(server, seldon_pb):
         for f in futs:
             assert jf.MessageToDict(f.result())["data"]["ndarray"] == [[1.0]]
         assert s.proc.wait(20) == 0
+
+
+def test_term_waits_for_a_running_call_whose_client_left(server, seldon_pb, tmp_path):
+    """A model call still runs after its client closed the connection: TERM waits for it (within
+    the graceful timeout) instead of exiting (and running the unload hook) under the thread."""
+    mark = tmp_path / "mark"
+    s = server(model="GrpcModels.SleepThenMark", cwd=PYMODELS,
+               env={"CSERVE_TEST_MARK": str(mark), "GUNICORN_THREADS": "2"})
+    ch = channel(s)
+    fn, req = predict_fn(ch, seldon_pb, 1.5)
+    fut = fn.future(req, timeout=20)
+    wait_until(lambda: (gauge(s, "cserve_in_flight_requests") or 0) >= 1, 10, what="call running")
+    ch.close()
+    assert fut.cancelled() or fut.done()
+    time.sleep(0.2)
+    s.signal(signal.SIGTERM)
+    assert s.proc.wait(20) == 0
+    assert mark.exists() and mark.read_text() == "done\n", s.logs()
 
 
 def test_large_messages_both_ways(server, seldon_pb, tmp_path):
@@ -494,6 +540,30 @@ def test_term_ends_an_open_reflection_stream(server, pb):
             next(it)
         assert e.value.code() == grpc.StatusCode.UNAVAILABLE
         stop.set()
+        assert s.proc.wait(20) == 0
+        assert time.monotonic() - t < 10
+
+
+def test_graceful_timeout_answers_a_call_whose_message_never_came(server):
+    """A client that opens a unary call and never sends its message: at the graceful timeout it
+    gets UNAVAILABLE (as a partial HTTP request gets a 503), not a dropped connection."""
+    import threading
+    s = server(args=["--graceful-timeout", "1"])
+    stop = threading.Event()
+
+    def requests():
+        stop.wait(20)  # headers only: the message never comes
+        yield b""
+
+    with channel(s) as ch:
+        fut = ch.stream_unary("/seldon.protos.Model/Predict").future(requests(), timeout=30)
+        time.sleep(0.3)
+        t = time.monotonic()
+        s.signal(signal.SIGTERM)
+        with pytest.raises(grpc.RpcError) as e:
+            fut.result(timeout=15)
+        stop.set()
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
         assert s.proc.wait(20) == 0
         assert time.monotonic() - t < 10
 

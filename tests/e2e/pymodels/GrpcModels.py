@@ -1,5 +1,6 @@
 """Models for the gRPC tests: a slow one (deadlines, timeouts, graceful stop), raw methods that
 must receive and return protobuf messages, and exceptions of both kinds."""
+import os
 import time
 
 from seldon_core.flask_utils import SeldonMicroserviceException
@@ -10,6 +11,16 @@ class Sleeper:
 
     def predict(self, X, names):
         time.sleep(float(X[0][0]))
+        return X
+
+
+class SleepThenMark:
+    """Sleeps X[0][0] seconds, then appends a line to $CSERVE_TEST_MARK and answers X."""
+
+    def predict(self, X, names):
+        time.sleep(float(X[0][0]))
+        with open(os.environ["CSERVE_TEST_MARK"], "a") as f:
+            f.write("done\n")
         return X
 
 
