@@ -28,29 +28,31 @@ static bool one_of(const char *s, const char *const *words) {
     return false;
 }
 
-static cs_json_t scalar(const yaml_event_t *ev, cs_arena_t *arena) {
+/* A scalar's value; -1 when out of memory. */
+static int scalar(const yaml_event_t *ev, cs_arena_t *arena, cs_json_t *out) {
     const char *s = (const char *)ev->data.scalar.value;
     size_t n = ev->data.scalar.length;
     cs_json_t v = {.type = CS_JSON_STRING, .len = (uint32_t)n};
     char *copy = cs_arena_alloc(arena, n + 1);
-    if (copy) {
-        memcpy(copy, s, n);
-        copy[n] = '\0';
-    }
-    v.u.s = copy ? copy : "";
-    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || copy == NULL)
-        return v;
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    v.u.s = copy;
+    *out = v;
+    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
     static const char *const trues[] = {"yes",  "Yes", "YES", "true", "True",
                                         "TRUE", "on",  "On",  "ON",   NULL};
     static const char *const falses[] = {"no",    "No",  "NO",  "false", "False",
                                          "FALSE", "off", "Off", "OFF",   NULL};
     if (one_of(copy, nulls))
-        return (cs_json_t){.type = CS_JSON_NULL};
+        return *out = (cs_json_t){.type = CS_JSON_NULL}, 0;
     if (one_of(copy, trues))
-        return (cs_json_t){.type = CS_JSON_TRUE};
+        return *out = (cs_json_t){.type = CS_JSON_TRUE}, 0;
     if (one_of(copy, falses))
-        return (cs_json_t){.type = CS_JSON_FALSE};
+        return *out = (cs_json_t){.type = CS_JSON_FALSE}, 0;
     size_t used;
     int64_t i;
     double d;
@@ -58,12 +60,13 @@ static cs_json_t scalar(const yaml_event_t *ev, cs_arena_t *arena) {
     cs_num_kind_t k = cs_json_parse_number(num, strlen(num), &used, &i, &d);
     if (k != CS_NUM_INVALID && used == strlen(num)) {
         if (k == CS_NUM_INT)
-            return (cs_json_t){.type = CS_JSON_INT, .u.i = i};
-        if (k == CS_NUM_FLOAT)
-            return (cs_json_t){.type = CS_JSON_FLOAT, .u.d = d};
-        return (cs_json_t){.type = CS_JSON_BIGINT, .len = (uint32_t)strlen(num), .u.s = num};
+            *out = (cs_json_t){.type = CS_JSON_INT, .u.i = i};
+        else if (k == CS_NUM_FLOAT)
+            *out = (cs_json_t){.type = CS_JSON_FLOAT, .u.d = d};
+        else
+            *out = (cs_json_t){.type = CS_JSON_BIGINT, .len = (uint32_t)strlen(num), .u.s = num};
     }
-    return v;
+    return 0;
 }
 
 static int add_child(frame_t *f, cs_json_t v, cs_arena_t *arena) {
@@ -82,14 +85,19 @@ static int add_child(frame_t *f, cs_json_t v, cs_arena_t *arena) {
     return 0;
 }
 
-/* Turns a finished frame's children into its node. */
-static cs_json_t close_frame(frame_t *f, cs_arena_t *arena) {
-    if (f->mapping)
-        return (cs_json_t){.type = CS_JSON_OBJECT, .len = f->len, .u.members = f->members};
+/* Turns a finished frame's children into its node; -1 when out of memory. */
+static int close_frame(frame_t *f, cs_arena_t *arena, cs_json_t *v) {
+    if (f->mapping) {
+        *v = (cs_json_t){.type = CS_JSON_OBJECT, .len = f->len, .u.members = f->members};
+        return 0;
+    }
     cs_json_t *items = cs_arena_alloc(arena, (f->len ? f->len : 1) * sizeof(cs_json_t));
-    for (uint32_t i = 0; items && i < f->len; i++)
+    if (items == NULL)
+        return -1;
+    for (uint32_t i = 0; i < f->len; i++)
         items[i] = f->members[i].value;
-    return (cs_json_t){.type = CS_JSON_ARRAY, .len = f->len, .u.items = items};
+    *v = (cs_json_t){.type = CS_JSON_ARRAY, .len = f->len, .u.items = items};
+    return 0;
 }
 
 int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *out, char *err,
@@ -99,7 +107,7 @@ int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *ou
     frame_t stack[MAX_DEPTH];
     int depth = 0, rc = -1;
     bool have_root = false;
-    *out = (cs_json_t){.type = CS_JSON_NULL};
+    cs_json_t root = {.type = CS_JSON_NULL};
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err, errlen, "cannot initialise the YAML parser");
         return -1;
@@ -113,7 +121,7 @@ int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *ou
         }
         yaml_event_type_t type = ev.type;
         cs_json_t value;
-        bool complete = false;
+        bool complete = false, oom = false;
         if (type == YAML_STREAM_END_EVENT || (type == YAML_DOCUMENT_END_EVENT && have_root)) {
             yaml_event_delete(&ev);
             rc = 0;
@@ -142,11 +150,9 @@ int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *ou
             f->mapping = type == YAML_MAPPING_START_EVENT;
             f->want_key = f->mapping;
         } else if (type == YAML_MAPPING_END_EVENT || type == YAML_SEQUENCE_END_EVENT) {
-            value = close_frame(&stack[--depth], arena);
+            oom = close_frame(&stack[--depth], arena, &value) < 0;
             complete = true;
         } else if (type == YAML_SCALAR_EVENT) {
-            value = scalar(&ev, arena);
-            complete = true;
             if (depth > 0 && stack[depth - 1].mapping && stack[depth - 1].want_key) {
                 /* a mapping key: kept as text whatever it looks like */
                 char *k = cs_arena_alloc(arena, ev.data.scalar.length + 1);
@@ -154,26 +160,30 @@ int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *ou
                     memcpy(k, ev.data.scalar.value, ev.data.scalar.length);
                     k[ev.data.scalar.length] = '\0';
                 }
-                stack[depth - 1].key = k ? k : "";
+                stack[depth - 1].key = k;
                 stack[depth - 1].want_key = false;
-                complete = false;
+                oom = k == NULL;
+            } else {
+                oom = scalar(&ev, arena, &value) < 0;
+                complete = true;
             }
         }
         yaml_event_delete(&ev);
-        if (!complete)
-            continue;
-        if (depth == 0) {
-            *out = value;
+        if (!oom && complete && depth == 0) {
+            root = value;
             have_root = true;
-            continue;
+        } else if (!oom && complete) {
+            oom = add_child(&stack[depth - 1], value, arena) < 0;
         }
-        frame_t *parent = &stack[depth - 1];
-        if (add_child(parent, value, arena) < 0) {
+        if (oom) {
             snprintf(err, errlen, "out of memory");
             break;
         }
-        parent->want_key = parent->mapping;
+        if (complete && depth > 0)
+            stack[depth - 1].want_key = stack[depth - 1].mapping;
     }
     yaml_parser_delete(&parser);
+    if (rc == 0)
+        *out = root;
     return rc;
 }
