@@ -1,5 +1,7 @@
 /* YAML → cs_json_t with libyaml's event parser. A small explicit stack replaces recursion;
- * aliases and tags are not needed for metadata and are refused. Scalar typing follows PyYAML's
+ * aliases are not needed for metadata and are refused, and so are tags other than the ones that
+ * change nothing here (!!str on a scalar, !!map, !!seq and the non-specific "!"). As with
+ * safe_load, a stream holds one document. Scalar typing follows PyYAML's
  * YAML 1.1 resolver closely enough for metadata: what JSON's number grammar accepts is a
  * number, the 1.1 boolean and null spellings are booleans and null, everything else a string. */
 #include "protocol/yaml.h"
@@ -40,7 +42,10 @@ static int scalar(const yaml_event_t *ev, cs_arena_t *arena, cs_json_t *out) {
     copy[n] = '\0';
     v.u.s = copy;
     *out = v;
-    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    /* typed: plain scalars without a tag, and any scalar tagged "!" (PyYAML resolves those as
+     * if plain, quoted or not) */
+    const char *tag = (const char *)ev->data.scalar.tag;
+    if (tag ? strcmp(tag, "!") != 0 : ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return 0;
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
     static const char *const trues[] = {"yes",  "Yes", "YES", "true", "True",
@@ -67,6 +72,19 @@ static int scalar(const yaml_event_t *ev, cs_arena_t *arena, cs_json_t *out) {
             *out = (cs_json_t){.type = CS_JSON_BIGINT, .len = (uint32_t)strlen(num), .u.s = num};
     }
     return 0;
+}
+
+/* The tag of a node, when it is one this tree cannot honour (NULL: none, or a harmless one). */
+static const char *unsupported_tag(const yaml_event_t *ev) {
+    const unsigned char *tag = ev->type == YAML_SCALAR_EVENT          ? ev->data.scalar.tag
+                               : ev->type == YAML_MAPPING_START_EVENT ? ev->data.mapping_start.tag
+                                                                      : ev->data.sequence_start.tag;
+    const char *plain = ev->type == YAML_SCALAR_EVENT          ? "tag:yaml.org,2002:str"
+                        : ev->type == YAML_MAPPING_START_EVENT ? "tag:yaml.org,2002:map"
+                                                               : "tag:yaml.org,2002:seq";
+    if (tag == NULL || strcmp((const char *)tag, "!") == 0 || strcmp((const char *)tag, plain) == 0)
+        return NULL;
+    return (const char *)tag;
 }
 
 static int add_child(frame_t *f, cs_json_t v, cs_arena_t *arena) {
@@ -105,8 +123,7 @@ int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *ou
     yaml_parser_t parser;
     yaml_event_t ev;
     frame_t stack[MAX_DEPTH];
-    int depth = 0, rc = -1;
-    bool have_root = false;
+    int depth = 0, rc = -1, documents = 0;
     cs_json_t root = {.type = CS_JSON_NULL};
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err, errlen, "cannot initialise the YAML parser");
@@ -120,15 +137,30 @@ int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *ou
             break;
         }
         yaml_event_type_t type = ev.type;
+        size_t line = ev.start_mark.line + 1;
+        const char *tag = NULL;
         cs_json_t value;
         bool complete = false, oom = false;
-        if (type == YAML_STREAM_END_EVENT || (type == YAML_DOCUMENT_END_EVENT && have_root)) {
+        if (type == YAML_STREAM_END_EVENT) {
             yaml_event_delete(&ev);
             rc = 0;
             break;
         }
+        if (type == YAML_DOCUMENT_START_EVENT && ++documents > 1) {
+            snprintf(err, errlen, "expected a single document in the stream (line %zu)", line);
+            yaml_event_delete(&ev);
+            break;
+        }
         if (type == YAML_ALIAS_EVENT) {
             snprintf(err, errlen, "YAML aliases are not supported here");
+            yaml_event_delete(&ev);
+            break;
+        }
+        if (type == YAML_SCALAR_EVENT || type == YAML_MAPPING_START_EVENT ||
+            type == YAML_SEQUENCE_START_EVENT)
+            tag = unsupported_tag(&ev);
+        if (tag != NULL) {
+            snprintf(err, errlen, "YAML tag '%s' is not supported here (line %zu)", tag, line);
             yaml_event_delete(&ev);
             break;
         }
@@ -141,7 +173,7 @@ int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *ou
             if (depth > 0 && stack[depth - 1].mapping && stack[depth - 1].want_key) {
                 /* a list or mapping as a key (`? [a]: b`): PyYAML's safe_load refuses it too,
                  * and the tree's keys are strings */
-                snprintf(err, errlen, "found unhashable key (line %zu)", ev.start_mark.line + 1);
+                snprintf(err, errlen, "found unhashable key (line %zu)", line);
                 yaml_event_delete(&ev);
                 break;
             }
@@ -169,12 +201,10 @@ int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *ou
             }
         }
         yaml_event_delete(&ev);
-        if (!oom && complete && depth == 0) {
+        if (!oom && complete && depth == 0)
             root = value;
-            have_root = true;
-        } else if (!oom && complete) {
+        else if (!oom && complete)
             oom = add_child(&stack[depth - 1], value, arena) < 0;
-        }
         if (oom) {
             snprintf(err, errlen, "out of memory");
             break;
