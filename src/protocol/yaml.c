@@ -1,15 +1,16 @@
 /* YAML → cs_json_t with libyaml's event parser. A small explicit stack replaces recursion;
  * aliases are not needed for metadata and are refused, and so are tags other than the ones that
- * change nothing here (!!str on a scalar, !!map, !!seq and the non-specific "!"). As with
- * safe_load, a stream holds one document. Scalar typing follows PyYAML's
- * YAML 1.1 resolver closely enough for metadata: what JSON's number grammar accepts is a
- * number, the 1.1 boolean and null spellings are booleans and null, everything else a string. */
+ * change nothing here (!!str on a scalar, !!map, !!seq and the non-specific "!"). Scalar typing
+ * is PyYAML's YAML 1.1 resolver, as safe_load applies it: the null and boolean spellings, ints in
+ * base 2, 8, 10, 16 and 60 with underscores, floats only with a dot (an exponent needs its sign:
+ * "1e3" is a string), .inf and .nan; everything else (timestamps included) is a string. As with
+ * safe_load, a stream holds one document. */
 #include "protocol/yaml.h"
 
-#include "json/number.h"
-
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
@@ -30,18 +31,171 @@ static bool one_of(const char *s, const char *const *words) {
     return false;
 }
 
+/* Whether s (NUL-terminated) is non-empty and made of characters of `set` only. */
+static bool all_in(const char *s, const char *set) {
+    if (*s == '\0')
+        return false;
+    for (; *s; s++)
+        if (strchr(set, *s) == NULL)
+            return false;
+    return true;
+}
+
+#define DIGITS "0123456789"
+
+static bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+/* One base-60 digit group after a ':' ([0-5]?[0-9]); *s is moved past it. */
+static bool sexagesimal_group(const char **s, int *v) {
+    const char *p = *s;
+    if (!is_digit(p[0]))
+        return false;
+    bool two = is_digit(p[1]) && p[0] <= '5';
+    *v = two ? (p[0] - '0') * 10 + (p[1] - '0') : p[0] - '0';
+    *s = p + 1 + two;
+    return true;
+}
+
+/* m * base + d, false past UINT64_MAX. */
+static bool accumulate(uint64_t *m, uint64_t base, uint64_t d) {
+    if (*m > (UINT64_MAX - d) / base)
+        return false;
+    *m = *m * base + d;
+    return true;
+}
+
+/* PyYAML's int resolver and constructor:
+ *   [-+]?(0b[01_]+ | 0[0-7_]+ | 0 | [1-9][0-9_]* | 0x[0-9a-fA-F_]+ | [1-9][0-9_]*(:[0-5]?[0-9])+)
+ * `s` is the scalar's arena copy: a decimal integer beyond int64 is compacted in place into
+ * BIGINT text. Beyond int64 in another base the scalar stays a string (a limit of the tree,
+ * whose big integers are decimal text). */
+static bool resolve_int(char *s, cs_json_t *v) {
+    bool neg = s[0] == '-';
+    char *t = s[0] == '-' || s[0] == '+' ? s + 1 : s;
+    int base = 0;
+    const char *p = t;
+    if (t[0] == '0' && t[1] == 'b' && all_in(t + 2, "01_"))
+        base = 2, p = t + 2;
+    else if (t[0] == '0' && t[1] == 'x' && all_in(t + 2, DIGITS "abcdefABCDEF_"))
+        base = 16, p = t + 2;
+    else if (t[0] == '0' && (t[1] == '\0' || all_in(t + 1, "01234567_")))
+        base = 8;
+    else if (t[0] >= '1' && t[0] <= '9')
+        base = 10;
+    else
+        return false;
+    uint64_t m = 0;
+    bool fits = true;
+    for (; *p && *p != ':'; p++) {
+        if (*p == '_')
+            continue;
+        if (base == 10 && !is_digit(*p))
+            return false;
+        int d = is_digit(*p) ? *p - '0' : (*p | 0x20) - 'a' + 10;
+        fits = fits && accumulate(&m, (uint64_t)base, (uint64_t)d);
+    }
+    bool base60 = *p == ':';
+    if (base60 && base != 10)
+        return false;
+    while (*p == ':') {
+        int g;
+        p++;
+        if (!sexagesimal_group(&p, &g))
+            return false;
+        fits = fits && accumulate(&m, 60, (uint64_t)g);
+    }
+    if (*p != '\0')
+        return false;
+    if (fits && m <= (uint64_t)INT64_MAX + neg) {
+        *v = (cs_json_t){.type = CS_JSON_INT, .u.i = neg ? (int64_t)(0 - m) : (int64_t)m};
+        return true;
+    }
+    if (base != 10 || base60)
+        return false;
+    char *o = s;
+    if (neg)
+        *o++ = '-';
+    for (p = t; *p; p++)
+        if (*p != '_')
+            *o++ = *p;
+    *o = '\0';
+    *v = (cs_json_t){.type = CS_JSON_BIGINT, .len = (uint32_t)(o - s), .u.s = s};
+    return true;
+}
+
+/* Whether s has the form of PyYAML's float resolver (*base60: the ':' form):
+ *   [-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)?  |  \.[0-9][0-9_]*([eE][-+][0-9]+)?
+ *   [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*
+ * (.inf and .nan are matched apart). */
+static bool float_form(const char *s, bool *base60) {
+    const char *t = s[0] == '-' || s[0] == '+' ? s + 1 : s, *p = t;
+    *base60 = false;
+    if (is_digit(*p)) {
+        while (is_digit(*p) || *p == '_')
+            p++;
+        while (*p == ':') {
+            int g;
+            p++;
+            if (!sexagesimal_group(&p, &g))
+                return false;
+            *base60 = true;
+        }
+    } else if (*p != '.' || t != s || !is_digit(p[1])) {
+        return false; /* ".5" is a float, "-.5" a string, as in PyYAML */
+    }
+    if (*p++ != '.')
+        return false;
+    while (is_digit(*p) || *p == '_')
+        p++;
+    if (!*base60 && (*p == 'e' || *p == 'E')) {
+        if ((p[1] != '+' && p[1] != '-') || !is_digit(p[2]))
+            return false;
+        for (p += 2; is_digit(*p); p++)
+            ;
+    }
+    return *p == '\0';
+}
+
+/* PyYAML's float resolver and constructor; `s` (the scalar's arena copy) loses its '_' in
+ * place when it is a float. */
+static bool resolve_float(char *s, cs_json_t *v) {
+    static const char *const infs[] = {".inf", ".Inf", ".INF", NULL};
+    static const char *const nans[] = {".nan", ".NaN", ".NAN", NULL};
+    bool neg = s[0] == '-', base60;
+    char *t = s[0] == '-' || s[0] == '+' ? s + 1 : s;
+    double d;
+    if (one_of(t, infs)) {
+        d = INFINITY;
+    } else if (one_of(s, nans)) {
+        d = NAN;
+    } else if (float_form(s, &base60)) {
+        char *o = t;
+        for (const char *p = t; *p; p++)
+            if (*p != '_')
+                *o++ = *p;
+        *o = '\0';
+        char *end;
+        d = strtod(t, &end); /* base 60: each group is a float, as PyYAML computes it */
+        while (base60 && *end == ':')
+            d = d * 60 + strtod(end + 1, &end);
+    } else {
+        return false;
+    }
+    *v = (cs_json_t){.type = CS_JSON_FLOAT, .u.d = neg ? -d : d};
+    return true;
+}
+
 /* A scalar's value; -1 when out of memory. */
-static int scalar(const yaml_event_t *ev, cs_arena_t *arena, cs_json_t *out) {
-    const char *s = (const char *)ev->data.scalar.value;
+static int scalar(const yaml_event_t *ev, cs_arena_t *arena, cs_json_t *v) {
     size_t n = ev->data.scalar.length;
-    cs_json_t v = {.type = CS_JSON_STRING, .len = (uint32_t)n};
     char *copy = cs_arena_alloc(arena, n + 1);
     if (copy == NULL)
         return -1;
-    memcpy(copy, s, n);
+    memcpy(copy, ev->data.scalar.value, n);
     copy[n] = '\0';
-    v.u.s = copy;
-    *out = v;
+    *v = (cs_json_t){.type = CS_JSON_STRING, .len = (uint32_t)n, .u.s = copy};
     /* typed: plain scalars without a tag, and any scalar tagged "!" (PyYAML resolves those as
      * if plain, quoted or not) */
     const char *tag = (const char *)ev->data.scalar.tag;
@@ -53,24 +207,13 @@ static int scalar(const yaml_event_t *ev, cs_arena_t *arena, cs_json_t *out) {
     static const char *const falses[] = {"no",    "No",  "NO",  "false", "False",
                                          "FALSE", "off", "Off", "OFF",   NULL};
     if (one_of(copy, nulls))
-        return *out = (cs_json_t){.type = CS_JSON_NULL}, 0;
-    if (one_of(copy, trues))
-        return *out = (cs_json_t){.type = CS_JSON_TRUE}, 0;
-    if (one_of(copy, falses))
-        return *out = (cs_json_t){.type = CS_JSON_FALSE}, 0;
-    size_t used;
-    int64_t i;
-    double d;
-    const char *num = copy[0] == '+' ? copy + 1 : copy;
-    cs_num_kind_t k = cs_json_parse_number(num, strlen(num), &used, &i, &d);
-    if (k != CS_NUM_INVALID && used == strlen(num)) {
-        if (k == CS_NUM_INT)
-            *out = (cs_json_t){.type = CS_JSON_INT, .u.i = i};
-        else if (k == CS_NUM_FLOAT)
-            *out = (cs_json_t){.type = CS_JSON_FLOAT, .u.d = d};
-        else
-            *out = (cs_json_t){.type = CS_JSON_BIGINT, .len = (uint32_t)strlen(num), .u.s = num};
-    }
+        *v = (cs_json_t){.type = CS_JSON_NULL};
+    else if (one_of(copy, trues))
+        *v = (cs_json_t){.type = CS_JSON_TRUE};
+    else if (one_of(copy, falses))
+        *v = (cs_json_t){.type = CS_JSON_FALSE};
+    else if (strlen(copy) == n && !resolve_float(copy, v))
+        resolve_int(copy, v);
     return 0;
 }
 
