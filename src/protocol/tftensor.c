@@ -228,47 +228,74 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
     return 0;
 }
 
+/* The typed value field of a one-element (or bool) array: "name":[v,...], protobuf's printing
+ * (int64 as strings, NaN and infinities as strings). */
+static int typed_field(const cs_seldon_array_t *a, bool is_bool, const char *field, cs_buf_t *out) {
+    int rc = cs_buf_appendf(out, "\"%s\":[", field);
+    for (size_t i = 0; rc == 0 && i < a->count; i++) {
+        if (i)
+            rc = cs_buf_append(out, ",", 1);
+        if (rc)
+            break;
+        if (is_bool) {
+            rc = cs_buf_appendf(out, "%s", ((const uint8_t *)a->data)[i] ? "true" : "false");
+        } else if (a->dtype == CS_DTYPE_FLOAT64) {
+            double v = ((const double *)a->data)[i];
+            cs_buf_t one = {0};
+            if (!isfinite(v))
+                rc = cs_buf_appendf(out, "\"%s\"",
+                                    isnan(v) ? "NaN"
+                                    : v > 0  ? "Infinity"
+                                             : "-Infinity");
+            else
+                rc = cs_json_write_numbers(&one, CS_DTYPE_FLOAT64, &v, 1, NULL, 0);
+            if (rc == 0 && one.len) /* "[x]" → "x" */
+                rc = cs_buf_append(out, one.data + 1, one.len - 2);
+            cs_buf_free(&one);
+        } else {
+            rc = cs_buf_appendf(out, "\"%lld\"", (long long)((const int64_t *)a->data)[i]);
+        }
+    }
+    return rc ? rc : cs_buf_append(out, "],", 2);
+}
+
 int cs_seldon_tftensor_encode(const cs_seldon_array_t *a, bool is_bool, cs_buf_t *out) {
     const char *dt = is_bool ? "DT_BOOL" : a->dtype == CS_DTYPE_FLOAT64 ? "DT_DOUBLE" : "DT_INT64";
-    int rc = cs_buf_appendf(out, "{\"dtype\":\"%s\",", dt);
-    /* one element or a bool array: the typed field; else raw little-endian tensor_content */
-    if (rc == 0 && (a->count <= 1 || is_bool)) {
-        const char *field = is_bool                        ? "boolVal"
-                            : a->dtype == CS_DTYPE_FLOAT64 ? "doubleVal"
-                                                           : "int64Val";
-        rc = a->count ? cs_buf_appendf(out, "\"%s\":[", field) : 0;
-        for (size_t i = 0; rc == 0 && i < a->count; i++) {
-            if (i)
-                rc = cs_buf_append(out, ",", 1);
-            if (rc)
-                break;
-            if (is_bool)
-                rc = cs_buf_appendf(out, "%s", ((const uint8_t *)a->data)[i] ? "true" : "false");
-            else if (a->dtype == CS_DTYPE_FLOAT64) {
-                cs_buf_t one = {0};
-                rc = cs_json_write_numbers(&one, CS_DTYPE_FLOAT64, (const double *)a->data + i, 1,
-                                           NULL, 0);
-                if (rc == 0) /* "[x]" → "x" */
-                    rc = cs_buf_append(out, one.data + 1, one.len - 2);
-                cs_buf_free(&one);
-            } else {
-                rc = cs_buf_appendf(out, "\"%lld\"", (long long)((const int64_t *)a->data)[i]);
-            }
-        }
-        if (rc == 0 && a->count)
-            rc = cs_buf_append(out, "],", 2);
-    } else if (rc == 0) {
+    const char *field = is_bool                        ? "boolVal"
+                        : a->dtype == CS_DTYPE_FLOAT64 ? "doubleVal"
+                                                       : "int64Val";
+    /* one element or a bool array: the typed field (omitted when empty, as protobuf prints
+     * empty repeated fields); else raw little-endian tensor_content. Keys in sorted order:
+     * boolVal and doubleVal come before dtype. */
+    bool typed = a->count <= 1 || is_bool, first = typed && strcmp(field, "dtype") < 0;
+    int rc = cs_buf_append(out, "{", 1);
+    if (rc == 0 && first && a->count)
+        rc = typed_field(a, is_bool, field, out);
+    if (rc == 0)
+        rc = cs_buf_appendf(out, "\"dtype\":\"%s\",", dt);
+    if (rc == 0 && typed && !first && a->count) {
+        rc = typed_field(a, is_bool, field, out);
+    } else if (rc == 0 && !typed) {
         rc = cs_buf_append(out, "\"tensorContent\":\"", 17);
         if (rc == 0) /* int64 and float64 are already little-endian 8-byte elements here */
             rc = cs_base64_encode(out, a->data, a->count * 8);
         if (rc == 0)
             rc = cs_buf_append(out, "\",", 2);
     }
+    /* protobuf omits what is zero: a 0-d shape prints as {}, a zero dimension as {} */
     if (rc == 0)
-        rc = cs_buf_append(out, "\"tensorShape\":{\"dim\":[", 22);
-    for (uint32_t i = 0; rc == 0 && i < a->ndim; i++)
-        rc = cs_buf_appendf(out, "%s{\"size\":\"%lld\"}", i ? "," : "", (long long)a->shape[i]);
+        rc = cs_buf_append(out, "\"tensorShape\":{", 15);
+    if (rc == 0 && a->ndim)
+        rc = cs_buf_append(out, "\"dim\":[", 7);
+    for (uint32_t i = 0; rc == 0 && i < a->ndim; i++) {
+        if (a->shape[i])
+            rc = cs_buf_appendf(out, "%s{\"size\":\"%lld\"}", i ? "," : "", (long long)a->shape[i]);
+        else
+            rc = cs_buf_appendf(out, "%s{}", i ? "," : "");
+    }
+    if (rc == 0 && a->ndim)
+        rc = cs_buf_append(out, "]", 1);
     if (rc == 0)
-        rc = cs_buf_append(out, "]}}", 3);
+        rc = cs_buf_append(out, "}}", 2);
     return rc;
 }
