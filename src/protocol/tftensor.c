@@ -7,6 +7,8 @@
 
 #include "base/base64.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,13 +54,18 @@ static int fail(cs_seldon_error_t *err, const char *info) {
     return -1;
 }
 
-/* A number given as a JSON number or a string (protobuf JSON writes 64-bit ints as strings). */
-static bool number(const cs_json_t *v, double *d, int64_t *i) {
+/* A number given as a JSON number or a string (protobuf JSON writes 64-bit ints as strings), as
+ * protobuf's JSON parser takes it: for an integer field (`integral`) a float must have no
+ * fraction and a string must be a whole decimal integer; for a float field a string must be a
+ * whole number ("1e3", "NaN", "Infinity"). */
+static bool number(const cs_json_t *v, bool integral, double *d, int64_t *i) {
     if (v->type == CS_JSON_INT) {
         *i = v->u.i, *d = (double)v->u.i;
         return true;
     }
     if (v->type == CS_JSON_FLOAT) {
+        if (integral && (isnan(v->u.d) || v->u.d != floor(v->u.d)))
+            return false;
         /* out of int64's range (or NaN) the cast would be undefined: saturate */
         *d = v->u.d;
         *i = v->u.d >= 0x1p63 ? INT64_MAX : v->u.d >= -0x1p63 ? (int64_t)v->u.d : INT64_MIN;
@@ -72,9 +79,19 @@ static bool number(const cs_json_t *v, double *d, int64_t *i) {
     }
     if (v->type == CS_JSON_STRING) {
         char *end;
+        if (v->len == 0 || isspace((unsigned char)v->u.s[0]) || strlen(v->u.s) != v->len)
+            return false;
+        if (integral) {
+            errno = 0;
+            *i = strtoll(v->u.s, &end, 10);
+            *d = (double)*i;
+            return *end == '\0' && errno == 0;
+        }
         *d = strtod(v->u.s, &end);
-        *i = strtoll(v->u.s, NULL, 10);
-        return end != v->u.s;
+        *i = *d >= 0x1p63 ? INT64_MAX : *d >= -0x1p63 ? (int64_t)*d : INT64_MIN;
+        if (isnan(*d))
+            *i = 0;
+        return *end == '\0';
     }
     return false;
 }
@@ -96,14 +113,20 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
     const cs_json_t *shape = member(t, "tensorShape", "tensor_shape");
     const cs_json_t *dims = shape ? cs_json_get(shape, "dim") : NULL;
     memset(out, 0, sizeof(*out));
+    /* dim: a list of {"size": n} (an empty list reads as an empty numeric array) */
+    if (dims && dims->type != CS_JSON_NULL && dims->type != CS_JSON_ARRAY &&
+        !(dims->type == CS_JSON_NUMARRAY && dims->u.num->count == 0))
+        return fail(err, "tftensor: tensorShape.dim must be a list of {\"size\": n}");
     if (dims && dims->type == CS_JSON_ARRAY) {
         if (dims->len > CS_JSON_MAX_DIMS)
             return fail(err, "tftensor: too many dimensions");
         for (uint32_t i = 0; i < dims->len; i++) {
+            if (dims->u.items[i].type != CS_JSON_OBJECT)
+                return fail(err, "tftensor: tensorShape.dim must be a list of {\"size\": n}");
             const cs_json_t *size = cs_json_get(&dims->u.items[i], "size");
             double dd = 0;
             int64_t n = 0;
-            if ((size && !number(size, &dd, &n)) || n < 0)
+            if ((size && !number(size, true, &dd, &n)) || n < 0)
                 return fail(err, "tftensor: bad dimension size");
             out->shape[out->ndim++] = n;
         }
@@ -124,8 +147,9 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
             return fail(err, "tftensor: tensor_content does not match the shape");
         unsigned char *raw = cs_arena_alloc(arena, content->len * 3 / 4 + 3);
         size_t n;
-        if (raw == NULL ||
-            cs_base64_decode(content->u.s, content->len, raw, &n, err->info, sizeof(err->info)) < 0)
+        if (raw == NULL)
+            return fail(err, "out of memory");
+        if (cs_base64_decode(content->u.s, content->len, raw, &n, err->info, sizeof(err->info)) < 0)
             return fail(err, "tftensor: tensor_content is not base64");
         if (n != count * (size_t)d->size)
             return fail(err, "tftensor: tensor_content does not match the shape");
@@ -191,6 +215,21 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
         items = vals->u.items;
     }
     size_t given = vals && vals->type == CS_JSON_NUMARRAY ? vals->u.num->count : nv;
+    bool integral = !d->is_float || d->code == 19; /* halfVal holds bit patterns */
+    if (given > count) {
+        /* make_ndarray pads a short list but reshapes a long one, which numpy refuses */
+        char st[CS_JSON_MAX_DIMS * 22 + 4];
+        size_t sl = 0;
+        for (uint32_t i = 0; i < out->ndim; i++)
+            sl += (size_t)snprintf(st + sl, sizeof(st) - sl, "%s%lld", i ? ", " : "",
+                                   (long long)out->shape[i]);
+        snprintf(st + sl, sizeof(st) - sl, out->ndim == 1 ? "," : "");
+        err->status = 500;
+        err->reason = "MICROSERVICE_INTERNAL_ERROR";
+        snprintf(err->info, sizeof(err->info),
+                 "cannot reshape array of size %zu into shape (%.400s)", given, st);
+        return -1;
+    }
     if (count > given && count > CS_SELDON_FILL_MAX) {
         err->status = 400;
         err->reason = "MICROSERVICE_BAD_DATA";
@@ -213,9 +252,10 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_seldon_a
                 tmp = (cs_json_t){.type = CS_JSON_INT, .u.i = ((int64_t *)vals->u.num->data)[j]};
             else
                 tmp = (cs_json_t){.type = CS_JSON_FLOAT, .u.d = ((double *)vals->u.num->data)[j]};
-            number(&tmp, &dv, &iv);
+            if (!number(&tmp, integral, &dv, &iv))
+                return fail(err, "tftensor: bad value");
         } else if (nv) {
-            if (!number(&items[i < nv ? i : nv - 1], &dv, &iv))
+            if (!number(&items[i < nv ? i : nv - 1], integral, &dv, &iv))
                 return fail(err, "tftensor: bad value");
         }
         if (d->code == 19)
