@@ -59,7 +59,7 @@ static bool is_json_type(const char *ct, uint32_t len) {
         n++;
     if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
         return true;
-    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+    return n >= 17 && strncasecmp(ct, "application/", 12) == 0 &&
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
