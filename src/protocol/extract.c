@@ -80,6 +80,8 @@ static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_l
         count = 0; /* Werkzeug yields an empty form for a body it cannot split */
     cs_json_member_t *members = cs_arena_alloc(arena, (count ? count : 1) * sizeof(*members));
     uint32_t n = 0;
+    if (members == NULL)
+        return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
     for (size_t i = 0; i < count; i++) {
         cs_form_part_t *p = &parts[i];
         bool seen = false; /* only the first value of a repeated name counts */
@@ -91,6 +93,8 @@ static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_l
         cs_json_member_t *m = &members[n];
         m->key = cs_arena_strndup(arena, p->name, p->name_len);
         m->key_len = (uint32_t)p->name_len;
+        if (m->key == NULL)
+            return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
         bool is_bin = p->name_len == 7 && memcmp(p->name, "binData", 7) == 0;
         bool is_str = p->name_len == 7 && memcmp(p->name, "strData", 7) == 0;
         if (!p->is_file && p->len > MAX_FORM_FIELD) {
@@ -114,6 +118,8 @@ static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_l
         } else if (parse_field(p->data, p->len, arena, &m->value, err) < 0) {
             return -1;
         }
+        if (m->value.type == CS_JSON_STRING && m->value.u.s == NULL)
+            return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
         n++;
     }
     *out = (cs_json_t){.type = CS_JSON_OBJECT, .len = n, .u.members = members};
