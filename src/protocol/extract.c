@@ -1,11 +1,14 @@
 /* Where the SeldonMessage of a request comes from (spec §3.2, §3.3), in the reference's order:
  * multipart parts, the `json` field of an urlencoded form, the `json` query parameter, then the
- * body when its media type is JSON. The error statuses and texts are the reference's (Flask and
- * Werkzeug's), including its 500 for a non-JSON content type. */
+ * body when its media type is JSON (UTF-8, or UTF-16/32 found as json.loads finds them). The error
+ * statuses and texts are the reference's (Flask and Werkzeug's), including its 500 for a non-JSON
+ * content type. */
 #include "protocol/seldon.h"
 
 #include "base/base64.h"
+#include "base/error.h"
 #include "base/hex.h"
+#include "base/utf8.h"
 #include "http/form.h"
 
 #include <errno.h>
@@ -61,6 +64,68 @@ static bool is_json_type(const char *ct, uint32_t len) {
         return true;
     return n >= 17 && strncasecmp(ct, "application/", 12) == 0 &&
            strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/* The JSON body as UTF-8, as json.loads(bytes) reads it: Python's json.detect_encoding picks
+ * UTF-32 or UTF-16 by their byte order marks or, without one, by where the NUL bytes of the
+ * first ASCII characters fall; a UTF-8 BOM is skipped. UTF-16 and UTF-32 are transcoded into
+ * the arena (at most 3/2 of the body). Returns 0, -1 when the bytes are not valid in their
+ * encoding (truncated, or beyond U+10FFFF: the reference's UnicodeDecodeError, a 400), or
+ * CS_ENOMEM. */
+static int body_utf8(const char *body, size_t n, cs_arena_t *arena, const char **out,
+                     size_t *out_len) {
+    const unsigned char *b = (const unsigned char *)body;
+    int width = 0; /* 2 or 4: UTF-16 or UTF-32 */
+    bool big = false;
+    size_t skip = 0;
+    if (n >= 4 && (memcmp(b, "\0\0\xfe\xff", 4) == 0 || memcmp(b, "\xff\xfe\0\0", 4) == 0))
+        width = 4, big = b[0] == 0, skip = 4;
+    else if (n >= 2 && (memcmp(b, "\xfe\xff", 2) == 0 || memcmp(b, "\xff\xfe", 2) == 0))
+        width = 2, big = b[0] == 0xfe, skip = 2;
+    else if (n >= 3 && memcmp(b, "\xef\xbb\xbf", 3) == 0)
+        skip = 3;
+    else if (n >= 4 && b[0] == 0)
+        width = b[1] ? 2 : 4, big = true;
+    else if (n >= 4 && b[1] == 0)
+        width = b[2] || b[3] ? 2 : 4;
+    else if (n == 2 && (b[0] == 0 || b[1] == 0))
+        width = 2, big = b[0] == 0;
+    if (width == 0) {
+        *out = body + skip;
+        *out_len = n - skip;
+        return 0;
+    }
+    b += skip, n -= skip;
+    if (n % (size_t)width)
+        return -1; /* truncated data */
+    char *text = cs_arena_alloc(arena, n / 2 * 3 + 1), *o = text;
+    if (text == NULL)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < n; i += (size_t)width) {
+        uint32_t c = width == 4 ? (big ? (uint32_t)b[i] << 24 | (uint32_t)b[i + 1] << 16 |
+                                             (uint32_t)b[i + 2] << 8 | b[i + 3]
+                                       : (uint32_t)b[i + 3] << 24 | (uint32_t)b[i + 2] << 16 |
+                                             (uint32_t)b[i + 1] << 8 | b[i])
+                     : big      ? (uint32_t)b[i] << 8 | b[i + 1]
+                                : (uint32_t)b[i + 1] << 8 | b[i];
+        if (width == 2 && c >= 0xD800 && c < 0xDC00 && i + 3 < n) {
+            uint32_t lo =
+                big ? (uint32_t)b[i + 2] << 8 | b[i + 3] : (uint32_t)b[i + 3] << 8 | b[i + 2];
+            if (lo >= 0xDC00 && lo < 0xE000) {
+                c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+                i += 2;
+            }
+        }
+        if (c > 0x10FFFF)
+            return -1;
+        /* a lone surrogate passes (json.loads decodes with surrogatepass) as its 3-byte form,
+         * which the parser then treats as it treats those bytes in a UTF-8 body */
+        o = cs_utf8_put(o, c);
+    }
+    *o = '\0';
+    *out = text;
+    *out_len = (size_t)(o - text);
+    return 0;
 }
 
 static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_len,
@@ -160,8 +225,15 @@ int cs_seldon_extract(const cs_request_t *req, cs_arena_t *arena, cs_json_t *out
         return -1;
     }
     cs_json_error_t jerr;
-    if (req->body_len == 0 ||
-        cs_json_parse(req->body, req->body_len, &python_json, arena, out, &jerr) < 0 ||
+    const char *text;
+    size_t text_len;
+    int rc = body_utf8(req->body, req->body_len, arena, &text, &text_len);
+    if (rc == CS_ENOMEM) {
+        set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory");
+        return -1;
+    }
+    if (rc < 0 || text_len == 0 ||
+        cs_json_parse(text, text_len, &python_json, arena, out, &jerr) < 0 ||
         out->type == CS_JSON_NULL) {
         set_error(err, 400, "MICROSERVICE_BAD_DATA", "Can't find JSON in data");
         return -1;
