@@ -143,49 +143,70 @@ static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_l
     }
     if (rc < 0)
         count = 0; /* Werkzeug yields an empty form for a body it cannot split */
-    cs_json_member_t *members = cs_arena_alloc(arena, (count ? count : 1) * sizeof(*members));
-    uint32_t n = 0;
-    if (members == NULL)
-        return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
+    /* Flask's limit holds for every text field, repeated or not: Werkzeug checks it while it
+     * parses the body */
     for (size_t i = 0; i < count; i++) {
-        cs_form_part_t *p = &parts[i];
-        bool seen = false; /* only the first value of a repeated name counts */
-        for (uint32_t j = 0; j < n && !seen; j++)
-            seen = members[j].key_len == p->name_len &&
-                   memcmp(members[j].key, p->name, p->name_len) == 0;
-        if (seen)
-            continue;
-        cs_json_member_t *m = &members[n];
-        m->key = cs_arena_strndup(arena, p->name, p->name_len);
-        m->key_len = (uint32_t)p->name_len;
-        if (m->key == NULL)
-            return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
-        bool is_bin = p->name_len == 7 && memcmp(p->name, "binData", 7) == 0;
-        bool is_str = p->name_len == 7 && memcmp(p->name, "strData", 7) == 0;
-        if (!p->is_file && p->len > MAX_FORM_FIELD) {
+        if (!parts[i].is_file && parts[i].len > MAX_FORM_FIELD) {
             set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", too_large);
             return -1;
         }
-        if (p->is_file && is_bin) {
-            /* the reference base64-encodes file bytes under binData; decoding restores them */
-            cs_buf_t b64 = {0};
-            if (cs_base64_encode(&b64, p->data, p->len) < 0)
+    }
+    cs_json_member_t *members = cs_arena_alloc(arena, (count ? count : 1) * sizeof(*members));
+    uint32_t n = 0, n_text = 0;
+    if (members == NULL)
+        return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
+    /* the dict as the reference builds it: request.form's fields first, then request.files
+     * (a file replacing a text field of its name), each name's first value */
+    for (int files = 0; files <= 1; files++) {
+        if (files)
+            n_text = n; /* members [0, n_text) are text fields */
+        for (size_t i = 0; i < count; i++) {
+            cs_form_part_t *p = &parts[i];
+            if (p->is_file != (files == 1))
+                continue;
+            uint32_t j = 0;
+            while (j < n && !(members[j].key_len == p->name_len &&
+                              memcmp(members[j].key, p->name, p->name_len) == 0))
+                j++;
+            if (j < n && (!files || j >= n_text))
+                continue;          /* a repeated name */
+            bool replaced = false; /* by an earlier file of this name */
+            for (size_t k = 0; j < n && k < i && !replaced; k++)
+                replaced = parts[k].is_file && parts[k].name_len == p->name_len &&
+                           memcmp(parts[k].name, p->name, p->name_len) == 0;
+            if (replaced)
+                continue;
+            cs_json_member_t *m = &members[j];
+            if (j == n) {
+                m->key = cs_arena_strndup(arena, p->name, p->name_len);
+                m->key_len = (uint32_t)p->name_len;
+                if (m->key == NULL)
+                    return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
+            }
+            bool is_bin = p->name_len == 7 && memcmp(p->name, "binData", 7) == 0;
+            bool is_str = p->name_len == 7 && memcmp(p->name, "strData", 7) == 0;
+            if (p->is_file && is_bin) {
+                /* the reference base64-encodes file bytes under binData; decoding restores them */
+                cs_buf_t b64 = {0};
+                if (cs_base64_encode(&b64, p->data, p->len) < 0)
+                    return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
+                m->value =
+                    (cs_json_t){.type = CS_JSON_STRING,
+                                .len = (uint32_t)b64.len,
+                                .u.s = cs_arena_strndup(arena, b64.data ? b64.data : "", b64.len)};
+                cs_buf_free(&b64);
+            } else if (p->is_file || is_str) {
+                m->value = (cs_json_t){.type = CS_JSON_STRING,
+                                       .len = (uint32_t)p->len,
+                                       .u.s = cs_arena_strndup(arena, p->data, p->len)};
+            } else if (parse_field(p->data, p->len, arena, &m->value, err) < 0) {
+                return -1;
+            }
+            if (m->value.type == CS_JSON_STRING && m->value.u.s == NULL)
                 return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
-            m->value =
-                (cs_json_t){.type = CS_JSON_STRING,
-                            .len = (uint32_t)b64.len,
-                            .u.s = cs_arena_strndup(arena, b64.data ? b64.data : "", b64.len)};
-            cs_buf_free(&b64);
-        } else if (p->is_file || is_str) {
-            m->value = (cs_json_t){.type = CS_JSON_STRING,
-                                   .len = (uint32_t)p->len,
-                                   .u.s = cs_arena_strndup(arena, p->data, p->len)};
-        } else if (parse_field(p->data, p->len, arena, &m->value, err) < 0) {
-            return -1;
+            if (j == n)
+                n++;
         }
-        if (m->value.type == CS_JSON_STRING && m->value.u.s == NULL)
-            return set_error(err, 500, "MICROSERVICE_INTERNAL_ERROR", "out of memory"), -1;
-        n++;
     }
     *out = (cs_json_t){.type = CS_JSON_OBJECT, .len = n, .u.members = members};
     return 0;
