@@ -250,6 +250,13 @@ static void test_multipart(void **state) {
     assert_string_equal(extract_parts(kinds, 5),
                         "OK {\"binData\":\"AQID\",\"doc\":\"[1]\",\"json\":"
                         "{\"a\":1},\"strData\":\"not json\"}");
+    /* a file replaces a text field of its name, wherever it comes; the first file wins; a
+     * repeated text field is not parsed */
+    static const char *const clash[][3] = {
+        {"x", "[1]", NULL}, {"y", "b", "file"}, {"x", "a", "file"},      {"y", "[2]", NULL},
+        {"x", "c", "file"}, {"z", "[3]", NULL}, {"z", "not json", NULL},
+    };
+    assert_string_equal(extract_parts(clash, 7), "OK {\"x\":\"a\",\"y\":\"b\",\"z\":[3]}");
     /* other text fields are JSON: binData as plain base64 text fails */
     static const char *const bin_text[][3] = {{"binData", "AQID", NULL}};
     assert_string_equal(extract_parts(bin_text, 1),
@@ -276,6 +283,9 @@ static void test_multipart_limits(void **state) {
     big[n] = '\0';
     const char *const text[][3] = {{"strData", big, NULL}};
     assert_string_equal(extract_parts(text, 1), too_large_500);
+    /* every text field counts, the repeated ones too */
+    const char *const repeated[][3] = {{"strData", "s", NULL}, {"strData", big, NULL}};
+    assert_string_equal(extract_parts(repeated, 2), too_large_500);
     const char *const file[][3] = {{"strData", big, "file"}};
     assert_memory_equal(extract_parts(file, 1), "OK {\"strData\":\"aaa", 18);
     big[n - 1] = '\0';
