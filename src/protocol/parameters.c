@@ -6,13 +6,16 @@
 #include "json/json.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* Python float(): optional whitespace, sign, decimal or inf/infinity/nan (any case). */
+/* Python float(): optional whitespace, sign, a decimal (digits may be grouped by single
+ * underscores, "1_000.5") or inf/infinity/nan (any case); no hexadecimal, which strtod would
+ * take. */
 static int py_float(const char *s, double *out) {
     while (isspace((unsigned char)*s))
         s++;
@@ -20,20 +23,40 @@ static int py_float(const char *s, double *out) {
     int neg = 0;
     if (*p == '+' || *p == '-')
         neg = *p++ == '-';
-    char *end;
+    const char *end;
     double d;
     if (strncasecmp(p, "infinity", 8) == 0) {
-        d = INFINITY, end = (char *)p + 8;
+        d = INFINITY, end = p + 8;
     } else if (strncasecmp(p, "inf", 3) == 0) {
-        d = INFINITY, end = (char *)p + 3;
+        d = INFINITY, end = p + 3;
     } else if (strncasecmp(p, "nan", 3) == 0) {
-        d = NAN, end = (char *)p + 3;
+        d = NAN, end = p + 3;
     } else {
         if (!isdigit((unsigned char)*p) && !(*p == '.' && isdigit((unsigned char)p[1])))
             return -1;
-        d = strtod(p, &end);
-        if (end == p)
+        /* the number's characters, underscores dropped where Python allows one: between two
+         * digits */
+        size_t n = strspn(p, "0123456789_.eE+-");
+        char *digits = malloc(n + 1);
+        if (digits == NULL)
             return -1;
+        size_t k = 0;
+        bool whole = true;
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] != '_')
+                digits[k++] = p[i];
+            else if (i == 0 || !isdigit((unsigned char)p[i - 1]) ||
+                     !isdigit((unsigned char)p[i + 1]))
+                whole = false;
+        }
+        digits[k] = '\0';
+        char *stop;
+        d = strtod(digits, &stop);
+        whole = whole && stop == digits + k && k > 0;
+        free(digits);
+        if (!whole)
+            return -1;
+        end = p + n;
     }
     while (isspace((unsigned char)*end))
         end++;
@@ -55,17 +78,15 @@ static int strtobool(const char *s, bool *out) {
     return -1;
 }
 
-/* The value as Python's str() would give it to the converters. */
+/* The value as Python's str() gives it (STRING parameters, error texts): a string as is,
+ * anything else as its repr (True, None, [1, 2], {'a': 1}). NULL when out of memory. */
 static const char *value_text(const cs_json_t *v, cs_arena_t *arena) {
     if (v->type == CS_JSON_STRING)
         return v->u.s;
     cs_buf_t b = {0};
-    cs_json_write(&b, v);
-    char *s = cs_arena_alloc(arena, b.len + 1);
-    if (s) {
-        memcpy(s, b.data, b.len);
-        s[b.len] = '\0';
-    }
+    char *s = NULL;
+    if (cs_json_write_repr(&b, v, SIZE_MAX) == 0)
+        s = cs_arena_strndup(arena, b.data ? b.data : "", b.len);
     cs_buf_free(&b);
     return s;
 }
@@ -113,8 +134,11 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
             p.type = CS_PARAM_INT;
             if (value->type == CS_JSON_INT) {
                 p.i = value->u.i;
-            } else if (value->type == CS_JSON_FLOAT && isfinite(value->u.d)) {
-                p.i = (int64_t)value->u.d; /* int(3.7) == 3 */
+            } else if (value->type == CS_JSON_TRUE || value->type == CS_JSON_FALSE) {
+                p.i = value->type == CS_JSON_TRUE; /* int(True) == 1 */
+            } else if (value->type == CS_JSON_FLOAT && value->u.d >= -0x1p63 &&
+                       value->u.d < 0x1p63) {
+                p.i = (int64_t)value->u.d; /* int(3.7) == 3; beyond int64 is refused */
             } else if (value->type == CS_JSON_STRING && cs_parse_int(p.s, &v) == 0) {
                 p.i = v;
             } else {
@@ -127,6 +151,8 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
             p.type = CS_PARAM_FLOAT;
             if (value->type == CS_JSON_INT)
                 p.d = (double)value->u.i;
+            else if (value->type == CS_JSON_TRUE || value->type == CS_JSON_FALSE)
+                p.d = value->type == CS_JSON_TRUE;
             else if (value->type == CS_JSON_FLOAT)
                 p.d = value->u.d;
             else if (value->type != CS_JSON_STRING || py_float(p.s, &p.d) < 0) {
