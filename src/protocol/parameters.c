@@ -1,70 +1,18 @@
 /* Parameter conversion with Python's rules: int() for INT (whitespace, sign, underscores),
- * float() for FLOAT/DOUBLE (also "nan", "inf", "1e3"), distutils strtobool for BOOL. */
+ * float() for FLOAT/DOUBLE (also "nan", "inf", "1e3"; both in base/parse.c), distutils
+ * strtobool for BOOL. */
 #include "protocol/parameters.h"
 
 #include "base/parse.h"
 #include "json/json.h"
 
 #include <ctype.h>
-#include <stdint.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Python float(): optional whitespace, sign, a decimal (digits may be grouped by single
- * underscores, "1_000.5") or inf/infinity/nan (any case); no hexadecimal, which strtod would
- * take. */
-static int py_float(const char *s, double *out) {
-    while (isspace((unsigned char)*s))
-        s++;
-    const char *p = s;
-    int neg = 0;
-    if (*p == '+' || *p == '-')
-        neg = *p++ == '-';
-    const char *end;
-    double d;
-    if (strncasecmp(p, "infinity", 8) == 0) {
-        d = INFINITY, end = p + 8;
-    } else if (strncasecmp(p, "inf", 3) == 0) {
-        d = INFINITY, end = p + 3;
-    } else if (strncasecmp(p, "nan", 3) == 0) {
-        d = NAN, end = p + 3;
-    } else {
-        if (!isdigit((unsigned char)*p) && !(*p == '.' && isdigit((unsigned char)p[1])))
-            return -1;
-        /* the number's characters, underscores dropped where Python allows one: between two
-         * digits */
-        size_t n = strspn(p, "0123456789_.eE+-");
-        char *digits = malloc(n + 1);
-        if (digits == NULL)
-            return -1;
-        size_t k = 0;
-        bool whole = true;
-        for (size_t i = 0; i < n; i++) {
-            if (p[i] != '_')
-                digits[k++] = p[i];
-            else if (i == 0 || !isdigit((unsigned char)p[i - 1]) ||
-                     !isdigit((unsigned char)p[i + 1]))
-                whole = false;
-        }
-        digits[k] = '\0';
-        char *stop;
-        d = strtod(digits, &stop);
-        whole = whole && stop == digits + k && k > 0;
-        free(digits);
-        if (!whole)
-            return -1;
-        end = p + n;
-    }
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end)
-        return -1;
-    *out = neg ? -d : d;
-    return 0;
-}
 
 static int strtobool(const char *s, bool *out) {
     static const char *yes[] = {"y", "yes", "t", "true", "on", "1"};
@@ -155,7 +103,7 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
                 p.d = value->type == CS_JSON_TRUE;
             else if (value->type == CS_JSON_FLOAT)
                 p.d = value->u.d;
-            else if (value->type != CS_JSON_STRING || py_float(p.s, &p.d) < 0) {
+            else if (value->type != CS_JSON_STRING || cs_parse_float(p.s, &p.d) < 0) {
                 snprintf(err, errlen,
                          "Bad model parameter: %s with value %s can't be parsed as a %s", p.name,
                          p.s, t);
