@@ -30,30 +30,6 @@ static int invalid_json(cs_seldon_error_t *err, const char *fmt, ...) {
     return -1;
 }
 
-/* Python's type name of a value, for the parser's TypeError texts. */
-static const char *py_type_name(const cs_json_t *v) {
-    switch (v->type) {
-    case CS_JSON_NULL:
-        return "NoneType";
-    case CS_JSON_TRUE:
-    case CS_JSON_FALSE:
-        return "bool";
-    case CS_JSON_INT:
-    case CS_JSON_BIGINT:
-        return "int";
-    case CS_JSON_FLOAT:
-        return "float";
-    case CS_JSON_STRING:
-        return "str";
-    case CS_JSON_ARRAY:
-    case CS_JSON_NUMARRAY:
-        return "list";
-    case CS_JSON_OBJECT:
-        return "dict";
-    }
-    return "object";
-}
-
 #define FEEDBACK_FIELDS "['request', 'response', 'reward', 'truth']"
 #define MESSAGE_FIELDS  "['status', 'meta', 'data', 'binData', 'strData', 'jsonData', 'customData']"
 
@@ -86,7 +62,7 @@ static int message_shape(const cs_json_t *v, const char *name, cs_seldon_error_t
     case CS_JSON_TRUE:
     case CS_JSON_FALSE:
         return invalid_json(err, "Failed to parse %s field: '%s' object is not iterable.", name,
-                            py_type_name(v));
+                            cs_json_py_type(v));
     case CS_JSON_STRING:
         if (v->len == 0)
             return 0;
@@ -167,7 +143,7 @@ static int reward_value(const cs_json_t *r, double *out, cs_seldon_error_t *err)
         return invalid_json(err,
                             "Failed to parse reward field: float() argument must be a string or a "
                             "real number, not '%s'.",
-                            py_type_name(r));
+                            cs_json_py_type(r));
     }
     *out = d > FLT_MAX ? INFINITY : d < -FLT_MAX ? -INFINITY : (double)(float)d;
     return 0;
@@ -261,7 +237,8 @@ int cs_seldon_feedback_decode(const cs_json_t *v, cs_arena_t *arena, const char 
         if (v->type != CS_JSON_ARRAY && v->type != CS_JSON_NUMARRAY) {
             err->status = 500;
             err->reason = "MICROSERVICE_INTERNAL_ERROR";
-            snprintf(err->info, sizeof(err->info), "'%s' object is not iterable", py_type_name(v));
+            snprintf(err->info, sizeof(err->info), "'%s' object is not iterable",
+                     cs_json_py_type(v));
             return -1;
         }
         return invalid_json(err, "Feedback must be a JSON object");
