@@ -19,10 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void *failing_arena_alloc(cs_arena_t *a, size_t n) {
-    return alloc_fails() ? NULL : cs_arena_alloc(a, n);
-}
-
 #define cs_arena_alloc            failing_arena_alloc
 #define cs_seldon_feedback_decode testing_cs_seldon_feedback_decode
 #include "protocol/feedback.c"
@@ -225,23 +221,16 @@ static void test_refused(void **state) {
                         "reward=0 routing=none request=- truth=-");
 }
 
+static const char *feedback_ctx(void *ctx) {
+    return feedback(ctx, NULL);
+}
+
 static void test_allocation_failure(void **state) {
     (void)state;
-    static const char doc[] = "{\"request\":{\"data\":{\"ndarray\":[[1,2]]}},"
-                              "\"truth\":{\"data\":{\"tensor\":{\"shape\":[1],\"values\":[3]}}},"
-                              "\"reward\":2}";
-    int pass;
-    for (pass = 0; pass < 20; pass++) {
-        alloc_fail_after(pass);
-        const char *got = feedback(doc, NULL);
-        bool done = alloc_pass_done(pass);
-        if (done) {
-            assert_string_equal(got, "reward=2 routing=none request=float64:2 truth=float64:1");
-            break;
-        }
-        assert_string_equal(got, "500 out of memory");
-    }
-    assert_true(pass > 0 && pass < 20);
+    alloc_sweep(feedback_ctx,
+                "{\"request\":{\"data\":{\"ndarray\":[[1,2]]},\"meta\":null},"
+                "\"truth\":{\"data\":{\"tensor\":{\"shape\":[1],\"values\":[3]}}},\"reward\":2}",
+                "reward=2 routing=none request=float64:2 truth=float64:1", "500 out of memory", 20);
 }
 
 int main(void) {

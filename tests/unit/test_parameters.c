@@ -19,14 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void *failing_arena_alloc(cs_arena_t *a, size_t n) {
-    return alloc_fails() ? NULL : cs_arena_alloc(a, n);
-}
-
-static char *failing_arena_strndup(cs_arena_t *a, const void *p, size_t n) {
-    return alloc_fails() ? NULL : cs_arena_strndup(a, p, n);
-}
-
 #define cs_arena_alloc      failing_arena_alloc
 #define cs_arena_strndup    failing_arena_strndup
 #define cs_parameters_parse testing_cs_parameters_parse
@@ -249,32 +241,14 @@ static void test_lists(void **state) {
     cs_arena_free(&a);
 }
 
+static const char *parse_list(void *ctx) {
+    (void)ctx;
+    return param("STRING", "[1,true]");
+}
+
 static void test_allocation_failure(void **state) {
     (void)state;
-    static const char doc[] = "[{\"name\":\"a\",\"type\":\"STRING\",\"value\":[1,true]},"
-                              "{\"name\":\"b\",\"type\":\"INT\",\"value\":\"2\"}]";
-    int pass;
-    for (pass = 0; pass < 50; pass++) {
-        cs_arena_t a;
-        cs_arena_init(&a);
-        cs_param_t *p;
-        char err[128];
-        alloc_fail_after(pass);
-        int n = cs_parameters_parse(doc, &a, &p, err, sizeof(err));
-        bool done = alloc_pass_done(pass);
-        if (done) {
-            assert_int_equal(n, 2);
-            assert_string_equal(p[0].s, "[1, True]");
-            assert_int_equal(p[1].i, 2);
-        } else {
-            assert_int_equal(n, -1);
-            assert_string_equal(err, "out of memory");
-        }
-        cs_arena_free(&a);
-        if (done)
-            break;
-    }
-    assert_true(pass > 0 && pass < 50);
+    alloc_sweep(parse_list, NULL, "STRING [1, True]", "out of memory", 50);
 }
 
 int main(void) {

@@ -20,10 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *failing_arena_alloc(cs_arena_t *a, size_t n) {
-    return alloc_fails() ? NULL : cs_arena_alloc(a, n);
-}
-
 #define cs_arena_alloc failing_arena_alloc
 #define cs_yaml_parse  testing_cs_yaml_parse
 #include "protocol/yaml.c"
@@ -255,26 +251,19 @@ static void test_nesting_depth(void **state) {
     cs_buf_free(&big);
 }
 
+static const char *parse_doc(void *ctx) {
+    return yaml(ctx);
+}
+
 /* Every arena allocation failing in turn: "out of memory", never a tree with holes. */
 static void test_allocation_failure(void **state) {
     (void)state;
-    static const char doc[] = "name: m\nversions: [v1, 2]\ninputs:\n  - {a: 1, b: [x, y]}\n"
-                              "custom: {k: v}\nlast: [z]\nend: .5\n";
-    const char *want = "{\"custom\":{\"k\":\"v\"},\"end\":0.5,\"inputs\":[{\"a\":1,\"b\":[\"x\","
-                       "\"y\"]}],\"last\":[\"z\"],\"name\":\"m\",\"versions\":[\"v1\",2]}";
-    int pass;
-    for (pass = 0; pass < 1000; pass++) {
-        alloc_fail_after(pass);
-        const char *got = yaml_n(doc, sizeof(doc) - 1);
-        bool done = alloc_pass_done(pass);
-        if (done) {
-            assert_string_equal(got, want);
-            break;
-        }
-        if (strcmp(got, "error: out of memory") != 0)
-            fail_msg("allocation %d failing: %s", pass, got);
-    }
-    assert_true(pass > 0 && pass < 1000);
+    alloc_sweep(parse_doc,
+                "name: m\nversions: [v1, 2]\ninputs:\n  - {a: 1, b: [x, y]}\n"
+                "custom: {k: v}\nlast: [z]\nend: .5\n",
+                "{\"custom\":{\"k\":\"v\"},\"end\":0.5,\"inputs\":[{\"a\":1,\"b\":[\"x\",\"y\"]}],"
+                "\"last\":[\"z\"],\"name\":\"m\",\"versions\":[\"v1\",2]}",
+                "error: out of memory", 1000);
 }
 
 int main(void) {
