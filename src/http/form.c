@@ -32,6 +32,8 @@ static int decode_into(cs_buf_t *out, const char *s, size_t n) {
 }
 
 int cs_form_urlencoded_get(const char *s, size_t len, const char *name, cs_buf_t *out) {
+    if (len == 0) /* no pair; s may be NULL (a request without a body), not for memchr */
+        return 0;
     size_t nl = strlen(name);
     cs_buf_t key = {0};
     size_t i = 0;

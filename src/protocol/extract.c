@@ -91,7 +91,7 @@ static int body_utf8(const char *body, size_t n, cs_arena_t *arena, const char *
     else if (n == 2 && (b[0] == 0 || b[1] == 0))
         width = 2, big = b[0] == 0;
     if (width == 0) {
-        *out = body + skip;
+        *out = skip ? body + skip : body; /* body may be NULL when n is 0 */
         *out_len = n - skip;
         return 0;
     }
