@@ -276,7 +276,8 @@ static const char *encode(cs_dtype_t dtype, const void *data, size_t count, cons
                           uint32_t ndim, bool is_bool) {
     static char out[1024];
     cs_seldon_array_t a = {.dtype = dtype, .ndim = ndim, .data = data, .count = count};
-    memcpy(a.shape, shape, ndim * sizeof(int64_t));
+    if (ndim)
+        memcpy(a.shape, shape, ndim * sizeof(int64_t));
     cs_buf_t b = {0};
     assert_int_equal(cs_seldon_tftensor_encode(&a, is_bool, &b), 0);
     snprintf(out, sizeof(out), "%.*s", (int)b.len, b.data);
