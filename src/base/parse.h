@@ -9,4 +9,9 @@
  * long), leaving *out untouched. */
 int cs_parse_int(const char *s, long *out);
 
+/* Python float(s): surrounding whitespace, one sign, a decimal (an exponent, digits grouped by
+ * single underscores: "1_000.5") or inf, infinity, nan in any case; no hexadecimal. Returns 0
+ * and sets *out, or CS_EINVAL (not a float) / CS_ENOMEM, leaving *out untouched. */
+int cs_parse_float(const char *s, double *out);
+
 #endif

@@ -1,6 +1,7 @@
 /* Form decoding as Werkzeug does it: urlencoded pairs split on '&', '+' is a space, a bad %-escape
- * is kept literally; multipart parts located by their boundary lines, with the field name and
- * filename taken from Content-Disposition. */
+ * is kept literally; multipart parts located by their boundary lines (a boundary followed by
+ * anything but "--" or blanks and a line break is part data, as in Werkzeug), with the field name
+ * and filename taken from Content-Disposition. */
 #include "http/form.h"
 #include "base/error.h"
 
@@ -32,6 +33,8 @@ static int decode_into(cs_buf_t *out, const char *s, size_t n) {
 }
 
 int cs_form_urlencoded_get(const char *s, size_t len, const char *name, cs_buf_t *out) {
+    if (len == 0) /* no pair; s may be NULL (a request without a body), not for memchr */
+        return 0;
     size_t nl = strlen(name);
     cs_buf_t key = {0};
     size_t i = 0;
@@ -90,6 +93,38 @@ static const char *find(const char *hay, size_t hl, const char *needle, size_t n
     return memmem(hay, hl, needle, nl);
 }
 
+/* What follows a "--boundary" at p: a delimiter line only when it is "--" (the closing
+ * delimiter, *closing set) or optional blanks and a line break (RFC 2046 §5.1.1, and Werkzeug's
+ * boundary_re); anything else makes it data. Returns where the line ends, or NULL. */
+static const char *delimiter_end(const char *p, const char *end, bool *closing) {
+    *closing = end - p >= 2 && p[0] == '-' && p[1] == '-';
+    if (*closing)
+        return p + 2;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p < end && *p == '\n')
+        return p + 1;
+    if (p < end && *p == '\r') /* CRLF, or a bare CR as Werkzeug also takes */
+        return p + 1 < end && p[1] == '\n' ? p + 2 : p + 1;
+    return NULL;
+}
+
+/* The next delimiter line at or after p (at a line start when `line_start`: inside a part, the
+ * delimiter follows the data's line break); sets *at to its "--boundary" and *after past it. */
+static bool next_delimiter(const char *p, const char *end, const char *delim, size_t dl,
+                           bool line_start, const char **at, const char **after, bool *closing) {
+    for (const char *q; (q = find(p, (size_t)(end - p), delim, dl)) != NULL; p = q + 1) {
+        if (line_start && (q == p || q[-1] != '\n'))
+            continue;
+        *after = delimiter_end(q + dl, end, closing);
+        if (*after != NULL) {
+            *at = q;
+            return true;
+        }
+    }
+    return false;
+}
+
 int cs_form_multipart(const char *ct, size_t ct_len, const char *body, size_t len,
                       cs_form_part_t *parts, size_t max, size_t *count) {
     const char *b;
@@ -101,25 +136,17 @@ int cs_form_multipart(const char *ct, size_t ct_len, const char *body, size_t le
     delim[0] = '-', delim[1] = '-';
     memcpy(delim + 2, b, bl);
     size_t dl = bl + 2;
-    const char *p = find(body, len, delim, dl);
-    if (p == NULL)
+    const char *end = body + len, *at, *p;
+    bool closing;
+    if (!next_delimiter(body, end, delim, dl, false, &at, &p, &closing))
         return CS_EPARSE;
-    const char *end = body + len;
-    for (;;) {
-        p += dl;
-        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
-            return 0; /* closing delimiter */
-        /* rest of the delimiter line */
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (nl == NULL)
-            return CS_EPARSE;
-        p = nl + 1;
+    while (!closing) {
         /* part headers up to an empty line */
         const char *name = NULL, *filename = NULL;
         size_t name_len = 0, filename_len = 0;
         bool has_filename = false;
         for (;;) {
-            nl = memchr(p, '\n', (size_t)(end - p));
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
             if (nl == NULL)
                 return CS_EPARSE;
             size_t ll = (size_t)(nl - p);
@@ -135,26 +162,21 @@ int cs_form_multipart(const char *ct, size_t ct_len, const char *body, size_t le
             }
             p = nl + 1;
         }
-        /* data up to CRLF + delimiter */
-        char crlf_delim[214];
-        crlf_delim[0] = '\r', crlf_delim[1] = '\n';
-        memcpy(crlf_delim + 2, delim, dl);
-        const char *next = find(p, (size_t)(end - p), crlf_delim, dl + 2);
-        size_t skip = 2;
-        if (next == NULL) {
-            next = find(p, (size_t)(end - p), crlf_delim + 1, dl + 1); /* bare LF */
-            skip = 1;
-            if (next == NULL)
-                return CS_EPARSE;
-        }
+        /* data up to the line break before the next delimiter (CRLF or a bare LF) */
+        const char *data = p;
+        if (!next_delimiter(data, end, delim, dl, true, &at, &p, &closing))
+            return CS_EPARSE;
+        size_t data_len = (size_t)(at - 1 - data);
+        if (data_len > 0 && at[-2] == '\r')
+            data_len--;
         if (name != NULL) {
             if (*count == max)
                 return -E2BIG;
-            parts[*count] = (cs_form_part_t){name, name_len, has_filename, p, (size_t)(next - p)};
+            parts[*count] = (cs_form_part_t){name, name_len, has_filename, data, data_len};
             (*count)++;
         }
         (void)filename;
         (void)filename_len;
-        p = next + skip;
     }
+    return 0;
 }

@@ -9,7 +9,8 @@
 #include <stddef.h>
 
 /* Finds the first `name=value` pair in an urlencoded string (query string or body) and appends
- * its value, percent- and '+'-decoded, to `out`. Returns 1 when found, 0 when not, -ENOMEM. */
+ * its value, percent- and '+'-decoded, to `out`. `s` may be NULL when `len` is 0. Returns 1
+ * when found, 0 when not, -ENOMEM. */
 int cs_form_urlencoded_get(const char *s, size_t len, const char *name, cs_buf_t *out);
 
 typedef struct {

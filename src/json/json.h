@@ -103,6 +103,10 @@ int cs_json_write(cs_buf_t *out, const cs_json_t *v);
  * enters), not to the size of the value. Returns 0 or -ENOMEM. */
 int cs_json_write_repr(cs_buf_t *out, const cs_json_t *v, size_t limit);
 
+/* The name of the Python type json.loads gives the value ("int", "dict", "NoneType"...), for
+ * error messages that quote Python's TypeErrors. Static string. */
+const char *cs_json_py_type(const cs_json_t *v);
+
 /* Writes a numeric array buffer as nested JSON lists (row-major by shape) or flat values.
  * `int_mask` (may be NULL) marks float64 elements to print as integers. */
 int cs_json_write_numbers(cs_buf_t *out, cs_dtype_t dtype, const void *data, size_t count,

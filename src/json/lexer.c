@@ -6,6 +6,7 @@
 #include "json/lexer.h"
 
 #include "base/hex.h"
+#include "base/utf8.h"
 
 #include "json/number.h"
 
@@ -265,26 +266,6 @@ void cs_json_lexer_array_consumed(cs_json_lexer_t *lx, size_t end) {
     lx->state = S_AFTER_VALUE;
 }
 
-static void put_utf8(char **o, uint32_t cp) {
-    unsigned char *p = (unsigned char *)*o;
-    if (cp < 0x80) {
-        *p++ = (unsigned char)cp;
-    } else if (cp < 0x800) {
-        *p++ = (unsigned char)(0xC0 | (cp >> 6));
-        *p++ = (unsigned char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *p++ = (unsigned char)(0xE0 | (cp >> 12));
-        *p++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        *p++ = (unsigned char)(0x80 | (cp & 0x3F));
-    } else {
-        *p++ = (unsigned char)(0xF0 | (cp >> 18));
-        *p++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        *p++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        *p++ = (unsigned char)(0x80 | (cp & 0x3F));
-    }
-    *o = (char *)p;
-}
-
 static uint32_t hex4(const char *s) {
     return (uint32_t)(cs_hexval(s[0]) << 12 | cs_hexval(s[1]) << 8 | cs_hexval(s[2]) << 4 |
                       cs_hexval(s[3]));
@@ -331,7 +312,7 @@ size_t cs_json_decode_string(const cs_tok_t *tok, char *out) {
                     s += 6;
                 }
             }
-            put_utf8(&o, cp);
+            o = cs_utf8_put(o, cp);
             break;
         }
         default: /* " \ / */

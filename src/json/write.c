@@ -378,3 +378,26 @@ int cs_json_write_repr(cs_buf_t *out, const cs_json_t *v, size_t limit) {
         out->len = r.stop;
     return 0;
 }
+
+const char *cs_json_py_type(const cs_json_t *v) {
+    switch (v->type) {
+    case CS_JSON_NULL:
+        return "NoneType";
+    case CS_JSON_TRUE:
+    case CS_JSON_FALSE:
+        return "bool";
+    case CS_JSON_INT:
+    case CS_JSON_BIGINT:
+        return "int";
+    case CS_JSON_FLOAT:
+        return "float";
+    case CS_JSON_STRING:
+        return "str";
+    case CS_JSON_ARRAY:
+    case CS_JSON_NUMARRAY:
+        return "list";
+    case CS_JSON_OBJECT:
+        return "dict";
+    }
+    return "object";
+}

@@ -1,11 +1,14 @@
 /* Where the SeldonMessage of a request comes from (spec §3.2, §3.3), in the reference's order:
  * multipart parts, the `json` field of an urlencoded form, the `json` query parameter, then the
- * body when its media type is JSON. The error statuses and texts are the reference's (Flask and
- * Werkzeug's), including its 500 for a non-JSON content type. */
+ * body when its media type is JSON (UTF-8, or UTF-16/32 found as json.loads finds them). The error
+ * statuses and texts are the reference's (Flask and Werkzeug's), including its 500 for a non-JSON
+ * content type. */
 #include "protocol/seldon.h"
 
 #include "base/base64.h"
+#include "base/error.h"
 #include "base/hex.h"
+#include "base/utf8.h"
 #include "http/form.h"
 
 #include <errno.h>
@@ -53,8 +56,70 @@ static bool is_json_type(const char *ct, uint32_t len) {
         n++;
     if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
         return true;
-    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+    return n >= 17 && strncasecmp(ct, "application/", 12) == 0 &&
            strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/* The JSON body as UTF-8, as json.loads(bytes) reads it: Python's json.detect_encoding picks
+ * UTF-32 or UTF-16 by their byte order marks or, without one, by where the NUL bytes of the
+ * first ASCII characters fall; a UTF-8 BOM is skipped. UTF-16 and UTF-32 are transcoded into
+ * the arena (at most 3/2 of the body). Returns 0, CS_EPARSE when the bytes are not valid in their
+ * encoding (truncated, or beyond U+10FFFF: the reference's UnicodeDecodeError, a 400), or
+ * CS_ENOMEM. */
+static int body_utf8(const char *body, size_t n, cs_arena_t *arena, const char **out,
+                     size_t *out_len) {
+    const unsigned char *b = (const unsigned char *)body;
+    int width = 0; /* 2 or 4: UTF-16 or UTF-32 */
+    bool big = false;
+    size_t skip = 0;
+    if (n >= 4 && (memcmp(b, "\0\0\xfe\xff", 4) == 0 || memcmp(b, "\xff\xfe\0\0", 4) == 0))
+        width = 4, big = b[0] == 0, skip = 4;
+    else if (n >= 2 && (memcmp(b, "\xfe\xff", 2) == 0 || memcmp(b, "\xff\xfe", 2) == 0))
+        width = 2, big = b[0] == 0xfe, skip = 2;
+    else if (n >= 3 && memcmp(b, "\xef\xbb\xbf", 3) == 0)
+        skip = 3;
+    else if (n >= 4 && b[0] == 0)
+        width = b[1] ? 2 : 4, big = true;
+    else if (n >= 4 && b[1] == 0)
+        width = b[2] || b[3] ? 2 : 4;
+    else if (n == 2 && (b[0] == 0 || b[1] == 0))
+        width = 2, big = b[0] == 0;
+    if (width == 0) {
+        *out = skip ? body + skip : body; /* body may be NULL when n is 0 */
+        *out_len = n - skip;
+        return 0;
+    }
+    b += skip, n -= skip;
+    if (n % (size_t)width)
+        return CS_EPARSE; /* truncated data */
+    char *text = cs_arena_alloc(arena, n / 2 * 3 + 1), *o = text;
+    if (text == NULL)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < n; i += (size_t)width) {
+        uint32_t c = width == 4 ? (big ? (uint32_t)b[i] << 24 | (uint32_t)b[i + 1] << 16 |
+                                             (uint32_t)b[i + 2] << 8 | b[i + 3]
+                                       : (uint32_t)b[i + 3] << 24 | (uint32_t)b[i + 2] << 16 |
+                                             (uint32_t)b[i + 1] << 8 | b[i])
+                     : big      ? (uint32_t)b[i] << 8 | b[i + 1]
+                                : (uint32_t)b[i + 1] << 8 | b[i];
+        if (width == 2 && c >= 0xD800 && c < 0xDC00 && i + 3 < n) {
+            uint32_t lo =
+                big ? (uint32_t)b[i + 2] << 8 | b[i + 3] : (uint32_t)b[i + 3] << 8 | b[i + 2];
+            if (lo >= 0xDC00 && lo < 0xE000) {
+                c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+                i += 2;
+            }
+        }
+        if (c > 0x10FFFF)
+            return CS_EPARSE;
+        /* a lone surrogate passes (json.loads decodes with surrogatepass) as its 3-byte form,
+         * which the parser then treats as it treats those bytes in a UTF-8 body */
+        o = cs_utf8_put(o, c);
+    }
+    *o = '\0';
+    *out = text;
+    *out_len = (size_t)(o - text);
+    return 0;
 }
 
 static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_len,
@@ -72,43 +137,70 @@ static int from_multipart(const cs_request_t *req, const char *ct, uint32_t ct_l
     }
     if (rc < 0)
         count = 0; /* Werkzeug yields an empty form for a body it cannot split */
-    cs_json_member_t *members = cs_arena_alloc(arena, (count ? count : 1) * sizeof(*members));
-    uint32_t n = 0;
+    /* Flask's limit holds for every text field, repeated or not: Werkzeug checks it while it
+     * parses the body */
     for (size_t i = 0; i < count; i++) {
-        cs_form_part_t *p = &parts[i];
-        bool seen = false; /* only the first value of a repeated name counts */
-        for (uint32_t j = 0; j < n && !seen; j++)
-            seen = members[j].key_len == p->name_len &&
-                   memcmp(members[j].key, p->name, p->name_len) == 0;
-        if (seen)
-            continue;
-        cs_json_member_t *m = &members[n];
-        m->key = cs_arena_strndup(arena, p->name, p->name_len);
-        m->key_len = (uint32_t)p->name_len;
-        bool is_bin = p->name_len == 7 && memcmp(p->name, "binData", 7) == 0;
-        bool is_str = p->name_len == 7 && memcmp(p->name, "strData", 7) == 0;
-        if (!p->is_file && p->len > MAX_FORM_FIELD) {
+        if (!parts[i].is_file && parts[i].len > MAX_FORM_FIELD) {
             cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s", too_large);
             return CS_EREQUEST;
         }
-        if (p->is_file && is_bin) {
-            /* the reference base64-encodes file bytes under binData; decoding restores them */
-            cs_buf_t b64 = {0};
-            if (cs_base64_encode(&b64, p->data, p->len) < 0)
+    }
+    cs_json_member_t *members = cs_arena_alloc(arena, (count ? count : 1) * sizeof(*members));
+    uint32_t n = 0, n_text = 0;
+    if (members == NULL)
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
+    /* the dict as the reference builds it: request.form's fields first, then request.files
+     * (a file replacing a text field of its name), each name's first value */
+    for (int files = 0; files <= 1; files++) {
+        if (files)
+            n_text = n; /* members [0, n_text) are text fields */
+        for (size_t i = 0; i < count; i++) {
+            cs_form_part_t *p = &parts[i];
+            if (p->is_file != (files == 1))
+                continue;
+            uint32_t j = 0;
+            while (j < n && !(members[j].key_len == p->name_len &&
+                              memcmp(members[j].key, p->name, p->name_len) == 0))
+                j++;
+            if (j < n && (!files || j >= n_text))
+                continue;          /* a repeated name */
+            bool replaced = false; /* by an earlier file of this name */
+            for (size_t k = 0; j < n && k < i && !replaced; k++)
+                replaced = parts[k].is_file && parts[k].name_len == p->name_len &&
+                           memcmp(parts[k].name, p->name, p->name_len) == 0;
+            if (replaced)
+                continue;
+            cs_json_member_t *m = &members[j];
+            if (j == n) {
+                m->key = cs_arena_strndup(arena, p->name, p->name_len);
+                m->key_len = (uint32_t)p->name_len;
+                if (m->key == NULL)
+                    return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
+            }
+            bool is_bin = p->name_len == 7 && memcmp(p->name, "binData", 7) == 0;
+            bool is_str = p->name_len == 7 && memcmp(p->name, "strData", 7) == 0;
+            if (p->is_file && is_bin) {
+                /* the reference base64-encodes file bytes under binData; decoding restores them */
+                cs_buf_t b64 = {0};
+                if (cs_base64_encode(&b64, p->data, p->len) < 0)
+                    return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
+                m->value =
+                    (cs_json_t){.type = CS_JSON_STRING,
+                                .len = (uint32_t)b64.len,
+                                .u.s = cs_arena_strndup(arena, b64.data ? b64.data : "", b64.len)};
+                cs_buf_free(&b64);
+            } else if (p->is_file || is_str) {
+                m->value = (cs_json_t){.type = CS_JSON_STRING,
+                                       .len = (uint32_t)p->len,
+                                       .u.s = cs_arena_strndup(arena, p->data, p->len)};
+            } else if (parse_field(p->data, p->len, arena, &m->value, err) < 0) {
+                return CS_EREQUEST;
+            }
+            if (m->value.type == CS_JSON_STRING && m->value.u.s == NULL)
                 return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
-            m->value =
-                (cs_json_t){.type = CS_JSON_STRING,
-                            .len = (uint32_t)b64.len,
-                            .u.s = cs_arena_strndup(arena, b64.data ? b64.data : "", b64.len)};
-            cs_buf_free(&b64);
-        } else if (p->is_file || is_str) {
-            m->value = (cs_json_t){.type = CS_JSON_STRING,
-                                   .len = (uint32_t)p->len,
-                                   .u.s = cs_arena_strndup(arena, p->data, p->len)};
-        } else if (parse_field(p->data, p->len, arena, &m->value, err) < 0) {
-            return CS_EREQUEST;
+            if (j == n)
+                n++;
         }
-        n++;
     }
     *out = (cs_json_t){.type = CS_JSON_OBJECT, .len = n, .u.members = members};
     return 0;
@@ -148,8 +240,13 @@ int cs_seldon_extract(const cs_request_t *req, cs_arena_t *arena, cs_json_t *out
         return CS_EREQUEST;
     }
     cs_json_error_t jerr;
-    if (req->body_len == 0 ||
-        cs_json_parse(req->body, req->body_len, &python_json, arena, out, &jerr) < 0 ||
+    const char *text;
+    size_t text_len;
+    int rc = body_utf8(req->body, req->body_len, arena, &text, &text_len);
+    if (rc == CS_ENOMEM)
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
+    if (rc < 0 || text_len == 0 ||
+        cs_json_parse(text, text_len, &python_json, arena, out, &jerr) < 0 ||
         out->type == CS_JSON_NULL) {
         cs_seldon_fail(err, 400, CS_REASON_BAD_DATA, "Can't find JSON in data");
         return CS_EREQUEST;

@@ -106,6 +106,16 @@ static int grpc_decode(cs_route_t route, const void *in, const cs_seldon_env_t *
         *doc =
             (cs_json_t){.type = CS_JSON_OBJECT, .len = 1, .u.members = (cs_json_member_t *)&none};
     }
+    if (route == CS_ROUTE_FEEDBACK && doc->type == CS_JSON_OBJECT) {
+        /* the reward is the message's float (below), read from the tree it would be checked
+         * as REST's JSON is: a NaN or infinite reward is a valid float field here, but a bare
+         * NaN or Infinity in JSON is refused (protobuf's JSON parser wants them quoted) */
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < doc->len; i++)
+            if (strcmp(doc->u.members[i].key, "reward") != 0)
+                doc->u.members[k++] = doc->u.members[i];
+        doc->len = k;
+    }
     rc = cs_seldon_decode_doc(route, doc, env, arena, out, err);
     if (rc == 0 && route == CS_ROUTE_FEEDBACK)
         out->reward = (double)((const Seldon__Protos__Feedback *)m)->reward;

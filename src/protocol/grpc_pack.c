@@ -241,6 +241,21 @@ static bool int64_of(const cs_json_t *v, int64_t *out) {
     return true;
 }
 
+/* A non-finite double as protobuf JSON prints it: "NaN", "Infinity" or "-Infinity". */
+static bool non_finite(const cs_json_t *v, double *out) {
+    if (v->type != CS_JSON_STRING)
+        return false;
+    if (strcmp(v->u.s, "NaN") == 0)
+        *out = NAN;
+    else if (strcmp(v->u.s, "Infinity") == 0)
+        *out = INFINITY;
+    else if (strcmp(v->u.s, "-Infinity") == 0)
+        *out = -INFINITY;
+    else
+        return false;
+    return true;
+}
+
 /* The TensorProto of a tftensor answer from its JSON (cs_seldon_tftensor_encode's: dtype
  * DT_INT64, DT_DOUBLE or DT_BOOL, tensorShape, and tensorContent or one typed value list). */
 static int tftensor_pb(pack_t *p, const cs_json_t *t, Tensorflow__TensorProto **out) {
@@ -293,9 +308,12 @@ static int tftensor_pb(pack_t *p, const cs_json_t *t, Tensorflow__TensorProto **
         size_t n = list_len(v);
         if ((tp->double_val = array_of(p, n, sizeof(double))) == NULL)
             return pack_oom(p);
-        for (size_t i = 0; i < n; i++)
-            if (!item_number(v, i, &tp->double_val[tp->n_double_val++]))
+        for (size_t i = 0; i < n; i++) {
+            double *d = &tp->double_val[tp->n_double_val++];
+            if (!item_number(v, i, d) &&
+                !(v->type == CS_JSON_ARRAY && non_finite(&v->u.items[i], d)))
                 return cs_seldon_fail(p->err, 500, CS_REASON_INTERNAL, "tftensor: bad doubleVal");
+        }
     }
     if ((v = cs_json_get(t, "boolVal")) && v->type == CS_JSON_ARRAY) {
         if ((tp->bool_val = array_of(p, v->len, sizeof(protobuf_c_boolean))) == NULL)

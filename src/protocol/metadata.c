@@ -2,24 +2,36 @@
  * MODEL_METADATA environment document, completed with defaults from PREDICTIVE_UNIT_IMAGE and
  * validated against the reference's schema. Computed once at start-up. */
 #include "protocol/seldon.h"
-#include "base/error.h"
 
+#include "base/error.h"
 #include "base/log.h"
 #include "protocol/yaml.h"
 
+#include <math.h>
 #include <stdio.h>
-
 #include <string.h>
 
+/* JSON Schema's "integer" as jsonschema checks it (draft 6 on): a number without a fractional
+ * part, 2.0 included. */
+static bool is_integral(double d) {
+    return isfinite(d) && d == floor(d);
+}
+
 static bool is_integer(const cs_json_t *v) {
-    return v->type == CS_JSON_INT || v->type == CS_JSON_BIGINT;
+    return v->type == CS_JSON_INT || v->type == CS_JSON_BIGINT ||
+           (v->type == CS_JSON_FLOAT && is_integral(v->u.d));
 }
 
 static bool is_list_of(const cs_json_t *v, bool (*item)(const cs_json_t *)) {
     if (v->type == CS_JSON_NUMARRAY) {
-        /* a list of numbers: only "integer" items can pass, and only int64 lists are */
-        return item == is_integer && (v->u.num->dtype == CS_DTYPE_INT64 || v->u.num->count == 0) &&
-               v->u.num->ndim == 1;
+        /* a flat list of numbers: only "integer" items can pass; an empty one is any list */
+        const cs_numarray_t *na = v->u.num;
+        if (na->ndim != 1 || (item != is_integer && na->count != 0))
+            return false;
+        for (size_t i = 0; na->dtype == CS_DTYPE_FLOAT64 && i < na->count; i++)
+            if (!is_integral(((const double *)na->data)[i]))
+                return false;
+        return true;
     }
     if (v->type != CS_JSON_ARRAY)
         return false;
@@ -33,11 +45,16 @@ static bool is_string(const cs_json_t *v) {
     return v->type == CS_JSON_STRING;
 }
 
+/* Keys are compared with their lengths: a key may hold a NUL ("name\u0000x" is not "name"). */
+static bool same_key(const cs_json_member_t *m, const char *key, size_t len) {
+    return m->key_len == len && memcmp(m->key, key, len) == 0;
+}
+
 static bool only_keys(const cs_json_t *obj, const char *const *keys, int n) {
     for (uint32_t i = 0; i < obj->len; i++) {
         bool ok = false;
         for (int k = 0; k < n && !ok; k++)
-            ok = strcmp(obj->u.members[i].key, keys[k]) == 0;
+            ok = same_key(&obj->u.members[i], keys[k], strlen(keys[k]));
         if (!ok)
             return false;
     }
@@ -133,7 +150,7 @@ int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, c
     uint32_t cap = (model_meta ? model_meta->len : 0) + (env_meta ? env_meta->len : 0) + 6;
     cs_json_member_t *m = cs_arena_alloc(arena, cap * sizeof(*m));
     if (m == NULL)
-        return CS_ECONFIG;
+        return CS_ENOMEM;
     uint32_t n = 0;
     /* defaults first; the model's keys, then the environment's, come later and win */
     const char *colon = image ? strrchr(image, ':') : NULL;
@@ -142,11 +159,11 @@ int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, c
     const char *version = colon ? colon + 1 : image ? image : "";
     cs_json_t *ver = cs_arena_alloc(arena, sizeof(cs_json_t));
     if (ver == NULL)
-        return CS_ECONFIG;
+        return CS_ENOMEM;
     *ver = (cs_json_t){.type = CS_JSON_STRING, .len = (uint32_t)strlen(version), .u.s = version};
     char *nm = cs_arena_alloc(arena, name_len + 1);
     if (nm == NULL)
-        return CS_ECONFIG;
+        return CS_ENOMEM;
     memcpy(nm, name, name_len);
     nm[name_len] = '\0';
     m[n++] = (cs_json_member_t){
@@ -166,7 +183,7 @@ int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, c
     for (uint32_t i = 0; i < n; i++) {
         bool later = false;
         for (uint32_t j = i + 1; j < n && !later; j++)
-            later = strcmp(m[i].key, m[j].key) == 0;
+            later = same_key(&m[j], m[i].key, m[i].key_len);
         if (!later)
             m[k++] = m[i];
     }
@@ -174,7 +191,7 @@ int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, c
     if (!valid(&doc))
         return CS_ECONFIG;
     if (cs_json_write(out, &doc) < 0 || cs_buf_append(out, "\n", 1) < 0)
-        return CS_ECONFIG;
+        return CS_ENOMEM;
     return 0;
 }
 
@@ -184,7 +201,11 @@ int cs_seldon_metadata_build(const cs_json_t *model_meta, const char *env_text, 
     const cs_json_t *from_env = NULL;
     if (env_text) {
         char yerr[256];
-        if (cs_yaml_parse(env_text, strlen(env_text), arena, &env_doc, yerr, sizeof(yerr)) < 0) {
+        int yrc = cs_yaml_parse(env_text, strlen(env_text), arena, &env_doc, yerr, sizeof(yerr));
+        if (yrc == CS_ENOMEM) {
+            snprintf(err, errlen, "out of memory");
+            return CS_ENOMEM;
+        } else if (yrc < 0) {
             /* the reference logs a YAML error and goes on with {} */
             cs_log_error("MODEL_METADATA is not valid YAML (%s); ignored", yerr);
         } else if (env_doc.type != CS_JSON_OBJECT) {
@@ -194,7 +215,12 @@ int cs_seldon_metadata_build(const cs_json_t *model_meta, const char *env_text, 
             from_env = &env_doc;
         }
     }
-    *ok = cs_seldon_metadata(model_meta, from_env, image, arena, out) == 0;
+    int rc = cs_seldon_metadata(model_meta, from_env, image, arena, out);
+    if (rc == CS_ENOMEM) {
+        snprintf(err, errlen, "out of memory");
+        return CS_ENOMEM;
+    }
+    *ok = rc == 0;
     if (!*ok)
         cs_log_error("model metadata is invalid; /metadata will answer 500");
     return 0;

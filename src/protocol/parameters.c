@@ -1,5 +1,6 @@
 /* Parameter conversion with Python's rules: int() for INT (whitespace, sign, underscores),
- * float() for FLOAT/DOUBLE (also "nan", "inf", "1e3"), distutils strtobool for BOOL. */
+ * float() for FLOAT/DOUBLE (also "nan", "inf", "1e3"; both in base/parse.c), distutils
+ * strtobool for BOOL. */
 #include "protocol/parameters.h"
 #include "base/error.h"
 
@@ -8,41 +9,11 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Python float(): optional whitespace, sign, decimal or inf/infinity/nan (any case). */
-static int py_float(const char *s, double *out) {
-    while (isspace((unsigned char)*s))
-        s++;
-    const char *p = s;
-    int neg = 0;
-    if (*p == '+' || *p == '-')
-        neg = *p++ == '-';
-    char *end;
-    double d;
-    if (strncasecmp(p, "infinity", 8) == 0) {
-        d = INFINITY, end = (char *)p + 8;
-    } else if (strncasecmp(p, "inf", 3) == 0) {
-        d = INFINITY, end = (char *)p + 3;
-    } else if (strncasecmp(p, "nan", 3) == 0) {
-        d = NAN, end = (char *)p + 3;
-    } else {
-        if (!isdigit((unsigned char)*p) && !(*p == '.' && isdigit((unsigned char)p[1])))
-            return CS_EPARSE;
-        d = strtod(p, &end);
-        if (end == p)
-            return CS_EPARSE;
-    }
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end)
-        return CS_EPARSE;
-    *out = neg ? -d : d;
-    return 0;
-}
 
 static int strtobool(const char *s, bool *out) {
     static const char *yes[] = {"y", "yes", "t", "true", "on", "1"};
@@ -56,17 +27,15 @@ static int strtobool(const char *s, bool *out) {
     return CS_EPARSE;
 }
 
-/* The value as Python's str() would give it to the converters. */
+/* The value as Python's str() gives it (STRING parameters, error texts): a string as is,
+ * anything else as its repr (True, None, [1, 2], {'a': 1}). NULL when out of memory. */
 static const char *value_text(const cs_json_t *v, cs_arena_t *arena) {
     if (v->type == CS_JSON_STRING)
         return v->u.s;
     cs_buf_t b = {0};
-    cs_json_write(&b, v);
-    char *s = cs_arena_alloc(arena, b.len + 1);
-    if (s) {
-        memcpy(s, b.data, b.len);
-        s[b.len] = '\0';
-    }
+    char *s = NULL;
+    if (cs_json_write_repr(&b, v, SIZE_MAX) == 0)
+        s = cs_arena_strndup(arena, b.data ? b.data : "", b.len);
     cs_buf_free(&b);
     return s;
 }
@@ -114,8 +83,11 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
             p.type = CS_PARAM_INT;
             if (value->type == CS_JSON_INT) {
                 p.i = value->u.i;
-            } else if (value->type == CS_JSON_FLOAT && isfinite(value->u.d)) {
-                p.i = (int64_t)value->u.d; /* int(3.7) == 3 */
+            } else if (value->type == CS_JSON_TRUE || value->type == CS_JSON_FALSE) {
+                p.i = value->type == CS_JSON_TRUE; /* int(True) == 1 */
+            } else if (value->type == CS_JSON_FLOAT && value->u.d >= -0x1p63 &&
+                       value->u.d < 0x1p63) {
+                p.i = (int64_t)value->u.d; /* int(3.7) == 3; beyond int64 is refused */
             } else if (value->type == CS_JSON_STRING && cs_parse_int(p.s, &v) == 0) {
                 p.i = v;
             } else {
@@ -128,9 +100,11 @@ int cs_parameters_parse(const char *json, cs_arena_t *arena, cs_param_t **out, c
             p.type = CS_PARAM_FLOAT;
             if (value->type == CS_JSON_INT)
                 p.d = (double)value->u.i;
+            else if (value->type == CS_JSON_TRUE || value->type == CS_JSON_FALSE)
+                p.d = value->type == CS_JSON_TRUE;
             else if (value->type == CS_JSON_FLOAT)
                 p.d = value->u.d;
-            else if (value->type != CS_JSON_STRING || py_float(p.s, &p.d) < 0) {
+            else if (value->type != CS_JSON_STRING || cs_parse_float(p.s, &p.d) < 0) {
                 snprintf(err, errlen,
                          "Bad model parameter: %s with value %s can't be parsed as a %s", p.name,
                          p.s, t);

@@ -17,7 +17,7 @@ typedef struct {
     int64_t i;
     double d;
     bool b;
-    const char *s; /* STRING: the value; other types: the value's text as given */
+    const char *s; /* STRING: the value; other types: its text; both as Python's str() gives it */
 } cs_param_t;
 
 /* Parses `json`; later entries with the same name replace earlier ones. Returns the number of

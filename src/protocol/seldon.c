@@ -61,26 +61,7 @@ void cs_seldon_error_respond(const cs_seldon_error_t *err, cs_response_t *resp) 
 }
 
 static const char *py_type(const cs_json_t *v) {
-    switch (v->type) {
-    case CS_JSON_NULL:
-        return "NoneType";
-    case CS_JSON_TRUE:
-    case CS_JSON_FALSE:
-        return "bool";
-    case CS_JSON_INT:
-    case CS_JSON_BIGINT:
-        return "int";
-    case CS_JSON_FLOAT:
-        return "float";
-    case CS_JSON_STRING:
-        return "str";
-    case CS_JSON_ARRAY:
-    case CS_JSON_NUMARRAY:
-        return "list";
-    case CS_JSON_OBJECT:
-        return "dict";
-    }
-    return "object";
+    return cs_json_py_type(v);
 }
 
 /* "Invalid request data type: <repr>", the repr cut at 400 bytes (only those are written: the

@@ -140,15 +140,15 @@ void cs_seldon_bytes_invalid(const char *body, size_t len, cs_seldon_error_t *er
 
 /* Model metadata (§3.8.7): defaults from `image` (PREDICTIVE_UNIT_IMAGE, may be NULL), then
  * `model_meta`'s keys, then `env_meta`'s (MODEL_METADATA), validated against the reference's
- * schema. Writes the /metadata body to `out` and returns 0, or CS_ECONFIG when the result is
- * invalid (the route then answers 500 "Model metadata unavailable"). */
+ * schema. Writes the /metadata body to `out` and returns 0, CS_ECONFIG when the result is invalid
+ * (the route then answers 500 "Model metadata unavailable"), or CS_ENOMEM. */
 int cs_seldon_metadata(const cs_json_t *model_meta, const cs_json_t *env_meta, const char *image,
                        cs_arena_t *arena, cs_buf_t *out);
 
 /* The whole of §3.8.7 at start-up: `model_meta` (the model's own, or NULL), MODEL_METADATA's
  * YAML text `env_text` (NULL when unset; invalid YAML is logged and ignored) and the image.
- * Sets *ok and the body in `out`; returns CS_EREQUEST with `err` only when MODEL_METADATA is not a
- * mapping, which stops start-up as in the reference. */
+ * Sets *ok and the body in `out`; returns CS_ECONFIG with `err` only when MODEL_METADATA is not a
+ * mapping, which stops start-up as in the reference, or CS_ENOMEM when out of memory. */
 int cs_seldon_metadata_build(const cs_json_t *model_meta, const char *env_text, const char *image,
                              cs_arena_t *arena, cs_buf_t *out, bool *ok, char *err, size_t errlen);
 

@@ -7,6 +7,8 @@
 
 #include "base/base64.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,13 +47,18 @@ static const cs_json_t *member(const cs_json_t *o, const char *camel, const char
     return v ? v : cs_json_get(o, snake);
 }
 
-/* A number given as a JSON number or a string (protobuf JSON writes 64-bit ints as strings). */
-static bool number(const cs_json_t *v, double *d, int64_t *i) {
+/* A number given as a JSON number or a string (protobuf JSON writes 64-bit ints as strings), as
+ * protobuf's JSON parser takes it: for an integer field (`integral`) a float must have no
+ * fraction and a string must be a whole decimal integer; for a float field a string must be a
+ * whole number ("1e3", "NaN", "Infinity"). */
+static bool number(const cs_json_t *v, bool integral, double *d, int64_t *i) {
     if (v->type == CS_JSON_INT) {
         *i = v->u.i, *d = (double)v->u.i;
         return true;
     }
     if (v->type == CS_JSON_FLOAT) {
+        if (integral && (isnan(v->u.d) || v->u.d != floor(v->u.d)))
+            return false;
         /* out of int64's range (or NaN) the cast would be undefined: saturate */
         *d = v->u.d;
         *i = v->u.d >= 0x1p63 ? INT64_MAX : v->u.d >= -0x1p63 ? (int64_t)v->u.d : INT64_MIN;
@@ -65,9 +72,19 @@ static bool number(const cs_json_t *v, double *d, int64_t *i) {
     }
     if (v->type == CS_JSON_STRING) {
         char *end;
+        if (v->len == 0 || isspace((unsigned char)v->u.s[0]) || strlen(v->u.s) != v->len)
+            return false;
+        if (integral) {
+            errno = 0;
+            *i = strtoll(v->u.s, &end, 10);
+            *d = (double)*i;
+            return *end == '\0' && errno == 0;
+        }
         *d = strtod(v->u.s, &end);
-        *i = strtoll(v->u.s, NULL, 10);
-        return end != v->u.s;
+        *i = *d >= 0x1p63 ? INT64_MAX : *d >= -0x1p63 ? (int64_t)*d : INT64_MIN;
+        if (isnan(*d))
+            *i = 0;
+        return *end == '\0';
     }
     return false;
 }
@@ -91,15 +108,23 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_array_t 
     const cs_json_t *shape = member(t, "tensorShape", "tensor_shape");
     const cs_json_t *dims = shape ? cs_json_get(shape, "dim") : NULL;
     memset(out, 0, sizeof(*out));
+    /* dim: a list of {"size": n} (an empty list reads as an empty numeric array) */
+    if (dims && dims->type != CS_JSON_NULL && dims->type != CS_JSON_ARRAY &&
+        !(dims->type == CS_JSON_NUMARRAY && dims->u.num->count == 0))
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
+                              "tftensor: tensorShape.dim must be a list of {\"size\": n}");
     if (dims && dims->type == CS_JSON_ARRAY) {
         if (dims->len > CS_JSON_MAX_DIMS)
             return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
                                   "tftensor: too many dimensions");
         for (uint32_t i = 0; i < dims->len; i++) {
+            if (dims->u.items[i].type != CS_JSON_OBJECT)
+                return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
+                                      "tftensor: tensorShape.dim must be a list of {\"size\": n}");
             const cs_json_t *size = cs_json_get(&dims->u.items[i], "size");
             double dd = 0;
             int64_t n = 0;
-            if ((size && !number(size, &dd, &n)) || n < 0)
+            if ((size && !number(size, true, &dd, &n)) || n < 0)
                 return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
                                       "tftensor: bad dimension size");
             out->shape[out->ndim++] = n;
@@ -122,8 +147,9 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_array_t 
                                   "tftensor: tensor_content does not match the shape");
         unsigned char *raw = cs_arena_alloc(arena, content->len * 3 / 4 + 3);
         size_t n;
-        if (raw == NULL ||
-            cs_base64_decode(content->u.s, content->len, raw, &n, err->info, sizeof(err->info)) < 0)
+        if (raw == NULL)
+            return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s", "out of memory");
+        if (cs_base64_decode(content->u.s, content->len, raw, &n, err->info, sizeof(err->info)) < 0)
             return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s",
                                   "tftensor: tensor_content is not base64");
         if (n != count * (size_t)d->size)
@@ -191,6 +217,18 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_array_t 
         items = vals->u.items;
     }
     size_t given = vals && vals->type == CS_JSON_NUMARRAY ? vals->u.num->count : nv;
+    bool integral = !d->is_float || d->code == 19; /* halfVal holds bit patterns */
+    if (given > count) {
+        /* make_ndarray pads a short list but reshapes a long one, which numpy refuses */
+        char st[CS_JSON_MAX_DIMS * 22 + 4];
+        size_t sl = 0;
+        for (uint32_t i = 0; i < out->ndim; i++)
+            sl += (size_t)snprintf(st + sl, sizeof(st) - sl, "%s%lld", i ? ", " : "",
+                                   (long long)out->shape[i]);
+        snprintf(st + sl, sizeof(st) - sl, out->ndim == 1 ? "," : "");
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL,
+                              "cannot reshape array of size %zu into shape (%.400s)", given, st);
+    }
     if (count > given && count > CS_SELDON_FILL_MAX) {
         err->status = 400;
         err->reason = CS_REASON_BAD_DATA;
@@ -214,9 +252,10 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_array_t 
                 tmp = (cs_json_t){.type = CS_JSON_INT, .u.i = ((int64_t *)vals->u.num->data)[j]};
             else
                 tmp = (cs_json_t){.type = CS_JSON_FLOAT, .u.d = ((double *)vals->u.num->data)[j]};
-            number(&tmp, &dv, &iv);
+            if (!number(&tmp, integral, &dv, &iv))
+                return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s", "tftensor: bad value");
         } else if (nv) {
-            if (!number(&items[i < nv ? i : nv - 1], &dv, &iv))
+            if (!number(&items[i < nv ? i : nv - 1], integral, &dv, &iv))
                 return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "%s", "tftensor: bad value");
         }
         if (d->code == 19)
@@ -229,47 +268,74 @@ int cs_seldon_tftensor_decode(const cs_json_t *t, cs_arena_t *arena, cs_array_t 
     return 0;
 }
 
+/* The typed value field of a one-element (or bool) array: "name":[v,...], protobuf's printing
+ * (int64 as strings, NaN and infinities as strings). */
+static int typed_field(const cs_array_t *a, bool is_bool, const char *field, cs_buf_t *out) {
+    int rc = cs_buf_appendf(out, "\"%s\":[", field);
+    for (size_t i = 0; rc == 0 && i < a->count; i++) {
+        if (i)
+            rc = cs_buf_append(out, ",", 1);
+        if (rc)
+            break;
+        if (is_bool) {
+            rc = cs_buf_appendf(out, "%s", ((const uint8_t *)a->data)[i] ? "true" : "false");
+        } else if (a->dtype == CS_DTYPE_FLOAT64) {
+            double v = ((const double *)a->data)[i];
+            cs_buf_t one = {0};
+            if (!isfinite(v))
+                rc = cs_buf_appendf(out, "\"%s\"",
+                                    isnan(v) ? "NaN"
+                                    : v > 0  ? "Infinity"
+                                             : "-Infinity");
+            else
+                rc = cs_json_write_numbers(&one, CS_DTYPE_FLOAT64, &v, 1, NULL, 0);
+            if (rc == 0 && one.len) /* "[x]" → "x" */
+                rc = cs_buf_append(out, one.data + 1, one.len - 2);
+            cs_buf_free(&one);
+        } else {
+            rc = cs_buf_appendf(out, "\"%lld\"", (long long)((const int64_t *)a->data)[i]);
+        }
+    }
+    return rc ? rc : cs_buf_append(out, "],", 2);
+}
+
 int cs_seldon_tftensor_encode(const cs_array_t *a, bool is_bool, cs_buf_t *out) {
     const char *dt = is_bool ? "DT_BOOL" : a->dtype == CS_DTYPE_FLOAT64 ? "DT_DOUBLE" : "DT_INT64";
-    int rc = cs_buf_appendf(out, "{\"dtype\":\"%s\",", dt);
-    /* one element or a bool array: the typed field; else raw little-endian tensor_content */
-    if (rc == 0 && (a->count <= 1 || is_bool)) {
-        const char *field = is_bool                        ? "boolVal"
-                            : a->dtype == CS_DTYPE_FLOAT64 ? "doubleVal"
-                                                           : "int64Val";
-        rc = a->count ? cs_buf_appendf(out, "\"%s\":[", field) : 0;
-        for (size_t i = 0; rc == 0 && i < a->count; i++) {
-            if (i)
-                rc = cs_buf_append(out, ",", 1);
-            if (rc)
-                break;
-            if (is_bool)
-                rc = cs_buf_appendf(out, "%s", ((const uint8_t *)a->data)[i] ? "true" : "false");
-            else if (a->dtype == CS_DTYPE_FLOAT64) {
-                cs_buf_t one = {0};
-                rc = cs_json_write_numbers(&one, CS_DTYPE_FLOAT64, (const double *)a->data + i, 1,
-                                           NULL, 0);
-                if (rc == 0) /* "[x]" → "x" */
-                    rc = cs_buf_append(out, one.data + 1, one.len - 2);
-                cs_buf_free(&one);
-            } else {
-                rc = cs_buf_appendf(out, "\"%lld\"", (long long)((const int64_t *)a->data)[i]);
-            }
-        }
-        if (rc == 0 && a->count)
-            rc = cs_buf_append(out, "],", 2);
-    } else if (rc == 0) {
+    const char *field = is_bool                        ? "boolVal"
+                        : a->dtype == CS_DTYPE_FLOAT64 ? "doubleVal"
+                                                       : "int64Val";
+    /* one element or a bool array: the typed field (omitted when empty, as protobuf prints
+     * empty repeated fields); else raw little-endian tensor_content. Keys in sorted order:
+     * boolVal and doubleVal come before dtype. */
+    bool typed = a->count <= 1 || is_bool, first = typed && strcmp(field, "dtype") < 0;
+    int rc = cs_buf_append(out, "{", 1);
+    if (rc == 0 && first && a->count)
+        rc = typed_field(a, is_bool, field, out);
+    if (rc == 0)
+        rc = cs_buf_appendf(out, "\"dtype\":\"%s\",", dt);
+    if (rc == 0 && typed && !first && a->count) {
+        rc = typed_field(a, is_bool, field, out);
+    } else if (rc == 0 && !typed) {
         rc = cs_buf_append(out, "\"tensorContent\":\"", 17);
         if (rc == 0) /* int64 and float64 are already little-endian 8-byte elements here */
             rc = cs_base64_encode(out, a->data, a->count * 8);
         if (rc == 0)
             rc = cs_buf_append(out, "\",", 2);
     }
+    /* protobuf omits what is zero: a 0-d shape prints as {}, a zero dimension as {} */
     if (rc == 0)
-        rc = cs_buf_append(out, "\"tensorShape\":{\"dim\":[", 22);
-    for (uint32_t i = 0; rc == 0 && i < a->ndim; i++)
-        rc = cs_buf_appendf(out, "%s{\"size\":\"%lld\"}", i ? "," : "", (long long)a->shape[i]);
+        rc = cs_buf_append(out, "\"tensorShape\":{", 15);
+    if (rc == 0 && a->ndim)
+        rc = cs_buf_append(out, "\"dim\":[", 7);
+    for (uint32_t i = 0; rc == 0 && i < a->ndim; i++) {
+        if (a->shape[i])
+            rc = cs_buf_appendf(out, "%s{\"size\":\"%lld\"}", i ? "," : "", (long long)a->shape[i]);
+        else
+            rc = cs_buf_appendf(out, "%s{}", i ? "," : "");
+    }
+    if (rc == 0 && a->ndim)
+        rc = cs_buf_append(out, "]", 1);
     if (rc == 0)
-        rc = cs_buf_append(out, "]}}", 3);
+        rc = cs_buf_append(out, "}}", 2);
     return rc;
 }

@@ -7,9 +7,11 @@
 
 #include <stddef.h>
 
-/* Parses the first document of `text` into *out (arena memory). Plain scalars are typed as
- * PyYAML's safe_load types them (null, booleans yes/no/on/off/true/false, integers, floats);
- * quoted scalars are strings. Returns 0, or CS_EPARSE (CS_ENOMEM) with a message in `err`. */
+/* Parses the document of `text` into *out (arena memory); as with PyYAML's safe_load, a stream
+ * of several documents is an error and an empty one is null. Plain scalars are typed as
+ * safe_load types them (null, booleans yes/no/on/off/true/false, integers, floats); quoted
+ * scalars are strings. Aliases and tags that would change a value's type are refused. Returns 0,
+ * or CS_EPARSE (CS_ENOMEM when out of memory) with a message in `err` (*out is then unchanged). */
 int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *out, char *err,
                   size_t errlen);
 

@@ -22,16 +22,7 @@
 #include <unistd.h>
 
 /* Allocations native.c makes: the next `alloc_pass` succeed, then all fail; -1 never fails. */
-static int alloc_pass = -1;
-
-static bool alloc_fails(void) {
-    if (alloc_pass < 0)
-        return false;
-    if (alloc_pass == 0)
-        return true;
-    alloc_pass--;
-    return false;
-}
+#include "fail_alloc.h"
 
 static int callocs; /* in the request path only api_error_new uses calloc */
 

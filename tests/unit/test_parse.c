@@ -1,4 +1,5 @@
-/* Python int() on operator text: the rules config and model parameters share. */
+/* Python int() and float() on operator text: the rules config and model parameters share
+ * (and send-feedback's reward, which protobuf reads with float()). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include "base/parse.h"
 
 #include <errno.h>
+#include <math.h>
 
 static void test_python_int(void **state) {
     (void)state;
@@ -34,10 +36,35 @@ static void test_python_int_leaves_out_alone(void **state) {
     assert_int_equal(v, 9223372036854775807L);
 }
 
+/* Python float(s): what it takes and what strtod() would take beyond it. */
+static void test_python_float(void **state) {
+    (void)state;
+    double d;
+    assert_int_equal(cs_parse_float(" 1e3\n", &d), 0);
+    assert_true(d == 1000.0);
+    assert_int_equal(cs_parse_float("-1_000.2_5", &d), 0);
+    assert_true(d == -1000.25);
+    assert_int_equal(cs_parse_float("+.5", &d), 0);
+    assert_true(d == 0.5);
+    assert_int_equal(cs_parse_float("-Infinity", &d), 0);
+    assert_true(isinf(d) && d < 0);
+    assert_int_equal(cs_parse_float("NaN", &d), 0);
+    assert_true(isnan(d));
+    d = 7;
+    static const char *const bad[] = {"",   " ",      "0x10", "1__0", "_1", "1_", "1_.5",
+                                      "1e", "nan(1)", "infx", "1 2",  ".",  "e3"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (cs_parse_float(bad[i], &d) != -EINVAL)
+            fail_msg("float(\"%s\") was taken", bad[i]);
+    }
+    assert_true(d == 7);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_python_int),
         cmocka_unit_test(test_python_int_leaves_out_alone),
+        cmocka_unit_test(test_python_float),
     };
     return cmocka_run_group_tests_name("parse", tests, NULL, NULL);
 }
