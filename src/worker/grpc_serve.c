@@ -39,8 +39,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define READ_CHUNK  65536
-#define READ_ROUNDS 16 /* reads per event before yielding to other connections */
+#define READ_CHUNK 65536
+/* Non-blocking models run inline only for small messages, as for HTTP/1.1: decoding a large
+ * tensor takes long enough that a model thread (and the other core) pays off. */
+#define INLINE_MAX_MESSAGE 65536
+#define READ_ROUNDS        16 /* reads per event before yielding to other connections */
 /* A finished session (after GOAWAY, or a fatal error) is not closed at once: its last frames
  * may still be on their way to a client that is sending new streams, and closing over unread
  * bytes resets the connection, so the client would see a broken pipe instead of the GOAWAY
@@ -210,6 +213,8 @@ static void call_unlink(gcall_t *g) {
     g->prev = g->next = NULL;
 }
 
+static gconn_t *call_release(gcall_t *g);
+
 static void run_call(cs_job_t *job, int thread_index) {
     gcall_t *g = (gcall_t *)job;
     uint64_t start = cs_now_ns();
@@ -291,10 +296,16 @@ static void on_call(void *ud, cs_grpc_call_t *call, const cs_grpc_request_t *req
     s->calls = g;
     cs_grpc_call_set_data(call, g);
     cs_mx_slot_t *mx = cs_metrics_slot();
-    if (mx) {
+    if (mx)
         atomic_fetch_add_explicit(&mx->in_flight, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&mx->queued, 1, memory_order_relaxed);
+    if (s->host.inline_calls && req->message_len <= INLINE_MAX_MESSAGE) {
+        /* no hand-off: the answer goes out when the session's recv returns (on_conn_io) */
+        run_call(&g->job, -1);
+        call_release(g);
+        return;
     }
+    if (mx)
+        atomic_fetch_add_explicit(&mx->queued, 1, memory_order_relaxed);
     cs_pool_submit(s->host.pool, &g->job);
 }
 

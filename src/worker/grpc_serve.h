@@ -27,6 +27,7 @@ typedef struct {
     const cs_config_t *cfg;
     unsigned *abandoned; /* the worker's count of answered calls whose thread has not returned */
     bool *booted;        /* health: SERVING once the model has loaded */
+    bool inline_calls;   /* a non-blocking model: small calls run on the loop thread */
     /* a model call outlived the timeout: the worker retires (as for HTTP/1.1) */
     void (*retire)(void *ud, cs_retire_cause_t cause);
     void *ud;

@@ -1118,8 +1118,15 @@ int cs_worker_run(const cs_worker_opts_t *o) {
     if (setup(w) < 0)
         return 1;
     if (o->grpc_fd >= 0) {
-        cs_grpc_serve_host_t host = {&w->loop,      &w->pool,   o->runtime, o->cfg,
-                                     &w->abandoned, &w->booted, retire_cb,  w};
+        cs_grpc_serve_host_t host = {.loop = &w->loop,
+                                     .pool = &w->pool,
+                                     .runtime = o->runtime,
+                                     .cfg = o->cfg,
+                                     .abandoned = &w->abandoned,
+                                     .booted = &w->booted,
+                                     .inline_calls = w->inline_calls,
+                                     .retire = retire_cb,
+                                     .ud = w};
         if ((w->gs = cs_grpc_serve_new(&host)) == NULL)
             return 1;
     }
