@@ -283,7 +283,8 @@ int cs_yaml_parse(const char *text, size_t len, cs_arena_t *arena, cs_json_t *ou
         yaml_event_type_t type = ev.type;
         size_t line = ev.start_mark.line + 1;
         const char *tag = NULL;
-        cs_json_t value;
+        /* set on every path that uses it; gcc -O1 (the tsan build) cannot tell */
+        cs_json_t value = {.type = CS_JSON_NULL};
         bool complete = false, oom = false;
         if (type == YAML_STREAM_END_EVENT) {
             yaml_event_delete(&ev);
