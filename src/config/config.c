@@ -380,26 +380,44 @@ static size_t opt_index(const char *name) {
     return i;
 }
 
+/* The integer annotation `key` (spec §1.5) into *out, when the annotations file has it: 0 with
+ * *found set, or CS_ECONFIG naming the annotation, its file and `unit` for a value that is not
+ * an integer in [0, max]. An unreadable file is reported when `report` is set (once for all
+ * annotations) and counts as absent. */
+static int annotation_int(parse_ctx_t *c, const char *key, const char *unit, long max, bool report,
+                          long *out, bool *found) {
+    size_t a = opt_index("annotations-file");
+    const char *path = str_value(&opts[a], c, c->val[a], c->seen[a]);
+    char *value = NULL;
+    *found = false;
+    int rc = cs_annotations_get(path, key, &value);
+    if (rc < 0 && rc != CS_ENOENT && report)
+        cs_log_warning("annotations: cannot read %s (%s)", path, cs_strerror(rc));
+    if (rc < 0)
+        return 0;
+    long n;
+    if (cs_parse_int(value, &n) < 0 || n < 0 || n > max) {
+        rc = fail(c, CS_ECONFIG, "annotation %s in %s: invalid value '%s' (%s expected)", key, path,
+                  value, unit);
+        free(value);
+        return rc;
+    }
+    free(value);
+    *out = n;
+    *found = true;
+    return 0;
+}
+
 /* --timeout defaults to the seldon.io/rest-timeout annotation (spec §1.5), which is read, and
  * must be valid, even when the flag is given. */
 static int parse_timeout(const opt_t *o, parse_ctx_t *c, const char *arg, bool given) {
-    size_t a = opt_index("annotations-file");
-    const char *path = str_value(&opts[a], c, c->val[a], c->seen[a]);
     long timeout = o->def, ms;
-    char *value = NULL;
-    int rc = cs_annotations_get(path, "seldon.io/rest-timeout", &value);
-    if (rc < 0 && rc != CS_ENOENT)
-        cs_log_warning("annotations: cannot read %s (%s)", path, cs_strerror(rc));
-    if (rc == 0) {
-        if (cs_parse_int(value, &ms) < 0 || ms < 0) {
-            rc = fail(c, CS_ECONFIG,
-                      "annotation seldon.io/rest-timeout in %s: invalid value '%s' (milliseconds "
-                      "expected)",
-                      path, value);
-            free(value);
-            return rc;
-        }
-        free(value);
+    bool found;
+    int rc =
+        annotation_int(c, "seldon.io/rest-timeout", "milliseconds", LONG_MAX, true, &ms, &found);
+    if (rc < 0)
+        return rc;
+    if (found) {
         /* Seldon: int(int(ms) / 1000), and 0 becomes 1 second. */
         timeout = ms / 1000 ? ms / 1000 : 1;
         if (timeout > INT_MAX)
@@ -411,24 +429,13 @@ static int parse_timeout(const opt_t *o, parse_ctx_t *c, const char *arg, bool g
 /* seldon.io/grpc-max-message-size (spec §1.5): the gRPC receive and send limits together, in
  * bytes; absent: 0, gRPC's defaults (receive 4 MiB, send unlimited). */
 static int grpc_max_message(parse_ctx_t *c) {
-    size_t a = opt_index("annotations-file");
-    const char *path = str_value(&opts[a], c, c->val[a], c->seen[a]);
-    char *value = NULL;
-    int rc = cs_annotations_get(path, "seldon.io/grpc-max-message-size", &value);
-    if (rc < 0)
-        return 0; /* unreadable files were reported with the timeout's annotation */
     long n;
-    if (cs_parse_int(value, &n) < 0 || n < 0 || n > INT_MAX) {
-        rc = fail(c, CS_ECONFIG,
-                  "annotation seldon.io/grpc-max-message-size in %s: invalid value '%s' (bytes "
-                  "expected)",
-                  path, value);
-        free(value);
-        return rc;
-    }
-    free(value);
-    c->cfg->grpc_max_message = (int)n;
-    return 0;
+    bool found;
+    int rc =
+        annotation_int(c, "seldon.io/grpc-max-message-size", "bytes", INT_MAX, false, &n, &found);
+    if (rc == 0 && found)
+        c->cfg->grpc_max_message = (int)n;
+    return rc;
 }
 
 static const char *std_getenv(const char *name) {
