@@ -702,15 +702,15 @@ def _raw_h2_call(port, path, content_type, timeout=5):
     return False
 
 
-def test_rpcs_are_counted_by_method_and_code(server, seldon_pb):
+def test_rpcs_are_counted_by_method_and_code(server, seldon_pb, pb):
     """Every RPC is in cserve_requests_total and the duration and byte series once, under its
     method's full path and its gRPC code, whoever answered it (the model, the limits, the
     header checks, the router); the model's own metrics carry the same method label as over
     REST; the totals are summed over the workers and survive a killed one."""
     s = server(model="MModel", cwd=PYMODELS, env={"GUNICORN_WORKERS": "2"})
     s.wait_ready(workers=2)
-    pb, jf = seldon_pb
-    req = jf.ParseDict({"data": {"ndarray": [[1.0, 2.0]]}}, pb.SeldonMessage())
+    spb, jf = seldon_pb
+    req = jf.ParseDict({"data": {"ndarray": [[1.0, 2.0]]}}, spb.SeldonMessage())
     size = len(req.SerializeToString())
     for _ in range(3):  # new connections: spread over the workers
         with channel(s) as ch:
@@ -725,10 +725,14 @@ def test_rpcs_are_counted_by_method_and_code(server, seldon_pb):
         code, _ = rpc_error(lambda: raw_call(ch, "/seldon.protos.Model/Nope"))
         assert code == grpc.StatusCode.UNIMPLEMENTED
         fn, _ = predict_fn(ch, seldon_pb)
-        big = pb.SeldonMessage(strData="x" * (5 << 20))
+        big = spb.SeldonMessage(strData="x" * (5 << 20))
         code, _ = rpc_error(lambda: fn(big, timeout=20))
         assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert _raw_h2_call(s.grpc_port, PREDICT, "application/json")
+    with channel(s) as ch:
+        assert health_check(ch, pb).status == pb["health"].HealthCheckResponse.SERVING
+        listing = pb["reflection"].ServerReflectionRequest(list_services="*")
+        assert len(reflect(ch, pb, [listing, listing])) == 2
 
     def check(ok):
         _, _, text = s.scrape()
@@ -738,6 +742,11 @@ def test_rpcs_are_counted_by_method_and_code(server, seldon_pb):
         assert _samples(text, "cserve_requests_total", route=PREDICT) == ok + 2
         assert _samples(text, "cserve_requests_total", route="grpc_unknown",
                         code="Unimplemented") == 1
+        assert _samples(text, "cserve_requests_total", route="/grpc.health.v1.Health/Check",
+                        code="OK") == 1
+        assert _samples(text, "cserve_requests_total", route=REFLECTION, code="OK") == 1
+        assert _samples(text, "cserve_request_bytes_total", route=REFLECTION) == 2 * len(
+            pb["reflection"].ServerReflectionRequest(list_services="*").SerializeToString())
         assert _samples(text, "cserve_request_duration_seconds_count", route=PREDICT) == ok + 2
         assert _samples(text, "cserve_request_bytes_total", route=PREDICT) == ok * size
         assert _samples(text, "cserve_response_bytes_total", route=PREDICT) > 0
