@@ -4,6 +4,7 @@ import concurrent.futures
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -759,6 +760,10 @@ def test_rpcs_are_counted_by_method_and_code(server, seldon_pb, pb):
         assert _samples(text, "mycounter_total", method="predict") == ok + 2
 
     check(6)
+    if shutil.which("promtool"):  # a page with gRPC series is one Prometheus accepts
+        r = subprocess.run(["promtool", "check", "metrics"], input=s.scrape()[2],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
     victim = s.workers()[0]
     os.kill(victim, signal.SIGKILL)
     wait_until(lambda: victim not in s.workers() and len(s.workers()) == 2, 15, what="respawn")
