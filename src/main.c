@@ -11,6 +11,7 @@
 #include "metrics/labels.h"
 #include "metrics/registry.h"
 #include "runtime/runtime.h"
+#include "worker/grpc_serve.h"
 #include "worker/slot.h"
 #include "worker/worker.h"
 
@@ -83,11 +84,15 @@ int main(int argc, char **argv) {
     }
 
     /* Metrics: the shared region exists before any fork; the master serves the port. Its
-     * request series are per route, the route's index being the endpoint number. */
-    static const char *route_names[CS_ROUTE_COUNT];
+     * request series are per REST route, the route's index being the endpoint number, then per
+     * gRPC method (which the gRPC side finds by name). */
+    cs_mx_endpoint_t endpoints[CS_MX_ENDPOINTS];
     for (int r = 0; r < CS_ROUTE_COUNT; r++)
-        route_names[r] = cs_route_name((cs_route_t)r);
-    cs_metrics_t *metrics = cs_metrics_new(CS_WORKER_SLOTS, route_names, CS_ROUTE_COUNT);
+        endpoints[r] = (cs_mx_endpoint_t){cs_route_name((cs_route_t)r), CS_MX_HTTP};
+    size_t ngrpc =
+        cs_grpc_serve_endpoints(endpoints + CS_ROUTE_COUNT, CS_MX_ENDPOINTS - CS_ROUTE_COUNT);
+    /* more than the region has room for: EINVAL, before it reads past what was written */
+    cs_metrics_t *metrics = cs_metrics_new(CS_WORKER_SLOTS, endpoints, CS_ROUTE_COUNT + (int)ngrpc);
     cs_buf_t defaults = {0};
     int mfd = -1;
     if (metrics == NULL || cs_labels_defaults(&defaults, &cfg) < 0 ||

@@ -84,12 +84,15 @@ struct cs_grpc_call {
     uint8_t *msg;
     size_t msg_have, msg_cap;
     size_t held_back;  /* DATA bytes taken but not consumed (over the connection budget) */
+    uint64_t start_ns; /* arrival, then the last request byte: for on_finish */
+    size_t req_bytes;  /* request message bytes taken, for on_finish */
+    size_t resp_bytes; /* response message bytes queued, for on_finish */
     bool counted;      /* msg_cap is in conn->buffered */
     bool held;         /* counted in conn->owner_held (a unary message with the owner) */
     bool stream;       /* a streaming call (on_stream took it) */
     bool opened;       /* a streaming call's response headers are out */
     bool have_message; /* one whole message received */
-    bool finished;     /* answered on the wire (by the owner, or here for an error) */
+    bool finished;     /* answered on the wire (by the owner, or here for an error); reported */
     bool delivered;    /* handed to the owner by on_call */
     bool responded;    /* the owner called cs_grpc_call_respond */
     bool cancelled;    /* can no longer be answered; on_cancel was called if delivered */
@@ -163,6 +166,27 @@ size_t cs_grpc_percent_encode(char *out, size_t cap, const char *text, size_t le
 
 #define HDR(n, v) ((cs_h2_header_t){(n), (v), sizeof(n) - 1, (uint32_t)strlen(v)})
 
+/* The call's status is decided: it is finished, and the owner's on_finish hears of it. Every
+ * path that finishes a call comes here, and a finished call is never finished again, so each
+ * call is reported once. */
+static void finish(cs_grpc_call_t *c, int status) {
+    if (c->finished)
+        return;
+    c->finished = true;
+    const cs_grpc_handler_t *h = &c->conn->handler;
+    if (h->on_finish == NULL)
+        return;
+    cs_grpc_call_end_t end = {.method = c->req.method,
+                              .method_len = c->req.method_len,
+                              .status = status,
+                              .start_ns = c->start_ns,
+                              .request_bytes = c->req_bytes,
+                              .response_bytes = c->resp_bytes};
+    if (end.method == NULL && c->st) /* refused before its request was copied */
+        end.method = cs_h2_stream_header(c->st, ":path", &end.method_len);
+    h->on_finish(h->ud, &end);
+}
+
 /* A trailers-only response (PROTOCOL-HTTP2: "Trailers-Only"): one HEADERS frame that ends the
  * stream, with the HTTP status `http` (200 for every error found past the HTTP checks). */
 static int send_status(cs_grpc_call_t *c, int http, int status, const char *text) {
@@ -177,7 +201,7 @@ static int send_status(cs_grpc_call_t *c, int http, int status, const char *text
         size_t len = cs_grpc_percent_encode(enc, sizeof(enc), text, strlen(text));
         h[n++] = (cs_h2_header_t){"grpc-message", enc, 12, (uint32_t)len};
     }
-    c->finished = true;
+    finish(c, status);
     if (c->opened) /* a stream whose headers are out: the status goes in its trailers */
         return cs_h2_stream_end(c->st, h + 2, n - 2);
     return cs_h2_stream_respond(c->st, h, n, NULL, 0, NULL, 0);
@@ -200,7 +224,8 @@ static int send_message(cs_grpc_call_t *c, const void *message, size_t len) {
         memcpy(body + PREFIX_LEN, message, len);
     cs_h2_header_t h[] = {HDR(":status", "200"), HDR("content-type", "application/grpc")};
     cs_h2_header_t t[] = {HDR("grpc-status", "0")};
-    c->finished = true;
+    c->resp_bytes += len;
+    finish(c, CS_GRPC_OK);
     return cs_h2_stream_respond(c->st, h, 2, body, PREFIX_LEN + len, t, 1);
 }
 
@@ -335,6 +360,7 @@ static int on_request(void *ud, cs_h2_stream_t *st) {
         return -ENOMEM;
     c->conn = conn;
     c->st = st;
+    c->start_ns = cs_now_ns();
     c->req.deadline_ns = CS_GRPC_NO_DEADLINE;
     c->next = conn->calls;
     if (conn->calls)
@@ -371,7 +397,7 @@ static int on_request(void *ud, cs_h2_stream_t *st) {
     }
     v = cs_h2_stream_header(st, "grpc-timeout", &len);
     if (v != NULL) {
-        uint64_t ns, now = cs_now_ns();
+        uint64_t ns, now = c->start_ns;
         if (cs_grpc_parse_timeout(v, len, &ns)) {
             fail(c, 400, CS_GRPC_INTERNAL, "malformed grpc-timeout");
             return 0;
@@ -439,6 +465,7 @@ static int take_message(cs_grpc_call_t *c, const uint8_t *p, size_t n) {
     }
     memcpy(c->msg + c->msg_have, p, n);
     c->msg_have += n;
+    c->req_bytes += n;
     if (c->msg_have == c->msg_len)
         c->have_message = true;
     return 0;
@@ -505,6 +532,7 @@ static int on_end(void *ud, cs_h2_stream_t *st) {
     cs_grpc_call_t *c = cs_h2_stream_data(st);
     if (c == NULL || c->finished)
         return 0;
+    c->start_ns = cs_now_ns(); /* the request's last byte */
     if (c->prefix_have != 0) {
         fail_stream(c, CS_GRPC_INTERNAL, "truncated message: the stream ended inside it");
         return 0;
@@ -542,6 +570,7 @@ static void on_close(void *ud, cs_h2_stream_t *st, uint32_t error_code) {
     if (c == NULL)
         return;
     unlink_call(c);
+    finish(c, CS_GRPC_CANCELLED); /* unless answered already: the client left first */
     c->st = NULL;
     uncount(c);
     if (!c->delivered || c->responded) {
@@ -641,7 +670,7 @@ static int stream_write(cs_grpc_call_t *c, const void *message, size_t len) {
     int rc = 0;
     if (c->opened && cs_h2_stream_queued(c->st) > 0 &&
         conn_queued(c->conn) + PREFIX_LEN + len > c->conn->limits.max_send_queue) {
-        c->finished = true;
+        finish(c, CS_GRPC_RESOURCE_EXHAUSTED); /* how gRPC clients read this reset */
         cs_h2_stream_reset(c->st, CS_H2_ENHANCE_YOUR_CALM);
         return CS_ERANGE;
     }
@@ -656,8 +685,10 @@ static int stream_write(cs_grpc_call_t *c, const void *message, size_t len) {
         rc = cs_h2_stream_write(c->st, prefix, PREFIX_LEN);
     if (rc == 0 && len)
         rc = cs_h2_stream_write(c->st, message, len);
+    if (rc == 0)
+        c->resp_bytes += len;
     if (rc) {
-        c->finished = true;
+        finish(c, CS_GRPC_INTERNAL);
         cs_h2_stream_reset(c->st, CS_H2_INTERNAL_ERROR);
     }
     return rc;

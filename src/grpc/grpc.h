@@ -72,6 +72,16 @@ typedef struct {
     uint64_t deadline_ns; /* CLOCK_MONOTONIC (cs_now_ns), or CS_GRPC_NO_DEADLINE */
 } cs_grpc_request_t;
 
+/* How a call ended, for the owner's metrics (see on_finish). Borrowed for the callback. */
+typedef struct {
+    const char *method; /* the :path (not NUL-terminated), NULL if the call failed before it */
+    uint32_t method_len;
+    int status;            /* a cs_grpc_status_t */
+    uint64_t start_ns;     /* cs_now_ns of the request's last byte or, if none came, its arrival */
+    size_t request_bytes;  /* request message bytes received */
+    size_t response_bytes; /* response message bytes queued to send */
+} cs_grpc_call_end_t;
+
 typedef struct {
     void *ud;
     /* A unary call is complete. The owner holds `call` until its cs_grpc_call_respond(), which
@@ -80,6 +90,13 @@ typedef struct {
     /* Optional: a call handed out by on_call can no longer be answered (client reset, deadline
      * passed, connection freed). The owner still calls cs_grpc_call_respond() once. */
     void (*on_cancel)(void *ud, cs_grpc_call_t *call);
+    /* Optional: a call's status is final, exactly once per call (unary or streaming, handed to
+     * the owner or answered here): when its answer is queued (by the owner's respond or abort,
+     * or by this file for an error or a passed deadline), its stream reset by the server
+     * (INTERNAL, or RESOURCE_EXHAUSTED for a client that does not read), or, before any of
+     * these, its stream closed by the client or the connection's end (CANCELLED). It may run
+     * inside any function of this file; it must not call back into the connection. */
+    void (*on_finish)(void *ud, const cs_grpc_call_end_t *end);
 } cs_grpc_handler_t;
 
 /* Streaming methods, offered to a connection by cs_grpc_conn_set_streams(). Called on the same

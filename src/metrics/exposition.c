@@ -93,20 +93,35 @@ static int histogram(cs_buf_t *out, const char *name, const char *labels, const 
     return rc;
 }
 
+/* How many of the per-code cells endpoint `r` uses. */
+static int codes(const cs_metrics_t *m, int r) {
+    return m->endpoints[r].protocol == CS_MX_GRPC ? CS_MX_GRPC_CODES : CS_MX_HTTP_CODES;
+}
+
+/* The code and route labels of endpoint `r`'s cells for code index `c`: an HTTP status number
+ * or "other", a gRPC status name. */
+static void code_route(char *out, size_t n, const cs_metrics_t *m, int r, int c) {
+    char http[16];
+    const char *code = http;
+    if (m->endpoints[r].protocol == CS_MX_GRPC)
+        code = cs_metrics_grpc_codes[c];
+    else
+        snprintf(http, sizeof(http), c == CS_MX_HTTP_CODES - 1 ? "other" : "%d",
+                 cs_metrics_http_codes[c]);
+    snprintf(out, n, "code=\"%s\",route=\"%s\"", code, m->endpoints[r].route);
+}
+
 /* cserve's request series: counts, latency histograms and bytes, by route and status code. */
 static int request_series(cs_metrics_t *m, cs_buf_t *out) {
     int rc = header(out, "cserve_requests_total", "Requests answered, by route and status code.",
                     "counter");
-    char labels[128];
+    char labels[192];
     for (int r = 0; r < m->nendpoints && rc == 0; r++)
         for (int c = 0; c < CS_MX_CODES && rc == 0; c++) {
-            uint64_t n = SUM(m, requests[r][c]);
+            uint64_t n = c < codes(m, r) ? SUM(m, requests[r][c]) : 0;
             if (n == 0)
                 continue;
-            char code[16];
-            snprintf(code, sizeof(code), c == CS_MX_CODES - 1 ? "other" : "%d",
-                     cs_metrics_codes[c]);
-            snprintf(labels, sizeof(labels), "code=\"%s\",route=\"%s\"", code, m->endpoints[r]);
+            code_route(labels, sizeof(labels), m, r, c);
             rc = sample(out, "cserve_requests_total", "", labels, NULL, NULL, (double)n);
         }
     if (rc == 0)
@@ -115,15 +130,12 @@ static int request_series(cs_metrics_t *m, cs_buf_t *out) {
                     "histogram");
     for (int r = 0; r < m->nendpoints && rc == 0; r++)
         for (int c = 0; c < CS_MX_CODES && rc == 0; c++) {
-            if (SUM(m, requests[r][c]) == 0)
+            if (c >= codes(m, r) || SUM(m, requests[r][c]) == 0)
                 continue;
             uint64_t bins[CS_MX_BUCKETS];
             for (int b = 0; b < CS_MX_BUCKETS; b++)
                 bins[b] = SUM(m, latency[r][c][b]);
-            char code[16];
-            snprintf(code, sizeof(code), c == CS_MX_CODES - 1 ? "other" : "%d",
-                     cs_metrics_codes[c]);
-            snprintf(labels, sizeof(labels), "code=\"%s\",route=\"%s\"", code, m->endpoints[r]);
+            code_route(labels, sizeof(labels), m, r, c);
             rc = histogram(out, "cserve_request_duration_seconds", labels, bins,
                            (double)SUM(m, latency_sum_ns[r][c]) / 1e9);
         }
@@ -140,7 +152,7 @@ static int request_series(cs_metrics_t *m, cs_buf_t *out) {
             uint64_t n = sum_cell(m, (_Atomic uint64_t *)((char *)&m->slot[0] + bytes[k].off) + r);
             if (n == 0)
                 continue;
-            snprintf(labels, sizeof(labels), "route=\"%s\"", m->endpoints[r]);
+            snprintf(labels, sizeof(labels), "route=\"%s\"", m->endpoints[r].route);
             rc = sample(out, bytes[k].name, "", labels, NULL, NULL, (double)n);
         }
     }
@@ -151,14 +163,14 @@ static int request_series(cs_metrics_t *m, cs_buf_t *out) {
 static int model_time_series(cs_metrics_t *m, cs_buf_t *out) {
     int rc = header(out, "cserve_model_call_duration_seconds", "Time spent in the model, by route.",
                     "histogram");
-    char labels[128];
+    char labels[192];
     for (int r = 0; r < m->nendpoints && rc == 0; r++) {
         uint64_t bins[CS_MX_BUCKETS], any = 0;
         for (int b = 0; b < CS_MX_BUCKETS; b++)
             any += bins[b] = SUM(m, model[r][b]);
         if (any == 0)
             continue;
-        snprintf(labels, sizeof(labels), "route=\"%s\"", m->endpoints[r]);
+        snprintf(labels, sizeof(labels), "route=\"%s\"", m->endpoints[r].route);
         rc = histogram(out, "cserve_model_call_duration_seconds", labels, bins,
                        (double)SUM(m, model_sum_ns[r]) / 1e9);
     }

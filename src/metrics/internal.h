@@ -33,7 +33,8 @@ struct cs_metrics {
     int used;    /* slots [0, used) have ever held a worker: the only ones worth summing */
     int workers; /* master's view, for the exposition */
     int nendpoints;
-    const char *endpoints[CS_MX_ENDPOINTS]; /* `route` label values */
+    cs_mx_endpoint_t endpoints[CS_MX_ENDPOINTS];
+    size_t endpoint_len[CS_MX_ENDPOINTS]; /* strlen of each route, for cs_metrics_endpoint */
     int pids[256];
     int npids;
     double start_time;

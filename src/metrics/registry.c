@@ -19,8 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-const int cs_metrics_codes[CS_MX_CODES] = {200, 304, 400, 404, 405, 408, 413,
-                                           415, 431, 500, 501, 503, 504, 0};
+const int cs_metrics_http_codes[CS_MX_HTTP_CODES] = {200, 304, 400, 404, 405, 408, 413,
+                                                     415, 431, 500, 501, 503, 504, 0};
+const char *const cs_metrics_grpc_codes[CS_MX_GRPC_CODES] = {
+    "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+    "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+    "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+    "DataLoss", "Unauthenticated"};
 const double cs_metrics_buckets[CS_MX_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, INFINITY};
 
@@ -80,7 +85,7 @@ static cs_metrics_t *bound;
 static cs_mx_slot_t *bound_slot;
 static int bound_index;
 
-cs_metrics_t *cs_metrics_new(int slots, const char *const *endpoints, int nendpoints) {
+cs_metrics_t *cs_metrics_new(int slots, const cs_mx_endpoint_t *endpoints, int nendpoints) {
     if (nendpoints < 0 || nendpoints > CS_MX_ENDPOINTS) {
         errno = EINVAL;
         return NULL;
@@ -91,8 +96,10 @@ cs_metrics_t *cs_metrics_new(int slots, const char *const *endpoints, int nendpo
         return NULL;
     m->slots = slots;
     m->nendpoints = nendpoints;
-    for (int i = 0; i < nendpoints; i++)
+    for (int i = 0; i < nendpoints; i++) {
         m->endpoints[i] = endpoints[i];
+        m->endpoint_len[i] = strlen(endpoints[i].route);
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     m->start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -113,11 +120,24 @@ cs_mx_slot_t *cs_metrics_slot(void) {
     return bound_slot;
 }
 
-int cs_metrics_code_index(int status) {
-    for (int i = 0; i < CS_MX_CODES - 1; i++)
-        if (cs_metrics_codes[i] == status)
+int cs_metrics_code_index(cs_mx_protocol_t protocol, int status) {
+    if (protocol == CS_MX_GRPC)
+        return status >= 0 && status < CS_MX_GRPC_CODES ? status : 2 /* UNKNOWN */;
+    for (int i = 0; i < CS_MX_HTTP_CODES - 1; i++)
+        if (cs_metrics_http_codes[i] == status)
             return i;
-    return CS_MX_CODES - 1;
+    return CS_MX_HTTP_CODES - 1;
+}
+
+int cs_metrics_endpoint(cs_mx_protocol_t protocol, const char *route, size_t len) {
+    const cs_metrics_t *m = bound;
+    if (m == NULL || route == NULL)
+        return -1;
+    for (int i = 0; i < m->nendpoints; i++)
+        if (m->endpoints[i].protocol == protocol && m->endpoint_len[i] == len &&
+            memcmp(m->endpoints[i].route, route, len) == 0)
+            return i;
+    return -1;
 }
 
 static int bucket_of(uint64_t ns) {
@@ -153,7 +173,7 @@ void cs_metrics_request(int endpoint, int status, uint64_t ns, size_t req_bytes,
     cs_mx_slot_t *s = bound_slot;
     if (s == NULL || endpoint < 0 || endpoint >= bound->nendpoints)
         return;
-    int c = cs_metrics_code_index(status);
+    int c = cs_metrics_code_index(bound->endpoints[endpoint].protocol, status);
     ADD(s->requests[endpoint][c], 1);
     ADD(s->latency[endpoint][c][bucket_of(ns)], 1);
     ADD(s->latency_sum_ns[endpoint][c], ns);

@@ -44,8 +44,9 @@ static const struct {
     {"/seldon.protos.Seldon/ModelMetadata", CS_ROUTE_METADATA},
 };
 
+static const char graph[] = "/seldon.protos.Seldon/GraphMetadata";
+
 int cs_seldon_grpc_route(const char *path, size_t len, cs_route_t *route) {
-    static const char graph[] = "/seldon.protos.Seldon/GraphMetadata";
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         if (strlen(methods[i].path) == len && memcmp(methods[i].path, path, len) == 0) {
             *route = methods[i].route;
@@ -54,6 +55,11 @@ int cs_seldon_grpc_route(const char *path, size_t len, cs_route_t *route) {
     if (len == sizeof(graph) - 1 && memcmp(graph, path, len) == 0)
         return CS_GRPC_METHOD_GRAPH_META;
     return CS_GRPC_METHOD_UNKNOWN;
+}
+
+const char *cs_seldon_grpc_method_path(size_t i) {
+    size_t n = sizeof(methods) / sizeof(methods[0]);
+    return i < n ? methods[i].path : i == n ? graph : NULL;
 }
 
 static const ProtobufCMessageDescriptor *request_desc(cs_route_t route) {

@@ -36,6 +36,10 @@ typedef enum {
  * method. Pure; any thread. */
 int cs_seldon_grpc_route(const char *path, size_t len, cs_route_t *route);
 
+/* The method paths of §5.1 one by one, for per-method metrics: the sixteen model methods, then
+ * Seldon/GraphMetadata; NULL past the last. Static strings; any thread. */
+const char *cs_seldon_grpc_method_path(size_t i);
+
 /* The fixed answers' texts (grpc-message). */
 #define CS_GRPC_TEXT_UNIMPLEMENTED "Method not found!"
 #define CS_GRPC_TEXT_GRAPH_META                                                                    \

@@ -17,7 +17,11 @@
  * Server reflection (the one streaming method) is answered here on the loop, message by
  * message, from the descriptor set linked into the binary (grpc/reflection.h); its open streams
  * are listed so that on_cancel can tell them from model calls and the graceful timeout can end
- * them. */
+ * them.
+ *
+ * Metrics: every call is counted once, under its method's endpoint, by the transport's
+ * on_finish (so also those answered without the model: limits, unknown methods, deadlines,
+ * cancellations); a model call's time is under the same endpoint. */
 #include "worker/grpc_serve.h"
 
 #include "base/clock.h"
@@ -76,6 +80,7 @@ struct gcall {
     gconn_t *gc;          /* NULL once the connection is gone */
     cs_grpc_call_t *call; /* the transport's, until it is responded */
     cs_route_t route;
+    int endpoint; /* its metrics endpoint */
     cs_grpc_in_t in;
     cs_response_t resp;
     _Atomic uint64_t started_ms; /* written by the model thread when it picks the job */
@@ -224,7 +229,38 @@ static void run_call(cs_job_t *job, int thread_index) {
         atomic_fetch_sub_explicit(&mx->queued, 1, memory_order_relaxed);
     cs_metrics_queue_wait(start - g->submit_ns);
     cs_runtime_execute(g->s->host.runtime, &cs_seldon_grpc_codec, g->route, &g->in, &g->resp);
-    cs_metrics_model_call((int)g->route, cs_now_ns() - start);
+    cs_metrics_model_call(g->endpoint, cs_now_ns() - start);
+}
+
+/* ---- metrics ---------------------------------------------------------------------------- */
+
+size_t cs_grpc_serve_endpoints(cs_mx_endpoint_t *out, size_t cap) {
+    size_t n = 0;
+    for (const char *p; (p = cs_seldon_grpc_method_path(n)) != NULL; n++)
+        if (n < cap)
+            out[n] = (cs_mx_endpoint_t){p, CS_MX_GRPC};
+    const char *const own[] = {health_check, CS_REFLECTION_METHOD, CS_GRPC_SERVE_UNKNOWN};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++, n++)
+        if (n < cap)
+            out[n] = (cs_mx_endpoint_t){own[i], CS_MX_GRPC};
+    return n;
+}
+
+/* The metrics endpoint of a call's :path: its own, or the one of every unknown method. */
+static int endpoint_of(const char *method, size_t len) {
+    int e = cs_metrics_endpoint(CS_MX_GRPC, method, len);
+    return e >= 0 ? e
+                  : cs_metrics_endpoint(CS_MX_GRPC, CS_GRPC_SERVE_UNKNOWN,
+                                        sizeof(CS_GRPC_SERVE_UNKNOWN) - 1);
+}
+
+/* Every call is counted here, once, when the transport has its final status (grpc.h): those
+ * answered before or without the model (limits, unknown methods, deadlines, cancellations,
+ * health, reflection) as well as the model's. */
+static void on_finish(void *ud, const cs_grpc_call_end_t *end) {
+    (void)ud;
+    cs_metrics_request(endpoint_of(end->method, end->method_len), end->status,
+                       cs_now_ns() - end->start_ns, end->request_bytes, end->response_bytes);
 }
 
 /* grpc.health.v1.Health/Check (which the reference does not serve): SERVING once the model has
@@ -285,6 +321,7 @@ static void on_call(void *ud, cs_grpc_call_t *call, const cs_grpc_request_t *req
     g->gc = gc;
     g->call = call;
     g->route = route;
+    g->endpoint = endpoint_of(req->method, req->method_len);
     g->in = (cs_grpc_in_t){req->message, req->message_len};
     cs_response_init(&g->resp);
     g->job.run = run_call;
@@ -462,7 +499,7 @@ static void conn_close(gconn_t *gc) {
 
 void cs_grpc_serve_accept(cs_grpc_serve_t *s, int fd) {
     gconn_t *gc = calloc(1, sizeof(*gc));
-    cs_grpc_handler_t h = {.on_call = on_call, .on_cancel = on_cancel};
+    cs_grpc_handler_t h = {.on_call = on_call, .on_cancel = on_cancel, .on_finish = on_finish};
     h.ud = gc;
     if (gc == NULL || cs_grpc_conn_new(&s->limits, &h, &gc->conn) < 0) {
         free(gc);

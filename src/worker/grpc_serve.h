@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "event/loop.h"
 #include "event/pool.h"
+#include "metrics/registry.h"
 #include "runtime/runtime.h"
 #include "worker/slot.h"
 
@@ -32,6 +33,13 @@ typedef struct {
     void (*retire)(void *ud, cs_retire_cause_t cause);
     void *ud;
 } cs_grpc_serve_host_t;
+
+/* The metrics endpoints of the gRPC port, for cs_metrics_new (which must be given them all):
+ * every method it serves (§5.1's, health, reflection) under its full path, and
+ * CS_GRPC_SERVE_UNKNOWN for every other call (an unknown method, a request refused before its
+ * path was read). Writes at most `cap` and returns how many there are. Any thread. */
+#define CS_GRPC_SERVE_UNKNOWN "grpc_unknown"
+size_t cs_grpc_serve_endpoints(cs_mx_endpoint_t *out, size_t cap);
 
 /* NULL when out of memory. */
 cs_grpc_serve_t *cs_grpc_serve_new(const cs_grpc_serve_host_t *host);

@@ -1,8 +1,10 @@
 """gRPC on the workers (spec §1.9, §5): the transport, health, routing of methods, limits and
 the supervisor's signals, with Debian's grpcio and stubs generated at test time from proto/."""
 import concurrent.futures
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -643,3 +645,163 @@ def test_send_limit_is_resource_exhausted(server, seldon_pb, tmp_path):
             jf.ParseDict({"data": {"ndarray": [[500]]}}, pb.SeldonMessage()), pb.SeldonMessage))
         assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert details.startswith("Sent message larger than max (") and details.endswith(" vs. 1000)")
+
+
+# ---- RPCs in the request series of the metrics page ---------------------------------------
+
+PREDICT = "/seldon.protos.Model/Predict"
+
+
+def _samples(text, name, **labels):
+    """Sum of the samples of `name` whose labels include `labels`."""
+    n = 0.0
+    for line in text.splitlines():
+        m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+        if all(got.get(k) == v for k, v in labels.items()):
+            n += float(m.group(4))
+    return n
+
+
+def _hpack_literal(name, value):
+    """A header field as an HPACK literal without indexing, new name, no Huffman (RFC 7541
+    §6.2.2), for names and values under 127 bytes."""
+    name, value = name.encode(), value.encode()
+    return bytes([0, len(name)]) + name + bytes([len(value)]) + value
+
+
+def _raw_h2_call(port, path, content_type, timeout=5):
+    """One HTTP/2 request by hand (grpcio cannot send another content-type): its headers end
+    the stream; returns once the server's HEADERS for it arrived (or the connection ended)."""
+    import socket
+    import struct
+    block = b"".join(_hpack_literal(n, v) for n, v in [
+        (":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "x"),
+        ("content-type", content_type), ("te", "trailers")])
+    frames = (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + struct.pack(">I", 0)[1:] + b"\x04\x00" +
+              struct.pack(">I", 0) +
+              struct.pack(">I", len(block))[1:] + b"\x01\x05" + struct.pack(">I", 1) + block)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sk:
+        sk.sendall(frames)
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            while len(buf) >= 9:
+                length = int.from_bytes(buf[:3], "big")
+                if len(buf) < 9 + length:
+                    break
+                ftype, stream = buf[3], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+                if ftype == 1 and stream == 1:
+                    return True
+                buf = buf[9 + length:]
+            chunk = sk.recv(65536)
+            if not chunk:
+                return False
+            buf += chunk
+    return False
+
+
+def test_rpcs_are_counted_by_method_and_code(server, seldon_pb, pb):
+    """Every RPC is in cserve_requests_total and the duration and byte series once, under its
+    method's full path and its gRPC code, whoever answered it (the model, the limits, the
+    header checks, the router); the model's own metrics carry the same method label as over
+    REST; the totals are summed over the workers and survive a killed one."""
+    s = server(model="MModel", cwd=PYMODELS, env={"GUNICORN_WORKERS": "2"})
+    s.wait_ready(workers=2)
+    spb, jf = seldon_pb
+    req = jf.ParseDict({"data": {"ndarray": [[1.0, 2.0]]}}, spb.SeldonMessage())
+    size = len(req.SerializeToString())
+    for _ in range(3):  # new connections: spread over the workers
+        with channel(s) as ch:
+            fn, _ = predict_fn(ch, seldon_pb)
+            for _ in range(2):
+                fn(req, timeout=10)
+    for _ in range(2):
+        st, _, _ = s.request("POST", "/predict", json.dumps({"data": {"ndarray": [[1, 2]]}}),
+                             {"Content-Type": "application/json"})
+        assert st == 200
+    with channel(s) as ch:
+        code, _ = rpc_error(lambda: raw_call(ch, "/seldon.protos.Model/Nope"))
+        assert code == grpc.StatusCode.UNIMPLEMENTED
+        fn, _ = predict_fn(ch, seldon_pb)
+        big = spb.SeldonMessage(strData="x" * (5 << 20))
+        code, _ = rpc_error(lambda: fn(big, timeout=20))
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert _raw_h2_call(s.grpc_port, PREDICT, "application/json")
+    with channel(s) as ch:
+        assert health_check(ch, pb).status == pb["health"].HealthCheckResponse.SERVING
+        listing = pb["reflection"].ServerReflectionRequest(list_services="*")
+        assert len(reflect(ch, pb, [listing, listing])) == 2
+
+    def check(ok):
+        _, _, text = s.scrape()
+        got = {c: _samples(text, "cserve_requests_total", route=PREDICT, code=c)
+               for c in ["OK", "ResourceExhausted", "InvalidArgument"]}
+        assert got == {"OK": ok, "ResourceExhausted": 1, "InvalidArgument": 1}, text
+        assert _samples(text, "cserve_requests_total", route=PREDICT) == ok + 2
+        assert _samples(text, "cserve_requests_total", route="grpc_unknown",
+                        code="Unimplemented") == 1
+        assert _samples(text, "cserve_requests_total", route="/grpc.health.v1.Health/Check",
+                        code="OK") == 1
+        assert _samples(text, "cserve_requests_total", route=REFLECTION, code="OK") == 1
+        assert _samples(text, "cserve_request_bytes_total", route=REFLECTION) == 2 * len(
+            pb["reflection"].ServerReflectionRequest(list_services="*").SerializeToString())
+        assert _samples(text, "cserve_request_duration_seconds_count", route=PREDICT) == ok + 2
+        assert _samples(text, "cserve_request_bytes_total", route=PREDICT) == ok * size
+        assert _samples(text, "cserve_response_bytes_total", route=PREDICT) > 0
+        assert _samples(text, "cserve_model_call_duration_seconds_count", route=PREDICT) == ok
+        # REST's series keep their labels and counts
+        assert _samples(text, "cserve_requests_total", route="predict", code="200") == 2
+        assert _samples(text, "cserve_model_call_duration_seconds_count", route="predict") == 2
+        # the model's counter: one series, method="predict" for both protocols
+        assert _samples(text, "mycounter_total") == ok + 2
+        assert _samples(text, "mycounter_total", method="predict") == ok + 2
+
+    check(6)
+    if shutil.which("promtool"):  # a page with gRPC series is one Prometheus accepts
+        r = subprocess.run(["promtool", "check", "metrics"], input=s.scrape()[2],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+    victim = s.workers()[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: victim not in s.workers() and len(s.workers()) == 2, 15, what="respawn")
+    check(6)
+    with channel(s) as ch:
+        fn, _ = predict_fn(ch, seldon_pb)
+        fn(req, timeout=10)
+    check(7)
+
+
+def test_deadlines_and_cancellations_are_counted(server, seldon_pb):
+    """A call past its client's deadline is counted once: DeadlineExceeded when the server's
+    check comes first, Canceled when the client's own reset at its deadline does (as grpc-go
+    counts it), and the model's late answer adds nothing; a call the client cancels is
+    Canceled; a model call past --timeout is DeadlineExceeded."""
+    s = server(model="GrpcModels.Sleeper", cwd=PYMODELS, env={"GUNICORN_THREADS": "2"},
+               args=["--timeout", "2"])
+    with channel(s) as ch:
+        fn, req = predict_fn(ch, seldon_pb, 0.8)
+        code, _ = rpc_error(lambda: fn(req, timeout=0.2))
+        assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+        f = fn.future(req, timeout=10)
+        time.sleep(0.2)
+        f.cancel()
+        time.sleep(1.0)  # both model calls are over: their answers are dropped
+        _, quick = predict_fn(ch, seldon_pb, 0.0)
+        fn(quick, timeout=10)
+    _, _, text = s.scrape()
+    late = _samples(text, "cserve_requests_total", route=PREDICT, code="DeadlineExceeded")
+    cancelled = _samples(text, "cserve_requests_total", route=PREDICT, code="Canceled")
+    assert (late, cancelled) in [(1, 1), (0, 2)], text
+    assert _samples(text, "cserve_requests_total", route=PREDICT, code="OK") == 1
+    assert _samples(text, "cserve_requests_total", route=PREDICT) == 3
+    with channel(s) as ch:
+        fn, req = predict_fn(ch, seldon_pb, 4.0)
+        code, _ = rpc_error(lambda: fn(req, timeout=15))
+        assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+    _, _, text = s.scrape()
+    assert _samples(text, "cserve_requests_total", route=PREDICT,
+                    code="DeadlineExceeded") == late + 1
+    assert _samples(text, "cserve_requests_total", route=PREDICT) == 4

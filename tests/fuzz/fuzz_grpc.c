@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_grpc_limits_t lim = {.h2 = {.max_header_list = 8192, .max_concurrent_streams = 16},
                             .max_recv_message = 1 << 16,
                             .max_conn_buffer = 1 << 15};
-    cs_grpc_handler_t handler = {&o, on_call, NULL};
+    cs_grpc_handler_t handler = {&o, on_call, NULL, NULL};
     cs_grpc_conn_t *conn;
     if (cs_grpc_conn_new(&lim, &handler, &conn))
         return 0;

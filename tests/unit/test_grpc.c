@@ -28,6 +28,9 @@ typedef struct {
     uint64_t deadline;
     bool pattern_ok; /* the message is pattern_byte(0..len) */
     size_t heap_at_call;
+    int finishes[17];        /* on_finish by status */
+    char finish_method[128]; /* of the last on_finish */
+    size_t finish_req, finish_resp;
 } handler_t;
 
 static size_t heap_used(void) {
@@ -63,6 +66,25 @@ static void on_cancel(void *ud, cs_grpc_call_t *call) {
     assert_true(cs_grpc_call_cancelled(call));
 }
 
+static void on_finish(void *ud, const cs_grpc_call_end_t *end) {
+    handler_t *h = ud;
+    assert_true(end->status >= 0 && end->status < 17);
+    h->finishes[end->status]++;
+    snprintf(h->finish_method, sizeof(h->finish_method), "%.*s",
+             end->method ? (int)end->method_len : 0, end->method ? end->method : "");
+    h->finish_req = end->request_bytes;
+    h->finish_resp = end->response_bytes;
+    assert_true(end->start_ns <= cs_now_ns());
+}
+
+/* How many calls have finished, with any status. */
+static int finished(const handler_t *h) {
+    int n = 0;
+    for (int i = 0; i < 17; i++)
+        n += h->finishes[i];
+    return n;
+}
+
 typedef struct {
     handler_t h;
     cs_grpc_conn_t *conn;
@@ -72,7 +94,7 @@ typedef struct {
 static void setup_with(fixture_t *f, const cs_grpc_limits_t *lim) {
     memset(f, 0, sizeof(*f));
     f->h.echo = true;
-    cs_grpc_handler_t handler = {&f->h, on_call, on_cancel};
+    cs_grpc_handler_t handler = {&f->h, on_call, on_cancel, on_finish};
     assert_int_equal(cs_grpc_conn_new(lim, &handler, &f->conn), 0);
     h2c_init(&f->c, cs_grpc_conn_session(f->conn));
 }
@@ -535,6 +557,55 @@ static void test_conn_freed_with_calls_outstanding(void **state) {
     h2c_resp_free(&q.resp);
 }
 
+/* on_finish reports every call once, with the status its client sees (or CANCELLED when it left
+ * first), its method and its message bytes: answered by the owner, refused by the checks or the
+ * receive limit, past its deadline, reset by the client, or left when the connection goes. */
+static void test_every_call_finishes_once(void **state) {
+    (void)state;
+    fixture_t f;
+    setup(&f); /* echo, 1 MiB */
+    req_t q[6];
+    submit(&f, &q[0], "/seldon.protos.Model/Predict", 0, 1000, NULL, NULL, NULL);
+    h2c_pump(&f.c);
+    assert_int_equal(f.h.finishes[CS_GRPC_OK], 1);
+    assert_string_equal(f.h.finish_method, "/seldon.protos.Model/Predict");
+    assert_int_equal(f.h.finish_req, 1000);
+    assert_int_equal(f.h.finish_resp, 1000);
+    submit(&f, &q[1], "/big", 0, 64u << 20, NULL, NULL, NULL);
+    h2c_pump(&f.c);
+    assert_int_equal(f.h.finishes[CS_GRPC_RESOURCE_EXHAUSTED], 1);
+    assert_string_equal(f.h.finish_method, "/big");
+    assert_int_equal(f.h.finish_req, 0); /* refused before any of it was taken */
+    submit(&f, &q[2], "/ct", 0, 4, NULL, "content-type", "application/json");
+    h2c_pump(&f.c);
+    assert_int_equal(f.h.finishes[CS_GRPC_INVALID_ARGUMENT], 1);
+    assert_string_equal(f.h.finish_method, "/ct"); /* refused before its request was copied */
+    f.h.echo = false;
+    submit(&f, &q[3], "/late", 0, 4, NULL, "grpc-timeout", "1m");
+    submit(&f, &q[4], "/reset", 0, 4, NULL, NULL, NULL);
+    submit(&f, &q[5], "/orphan", 0, 4, NULL, NULL, NULL);
+    h2c_pump(&f.c);
+    assert_int_equal(f.h.ncalls, 3);
+    cs_grpc_conn_expire(f.conn, cs_now_ns() + 2000000);
+    assert_int_equal(f.h.finishes[CS_GRPC_DEADLINE_EXCEEDED], 1);
+    nghttp2_submit_rst_stream(f.c.ng, NGHTTP2_FLAG_NONE, q[4].id, NGHTTP2_CANCEL);
+    h2c_pump(&f.c); /* the client also resets the expired call: counted once all the same */
+    assert_int_equal(f.h.finishes[CS_GRPC_CANCELLED], 1);
+    assert_string_equal(f.h.finish_method, "/reset");
+    /* late answers of calls finished already count nothing more */
+    assert_int_equal(cs_grpc_call_respond(f.h.calls[0], CS_GRPC_OK, NULL, "x", 1), 0);
+    assert_int_equal(cs_grpc_call_respond(f.h.calls[1], CS_GRPC_OK, NULL, "x", 1), 0);
+    assert_int_equal(finished(&f.h), 5);
+    h2c_close(&f.c);
+    cs_grpc_conn_free(f.conn);
+    assert_int_equal(f.h.finishes[CS_GRPC_CANCELLED], 2);
+    assert_string_equal(f.h.finish_method, "/orphan");
+    assert_int_equal(cs_grpc_call_respond(f.h.calls[2], CS_GRPC_OK, NULL, "x", 1), 0);
+    assert_int_equal(finished(&f.h), 6);
+    for (int i = 0; i < 6; i++)
+        h2c_resp_free(&q[i].resp);
+}
+
 static void test_send_limit(void **state) {
     (void)state;
     fixture_t f;
@@ -680,6 +751,7 @@ int main(void) {
         cmocka_unit_test(test_reset_during_request),
         cmocka_unit_test(test_goaway_with_call_in_flight),
         cmocka_unit_test(test_conn_freed_with_calls_outstanding),
+        cmocka_unit_test(test_every_call_finishes_once),
         cmocka_unit_test(test_send_limit),
         cmocka_unit_test(test_back_pressure),
         cmocka_unit_test(test_budget_smaller_than_messages),

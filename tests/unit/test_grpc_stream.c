@@ -79,7 +79,7 @@ typedef struct {
 static void setup_with(fixture_t *f, const cs_grpc_limits_t *lim) {
     memset(f, 0, sizeof(*f));
     f->h.echo = f->h.end_on_half = f->h.take = true;
-    cs_grpc_handler_t handler = {&f->h, on_call, on_cancel};
+    cs_grpc_handler_t handler = {&f->h, on_call, on_cancel, NULL};
     assert_int_equal(cs_grpc_conn_new(lim, &handler, &f->conn), 0);
     cs_grpc_streams_t streams = {on_stream, on_message, on_half_close};
     cs_grpc_conn_set_streams(f->conn, &streams);

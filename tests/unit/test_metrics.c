@@ -40,10 +40,10 @@ static void run_bounded(void (*fn)(void)) {
 
 /* A region whose endpoints are the REST routes, named as cserve names them. */
 static cs_metrics_t *new_metrics(int slots) {
-    static const char *names[CS_ROUTE_COUNT];
+    static cs_mx_endpoint_t eps[CS_ROUTE_COUNT];
     for (int r = 0; r < CS_ROUTE_COUNT; r++)
-        names[r] = cs_route_name((cs_route_t)r);
-    return cs_metrics_new(slots, names, CS_ROUTE_COUNT);
+        eps[r] = (cs_mx_endpoint_t){cs_route_name((cs_route_t)r), CS_MX_HTTP};
+    return cs_metrics_new(slots, eps, CS_ROUTE_COUNT);
 }
 
 static char *render(cs_metrics_t *m, bool per_worker) {
@@ -252,10 +252,10 @@ static void test_threads_claim_at_once(void **state) {
  * and a region cannot be asked for more than it has room for. */
 static void test_endpoints(void **state) {
     (void)state;
-    static const char *names[] = {"alpha", "beta"};
-    static const char *many[CS_MX_ENDPOINTS + 1];
+    static const cs_mx_endpoint_t names[] = {{"alpha", CS_MX_HTTP}, {"beta", CS_MX_HTTP}};
+    static cs_mx_endpoint_t many[CS_MX_ENDPOINTS + 1];
     for (int i = 0; i <= CS_MX_ENDPOINTS; i++)
-        many[i] = "e";
+        many[i] = (cs_mx_endpoint_t){"e", CS_MX_HTTP};
     assert_null(cs_metrics_new(1, many, CS_MX_ENDPOINTS + 1));
     cs_metrics_t *m = cs_metrics_new(1, names, 2);
     assert_non_null(m);
@@ -271,6 +271,71 @@ static void test_endpoints(void **state) {
     cs_metrics_bind(NULL, 0);
 }
 
+/* gRPC endpoints: found by their path (and only as gRPC ones), counted by gRPC status with
+ * every code named as grpc-go names it, beside HTTP ones whose series keep their labels; their
+ * totals survive a retired worker like any others. */
+static void test_grpc_endpoints(void **state) {
+    (void)state;
+    static const cs_mx_endpoint_t eps[] = {{"predict", CS_MX_HTTP},
+                                           {"/seldon.protos.Model/Predict", CS_MX_GRPC},
+                                           {"grpc_unknown", CS_MX_GRPC}};
+    cs_metrics_t *m = cs_metrics_new(2, eps, 3);
+    assert_non_null(m);
+    assert_int_equal(cs_metrics_endpoint(CS_MX_GRPC, "/seldon.protos.Model/Predict", 28), -1);
+    cs_metrics_bind(m, 0);
+    const char path[] = "/seldon.protos.Model/Predict";
+    assert_int_equal(cs_metrics_endpoint(CS_MX_GRPC, path, sizeof(path) - 1), 1);
+    assert_int_equal(cs_metrics_endpoint(CS_MX_GRPC, path, sizeof(path) - 2), -1); /* a prefix */
+    assert_int_equal(cs_metrics_endpoint(CS_MX_GRPC, "predict", 7), -1);           /* HTTP's */
+    assert_int_equal(cs_metrics_endpoint(CS_MX_HTTP, "predict", 7), 0);
+    assert_int_equal(cs_metrics_endpoint(CS_MX_GRPC, "/x\0", 3), -1);
+    for (int code = 0; code < CS_MX_GRPC_CODES; code++)
+        cs_metrics_request(1, code, 1000, 10, 20);
+    cs_metrics_request(1, 0, 1000, 5, 7);
+    cs_metrics_request(2, 12, 1000, 0, 0);
+    cs_metrics_request(2, 99, 1000, 0, 0); /* no such code: UNKNOWN */
+    cs_metrics_request(0, 200, 1000, 1, 2);
+    cs_metrics_request(0, 8, 1000, 1, 2); /* an HTTP endpoint's 8 is no gRPC code */
+    cs_metrics_model_call(1, 1000);
+    cs_metrics_bind(m, 1);
+    cs_metrics_slot_used(m, 1);
+    cs_metrics_request(1, 4, 1000, 1, 1);
+    cs_metrics_retire_slot(m, 1);
+    char *t = render(m, false);
+    static const char *const names[CS_MX_GRPC_CODES] = {
+        "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+        "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+        "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+        "DataLoss", "Unauthenticated"};
+    for (int code = 0; code < CS_MX_GRPC_CODES; code++) {
+        char want[160];
+        double n = code == 0 ? 2 : code == 4 ? 2 : 1;
+        snprintf(want, sizeof(want),
+                 "cserve_requests_total{code=\"%s\",route=\"/seldon.protos.Model/Predict\"} %.1f\n",
+                 names[code], n);
+        assert_non_null(strstr(t, want));
+    }
+    assert_non_null(
+        strstr(t, "cserve_requests_total{code=\"Unimplemented\",route=\"grpc_unknown\"} 1.0\n"));
+    assert_non_null(
+        strstr(t, "cserve_requests_total{code=\"Unknown\",route=\"grpc_unknown\"} 1.0\n"));
+    assert_non_null(strstr(t, "cserve_requests_total{code=\"200\",route=\"predict\"} 1.0\n"));
+    assert_non_null(strstr(t, "cserve_requests_total{code=\"other\",route=\"predict\"} 1.0\n"));
+    assert_non_null(strstr(t, "cserve_request_duration_seconds_count{code=\"DeadlineExceeded\","
+                              "route=\"/seldon.protos.Model/Predict\"} 2.0\n"));
+    assert_non_null(strstr(t, "cserve_request_bytes_total{route=\"/seldon.protos.Model/Predict\"} "
+                              "176.0\n")); /* 17 * 10 + 5 + 1 */
+    assert_non_null(strstr(t, "cserve_response_bytes_total{route=\"/seldon.protos.Model/Predict\"} "
+                              "348.0\n")); /* 17 * 20 + 7 + 1 */
+    assert_non_null(strstr(t,
+                           "cserve_model_call_duration_seconds_count{route=\"/seldon.protos.Model/"
+                           "Predict\"} 1.0\n"));
+    /* an HTTP endpoint has no gRPC code, and a gRPC one no HTTP code */
+    assert_null(strstr(t, "code=\"OK\",route=\"predict\""));
+    assert_null(strstr(t, "code=\"other\",route=\"/seldon"));
+    cs_metrics_bind(NULL, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_label_text),
@@ -281,6 +346,7 @@ int main(void) {
         cmocka_unit_test(test_full_table_retire),
         cmocka_unit_test(test_threads_claim_at_once),
         cmocka_unit_test(test_endpoints),
+        cmocka_unit_test(test_grpc_endpoints),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }

@@ -311,9 +311,9 @@ static void test_passthrough_declined_is_the_bytes_error(void **state) {
 static void test_feedback_counter(void **state) {
     (void)state;
     static cs_metrics_t *m;
-    static const char *names[CS_ROUTE_COUNT];
+    static cs_mx_endpoint_t names[CS_ROUTE_COUNT];
     for (int i = 0; i < CS_ROUTE_COUNT; i++)
-        names[i] = cs_route_name((cs_route_t)i);
+        names[i] = (cs_mx_endpoint_t){cs_route_name((cs_route_t)i), CS_MX_HTTP};
     if (m == NULL)
         m = cs_metrics_new(1, names, CS_ROUTE_COUNT);
     assert_non_null(m);
