@@ -50,7 +50,8 @@ void cs_grpc_serve_refuse(cs_grpc_serve_t *s, cs_job_t *job, const char *info);
  * timeout (answered DEADLINE_EXCEEDED; the worker retires, as for HTTP/1.1). */
 void cs_grpc_serve_expire(cs_grpc_serve_t *s, uint64_t now_ms);
 
-/* Graceful stop: GOAWAY on every connection; calls already started run to their end. */
+/* Graceful stop: GOAWAY on every connection (two-phase, see cs_h2_session_shutdown); calls
+ * already received, waiting ones too, run to their end. */
 void cs_grpc_serve_drain(cs_grpc_serve_t *s);
 
 /* The graceful timeout is up: calls still running are answered UNAVAILABLE now and every

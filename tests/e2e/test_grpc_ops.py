@@ -1,5 +1,6 @@
-"""gRPC on the workers, the process side: the two-phase GOAWAY of a graceful stop (seen with a
-hand-built HTTP/2 client)."""
+"""gRPC on the workers, the process side (spec §1.1, §5.3): GRPC_THREADS bounding a worker's
+gRPC model calls, and the two-phase GOAWAY of a graceful stop (seen with a hand-built HTTP/2
+client)."""
 import signal
 import socket
 import struct
@@ -7,9 +8,74 @@ import time
 
 import pytest
 
-from test_grpc import seldon_pb, server  # noqa: F401 (fixtures)
+from conftest import wait_until
+from test_grpc import PYMODELS, channel, gauge, predict_fn, seldon_pb, server  # noqa: F401
 
 grpc = pytest.importorskip("grpc")
+
+
+def concurrent_predicts(ch, seldon_pb, n, seconds):
+    """n Predict calls of the Concurrency model at once; returns each answer's [most, calls]."""
+    pb, jf = seldon_pb
+    fn, req = predict_fn(ch, seldon_pb, seconds)
+    futs = [fn.future(req, timeout=60) for _ in range(n)]
+    return [jf.MessageToDict(f.result())["data"]["ndarray"][0] for f in futs]
+
+
+def test_grpc_threads_default_runs_one_call_at_a_time(server, seldon_pb):
+    """GRPC_THREADS defaults to 1 (spec §5.3): one RPC at a time per worker, the others queue,
+    even with ten model threads (which REST may still use)."""
+    s = server(model="GrpcOps.Concurrency", cwd=PYMODELS, env={"GUNICORN_THREADS": "10"})
+    with channel(s) as ch:
+        answers = concurrent_predicts(ch, seldon_pb, 4, 0.3)
+    assert max(most for most, _ in answers) == 1, answers
+    assert sorted(calls for _, calls in answers) == [1, 2, 3, 4]
+
+
+def test_grpc_threads_n_runs_n_calls_at_a_time(server, seldon_pb):
+    s = server(model="GrpcOps.Concurrency", cwd=PYMODELS,
+               env={"GUNICORN_THREADS": "10", "GRPC_THREADS": "3"})
+    with channel(s) as ch:
+        answers = concurrent_predicts(ch, seldon_pb, 6, 1.0)
+    assert max(most for most, _ in answers) == 3, answers
+
+
+def test_grpc_threads_beyond_the_pool_is_bounded_by_it_and_warned_once(server, seldon_pb):
+    s = server(model="GrpcOps.Concurrency", cwd=PYMODELS,
+               env={"GUNICORN_THREADS": "2", "GRPC_THREADS": "20", "GUNICORN_WORKERS": "2"})
+    s.wait_ready(workers=2)
+    assert s.logs().count("GRPC_THREADS=20 exceeds the 2 model thread(s)") == 1, s.logs()
+    with channel(s) as ch:
+        answers = concurrent_predicts(ch, seldon_pb, 1, 0.0)  # a call works
+    assert answers[0][0] == 1
+
+
+def test_cancelling_a_call_waiting_for_a_grpc_thread_frees_it(server, seldon_pb):
+    """A call waiting behind GRPC_THREADS is counted in the queue gauge; cancelling it takes it
+    out of the queue, and the model never sees it."""
+    s = server(model="GrpcOps.Concurrency", cwd=PYMODELS, env={"GUNICORN_THREADS": "10"})
+    with channel(s) as ch:
+        fn, slow = predict_fn(ch, seldon_pb, 3.0)
+        _, quick = predict_fn(ch, seldon_pb, 0.0)
+        running = fn.future(slow, timeout=60)
+        wait_until(lambda: (gauge(s, "cserve_in_flight_requests") or 0) >= 1, 10, what="running")
+        first = fn.future(quick, timeout=60)
+        wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 1, 10, what="queued")
+        waiting = fn.future(quick, timeout=60)
+        wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 2, 10, what="queued")
+        last = fn.future(quick, timeout=60)
+        wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 3, 10, what="queued")
+        waiting.cancel()  # the middle one of three
+        wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 2, 10, what="cancel dequeued")
+        assert not running.done()  # the queue shrank by the cancel, not by the slow call
+        pb, jf = seldon_pb
+        assert jf.MessageToDict(running.result())["data"]["ndarray"][0] == [1, 1]
+        # in order, one at a time; the cancelled one never ran
+        assert jf.MessageToDict(first.result())["data"]["ndarray"][0] == [1, 2]
+        assert jf.MessageToDict(last.result())["data"]["ndarray"][0] == [1, 3]
+        assert gauge(s, "cserve_model_queue_depth") == 0
+    assert waiting.cancelled()
+    assert s.proc.poll() is None
 
 
 # ---- a hand-built HTTP/2 client: grpcio hides the GOAWAYs -------------------------------------
