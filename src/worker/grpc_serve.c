@@ -387,6 +387,8 @@ static gconn_t *call_release(gcall_t *g) {
         s->in_flight--;
         if (g->abandoned)
             s->stuck--;
+        if (atomic_load_explicit(&g->started_ms, memory_order_relaxed) != 0)
+            s->host.served(s->host.ud); /* the model saw it: it counts for max-requests */
     }
     int status = g->resp.status;
     if (g->answered) {

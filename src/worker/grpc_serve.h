@@ -30,6 +30,9 @@ typedef struct {
     bool inline_calls;   /* a non-blocking model: small calls run on the loop thread */
     /* a model call outlived the timeout: the worker retires (as for HTTP/1.1) */
     void (*retire)(void *ud, cs_retire_cause_t cause);
+    /* a model call was answered (or given up on) after the model saw it: one request towards
+     * GUNICORN_MAX_REQUESTS, as an HTTP/1.1 response is */
+    void (*served)(void *ud);
     void *ud;
 } cs_grpc_serve_host_t;
 

@@ -1,6 +1,6 @@
 """gRPC on the workers, the process side (spec §1.1, §5.3): GRPC_THREADS bounding a worker's
-gRPC model calls, and the two-phase GOAWAY of a graceful stop (seen with a hand-built HTTP/2
-client)."""
+gRPC model calls, GUNICORN_MAX_REQUESTS counting RPCs, and the two-phase GOAWAY of a graceful
+stop (seen with a hand-built HTTP/2 client)."""
 import signal
 import socket
 import struct
@@ -9,7 +9,8 @@ import time
 import pytest
 
 from conftest import wait_until
-from test_grpc import PYMODELS, channel, gauge, predict_fn, seldon_pb, server  # noqa: F401
+from test_grpc import (PYMODELS, channel, gauge, predict_fn, predict_load, seldon_pb,  # noqa: F401
+                       server)
 
 grpc = pytest.importorskip("grpc")
 
@@ -76,6 +77,20 @@ def test_cancelling_a_call_waiting_for_a_grpc_thread_frees_it(server, seldon_pb)
         assert gauge(s, "cserve_model_queue_depth") == 0
     assert waiting.cancelled()
     assert s.proc.poll() is None
+
+
+def test_max_requests_counts_rpcs_and_the_recycle_loses_none(server, seldon_pb):
+    """Only gRPC calls (beside the one readiness ping): the worker recycles every 15 of them, and
+    no RPC fails across a recycle (GOAWAY, in-flight calls finished, the client reconnects)."""
+    s = server(model=None, env={"GUNICORN_MAX_REQUESTS": "15",
+                                "GUNICORN_MAX_REQUESTS_JITTER": "0"})
+    s.wait_ready(workers=1)
+    first = s.workers()[0]
+    join = predict_load(s, seldon_pb, 4, clients=3)
+    ok, failures = join()
+    assert failures == [] and ok > 30, (ok, failures[:5])
+    assert s.logs().count("Autorestarting worker") >= 2, s.logs()[-3000:]
+    wait_until(lambda: s.workers() and first not in s.workers(), 20, what="recycled worker")
 
 
 # ---- a hand-built HTTP/2 client: grpcio hides the GOAWAYs -------------------------------------
