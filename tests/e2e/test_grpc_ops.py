@@ -1,6 +1,6 @@
-"""gRPC on the workers, the process side (spec §1.1, §5.3): GRPC_THREADS bounding a worker's
-gRPC model calls, GUNICORN_MAX_REQUESTS counting RPCs, and the two-phase GOAWAY of a graceful
-stop (seen with a hand-built HTTP/2 client)."""
+"""gRPC on the workers, the process side (spec §1.1, §5.3, §6.7): GRPC_THREADS bounding a
+worker's gRPC model calls, GUNICORN_MAX_REQUESTS counting RPCs, the two-phase GOAWAY of a
+graceful stop (seen with a hand-built HTTP/2 client), and a Python model's predict_grpc."""
 import signal
 import socket
 import struct
@@ -9,8 +9,8 @@ import time
 import pytest
 
 from conftest import wait_until
-from test_grpc import (PYMODELS, channel, gauge, predict_fn, predict_load, seldon_pb,  # noqa: F401
-                       server)
+from test_grpc import (PYMODELS, channel, gauge, predict_fn, predict_load,  # noqa: F401
+                       seldon_call, seldon_pb, server)
 
 grpc = pytest.importorskip("grpc")
 
@@ -217,3 +217,17 @@ def test_graceful_stop_serves_streams_opened_between_the_two_goaways(server, sel
         silent.close()
     s.proc.wait(20)
     assert s.proc.returncode == 0, s.logs()
+
+
+# ---- §6.7 G3 ---------------------------------------------------------------------------------
+
+def test_predict_grpc_gets_the_message_and_its_answer_is_the_response(server, seldon_pb):
+    """G3: a Python model's predict_grpc takes the request SeldonMessage and what it returns is
+    the answer, as it is (predict_raw and predict are not reached)."""
+    s = server(model="GrpcOps.LowLevelGrpc", cwd=PYMODELS)
+    with channel(s) as ch:
+        r = seldon_call(ch, seldon_pb, "/seldon.protos.Model/Predict",
+                        {"data": {"tensor": {"shape": [2, 1], "values": [1.0, 2.0]}}})
+        assert r == {"data": {"tensor": {"shape": [2, 1], "values": [9.0, 9.0]}}}
+        r = seldon_call(ch, seldon_pb, "/seldon.protos.Seldon/Predict", {"strData": "hi"})
+        assert r == {"strData": "SeldonMessage:hi"}
