@@ -81,6 +81,12 @@ int main(int argc, char **argv) {
             return 1;
         }
         cs_log_info("gRPC at: %s:%d (%d)", cfg.host, cs_socket_port(gfd), (int)getpid());
+        /* GRPC_THREADS bounds a worker's gRPC model calls in flight, within its model threads */
+        if (cfg.grpc_threads > cfg.threads)
+            cs_log_warning("GRPC_THREADS=%d exceeds the %d model thread(s) of a worker%s: at most "
+                           "%d gRPC call(s) run at once per worker",
+                           cfg.grpc_threads, cfg.threads,
+                           cfg.single_threaded ? " (FLASK_SINGLE_THREADED)" : "", cfg.threads);
     }
 
     /* Metrics: the shared region exists before any fork; the master serves the port. Its

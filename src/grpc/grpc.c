@@ -633,6 +633,7 @@ cs_h2_session_t *cs_grpc_conn_session(cs_grpc_conn_t *c) {
 
 uint64_t cs_grpc_conn_expire(cs_grpc_conn_t *conn, uint64_t now_ns) {
     uint64_t next = CS_GRPC_NO_DEADLINE;
+    cs_h2_session_expire(conn->h2, now_ns); /* a failure is retried at the next tick */
     cs_grpc_call_t *c = conn->calls;
     while (c) {
         cs_grpc_call_t *following = c->next;

@@ -146,7 +146,8 @@ void cs_grpc_conn_free(cs_grpc_conn_t *c);
 cs_h2_session_t *cs_grpc_conn_session(cs_grpc_conn_t *c);
 
 /* Answers every call whose deadline is at or before `now_ns` with DEADLINE_EXCEEDED (on_cancel
- * for those the owner holds) and returns the earliest deadline still pending, or
+ * for those the owner holds), sends the final GOAWAY of a graceful stop whose PING went
+ * unanswered (cs_h2_session_expire), and returns the earliest deadline still pending, or
  * CS_GRPC_NO_DEADLINE: the loop's next timer. */
 uint64_t cs_grpc_conn_expire(cs_grpc_conn_t *c, uint64_t now_ns);
 

@@ -20,11 +20,18 @@
  *    empty and is resumed by each write, so its bytes go out as they are written, between the
  *    frames of other streams; its trailers are submitted once the queue has drained after
  *    cs_h2_stream_end().
+ *  - a graceful stop is two GOAWAYs, as RFC 9113 §6.8 advises: first one naming stream 2^31-1
+ *    with a PING, so that streams the client opened before it saw the GOAWAY (they are on the
+ *    wire already) are still served; then, once the PING's ACK is back (a round trip: anything
+ *    opened before it has arrived) or after SHUTDOWN_BOUND_NS, the final GOAWAY naming the last
+ *    stream the session has seen. Without the first step such a stream would be dropped
+ *    silently, and a client that did not see the GOAWAY in time could not tell it to retry.
  * Streams are kept on a list of their own so that freeing the session can report every open one
  * to its owner (nghttp2_session_del calls no callbacks). */
 #include "grpc/h2.h"
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/error.h"
 
 #include <nghttp2/nghttp2.h>
@@ -32,6 +39,19 @@
 #include <string.h>
 
 #define OUT_HIGH_WATER (256u * 1024u)
+/* How long the first GOAWAY waits for its PING's ACK before the final one goes out anyway (a
+ * client that never answers PINGs, or one behind a long round trip). */
+#define SHUTDOWN_BOUND_NS 1000000000ull
+
+/* The opaque data of the shutdown PING, so that its ACK is told from the ACK of a PING the
+ * client itself could not have sent (a server only sees ACKs of its own PINGs). */
+static const uint8_t shutdown_ping[8] = {'c', 's', '-', 's', 't', 'o', 'p', 0};
+
+typedef enum {
+    STOP_NONE,   /* serving */
+    STOP_NOTICE, /* first GOAWAY and PING submitted, waiting for the ACK */
+    STOP_FINAL,  /* the final GOAWAY submitted */
+} stop_t;
 
 typedef struct {
     uint32_t name_off, name_len, value_off, value_len;
@@ -67,6 +87,8 @@ struct cs_h2_session {
     cs_h2_stream_t *streams;
     uint32_t nstreams;
     bool fatal;
+    stop_t stop;
+    uint64_t stop_deadline_ns; /* STOP_NOTICE: when the final GOAWAY goes out without an ACK */
 };
 
 static void stream_free(cs_h2_stream_t *st) {
@@ -180,9 +202,17 @@ static int remote_end(cs_h2_session_t *s, cs_h2_stream_t *st) {
     return 0;
 }
 
+static int final_goaway(cs_h2_session_t *s);
+
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud) {
     cs_h2_session_t *s = ud;
     (void)ng;
+    if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+        s->stop == STOP_NOTICE &&
+        memcmp(frame->ping.opaque_data, shutdown_ping, sizeof(shutdown_ping)) == 0) {
+        final_goaway(s); /* if it fails, cs_h2_session_expire tries again at the bound */
+        return 0;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     cs_h2_stream_t *st = stream_of(s, frame->hd.stream_id);
@@ -354,11 +384,33 @@ void cs_h2_session_written(cs_h2_session_t *s, size_t n) {
     cs_buf_consume(&s->out, n < s->out.len ? n : s->out.len);
 }
 
-int cs_h2_session_shutdown(cs_h2_session_t *s) {
+static int final_goaway(cs_h2_session_t *s) {
     int rv = nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
                                    nghttp2_session_get_last_proc_stream_id(s->ng), NGHTTP2_NO_ERROR,
                                    NULL, 0);
-    return rv == 0 ? 0 : from_nghttp2(rv);
+    if (rv)
+        return from_nghttp2(rv);
+    s->stop = STOP_FINAL;
+    return 0;
+}
+
+int cs_h2_session_shutdown(cs_h2_session_t *s) {
+    if (s->stop != STOP_NONE)
+        return 0;
+    int rv = nghttp2_submit_shutdown_notice(s->ng);
+    if (rv == 0)
+        rv = nghttp2_submit_ping(s->ng, NGHTTP2_FLAG_NONE, shutdown_ping);
+    if (rv)
+        return from_nghttp2(rv);
+    s->stop = STOP_NOTICE;
+    s->stop_deadline_ns = cs_now_ns() + SHUTDOWN_BOUND_NS;
+    return 0;
+}
+
+int cs_h2_session_expire(cs_h2_session_t *s, uint64_t now_ns) {
+    if (s->stop != STOP_NOTICE || now_ns < s->stop_deadline_ns)
+        return 0;
+    return final_goaway(s);
 }
 
 bool cs_h2_session_done(const cs_h2_session_t *s) {

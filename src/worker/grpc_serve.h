@@ -31,6 +31,9 @@ typedef struct {
     bool inline_calls;   /* a non-blocking model: small calls run on the loop thread */
     /* a model call outlived the timeout: the worker retires (as for HTTP/1.1) */
     void (*retire)(void *ud, cs_retire_cause_t cause);
+    /* a model call was answered (or given up on) after the model saw it: one request towards
+     * GUNICORN_MAX_REQUESTS, as an HTTP/1.1 response is */
+    void (*served)(void *ud);
     void *ud;
 } cs_grpc_serve_host_t;
 
@@ -58,7 +61,8 @@ void cs_grpc_serve_refuse(cs_grpc_serve_t *s, cs_job_t *job, const char *info);
  * timeout (answered DEADLINE_EXCEEDED; the worker retires, as for HTTP/1.1). */
 void cs_grpc_serve_expire(cs_grpc_serve_t *s, uint64_t now_ms);
 
-/* Graceful stop: GOAWAY on every connection; calls already started run to their end. */
+/* Graceful stop: GOAWAY on every connection (two-phase, see cs_h2_session_shutdown); calls
+ * already received, waiting ones too, run to their end. */
 void cs_grpc_serve_drain(cs_grpc_serve_t *s);
 
 /* The graceful timeout is up: calls still running are answered UNAVAILABLE now and every

@@ -400,18 +400,35 @@ static void access_log(worker_t *w, conn_t *c) {
     cs_log_access_line(line, n);
 }
 
-/* The response is fully written: log it, then keep the connection or close it. */
-static void finish_response(worker_t *w, conn_t *c) {
-    c->responses++;
-    if (w->cfg->access_log)
-        access_log(w, c);
+/* One more request served (an HTTP/1.1 response, or a gRPC model call): GUNICORN_MAX_REQUESTS
+ * bounds what a model may leak, so both protocols count towards the recycle. */
+static void count_served(worker_t *w) {
     w->served++;
     atomic_store_explicit(&w->o->slot->requests, w->served, memory_order_relaxed);
+}
+
+/* Recycles the worker once it has served max_requests. */
+static void check_recycle(worker_t *w) {
     if (w->max_requests && w->served >= w->max_requests && !w->draining) {
         cs_log_info("Autorestarting worker after current request (%llu requests).",
                     (unsigned long long)w->served);
         begin_drain(w, CS_RETIRE_RECYCLE);
     }
+}
+
+/* A gRPC model call was served. This may run inside an HTTP/2 session's own callbacks, where
+ * the GOAWAY of a drain must not be written yet: the loop checks the recycle after the step. */
+static void served_cb(void *ud) {
+    count_served(ud);
+}
+
+/* The response is fully written: log it, then keep the connection or close it. */
+static void finish_response(worker_t *w, conn_t *c) {
+    c->responses++;
+    if (w->cfg->access_log)
+        access_log(w, c);
+    count_served(w);
+    check_recycle(w);
     cs_buf_reset(&c->resp.body);
     if (c->resp.body.cap > (1u << 20))
         cs_buf_free(&c->resp.body);
@@ -1126,6 +1143,7 @@ int cs_worker_run(const cs_worker_opts_t *o) {
                                      .booted = &w->booted,
                                      .inline_calls = w->inline_calls,
                                      .retire = retire_cb,
+                                     .served = served_cb,
                                      .ud = w};
         if ((w->gs = cs_grpc_serve_new(&host)) == NULL)
             return 1;
@@ -1148,7 +1166,8 @@ int cs_worker_run(const cs_worker_opts_t *o) {
         run_ready(w);
         now = cs_now_ms();
         expire(w, now);
-        bury(w); /* the step's callbacks are all done */
+        check_recycle(w); /* gRPC calls served in this step (see served_cb) */
+        bury(w);          /* the step's callbacks are all done */
         if (w->accept_paused_until && now >= w->accept_paused_until) {
             w->accept_paused_until = 0;
             if (!w->draining)

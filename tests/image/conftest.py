@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import socket
+import struct
 import subprocess
 import time
 
@@ -69,6 +70,48 @@ def request(port, method, path, body=None, timeout=30):
         return r.status, r.read().decode()
     finally:
         c.close()
+
+
+def _varint(n):
+    out = b""
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out += bytes([low | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _field(number, payload):
+    """A length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def seldon_tensor(values):
+    """The bytes of SeldonMessage {data {tensor {shape [1, n] values [...]}}} (prediction.proto:
+    SeldonMessage.data = 3, DefaultData.tensor = 2, Tensor.shape = 1 and .values = 2, packed),
+    so that no stubs need generating for the image test."""
+    shape = _varint(1) + _varint(len(values))
+    tensor = _field(1, shape) + _field(2, struct.pack(f"<{len(values)}d", *values))
+    return _field(3, _field(2, tensor))
+
+
+def grpc_unary(port, method, payload, timeout=30):
+    """One unary call to 127.0.0.1:port with raw message bytes; returns the response bytes."""
+    import grpc
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        return ch.unary_unary(method)(payload, timeout=timeout)
+
+
+# grpc.health.v1.HealthCheckResponse {status: SERVING}
+GRPC_SERVING = b"\x08\x01"
+
+
+def grpc_check(port, proba):
+    """The gRPC health check answers SERVING and Model/Predict of the row [1, 2, 3, 4] (as a
+    tensor) answers `proba` (the little-endian double is in the response's packed values)."""
+    assert grpc_unary(port, "/grpc.health.v1.Health/Check", b"") == GRPC_SERVING
+    answer = grpc_unary(port, "/seldon.protos.Model/Predict", seldon_tensor([1.0, 2.0, 3.0, 4.0]))
+    assert struct.pack("<d", proba) in answer, answer
 
 
 class Container:

@@ -7,7 +7,8 @@ import tempfile
 import threading
 import time
 
-from conftest import IMAGE, LOOPBACK, MODEL_IMAGE, PKG_IMAGE, PODMAN_RUN, podman, request
+from conftest import (IMAGE, LOOPBACK, MODEL_IMAGE, PKG_IMAGE, PODMAN_RUN, grpc_check, podman,
+                      request)
 
 RUN = PODMAN_RUN[1:]  # podman's run arguments
 ROW = {"data": {"ndarray": [[1.0, 2.0, 3.0, 4.0]]}}
@@ -38,6 +39,7 @@ def test_builtin_model(containers):
     status, body = request(c.port, "POST", "/api/v1.0/predictions", ROW)
     assert status == 200, body
     assert json.loads(body)["data"]["ndarray"] == [[MOCK_PROBA]]
+    grpc_check(c.grpc_port, MOCK_PROBA)  # the same model on the gRPC port
 
 
 def test_no_build_toolchain_in_base_image():
@@ -60,6 +62,7 @@ def test_python_model_image_with_operator_env(containers):
         assert status == 200, body
         # threshold 1.5 from PREDICTIVE_UNIT_PARAMETERS: sigmoid(2.5 - 1.5)
         assert json.loads(body)["data"]["ndarray"] == [[0.7310585786300049]]
+        grpc_check(c.grpc_port, 0.7310585786300049)
         # A feedback reward is counted with the operator's labels (spec §4.2).
         status, body = request(c.port, "POST", "/api/v1.0/feedback",
                                {"request": ROW, "reward": 1.0})

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import seldon_operator as so
-from conftest import IMAGE, MODEL_IMAGE, ROOT, free_ports, podman, request
+from conftest import IMAGE, MODEL_IMAGE, ROOT, free_ports, grpc_check, podman, request
 
 MANIFESTS = sorted(glob.glob(os.path.join(ROOT, "deploy/k8s/*.yaml")))
 IMAGES = {"localhost/cserve:latest": IMAGE,
@@ -27,7 +27,12 @@ def schema():
 def test_the_examples_are_all_there():
     names = {os.path.basename(m) for m in MANIFESTS}
     assert {"workers.yaml", "threads.yaml", "single-threaded.yaml", "debug.yaml",
-            "scaled.yaml"} <= names
+            "scaled.yaml", "grpc.yaml"} <= names
+
+
+def test_grpc_example_has_a_grpc_endpoint():
+    (d,) = so.load(os.path.join(ROOT, "deploy/k8s/grpc.yaml"))
+    assert d["spec"]["predictors"][0]["graph"]["endpoint"]["type"] == "GRPC"
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=os.path.basename)
@@ -100,12 +105,13 @@ def for_podman(pod, podinfo):
         # containerPorts into bridge mappings, and a probe names its port by number.
         del c["ports"]
         for probe in ("readinessProbe", "livenessProbe"):
-            c[probe]["tcpSocket"]["port"] = http_port
+            named = c[probe]["tcpSocket"]["port"]
+            c[probe]["tcpSocket"]["port"] = grpc_port if named == "grpc" else http_port
         # The image's own command with the tests' loopback bind added (args keep the
         # entrypoint, tini, as in Kubernetes).
         cmd = json.loads(podman("image", "inspect", c["image"]).stdout)[0]["Config"]["Cmd"]
         c["args"] = [*cmd, "--host", "127.0.0.1"]
-        ports[c["name"]] = (http_port, metrics_port)
+        ports[c["name"]] = (http_port, metrics_port, grpc_port)
     with open(os.path.join(podinfo, "annotations"), "w") as f:
         for k, v in pod["metadata"]["annotations"].items():
             f.write(f'{k}="{v}"\n')
@@ -121,8 +127,10 @@ def test_kube_play(path):
     for p, cs, pod in so.render_pods(sdep):
         c = pod["spec"]["containers"][0]
         assert c["lifecycle"]["preStop"]["exec"]["command"] == so.PRESTOP
-        assert c["readinessProbe"]["tcpSocket"]["port"] == "http"
-        assert c["livenessProbe"]["tcpSocket"]["port"] == "http"
+        # the operator probes the port of the graph's endpoint type
+        probed = "grpc" if p["graph"]["endpoint"]["type"] == "GRPC" else "http"
+        assert c["readinessProbe"]["tcpSocket"]["port"] == probed
+        assert c["livenessProbe"]["tcpSocket"]["port"] == probed
         env = env_of(c)
         assert env["PREDICTIVE_UNIT_ID"] == c["name"] == p["graph"]["name"]
         assert env["PREDICTIVE_UNIT_METRICS_ENDPOINT"] == "/prometheus"
@@ -138,7 +146,7 @@ def test_kube_play(path):
             ctr = f"{name}-{c['name']}"
             try:
                 podman("kube", "play", f, timeout=180)
-                http_port, metrics_port = ports[c["name"]]
+                http_port, metrics_port, grpc_port = ports[c["name"]]
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:
                     try:
@@ -149,6 +157,14 @@ def test_kube_play(path):
                 status, body = request(http_port, "POST", "/api/v1.0/predictions",
                                        {"data": {"ndarray": [[1.0, 2.0, 3.0, 4.0]]}})
                 assert status == 200, body
+                if env.get("GRPC_WORKERS", "1") != "0":
+                    # the same model over gRPC (what a GRPC endpoint's executor calls), and the
+                    # gRPC health check of a gRPC probe
+                    status, body = request(http_port, "POST", "/api/v1.0/predictions",
+                                           {"data": {"tensor": {"shape": [1, 4],
+                                                                "values": [1.0, 2.0, 3.0, 4.0]}}})
+                    assert status == 200, body
+                    grpc_check(grpc_port, json.loads(body)["data"]["tensor"]["values"][0])
                 assert request(metrics_port, "GET", "/prometheus")[0] == 200
                 logs = podman("logs", ctr).stderr + podman("logs", ctr).stdout
                 layout = expected_layout(env)
