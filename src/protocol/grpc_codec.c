@@ -1,11 +1,12 @@
 /* The Seldon v1 gRPC codec (spec §5): method routing for the seven seldon.protos services, and
  * the protocol's steps of the request pipeline.
  *
- * A request message is unpacked (depth-checked, cs_pb_unpack_with) into the request's arena,
- * turned into its protobuf JSON tree (grpc_json.c) and decoded by the REST protocol's own
- * decoder (cs_seldon_decode_doc), so a model sees the same input for the same content over
- * both transports; gRPC's differences (numbers are doubles, a tensor's values are a typed
- * buffer, meta is {} when absent) are in the tree. The answer is the REST response document
+ * A request message is read into its protobuf JSON tree (grpc_json.c): straight from the wire
+ * for the common form (a tensor or a numeric ndarray, cs_grpc_wire_to_json), else unpacked
+ * (depth-checked, cs_pb_unpack_with) into the request's arena and walked; the tree is decoded by
+ * the REST protocol's own decoder (cs_seldon_decode_doc), so a model sees the same input for the
+ * same content over both transports; gRPC's differences (numbers are doubles, a tensor's values are
+ * a typed buffer, meta is {} when absent) are in the tree. The answer is the REST response document
  * (cs_seldon_response_doc, the same §3.7 rules) packed as a SeldonMessage (grpc_pack.c).
  *
  * Answers follow the transport's convention (grpc_codec.h): resp->status the gRPC status code,
@@ -73,6 +74,14 @@ const char *cs_seldon_grpc_request_type(cs_route_t route) {
 
 /* ---- decoding -------------------------------------------------------------------------- */
 
+/* A message that decoded but has no tree: a raw method still takes it (it reads the bytes,
+ * not the tree), as the reference calls predict_raw before looking at the payload. */
+static int no_tree(cs_input_t *out) {
+    static const cs_json_t empty = {.type = CS_JSON_OBJECT};
+    out->doc = &empty;
+    return CS_EREQUEST;
+}
+
 static int grpc_decode(cs_route_t route, const void *in, const cs_seldon_env_t *env,
                        cs_arena_t *arena, cs_input_t *out, cs_seldon_error_t *err) {
     const cs_grpc_in_t *g = in;
@@ -81,6 +90,16 @@ static int grpc_decode(cs_route_t route, const void *in, const cs_seldon_env_t *
     out->body_len = g->len;
     out->wire = CS_WIRE_PROTOBUF;
     out->wire_type = cs_seldon_grpc_request_type(route);
+    cs_json_t *doc = cs_arena_alloc(arena, sizeof(*doc));
+    if (doc == NULL)
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
+    if (request_desc(route) == &seldon__protos__seldon_message__descriptor) {
+        int rc = cs_grpc_wire_to_json(g->message, g->len, arena, doc, err);
+        if (rc > 0)
+            return cs_seldon_decode_doc(route, doc, env, arena, out, err);
+        if (rc < 0)
+            return no_tree(out);
+    }
     ProtobufCAllocator alloc;
     cs_grpc_arena_allocator(arena, &alloc);
     ProtobufCMessage *m;
@@ -89,16 +108,8 @@ static int grpc_decode(cs_route_t route, const void *in, const cs_seldon_env_t *
         return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
     if (rc < 0)
         return cs_seldon_fail(err, 500, CS_GRPC_REASON_DESERIALIZE, "%s", cs_strerror(rc));
-    cs_json_t *doc = cs_arena_alloc(arena, sizeof(*doc));
-    if (doc == NULL)
-        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
-    if (cs_grpc_pb_to_json(m, arena, doc, err) < 0) {
-        /* a raw method still takes the message (it reads the bytes, not the tree): the
-         * reference calls predict_raw before looking at the payload */
-        static const cs_json_t no_tree = {.type = CS_JSON_OBJECT};
-        out->doc = &no_tree;
-        return CS_EREQUEST;
-    }
+    if (cs_grpc_pb_to_json(m, arena, doc, err) < 0)
+        return no_tree(out);
     if (route == CS_ROUTE_AGGREGATE && cs_json_get(doc, "seldonMessages") == NULL) {
         /* an empty list prints as {}: the REST decoder wants the member */
         static const cs_json_member_t none = {

@@ -58,6 +58,16 @@ void cs_grpc_arena_allocator(cs_arena_t *arena, ProtobufCAllocator *out);
 int cs_grpc_pb_to_json(const ProtobufCMessage *m, cs_arena_t *arena, cs_json_t *out,
                        cs_seldon_error_t *err);
 
+/* The common form of a SeldonMessage read straight from its wire form `data[0..len)` into
+ * the tree cs_grpc_pb_to_json makes of it, without unpacking it or a node per element: data
+ * with names and a tensor or an ndarray of numbers (or neither), and no meta or an empty one.
+ * 1 and *out for a message of that form; 0 for any other (malformed ones included: the
+ * general path decodes them and gives them their answers); CS_EREQUEST with `err` for what
+ * the general path refuses too, with its texts (a tensor whose shape does not match its
+ * values, out of memory). The tree borrows `data`. Any thread. */
+int cs_grpc_wire_to_json(const uint8_t *data, size_t len, cs_arena_t *arena, cs_json_t *out,
+                         cs_seldon_error_t *err);
+
 /* The reverse for the answers: `doc` (a response document of cs_seldon_response_doc, binData
  * raw) as a SeldonMessage in `arena`. 0, or CS_EREQUEST with `err`. */
 int cs_grpc_json_to_seldon_message(const cs_json_t *doc, cs_arena_t *arena, ProtobufCMessage **out,
