@@ -151,8 +151,17 @@ static int grpc_encode(cs_route_t route, const cs_message_t *msgs, size_t count,
                        cs_response_t *resp, cs_seldon_error_t *err) {
     cs_json_t doc;
     ProtobufCMessage *m;
-    if (cs_seldon_response_doc(route, msgs, count, res, env, true, arena, &doc, err) < 0 ||
-        cs_grpc_json_to_seldon_message(&doc, arena, &m, err) < 0)
+    if (cs_seldon_response_doc(route, msgs, count, res, env, true, arena, &doc, err) < 0)
+        return CS_EREQUEST;
+    int rc = cs_grpc_doc_to_wire(&doc, &resp->body);
+    if (rc > 0) {
+        resp->status = CS_GRPC_OK;
+        resp->content_type = "application/grpc";
+        return 0;
+    }
+    if (rc < 0)
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
+    if (cs_grpc_json_to_seldon_message(&doc, arena, &m, err) < 0)
         return CS_EREQUEST;
     if (pack(m, resp) < 0)
         return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");

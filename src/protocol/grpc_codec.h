@@ -73,6 +73,12 @@ int cs_grpc_wire_to_json(const uint8_t *data, size_t len, cs_arena_t *arena, cs_
 int cs_grpc_json_to_seldon_message(const cs_json_t *doc, cs_arena_t *arena, ProtobufCMessage **out,
                                    cs_seldon_error_t *err);
 
+/* The common answer `doc` (data with string names and an ndarray or a tensor of numbers, no
+ * meta or an empty one) as the wire form of its SeldonMessage in `out` (what protobuf-c
+ * packs for cs_grpc_json_to_seldon_message's message, without building it). 1 when written;
+ * 0 for any other document (left to cs_grpc_json_to_seldon_message); -ENOMEM. Any thread. */
+int cs_grpc_doc_to_wire(const cs_json_t *doc, cs_buf_t *out);
+
 /* The model metadata JSON document (§3.8.7) as SeldonModelMetadata in `arena` (unknown members
  * ignored). 0 or CS_EREQUEST with `err` (invalid metadata). */
 int cs_grpc_json_to_model_metadata(const cs_json_t *doc, cs_arena_t *arena, ProtobufCMessage **out,

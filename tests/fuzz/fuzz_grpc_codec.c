@@ -6,7 +6,8 @@
  * 1) and encoded; a failure becomes the gRPC error answer. The same bytes are then taken as a
  * raw method's answer, whose metrics are recorded and removed. A SeldonMessage the wire reader
  * takes (cs_grpc_wire_to_json) must give the tree protobuf-c and the walk give it, or fail as
- * they do, with the same text. Nothing may crash or leak, and
+ * they do, with the same text; every answer must read back as a SeldonMessage. Nothing may
+ * crash or leak, and
  * the heap stays within the budget proportional to the input (budget.h). Seeds in
  * corpus/grpc_codec are the seldon_pb seeds behind their route byte. */
 #include "budget.h"
@@ -82,6 +83,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         rc = cs_seldon_grpc_codec.encode(route, input.msgs, input.count, &r, &env, &arena, &resp,
                                          &err);
+        ProtobufCMessage *answer;
+        if (rc == 0 && route != CS_ROUTE_FEEDBACK) { /* an answer protobuf reads back */
+            if (cs_pb_unpack(&seldon__protos__seldon_message__descriptor,
+                             (const uint8_t *)resp.body.data, resp.body.len, &answer) < 0)
+                __builtin_trap();
+            protobuf_c_message_free_unpacked(answer, NULL);
+        }
     }
     if (rc < 0)
         cs_seldon_grpc_codec.error(&err, NULL, &resp);
