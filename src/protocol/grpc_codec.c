@@ -23,32 +23,37 @@
 
 /* ---- routing (§5.1) ------------------------------------------------------------------- */
 
+#define METHOD(path, route)                                                                        \
+    { path, sizeof(path) - 1, route }
+
+/* Lengths with the names: a path is matched on every call. */
 static const struct {
     const char *path;
+    size_t len;
     cs_route_t route;
 } methods[] = {
-    {"/seldon.protos.Generic/TransformInput", CS_ROUTE_TRANSFORM_INPUT},
-    {"/seldon.protos.Generic/TransformOutput", CS_ROUTE_TRANSFORM_OUTPUT},
-    {"/seldon.protos.Generic/Route", CS_ROUTE_ROUTE},
-    {"/seldon.protos.Generic/Aggregate", CS_ROUTE_AGGREGATE},
-    {"/seldon.protos.Generic/SendFeedback", CS_ROUTE_FEEDBACK},
-    {"/seldon.protos.Model/Predict", CS_ROUTE_PREDICT},
-    {"/seldon.protos.Model/SendFeedback", CS_ROUTE_FEEDBACK},
-    {"/seldon.protos.Model/Metadata", CS_ROUTE_METADATA},
-    {"/seldon.protos.Router/Route", CS_ROUTE_ROUTE},
-    {"/seldon.protos.Router/SendFeedback", CS_ROUTE_FEEDBACK},
-    {"/seldon.protos.Transformer/TransformInput", CS_ROUTE_TRANSFORM_INPUT},
-    {"/seldon.protos.OutputTransformer/TransformOutput", CS_ROUTE_TRANSFORM_OUTPUT},
-    {"/seldon.protos.Combiner/Aggregate", CS_ROUTE_AGGREGATE},
-    {"/seldon.protos.Seldon/Predict", CS_ROUTE_PREDICT},
-    {"/seldon.protos.Seldon/SendFeedback", CS_ROUTE_FEEDBACK},
-    {"/seldon.protos.Seldon/ModelMetadata", CS_ROUTE_METADATA},
+    METHOD("/seldon.protos.Generic/TransformInput", CS_ROUTE_TRANSFORM_INPUT),
+    METHOD("/seldon.protos.Generic/TransformOutput", CS_ROUTE_TRANSFORM_OUTPUT),
+    METHOD("/seldon.protos.Generic/Route", CS_ROUTE_ROUTE),
+    METHOD("/seldon.protos.Generic/Aggregate", CS_ROUTE_AGGREGATE),
+    METHOD("/seldon.protos.Generic/SendFeedback", CS_ROUTE_FEEDBACK),
+    METHOD("/seldon.protos.Model/Predict", CS_ROUTE_PREDICT),
+    METHOD("/seldon.protos.Model/SendFeedback", CS_ROUTE_FEEDBACK),
+    METHOD("/seldon.protos.Model/Metadata", CS_ROUTE_METADATA),
+    METHOD("/seldon.protos.Router/Route", CS_ROUTE_ROUTE),
+    METHOD("/seldon.protos.Router/SendFeedback", CS_ROUTE_FEEDBACK),
+    METHOD("/seldon.protos.Transformer/TransformInput", CS_ROUTE_TRANSFORM_INPUT),
+    METHOD("/seldon.protos.OutputTransformer/TransformOutput", CS_ROUTE_TRANSFORM_OUTPUT),
+    METHOD("/seldon.protos.Combiner/Aggregate", CS_ROUTE_AGGREGATE),
+    METHOD("/seldon.protos.Seldon/Predict", CS_ROUTE_PREDICT),
+    METHOD("/seldon.protos.Seldon/SendFeedback", CS_ROUTE_FEEDBACK),
+    METHOD("/seldon.protos.Seldon/ModelMetadata", CS_ROUTE_METADATA),
 };
 
 int cs_seldon_grpc_route(const char *path, size_t len, cs_route_t *route) {
     static const char graph[] = "/seldon.protos.Seldon/GraphMetadata";
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (strlen(methods[i].path) == len && memcmp(methods[i].path, path, len) == 0) {
+        if (methods[i].len == len && memcmp(methods[i].path, path, len) == 0) {
             *route = methods[i].route;
             return CS_GRPC_METHOD_MODEL;
         }
