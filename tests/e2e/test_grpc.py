@@ -436,6 +436,24 @@ def test_accepted_connections_have_nagle_off(server, proto):
         assert server_socket_option(s, port, c, socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
+def test_a_model_writing_into_a_tensor_it_was_given(server, seldon_pb):
+    # a tensor's packed doubles are the model's X without a copy when the message puts them on
+    # a double's alignment (a shape of one dimension does with these sizes), and a copy when
+    # it does not; a model may write into either, call after call
+    s = server(model="GrpcModels.Doubles", cwd=PYMODELS)
+    pb, jf = seldon_pb
+    n = 5000  # past the size under which the Python runtime copies anyway
+    with channel(s) as ch:
+        for shape in ([n], [1, n], [n], [2, n // 2]):
+            for k in range(3):
+                msg = pb.SeldonMessage()
+                msg.data.tensor.shape.extend(shape)
+                msg.data.tensor.values.extend([float(i + k) for i in range(n)])
+                out = typed_call(ch, "/seldon.protos.Model/Predict", msg, pb.SeldonMessage)
+                assert list(out.data.tensor.shape) == shape
+                assert list(out.data.tensor.values) == [2.0 * (i + k) for i in range(n)]
+
+
 def predict_load(s, seldon_pb, seconds, clients=6):
     """`clients` threads, each with its own channel, calling Predict in a loop for `seconds`;
     returns (ok, failures) once they stop. Starts at once, in the background."""
