@@ -944,6 +944,34 @@ static void test_numeric_shape_is_checked_first(void **state) {
     free_value(inner);
 }
 
+/* `b[0..n)` decoded for predict and answered by the M-Model with every allocation failing in
+ * turn: a clean error each time, until none fails. */
+static void fail_each_allocation(const uint8_t *b, size_t n) {
+    bool done = false;
+    for (long pass = 0; pass < 10000 && !done; pass++) {
+        call_t c;
+        call_init(&c);
+        alloc_pass = pass;
+        int rc = decode_bytes(&c, CS_ROUTE_PREDICT, b, n);
+        if (rc == 0) {
+            cs_result_t r = m_model(&c);
+            rc = cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, 1, &r, &env, &c.arena,
+                                             &c.resp, &c.err);
+        }
+        long left = alloc_pass;
+        alloc_pass = -1;
+        if (rc == 0) {
+            done = left > 0; /* nothing failed */
+        } else {
+            assert_int_equal(rc, CS_EREQUEST);
+            cs_seldon_grpc_codec.error(&c.err, NULL, &c.resp);
+            assert_int_not_equal(c.resp.status, CS_GRPC_OK);
+        }
+        call_close(&c);
+    }
+    assert_true(done);
+}
+
 /* ---- the wire reader (cs_grpc_wire_to_json) ------------------------------------------- */
 
 /* A Value from a compact text: [..] a list, a number, s a string, b a bool, n NaN. */
@@ -1249,24 +1277,7 @@ static void test_wire_reader_allocation_failure(void **state) {
             d.n_names = 1;
             b = packed(&m.base, &n);
         }
-        bool done = false;
-        for (long pass = 0; pass < 1000 && !done; pass++) {
-            call_t c;
-            call_init(&c);
-            alloc_pass = pass;
-            int rc = decode_bytes(&c, CS_ROUTE_PREDICT, b, n);
-            long left = alloc_pass;
-            alloc_pass = -1;
-            if (rc == 0) {
-                done = left > 0;
-            } else {
-                assert_int_equal(rc, CS_EREQUEST);
-                cs_seldon_grpc_codec.error(&c.err, NULL, &c.resp);
-                assert_int_not_equal(c.resp.status, CS_GRPC_OK);
-            }
-            call_close(&c);
-        }
-        assert_true(done);
+        fail_each_allocation(b, n);
         free(b);
     }
 }
@@ -1373,29 +1384,10 @@ static void test_allocation_failure(void **state) {
     Seldon__Protos__Meta meta = SELDON__PROTOS__META__INIT;
     meta.puid = "abc";
     m.meta = &meta;
-    bool done = false;
-    for (long pass = 0; pass < 10000 && !done; pass++) {
-        call_t c;
-        call_init(&c);
-        alloc_pass = pass;
-        int rc = decode(&c, CS_ROUTE_PREDICT, &m.base);
-        if (rc == 0) {
-            cs_result_t r = m_model(&c);
-            rc = cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, 1, &r, &env, &c.arena,
-                                             &c.resp, &c.err);
-        }
-        long left = alloc_pass;
-        alloc_pass = -1;
-        if (rc == 0) {
-            done = left > 0; /* nothing failed */
-        } else {
-            assert_int_equal(rc, CS_EREQUEST);
-            cs_seldon_grpc_codec.error(&c.err, NULL, &c.resp);
-            assert_int_not_equal(c.resp.status, CS_GRPC_OK);
-        }
-        call_close(&c);
-    }
-    assert_true(done);
+    size_t n;
+    uint8_t *b = packed(&m.base, &n);
+    fail_each_allocation(b, n);
+    free(b);
 }
 
 int main(void) {
