@@ -25,6 +25,7 @@ static ssize_t counting_recv(int fd, void *buf, size_t len, int flags) {
 
 typedef struct {
     cs_loop_t loop;
+    cs_pool_t pool; /* not started: no call reaches it */
     cs_config_t cfg;
     unsigned abandoned;
     bool booted;
@@ -38,8 +39,12 @@ static int setup(void **state) {
     assert_int_equal(cs_loop_init(&f->loop), 0);
     f->cfg.limit_request_field_size = 8190;
     f->booted = true;
-    cs_grpc_serve_host_t host = {
-        .loop = &f->loop, .cfg = &f->cfg, .abandoned = &f->abandoned, .booted = &f->booted};
+    f->pool.nthreads = 1;
+    cs_grpc_serve_host_t host = {.loop = &f->loop,
+                                 .pool = &f->pool,
+                                 .cfg = &f->cfg,
+                                 .abandoned = &f->abandoned,
+                                 .booted = &f->booted};
     assert_non_null(f->s = cs_grpc_serve_new(&host));
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
