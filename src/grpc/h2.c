@@ -150,10 +150,12 @@ static int keep_field(cs_h2_stream_t *st, const uint8_t *name, size_t nlen, cons
                  (uint32_t)vlen};
     if (cs_buf_reserve(&st->hbytes, nlen + vlen + 2))
         return -ENOMEM;
-    cs_buf_append(&st->hbytes, name, nlen);
-    cs_buf_append(&st->hbytes, "", 1);
-    cs_buf_append(&st->hbytes, value, vlen);
-    cs_buf_append(&st->hbytes, "", 1);
+    char *p = st->hbytes.data + st->hbytes.len; /* one copy per field: this runs per header */
+    memcpy(p, name, nlen);
+    p[nlen] = '\0';
+    memcpy(p + nlen + 1, value, vlen);
+    p[nlen + 1 + vlen] = '\0';
+    st->hbytes.len += nlen + vlen + 2;
     st->spans[st->nspans++] = sp;
     return 0;
 }

@@ -1,11 +1,12 @@
 /* The Seldon v1 gRPC codec (spec §5): method routing for the seven seldon.protos services, and
  * the protocol's steps of the request pipeline.
  *
- * A request message is unpacked (depth-checked, cs_pb_unpack_with) into the request's arena,
- * turned into its protobuf JSON tree (grpc_json.c) and decoded by the REST protocol's own
- * decoder (cs_seldon_decode_doc), so a model sees the same input for the same content over
- * both transports; gRPC's differences (numbers are doubles, a tensor's values are a typed
- * buffer, meta is {} when absent) are in the tree. The answer is the REST response document
+ * A request message is read into its protobuf JSON tree (grpc_json.c): straight from the wire
+ * for the common form (a tensor or a numeric ndarray, cs_grpc_wire_to_json), else unpacked
+ * (depth-checked, cs_pb_unpack_with) into the request's arena and walked; the tree is decoded by
+ * the REST protocol's own decoder (cs_seldon_decode_doc), so a model sees the same input for the
+ * same content over both transports; gRPC's differences (numbers are doubles, a tensor's values are
+ * a typed buffer, meta is {} when absent) are in the tree. The answer is the REST response document
  * (cs_seldon_response_doc, the same §3.7 rules) packed as a SeldonMessage (grpc_pack.c).
  *
  * Answers follow the transport's convention (grpc_codec.h): resp->status the gRPC status code,
@@ -22,33 +23,38 @@
 
 /* ---- routing (§5.1) ------------------------------------------------------------------- */
 
+#define METHOD(path, route)                                                                        \
+    { path, sizeof(path) - 1, route }
+
+/* Lengths with the names: a path is matched on every call. */
 static const struct {
     const char *path;
+    size_t len;
     cs_route_t route;
 } methods[] = {
-    {"/seldon.protos.Generic/TransformInput", CS_ROUTE_TRANSFORM_INPUT},
-    {"/seldon.protos.Generic/TransformOutput", CS_ROUTE_TRANSFORM_OUTPUT},
-    {"/seldon.protos.Generic/Route", CS_ROUTE_ROUTE},
-    {"/seldon.protos.Generic/Aggregate", CS_ROUTE_AGGREGATE},
-    {"/seldon.protos.Generic/SendFeedback", CS_ROUTE_FEEDBACK},
-    {"/seldon.protos.Model/Predict", CS_ROUTE_PREDICT},
-    {"/seldon.protos.Model/SendFeedback", CS_ROUTE_FEEDBACK},
-    {"/seldon.protos.Model/Metadata", CS_ROUTE_METADATA},
-    {"/seldon.protos.Router/Route", CS_ROUTE_ROUTE},
-    {"/seldon.protos.Router/SendFeedback", CS_ROUTE_FEEDBACK},
-    {"/seldon.protos.Transformer/TransformInput", CS_ROUTE_TRANSFORM_INPUT},
-    {"/seldon.protos.OutputTransformer/TransformOutput", CS_ROUTE_TRANSFORM_OUTPUT},
-    {"/seldon.protos.Combiner/Aggregate", CS_ROUTE_AGGREGATE},
-    {"/seldon.protos.Seldon/Predict", CS_ROUTE_PREDICT},
-    {"/seldon.protos.Seldon/SendFeedback", CS_ROUTE_FEEDBACK},
-    {"/seldon.protos.Seldon/ModelMetadata", CS_ROUTE_METADATA},
+    METHOD("/seldon.protos.Generic/TransformInput", CS_ROUTE_TRANSFORM_INPUT),
+    METHOD("/seldon.protos.Generic/TransformOutput", CS_ROUTE_TRANSFORM_OUTPUT),
+    METHOD("/seldon.protos.Generic/Route", CS_ROUTE_ROUTE),
+    METHOD("/seldon.protos.Generic/Aggregate", CS_ROUTE_AGGREGATE),
+    METHOD("/seldon.protos.Generic/SendFeedback", CS_ROUTE_FEEDBACK),
+    METHOD("/seldon.protos.Model/Predict", CS_ROUTE_PREDICT),
+    METHOD("/seldon.protos.Model/SendFeedback", CS_ROUTE_FEEDBACK),
+    METHOD("/seldon.protos.Model/Metadata", CS_ROUTE_METADATA),
+    METHOD("/seldon.protos.Router/Route", CS_ROUTE_ROUTE),
+    METHOD("/seldon.protos.Router/SendFeedback", CS_ROUTE_FEEDBACK),
+    METHOD("/seldon.protos.Transformer/TransformInput", CS_ROUTE_TRANSFORM_INPUT),
+    METHOD("/seldon.protos.OutputTransformer/TransformOutput", CS_ROUTE_TRANSFORM_OUTPUT),
+    METHOD("/seldon.protos.Combiner/Aggregate", CS_ROUTE_AGGREGATE),
+    METHOD("/seldon.protos.Seldon/Predict", CS_ROUTE_PREDICT),
+    METHOD("/seldon.protos.Seldon/SendFeedback", CS_ROUTE_FEEDBACK),
+    METHOD("/seldon.protos.Seldon/ModelMetadata", CS_ROUTE_METADATA),
 };
 
 static const char graph[] = "/seldon.protos.Seldon/GraphMetadata";
 
 int cs_seldon_grpc_route(const char *path, size_t len, cs_route_t *route) {
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (strlen(methods[i].path) == len && memcmp(methods[i].path, path, len) == 0) {
+        if (methods[i].len == len && memcmp(methods[i].path, path, len) == 0) {
             *route = methods[i].route;
             return CS_GRPC_METHOD_MODEL;
         }
@@ -79,6 +85,14 @@ const char *cs_seldon_grpc_request_type(cs_route_t route) {
 
 /* ---- decoding -------------------------------------------------------------------------- */
 
+/* A message that decoded but has no tree: a raw method still takes it (it reads the bytes,
+ * not the tree), as the reference calls predict_raw before looking at the payload. */
+static int no_tree(cs_input_t *out) {
+    static const cs_json_t empty = {.type = CS_JSON_OBJECT};
+    out->doc = &empty;
+    return CS_EREQUEST;
+}
+
 static int grpc_decode(cs_route_t route, const void *in, const cs_seldon_env_t *env,
                        cs_arena_t *arena, cs_input_t *out, cs_seldon_error_t *err) {
     const cs_grpc_in_t *g = in;
@@ -87,6 +101,16 @@ static int grpc_decode(cs_route_t route, const void *in, const cs_seldon_env_t *
     out->body_len = g->len;
     out->wire = CS_WIRE_PROTOBUF;
     out->wire_type = cs_seldon_grpc_request_type(route);
+    cs_json_t *doc = cs_arena_alloc(arena, sizeof(*doc));
+    if (doc == NULL)
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
+    if (request_desc(route) == &seldon__protos__seldon_message__descriptor) {
+        int rc = cs_grpc_wire_to_json(g->message, g->len, arena, doc, err);
+        if (rc > 0)
+            return cs_seldon_decode_doc(route, doc, env, arena, out, err);
+        if (rc < 0)
+            return no_tree(out);
+    }
     ProtobufCAllocator alloc;
     cs_grpc_arena_allocator(arena, &alloc);
     ProtobufCMessage *m;
@@ -95,16 +119,8 @@ static int grpc_decode(cs_route_t route, const void *in, const cs_seldon_env_t *
         return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
     if (rc < 0)
         return cs_seldon_fail(err, 500, CS_GRPC_REASON_DESERIALIZE, "%s", cs_strerror(rc));
-    cs_json_t *doc = cs_arena_alloc(arena, sizeof(*doc));
-    if (doc == NULL)
-        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
-    if (cs_grpc_pb_to_json(m, arena, doc, err) < 0) {
-        /* a raw method still takes the message (it reads the bytes, not the tree): the
-         * reference calls predict_raw before looking at the payload */
-        static const cs_json_t no_tree = {.type = CS_JSON_OBJECT};
-        out->doc = &no_tree;
-        return CS_EREQUEST;
-    }
+    if (cs_grpc_pb_to_json(m, arena, doc, err) < 0)
+        return no_tree(out);
     if (route == CS_ROUTE_AGGREGATE && cs_json_get(doc, "seldonMessages") == NULL) {
         /* an empty list prints as {}: the REST decoder wants the member */
         static const cs_json_member_t none = {
@@ -146,8 +162,17 @@ static int grpc_encode(cs_route_t route, const cs_message_t *msgs, size_t count,
                        cs_response_t *resp, cs_seldon_error_t *err) {
     cs_json_t doc;
     ProtobufCMessage *m;
-    if (cs_seldon_response_doc(route, msgs, count, res, env, true, arena, &doc, err) < 0 ||
-        cs_grpc_json_to_seldon_message(&doc, arena, &m, err) < 0)
+    if (cs_seldon_response_doc(route, msgs, count, res, env, true, arena, &doc, err) < 0)
+        return CS_EREQUEST;
+    int rc = cs_grpc_doc_to_wire(&doc, &resp->body);
+    if (rc > 0) {
+        resp->status = CS_GRPC_OK;
+        resp->content_type = "application/grpc";
+        return 0;
+    }
+    if (rc < 0)
+        return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");
+    if (cs_grpc_json_to_seldon_message(&doc, arena, &m, err) < 0)
         return CS_EREQUEST;
     if (pack(m, resp) < 0)
         return cs_seldon_fail(err, 500, CS_REASON_INTERNAL, "out of memory");

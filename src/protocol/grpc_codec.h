@@ -62,10 +62,26 @@ void cs_grpc_arena_allocator(cs_arena_t *arena, ProtobufCAllocator *out);
 int cs_grpc_pb_to_json(const ProtobufCMessage *m, cs_arena_t *arena, cs_json_t *out,
                        cs_seldon_error_t *err);
 
+/* The common form of a SeldonMessage read straight from its wire form `data[0..len)` into
+ * the tree cs_grpc_pb_to_json makes of it, without unpacking it or a node per element: data
+ * with names and a tensor or an ndarray of numbers (or neither), and no meta or an empty one.
+ * 1 and *out for a message of that form; 0 for any other (malformed ones included: the
+ * general path decodes them and gives them their answers); CS_EREQUEST with `err` for what
+ * the general path refuses too, with its texts (a tensor whose shape does not match its
+ * values, out of memory). The tree borrows `data`. Any thread. */
+int cs_grpc_wire_to_json(const uint8_t *data, size_t len, cs_arena_t *arena, cs_json_t *out,
+                         cs_seldon_error_t *err);
+
 /* The reverse for the answers: `doc` (a response document of cs_seldon_response_doc, binData
  * raw) as a SeldonMessage in `arena`. 0, or CS_EREQUEST with `err`. */
 int cs_grpc_json_to_seldon_message(const cs_json_t *doc, cs_arena_t *arena, ProtobufCMessage **out,
                                    cs_seldon_error_t *err);
+
+/* The common answer `doc` (data with string names and an ndarray or a tensor of numbers, no
+ * meta or an empty one) as the wire form of its SeldonMessage in `out` (what protobuf-c
+ * packs for cs_grpc_json_to_seldon_message's message, without building it). 1 when written;
+ * 0 for any other document (left to cs_grpc_json_to_seldon_message); -ENOMEM. Any thread. */
+int cs_grpc_doc_to_wire(const cs_json_t *doc, cs_buf_t *out);
 
 /* The model metadata JSON document (§3.8.7) as SeldonModelMetadata in `arena` (unknown members
  * ignored). 0 or CS_EREQUEST with `err` (invalid metadata). */

@@ -3,7 +3,9 @@
  * SeldonModelMetadata). Every message is built in the request's arena, to be packed once.
  *
  * The conversions are protobuf's for a Python dict (json_format.ParseDict): numbers in Values
- * become doubles, metric values floats, tensor shapes int32 and metadata shapes int64. */
+ * become doubles, metric values floats, tensor shapes int32 and metadata shapes int64. The
+ * common answer (data with names and an array of numbers) is written to the wire directly
+ * (cs_grpc_doc_to_wire). */
 #include "protocol/grpc_codec.h"
 
 #include "base/base64.h"
@@ -12,6 +14,7 @@
 #include "seldon_core/proto/tensorflow/core/framework/tensor.pb-c.h"
 #include "seldon_core/proto/prediction.pb-c.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,6 +497,179 @@ int cs_grpc_json_to_seldon_message(const cs_json_t *doc, cs_arena_t *arena, Prot
         return CS_EREQUEST;
     *out = &m->base;
     return 0;
+}
+
+/* ---- the common answer straight to the wire ---------------------------------------------
+ *
+ * What most answers are, data with names and an ndarray or a tensor of numbers and no meta,
+ * is written here as the bytes protobuf-c would pack for the message above, without building
+ * it: an ndarray's message form is two messages per element. The sizes are known from the
+ * array's shape before anything is written. Anything else goes through the messages. */
+
+static size_t varint_size(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v) {
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* A length-delimited field's key and length. */
+static uint8_t *put_len(uint8_t *p, uint32_t field, size_t len) {
+    *p++ = (uint8_t)(field << 3 | 2);
+    return put_varint(p, len);
+}
+
+static size_t len_field_size(size_t len) {
+    return 1 + varint_size(len) + len;
+}
+
+static double numarray_double(const cs_numarray_t *na, size_t i) {
+    return na->dtype == CS_DTYPE_INT64 ? (double)((const int64_t *)na->data)[i]
+                                       : ((const double *)na->data)[i];
+}
+
+/* An ndarray as nested ListValues of number Values: list[d] is the size of one ListValue at
+ * depth d (every list of a depth has the same size). False when a size does not fit (under a
+ * dimension of 0 the others are not bounded by the array's elements). */
+static bool ndarray_sizes(const cs_numarray_t *na, size_t *list) {
+    size_t entry = len_field_size(9); /* a number Value: key, 8 bytes */
+    for (uint32_t d = na->ndim; d-- > 0;) {
+        if (na->shape[d] < 0 || __builtin_mul_overflow((size_t)na->shape[d], entry, &list[d]) ||
+            list[d] > SIZE_MAX / 2)
+            return false;
+        entry = len_field_size(len_field_size(list[d])); /* Value{list_value} */
+    }
+    return true;
+}
+
+static uint8_t *put_ndarray(uint8_t *p, const cs_numarray_t *na, const size_t *list, uint32_t d,
+                            size_t *pos) {
+    for (int64_t i = 0; i < na->shape[d]; i++) {
+        if (d + 1 == na->ndim) {
+            double v = numarray_double(na, (*pos)++);
+            p = put_len(p, 1, 9);
+            *p++ = 2 << 3 | 1; /* number_value, 64-bit */
+            memcpy(p, &v, 8);
+            p += 8;
+        } else {
+            p = put_len(p, 1, len_field_size(list[d + 1]));
+            p = put_len(p, 6, list[d + 1]); /* list_value */
+            p = put_ndarray(p, na, list, d + 1, pos);
+        }
+    }
+    return p;
+}
+
+/* The numbers of a list node (NUMARRAY or an ARRAY of numbers), or NULL. */
+static const cs_numarray_t *numbers(const cs_json_t *v) {
+    return v && v->type == CS_JSON_NUMARRAY && v->u.num->ndim >= 1 ? v->u.num : NULL;
+}
+
+int cs_grpc_doc_to_wire(const cs_json_t *doc, cs_buf_t *out) {
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    return 0;
+#endif
+    if (doc->type != CS_JSON_OBJECT)
+        return 0;
+    const cs_json_t *data = NULL;
+    for (uint32_t i = 0; i < doc->len; i++) {
+        const cs_json_member_t *m = &doc->u.members[i];
+        if (strcmp(m->key, "data") == 0 && m->value.type == CS_JSON_OBJECT)
+            data = &m->value;
+        else if (strcmp(m->key, "meta") != 0 || m->value.type != CS_JSON_OBJECT || m->value.len)
+            return 0;
+    }
+    if (data == NULL)
+        return 0;
+    const cs_json_t *names = NULL, *nd = NULL, *tensor = NULL;
+    for (uint32_t i = 0; i < data->len; i++) {
+        const cs_json_member_t *m = &data->u.members[i];
+        if (strcmp(m->key, "names") == 0 && m->value.type == CS_JSON_ARRAY && !names)
+            names = &m->value;
+        else if (strcmp(m->key, "ndarray") == 0 && !nd && !tensor)
+            nd = &m->value;
+        else if (strcmp(m->key, "tensor") == 0 && !nd && !tensor)
+            tensor = &m->value;
+        else
+            return 0;
+    }
+    size_t dlen = 0; /* DefaultData */
+    for (uint32_t i = 0; names && i < names->len; i++) {
+        const cs_json_t *n = &names->u.items[i];
+        if (n->type != CS_JSON_STRING || memchr(n->u.s, 0, n->len))
+            return 0; /* the messages' rules (and their errors) for anything else */
+        dlen += len_field_size(n->len);
+    }
+    const cs_numarray_t *na = NULL, *shape = NULL, *values = NULL;
+    size_t list[CS_JSON_MAX_DIMS], plen = 0, slen = 0;
+    if (nd) {
+        if ((na = numbers(nd)) == NULL || na->ndim > CS_JSON_MAX_DIMS || !ndarray_sizes(na, list))
+            return 0;
+        plen = list[0];
+    } else if (tensor) {
+        if (tensor->type != CS_JSON_OBJECT || tensor->len != 2 ||
+            (shape = numbers(cs_json_get(tensor, "shape"))) == NULL ||
+            (values = numbers(cs_json_get(tensor, "values"))) == NULL || shape->ndim != 1 ||
+            values->ndim != 1)
+            return 0;
+        for (size_t i = 0; i < shape->count; i++) {
+            double d = numarray_double(shape, i);
+            if (!(d <= INT32_MAX && d >= INT32_MIN))
+                return 0; /* the messages' error (NaN included) */
+            slen += varint_size((uint64_t)(int64_t)(int32_t)d);
+        }
+        plen = (slen ? len_field_size(slen) : 0) +
+               (values->count ? len_field_size(values->count * 8) : 0);
+    }
+    if (nd || tensor)
+        dlen += len_field_size(plen);
+    cs_buf_reset(out);
+    if (cs_buf_reserve(out, len_field_size(dlen)) < 0)
+        return -ENOMEM;
+    uint8_t *p = (uint8_t *)out->data, *start = p;
+    p = put_len(p, 3, dlen);
+    for (uint32_t i = 0; names && i < names->len; i++) {
+        p = put_len(p, 1, names->u.items[i].len);
+        memcpy(p, names->u.items[i].u.s, names->u.items[i].len);
+        p += names->u.items[i].len;
+    }
+    if (na) {
+        size_t pos = 0;
+        p = put_len(p, 3, plen);
+        p = put_ndarray(p, na, list, 0, &pos);
+    } else if (tensor) {
+        p = put_len(p, 2, plen);
+        if (slen) {
+            p = put_len(p, 1, slen);
+            for (size_t i = 0; i < shape->count; i++)
+                p = put_varint(p, (uint64_t)(int64_t)(int32_t)numarray_double(shape, i));
+        }
+        if (values->count) {
+            p = put_len(p, 2, values->count * 8);
+            if (values->dtype == CS_DTYPE_FLOAT64) {
+                memcpy(p, values->data, values->count * 8);
+                p += values->count * 8;
+            } else {
+                for (size_t i = 0; i < values->count; i++, p += 8) {
+                    double v = numarray_double(values, i);
+                    memcpy(p, &v, 8);
+                }
+            }
+        }
+    }
+    out->len = (size_t)(p - start);
+    return 1;
 }
 
 /* ---- model metadata (§5.2) ----------------------------------------------------------- */

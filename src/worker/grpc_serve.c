@@ -226,6 +226,11 @@ static void on_conn_io(cs_loop_t *loop, cs_loop_io_t *io, uint32_t events) {
             }
             if (gc->lingering)
                 break;
+            /* The loop's epoll is level-triggered: after a short read the socket is almost
+             * always drained, and if more came meanwhile the next wait reports it. Reading on
+             * to EAGAIN costs a second recv per RPC for nothing. */
+            if ((size_t)n < sizeof(buf))
+                break;
         }
     }
     flush(gc);
