@@ -1,11 +1,14 @@
-/* Thread pool with a FIFO of waiting jobs under one mutex and a completion list under another.
- * The eventfd is written only when the completion list goes from empty to non-empty, so a burst
- * of completions costs the loop one wake-up. */
+/* Thread pool with FIFO lanes of waiting jobs under one mutex and a completion list under
+ * another. The eventfd is written only when the completion list goes from empty to non-empty,
+ * so a burst of completions costs the loop one wake-up. Waiting jobs are doubly linked, so a
+ * cancelled one leaves its lane in constant time (a client cancelling in a loop must not make
+ * each cancellation walk the queue). */
 #include "event/pool.h"
 
 #include "base/clock.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -33,6 +36,54 @@ void cs_pool_complete(cs_pool_t *pool, cs_job_t *job) {
     }
 }
 
+/* The lane whose oldest job a thread takes next: the oldest head among the lanes under their
+ * bound; NULL when no waiting job may run. Under mu. */
+static cs_pool_lane_t *next_lane(cs_pool_t *pool) {
+    cs_pool_lane_t *best = NULL;
+    for (int i = 0; i < CS_POOL_LANES; i++) {
+        cs_pool_lane_t *l = &pool->lanes[i];
+        if (l->head && l->running < l->limit &&
+            (best == NULL || l->head->queued_ns < best->head->queued_ns))
+            best = l;
+    }
+    return best;
+}
+
+/* Waiting jobs a thread could start now (each lane up to its bound). Under mu. */
+static unsigned runnable(const cs_pool_t *pool) {
+    unsigned n = 0;
+    for (int i = 0; i < CS_POOL_LANES; i++) {
+        const cs_pool_lane_t *l = &pool->lanes[i];
+        if (l->running < l->limit)
+            n += l->waiting < l->limit - l->running ? l->waiting : l->limit - l->running;
+    }
+    return n;
+}
+
+static void lane_unlink(cs_pool_t *pool, cs_pool_lane_t *l, cs_job_t *job) {
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        l->head = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    else
+        l->tail = job->prev;
+    job->next = job->prev = NULL;
+    job->waits = false;
+    l->waiting--;
+    pool->waiting--;
+}
+
+/* Wakes one idle thread when a waiting job could run and no woken thread is on its way to it.
+ * Under mu. */
+static void wake_for_runnable(cs_pool_t *pool) {
+    if (runnable(pool) > pool->woken && pool->busy + pool->woken < (unsigned)pool->nthreads) {
+        pool->woken++;
+        pthread_cond_signal(&pool->cv);
+    }
+}
+
 static void *thread_main(void *p) {
     thread_arg_t a = *(thread_arg_t *)p;
     free(p);
@@ -41,17 +92,16 @@ static void *thread_main(void *p) {
         pool->thread_start(a.index, pool->arg);
     pthread_mutex_lock(&pool->mu);
     for (;;) {
-        while (pool->head == NULL)
+        cs_pool_lane_t *lane;
+        while ((lane = next_lane(pool)) == NULL)
             pthread_cond_wait(&pool->cv, &pool->mu);
         /* whoever takes a job consumes one outstanding wake-up, signalled or not: a thread
          * that finds work on its way back must not leave the count stale */
         if (pool->woken)
             pool->woken--;
-        cs_job_t *job = pool->head;
-        pool->head = job->next;
-        if (pool->head == NULL)
-            pool->tail = NULL;
-        pool->waiting--;
+        cs_job_t *job = lane->head;
+        lane_unlink(pool, lane, job);
+        lane->running++;
         pool->busy++;
         pthread_mutex_unlock(&pool->mu);
         uint64_t t0 = cs_now_ns();
@@ -62,6 +112,7 @@ static void *thread_main(void *p) {
         /* weight 1/8: a few slow calls in a row switch the pool to waking eagerly */
         pool->run_ewma_ns = pool->run_ewma_ns - pool->run_ewma_ns / 8 + took / 8;
         pool->busy--; /* and straight on to the next waiting job, if any */
+        lane->running--;
     }
     return NULL;
 }
@@ -70,7 +121,9 @@ int cs_pool_start(cs_pool_t *pool, int n, void (*thread_start)(int, void *), voi
     pthread_mutex_init(&pool->mu, NULL);
     pthread_mutex_init(&pool->done_mu, NULL);
     pthread_cond_init(&pool->cv, NULL);
-    pool->head = pool->tail = pool->done_head = pool->done_tail = NULL;
+    for (int i = 0; i < CS_POOL_LANES; i++)
+        pool->lanes[i] = (cs_pool_lane_t){.limit = UINT_MAX};
+    pool->done_head = pool->done_tail = NULL;
     pool->waiting = pool->busy = pool->woken = 0;
     pool->run_ewma_ns = 0;
     pool->thread_start = thread_start;
@@ -103,19 +156,49 @@ int cs_pool_start(cs_pool_t *pool, int n, void (*thread_start)(int, void *), voi
     return 0;
 }
 
+void cs_pool_set_limit(cs_pool_t *pool, int lane, unsigned limit) {
+    pthread_mutex_lock(&pool->mu);
+    pool->lanes[lane].limit = limit ? limit : 1;
+    wake_for_runnable(pool);
+    pthread_mutex_unlock(&pool->mu);
+}
+
+bool cs_pool_enter(cs_pool_t *pool, int lane) {
+    pthread_mutex_lock(&pool->mu);
+    cs_pool_lane_t *l = &pool->lanes[lane];
+    bool ok = l->waiting == 0 && l->running < l->limit;
+    if (ok)
+        l->running++;
+    pthread_mutex_unlock(&pool->mu);
+    return ok;
+}
+
+void cs_pool_leave(cs_pool_t *pool, int lane) {
+    pthread_mutex_lock(&pool->mu);
+    pool->lanes[lane].running--;
+    wake_for_runnable(pool); /* a job of the lane may have waited for this one */
+    pthread_mutex_unlock(&pool->mu);
+}
+
 void cs_pool_submit(cs_pool_t *pool, cs_job_t *job) {
+    cs_pool_lane_t *l = &pool->lanes[job->lane];
     job->next = NULL;
     job->queued_ns = cs_now_ns();
     pthread_mutex_lock(&pool->mu);
-    if (pool->tail)
-        pool->tail->next = job;
+    job->prev = l->tail;
+    if (l->tail)
+        l->tail->next = job;
     else
-        pool->head = job;
-    pool->tail = job;
+        l->head = job;
+    l->tail = job;
+    job->waits = true;
+    l->waiting++;
     pool->waiting++;
+    /* a job its lane's bound holds back wakes nobody: the thread that ends a running one of
+     * the lane takes it */
     unsigned active = pool->busy + pool->woken;
-    if (active == 0 || (pool->run_ewma_ns >= CS_POOL_EAGER_NS && pool->woken < pool->waiting &&
-                        active < (unsigned)pool->nthreads)) {
+    if (runnable(pool) > pool->woken && (active == 0 || (pool->run_ewma_ns >= CS_POOL_EAGER_NS &&
+                                                         active < (unsigned)pool->nthreads))) {
         pool->woken++;
         pthread_cond_signal(&pool->cv);
     }
@@ -124,12 +207,18 @@ void cs_pool_submit(cs_pool_t *pool, cs_job_t *job) {
 
 bool cs_pool_nudge(cs_pool_t *pool, uint64_t now_ns, uint64_t patience_ns) {
     pthread_mutex_lock(&pool->mu);
-    bool waiting = pool->head != NULL;
-    /* jobs are in submission order: count the overdue ones from the head */
+    bool waiting = pool->waiting != 0;
+    /* each lane's jobs are in submission order: count the overdue ones a thread could start,
+     * from each head */
     unsigned overdue = 0, useful = (unsigned)pool->nthreads - pool->busy;
-    for (cs_job_t *j = pool->head; j && overdue < useful && now_ns - j->queued_ns >= patience_ns;
-         j = j->next)
-        overdue++;
+    for (int i = 0; i < CS_POOL_LANES; i++) {
+        const cs_pool_lane_t *l = &pool->lanes[i];
+        unsigned room = l->running < l->limit ? l->limit - l->running : 0;
+        for (cs_job_t *j = l->head;
+             j && room > 0 && overdue < useful && now_ns - j->queued_ns >= patience_ns;
+             j = j->next, room--)
+            overdue++;
+    }
     while (overdue > pool->woken && pool->busy + pool->woken < (unsigned)pool->nthreads) {
         pool->woken++;
         pthread_cond_signal(&pool->cv);
@@ -149,42 +238,54 @@ cs_job_t *cs_pool_take_done(cs_pool_t *pool) {
     return list;
 }
 
-cs_job_t *cs_pool_take_waiting(cs_pool_t *pool) {
+/* Takes the waiting jobs of the lanes in `mask` as one list in submission order. */
+static cs_job_t *take_lanes(cs_pool_t *pool, unsigned mask) {
+    cs_job_t *list = NULL, **tail = &list;
     pthread_mutex_lock(&pool->mu);
-    cs_job_t *list = pool->head;
-    pool->head = pool->tail = NULL;
-    pool->waiting = 0;
-    /* Threads already signalled find the queue empty and sleep again without taking a job, so
-     * they would never consume these wake-ups: a stale count would keep later submissions from
-     * waking anyone. At worst a later submission now wakes one thread too many. */
-    pool->woken = 0;
+    for (;;) {
+        cs_pool_lane_t *oldest = NULL;
+        for (int i = 0; i < CS_POOL_LANES; i++) {
+            cs_pool_lane_t *l = &pool->lanes[i];
+            if ((mask & (1u << i)) && l->head &&
+                (oldest == NULL || l->head->queued_ns < oldest->head->queued_ns))
+                oldest = l;
+        }
+        if (oldest == NULL)
+            break;
+        cs_job_t *job = oldest->head;
+        lane_unlink(pool, oldest, job);
+        *tail = job;
+        tail = &job->next;
+    }
+    /* Threads already signalled may find nothing to start and sleep again without taking a
+     * job, so they would never consume these wake-ups: a stale count would keep later
+     * submissions from waking anyone. At worst a later submission wakes one thread too many. */
+    if (pool->woken > runnable(pool))
+        pool->woken = runnable(pool);
     pthread_mutex_unlock(&pool->mu);
     return list;
 }
 
+cs_job_t *cs_pool_take_waiting(cs_pool_t *pool) {
+    return take_lanes(pool, (1u << CS_POOL_LANES) - 1);
+}
+
+cs_job_t *cs_pool_take_waiting_lane(cs_pool_t *pool, int lane) {
+    return take_lanes(pool, 1u << lane);
+}
+
 bool cs_pool_remove(cs_pool_t *pool, cs_job_t *job) {
     pthread_mutex_lock(&pool->mu);
-    cs_job_t *prev = NULL, *j = pool->head;
-    while (j && j != job) {
-        prev = j;
-        j = j->next;
-    }
-    if (j) {
-        if (prev)
-            prev->next = job->next;
-        else
-            pool->head = job->next;
-        if (pool->tail == job)
-            pool->tail = prev;
-        job->next = NULL;
-        pool->waiting--;
-        /* as in cs_pool_take_waiting: a thread woken for this job finds nothing and would not
-         * consume its wake-up */
-        if (pool->woken > pool->waiting)
-            pool->woken = pool->waiting;
+    bool waits = job->waits;
+    if (waits) {
+        lane_unlink(pool, &pool->lanes[job->lane], job);
+        /* as in take_lanes: a thread woken for this job finds nothing and would not consume
+         * its wake-up */
+        if (pool->woken > runnable(pool))
+            pool->woken = runnable(pool);
     }
     pthread_mutex_unlock(&pool->mu);
-    return j != NULL;
+    return waits;
 }
 
 unsigned cs_pool_waiting(cs_pool_t *pool) {

@@ -15,14 +15,13 @@
  * thread still reading the request never sees it freed.
  *
  * GRPC_THREADS keeps its reference meaning (spec §5.3): at most that many model calls of this
- * worker's gRPC side are in flight at once (submitted to the pool, running there, or running
- * inline on the loop), never more than the pool has threads. A further call waits on this
- * side's own queue, in arrival order, counted in the queue gauge, and takes the next free slot;
- * the pool itself is shared with REST, so a call past that gate may still wait there behind
- * REST requests. A waiting call is the transport's like any other: RST_STREAM, its deadline or
- * its connection's close take it out of the queue (on_cancel), so queued calls never outlive
- * their clients. A call that waited goes to the pool when its slot comes, never inline: the
- * slot frees where no output may be written (inside another session's callbacks).
+ * worker's gRPC side run at once (on a pool thread, or inline on the loop), never more than the
+ * pool has threads. The pool, shared with REST, keeps gRPC calls in a lane of their own bounded
+ * by that number (event/pool.h): a further call waits there in arrival order, counted in the
+ * queue gauge, and the thread that ends a gRPC call takes the next one itself, so a bound of 1
+ * costs no round trip through the loop per call. A waiting call is the transport's like any
+ * other: RST_STREAM, its deadline or its connection's close take it out of the lane
+ * (on_cancel), so queued calls never outlive their clients.
  *
  * Server reflection (the one streaming method) is answered here on the loop, message by
  * message, from the descriptor set linked into the binary (grpc/reflection.h); its open streams
@@ -82,9 +81,11 @@ struct gconn {
     gconn_t *prev, *next;
 };
 
-/* Where a model call is: waiting for a GRPC_THREADS slot, or holding one (in the pool or
- * running inline). */
-typedef enum { G_WAITING, G_SUBMITTED, G_INLINE } gstate_t;
+/* Where a model call is: in the pool (waiting in the gRPC lane, or running), or running inline
+ * on the loop. */
+typedef enum { G_SUBMITTED, G_INLINE } gstate_t;
+
+#define GRPC_LANE 1 /* the pool lane of gRPC model calls, bounded by GRPC_THREADS */
 
 struct gcall {
     cs_job_t job; /* first: a finished job is cast back to its call */
@@ -100,9 +101,7 @@ struct gcall {
     bool answered;  /* answered early (timeout, stop): the thread's answer is dropped */
     bool abandoned; /* counted in host->abandoned until the thread returns */
     gstate_t state;
-    bool unrun; /* taken back out of the pool by cs_grpc_serve_finish, to be refused */
     gcall_t *prev, *next;
-    gcall_t *wait_prev, *wait_next; /* on the wait queue (G_WAITING) */
 };
 
 /* An open reflection stream. */
@@ -116,14 +115,12 @@ struct cs_grpc_serve {
     cs_grpc_limits_t limits;
     gconn_t *conns;
     unsigned live;
-    gcall_t *calls; /* every model call not yet answered and freed, waiting ones too */
-    gcall_t *wait_head, *wait_tail; /* calls waiting for a slot, in arrival order */
-    unsigned slots;                 /* min(GRPC_THREADS, the pool's threads) */
-    unsigned in_flight;             /* slots held (G_SUBMITTED, G_INLINE) */
-    unsigned stuck;                 /* of them, calls past the timeout whose thread still runs */
-    rstream_t *rstreams;            /* reflection streams not yet responded */
+    gcall_t *calls;      /* every model call not yet answered and freed, waiting ones too */
+    unsigned slots;      /* the gRPC lane's bound: min(GRPC_THREADS, the pool's threads) */
+    unsigned stuck;      /* calls past the timeout (or the graceful timeout) still running */
+    rstream_t *rstreams; /* reflection streams not yet responded */
     bool draining;
-    bool finishing; /* the graceful timeout passed: no waiting call gets a slot any more */
+    bool finishing; /* the graceful timeout passed: a new call is refused */
 };
 
 static const char health_check[] = "/grpc.health.v1.Health/Check";
@@ -250,37 +247,13 @@ static void call_unlink(gcall_t *g) {
 
 static gconn_t *call_release(gcall_t *g);
 
-static void wait_remove(gcall_t *g) {
-    cs_grpc_serve_t *s = g->s;
-    if (g->wait_prev)
-        g->wait_prev->wait_next = g->wait_next;
-    else
-        s->wait_head = g->wait_next;
-    if (g->wait_next)
-        g->wait_next->wait_prev = g->wait_prev;
-    else
-        s->wait_tail = g->wait_prev;
-    g->wait_prev = g->wait_next = NULL;
-}
-
-/* Free slots go to waiting calls, oldest first, through the pool (their place in the queue
- * gauge carries over to the pool's queue). Writes no output, so it may run anywhere. */
-static void pump(cs_grpc_serve_t *s) {
-    while (s->wait_head && s->in_flight < s->slots && !s->finishing) {
-        gcall_t *g = s->wait_head;
-        wait_remove(g);
-        g->state = G_SUBMITTED;
-        s->in_flight++;
-        cs_pool_submit(s->host.pool, &g->job);
-    }
-}
-
-/* Every waiting call is answered UNAVAILABLE with `info`: no slot will come in time. */
+/* Every call waiting in the gRPC lane is answered UNAVAILABLE with `info`: no thread will come
+ * in time. They all leave the lane before the first is answered: answering one may close its
+ * connection, whose on_cancel must then find none of them left to take out. */
 static void refuse_all_waiting(cs_grpc_serve_t *s, const char *info) {
-    while (s->wait_head) {
-        gcall_t *g = s->wait_head;
-        wait_remove(g);
-        cs_grpc_serve_refuse(s, &g->job, info);
+    for (cs_job_t *j = cs_pool_take_waiting_lane(s->host.pool, GRPC_LANE), *next; j; j = next) {
+        next = j->next;
+        cs_grpc_serve_refuse(s, j, info);
     }
 }
 
@@ -370,8 +343,10 @@ static void on_call(void *ud, cs_grpc_call_t *call, const cs_grpc_request_t *req
         cs_grpc_call_respond(call, CS_GRPC_UNIMPLEMENTED, CS_GRPC_TEXT_UNIMPLEMENTED, NULL, 0);
         return;
     }
-    if (*s->host.abandoned >= (unsigned)s->host.pool->nthreads || s->stuck >= s->slots) {
-        cs_grpc_call_respond(call, CS_GRPC_UNAVAILABLE, stuck_text, NULL, 0);
+    if (*s->host.abandoned >= (unsigned)s->host.pool->nthreads || s->stuck >= s->slots ||
+        s->finishing) {
+        cs_grpc_call_respond(call, CS_GRPC_UNAVAILABLE, s->finishing ? stop_text : stuck_text, NULL,
+                             0);
         return;
     }
     gcall_t *g = calloc(1, sizeof(*g));
@@ -388,6 +363,7 @@ static void on_call(void *ud, cs_grpc_call_t *call, const cs_grpc_request_t *req
     cs_response_init(&g->resp);
     g->job.run = run_call;
     g->job.kind = CS_GRPC_SERVE_JOB;
+    g->job.lane = GRPC_LANE;
     g->submit_ns = cs_now_ns();
     g->next = s->calls;
     if (s->calls)
@@ -397,25 +373,20 @@ static void on_call(void *ud, cs_grpc_call_t *call, const cs_grpc_request_t *req
     cs_mx_slot_t *mx = cs_metrics_slot();
     if (mx)
         atomic_fetch_add_explicit(&mx->in_flight, 1, memory_order_relaxed);
-    if (s->in_flight < s->slots && s->host.inline_calls && req->message_len <= INLINE_MAX_MESSAGE) {
+    if (s->host.inline_calls && req->message_len <= INLINE_MAX_MESSAGE &&
+        cs_pool_enter(s->host.pool, GRPC_LANE)) {
         /* no hand-off: the answer goes out when the session's recv returns (on_conn_io). The
-         * queue is empty (a free slot means nothing waits), so this keeps arrival order. */
+         * lane had room and nothing waiting, so this keeps arrival order. */
         g->state = G_INLINE;
-        s->in_flight++;
         run_call(&g->job, -1);
+        cs_pool_leave(s->host.pool, GRPC_LANE);
         call_release(g);
         return;
     }
     if (mx)
         atomic_fetch_add_explicit(&mx->queued, 1, memory_order_relaxed);
-    g->state = G_WAITING;
-    g->wait_prev = s->wait_tail;
-    if (s->wait_tail)
-        s->wait_tail->wait_next = g;
-    else
-        s->wait_head = g;
-    s->wait_tail = g;
-    pump(s);
+    g->state = G_SUBMITTED;
+    cs_pool_submit(s->host.pool, &g->job);
 }
 
 /* The call is answered (or dropped) and freed; returns its connection (NULL if gone), whose
@@ -425,13 +396,10 @@ static gconn_t *call_release(gcall_t *g) {
     call_unlink(g);
     if (g->abandoned)
         (*s->host.abandoned)--;
-    if (g->state != G_WAITING) {
-        s->in_flight--;
-        if (g->abandoned)
-            s->stuck--;
-        if (atomic_load_explicit(&g->started_ms, memory_order_relaxed) != 0)
-            s->host.served(s->host.ud); /* the model saw it: it counts for max-requests */
-    }
+    if (g->abandoned)
+        s->stuck--;
+    if (atomic_load_explicit(&g->started_ms, memory_order_relaxed) != 0)
+        s->host.served(s->host.ud); /* the model saw it: it counts for max-requests */
     int status = g->resp.status;
     if (g->answered) {
         cs_grpc_call_respond(g->call, CS_GRPC_UNAVAILABLE, NULL, NULL, 0); /* frees it only */
@@ -449,10 +417,7 @@ static gconn_t *call_release(gcall_t *g) {
         atomic_fetch_sub_explicit(&mx->in_flight, 1, memory_order_relaxed);
     gconn_t *gc = g->gc;
     cs_response_close(&g->resp);
-    bool waited = g->state == G_WAITING;
     free(g);
-    if (!waited)
-        pump(s); /* the freed slot goes to the next waiting call */
     return gc;
 }
 
@@ -534,9 +499,7 @@ static void on_cancel(void *ud, cs_grpc_call_t *call) {
     gcall_t *g = cs_grpc_call_data(call);
     if (g == NULL)
         return;
-    if (g->state == G_WAITING)
-        wait_remove(g);
-    else if (g->state != G_SUBMITTED || !cs_pool_remove(s->host.pool, &g->job))
+    if (g->state != G_SUBMITTED || !cs_pool_remove(s->host.pool, &g->job))
         return;
     cs_mx_slot_t *mx = cs_metrics_slot();
     if (mx)
@@ -621,6 +584,7 @@ cs_grpc_serve_t *cs_grpc_serve_new(const cs_grpc_serve_host_t *host) {
     /* main.c warns once when GRPC_THREADS asks for more than the pool has */
     s->slots = (unsigned)(cfg->grpc_threads < host->pool->nthreads ? cfg->grpc_threads
                                                                    : host->pool->nthreads);
+    cs_pool_set_limit(host->pool, GRPC_LANE, s->slots);
     uint32_t max = cfg->grpc_max_message > 0 ? (uint32_t)cfg->grpc_max_message : 0;
     s->limits = (cs_grpc_limits_t){
         .h2 = {.max_header_list = (uint32_t)cfg->limit_request_field_size * 4 + 8192},
@@ -682,19 +646,10 @@ void cs_grpc_serve_drain(cs_grpc_serve_t *s) {
 
 void cs_grpc_serve_finish(cs_grpc_serve_t *s) {
     s->finishing = true;
-    refuse_all_waiting(s, stop_text);
-    /* Calls no thread has taken leave the pool first, onto a list of their own: answering
-     * one may close its connection, whose on_cancel must then find nothing left to free. */
-    gcall_t *unrun = NULL;
+    refuse_all_waiting(s, stop_text); /* the model never saw them */
+    /* what is left runs on a thread */
     for (gcall_t *g = s->calls; g; g = g->next) {
-        if (!g->answered && g->state == G_SUBMITTED && cs_pool_remove(s->host.pool, &g->job)) {
-            g->unrun = true;
-            g->wait_next = unrun;
-            unrun = g;
-        }
-    }
-    for (gcall_t *g = s->calls; g; g = g->next) {
-        if (g->answered || g->unrun)
+        if (g->answered)
             continue;
         cs_grpc_call_abort(g->call, CS_GRPC_UNAVAILABLE,
                            "the worker stopped (graceful timeout) while the model call ran");
@@ -703,12 +658,6 @@ void cs_grpc_serve_finish(cs_grpc_serve_t *s) {
         (*s->host.abandoned)++;
         s->stuck++;
         flush(g->gc);
-    }
-    while (unrun) {
-        gcall_t *g = unrun;
-        unrun = g->wait_next;
-        g->wait_next = NULL;
-        cs_grpc_serve_refuse(s, &g->job, stop_text); /* the model never saw it */
     }
     while (s->rstreams)
         rstream_end(s, s->rstreams, CS_GRPC_UNAVAILABLE, "the worker stopped");

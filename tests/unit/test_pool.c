@@ -1,6 +1,8 @@
 /* Model thread pool: every job comes back whether calls are short (one thread drains the queue)
  * or long (threads are woken eagerly), including the case that once stalled (a thread picking up
- * work on its way back left a wake-up counted); blocked calls get more threads from the nudge. */
+ * work on its way back left a wake-up counted); blocked calls get more threads from the nudge.
+ * A bounded lane never runs more than its bound and drains without the loop's help; waiting
+ * jobs leave it in any order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include "event/pool.h"
 
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -127,6 +130,138 @@ static void test_take_waiting(void **state) {
     assert_int_equal(collect(pool, 1, 5000), 1);
 }
 
+/* ---- lanes ---------------------------------------------------------------------------- */
+
+static atomic_int lane_running, lane_peak, lane_done;
+static atomic_bool gate_open;
+
+static void lane_run(cs_job_t *job, int thread_index) {
+    (void)thread_index;
+    test_job_t *t = (test_job_t *)job;
+    int now = atomic_fetch_add(&lane_running, 1) + 1;
+    for (int peak = atomic_load(&lane_peak); now > peak;)
+        if (atomic_compare_exchange_weak(&lane_peak, &peak, now))
+            break;
+    if (t->sleep_ms < 0) { /* blocks until the test opens the gate (bounded) */
+        for (int i = 0; i < 5000 && !atomic_load(&gate_open); i++) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    } else {
+        struct timespec ts = {0, t->sleep_ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    atomic_fetch_sub(&lane_running, 1);
+    atomic_fetch_add(&lane_done, 1);
+}
+
+static void lanes_reset(void) {
+    atomic_store(&lane_running, 0);
+    atomic_store(&lane_peak, 0);
+    atomic_store(&lane_done, 0);
+    atomic_store(&gate_open, false);
+}
+
+/* Twelve 5 ms jobs in a lane bounded to 2, on 4 threads nudged as eagerly as possible: never
+ * more than 2 at once, and all of them run. */
+static void test_lane_bound_holds(void **state) {
+    (void)state;
+    lanes_reset();
+    cs_pool_t *pool = new_pool(4);
+    cs_pool_set_limit(pool, 1, 2);
+    test_job_t *jobs = calloc(12, sizeof(*jobs));
+    for (int i = 0; i < 12; i++) {
+        jobs[i] = (test_job_t){.job = {.run = lane_run, .lane = 1}, .sleep_ms = 5};
+        cs_pool_submit(pool, &jobs[i].job);
+    }
+    uint64_t deadline = cs_now_ms() + 5000;
+    int got = 0;
+    while (got < 12 && cs_now_ms() < deadline) {
+        struct pollfd p = {.fd = pool->efd, .events = POLLIN};
+        poll(&p, 1, 1);
+        cs_pool_nudge(pool, cs_now_ns(), 0);
+        for (cs_job_t *j = cs_pool_take_done(pool); j; j = j->next)
+            got++;
+    }
+    assert_int_equal(got, 12);
+    assert_int_equal(atomic_load(&lane_peak), 2);
+}
+
+/* A lane bounded to 1 drains by itself: the thread that ends a job takes the next, with no
+ * nudge and no completion taken by the loop in between. */
+static void test_lane_drains_without_the_loop(void **state) {
+    (void)state;
+    lanes_reset();
+    cs_pool_t *pool = new_pool(2);
+    cs_pool_set_limit(pool, 1, 1);
+    test_job_t *jobs = calloc(20, sizeof(*jobs));
+    for (int i = 0; i < 20; i++) {
+        jobs[i] = (test_job_t){.job = {.run = lane_run, .lane = 1}, .sleep_ms = 0};
+        cs_pool_submit(pool, &jobs[i].job);
+    }
+    uint64_t deadline = cs_now_ms() + 5000;
+    while (atomic_load(&lane_done) < 20 && cs_now_ms() < deadline) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(atomic_load(&lane_done), 20);
+    assert_int_equal(atomic_load(&lane_peak), 1);
+    int got = 0;
+    for (cs_job_t *j = cs_pool_take_done(pool); j; j = j->next)
+        got++;
+    assert_int_equal(got, 20);
+}
+
+/* Behind a blocked job of a lane bounded to 1: a waiting job leaves from the middle (once), the
+ * loop may not enter the full lane, the lane's waiting jobs can be taken apart from another
+ * lane's, and what is left runs when the gate opens. */
+static void test_lane_remove_take_and_enter(void **state) {
+    (void)state;
+    lanes_reset();
+    cs_pool_t *pool = new_pool(2);
+    cs_pool_set_limit(pool, 1, 1);
+    test_job_t *jobs = calloc(6, sizeof(*jobs));
+    for (int i = 0; i < 5; i++)
+        jobs[i] = (test_job_t){.job = {.run = lane_run, .lane = 1}, .sleep_ms = i == 0 ? -1 : 0};
+    cs_pool_submit(pool, &jobs[0].job);
+    uint64_t deadline = cs_now_ms() + 2000;
+    while (atomic_load(&lane_running) == 0 && cs_now_ms() < deadline)
+        cs_pool_nudge(pool, cs_now_ns(), 0);
+    assert_int_equal(atomic_load(&lane_running), 1);
+    for (int i = 1; i < 5; i++)
+        cs_pool_submit(pool, &jobs[i].job);
+    assert_false(cs_pool_enter(pool, 1));             /* full */
+    assert_false(cs_pool_remove(pool, &jobs[0].job)); /* running */
+    assert_true(cs_pool_remove(pool, &jobs[2].job));
+    assert_false(cs_pool_remove(pool, &jobs[2].job));
+    assert_int_equal(cs_pool_waiting(pool), 3);
+    jobs[5] = (test_job_t){.job = {.run = lane_run, .lane = 0}, .sleep_ms = -1};
+    assert_true(cs_pool_enter(pool, 0)); /* the unbounded lane has room */
+    cs_pool_leave(pool, 0);
+    int n = 0;
+    cs_job_t *taken = cs_pool_take_waiting_lane(pool, 1);
+    for (cs_job_t *j = taken; j; j = j->next, n++)
+        assert_ptr_equal(j, &jobs[n == 0 ? 1 : n + 2].job); /* 1, 3, 4 in order */
+    assert_int_equal(n, 3);
+    assert_int_equal(cs_pool_waiting(pool), 0);
+    for (cs_job_t *j = taken, *next; j; j = next) { /* the caller's again: resubmit two */
+        next = j->next;
+        if (j != &jobs[4].job)
+            cs_pool_submit(pool, j);
+    }
+    atomic_store(&gate_open, true);
+    assert_int_equal(collect(pool, 3, 5000), 3); /* the blocked one, 1 and 3 */
+    assert_int_equal(atomic_load(&lane_done), 3);
+    assert_int_equal(atomic_load(&lane_peak), 1);
+    /* empty again, once the last thread is past its completion (it counts itself out of the
+     * lane just after handing the job back) */
+    bool entered = false;
+    for (uint64_t until = cs_now_ms() + 2000; !entered && cs_now_ms() < until;)
+        entered = cs_pool_enter(pool, 1);
+    assert_true(entered);
+    cs_pool_leave(pool, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_short_calls_one_thread),
@@ -134,6 +269,9 @@ int main(void) {
         cmocka_unit_test(test_long_calls_many_threads),
         cmocka_unit_test(test_blocked_calls_get_threads),
         cmocka_unit_test(test_take_waiting),
+        cmocka_unit_test(test_lane_bound_holds),
+        cmocka_unit_test(test_lane_drains_without_the_loop),
+        cmocka_unit_test(test_lane_remove_take_and_enter),
     };
     return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
