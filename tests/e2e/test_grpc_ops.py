@@ -9,8 +9,8 @@ import time
 import pytest
 
 from conftest import wait_until
-from test_grpc import (PYMODELS, channel, gauge, predict_fn, predict_load,  # noqa: F401
-                       seldon_call, seldon_pb, server)
+from test_grpc import (PREDICT, PYMODELS, _samples, channel, gauge, predict_fn,  # noqa: F401
+                       predict_load, seldon_call, seldon_pb, server)
 
 grpc = pytest.importorskip("grpc")
 
@@ -231,3 +231,142 @@ def test_predict_grpc_gets_the_message_and_its_answer_is_the_response(server, se
         assert r == {"data": {"tensor": {"shape": [2, 1], "values": [9.0, 9.0]}}}
         r = seldon_call(ch, seldon_pb, "/seldon.protos.Seldon/Predict", {"strData": "hi"})
         assert r == {"strData": "SeldonMessage:hi"}
+
+
+# ---- hostile clients and models against the slots, the wait queue and the stop -------------
+
+def predict_frames(seldon_pb, sid, x, hpack_encoder):
+    """HEADERS and DATA (ending the stream) of one Model/Predict of [[x]] on stream `sid`."""
+    pb, jf = seldon_pb
+    headers = hpack_encoder.encode([(":method", "POST"), (":scheme", "http"),
+                                    (":path", "/seldon.protos.Model/Predict"),
+                                    (":authority", "127.0.0.1"),
+                                    ("content-type", "application/grpc"), ("te", "trailers")])
+    msg = jf.ParseDict({"data": {"ndarray": [[x]]}}, pb.SeldonMessage()).SerializeToString()
+    return (h2_frame(H2_HEADERS, END_HEADERS, sid, headers) +
+            h2_frame(H2_DATA, END_STREAM, sid, b"\0" + struct.pack(">I", len(msg)) + msg))
+
+
+def test_a_connection_closed_with_calls_running_and_waiting_leaks_no_slot(server, seldon_pb):
+    """A client sends a slow call and four that must wait for the one GRPC_THREADS slot, then
+    drops the connection: the waiting ones leave the queue unrun, the running one's answer is
+    dropped, each of the five is counted once (Canceled), and the slot serves the next call."""
+    import hpack
+    s = server(model="GrpcOps.Concurrency", cwd=PYMODELS, env={"GUNICORN_THREADS": "4"})
+    raw = RawH2(s.grpc_port)
+    try:
+        assert raw.wait_for(H2_SETTINGS, time.monotonic() + 10) is not None
+        enc = hpack.Encoder()
+        raw.sock.sendall(b"".join(predict_frames(seldon_pb, sid, 1.0 if sid == 1 else 0.0, enc)
+                                  for sid in (1, 3, 5, 7, 9)))
+        wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 4, 10, what="four waiting")
+    finally:
+        raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw.close()  # a reset, with five calls open
+    wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 0 and
+               gauge(s, "cserve_in_flight_requests") == 0, 10, what="calls released")
+    pb, jf = seldon_pb
+    with channel(s) as ch:
+        fn, quick = predict_fn(ch, seldon_pb, 0.0)
+        # the model ran the slow call and now this one: the four waiting never reached it
+        assert jf.MessageToDict(fn(quick, timeout=10))["data"]["ndarray"][0] == [1, 2]
+    text = s.scrape()[2]
+    assert _samples(text, "cserve_requests_total", route=PREDICT, code="Canceled") == 5, text
+    assert _samples(text, "cserve_requests_total", route=PREDICT) == 6, text
+    assert s.proc.poll() is None
+
+
+def test_graceful_timeout_answers_running_and_waiting_calls_unavailable(server, seldon_pb):
+    """TERM with one call running past the graceful timeout and two waiting for its slot: the
+    running one is answered UNAVAILABLE at the timeout, the waiting ones too (the model never
+    saw them), each counted once, and the worker exits cleanly."""
+    s = server(model="GrpcOps.Concurrency", cwd=PYMODELS, env={"GUNICORN_THREADS": "4"},
+               args=["--graceful-timeout", "1"])
+    with channel(s) as ch:
+        fn, slow = predict_fn(ch, seldon_pb, 4.0)
+        _, quick = predict_fn(ch, seldon_pb, 0.0)
+        running = fn.future(slow, timeout=30)
+        wait_until(lambda: (gauge(s, "cserve_in_flight_requests") or 0) >= 1, 10, what="running")
+        waiting = [fn.future(quick, timeout=30) for _ in range(2)]
+        wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 2, 10, what="two waiting")
+        s.signal(signal.SIGTERM)
+        for f, text in [(running, "while the model call ran")] + \
+                [(w, "before a model thread was free") for w in waiting]:
+            with pytest.raises(grpc.RpcError) as e:
+                f.result(timeout=15)
+            assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+            assert text in e.value.details()
+    assert s.proc.wait(20) == 0, s.logs()
+
+
+def test_a_model_call_past_the_timeout_refuses_the_calls_waiting_behind_it(server, seldon_pb):
+    """--timeout with GRPC_THREADS=1: the stuck call is DEADLINE_EXCEEDED, the calls waiting
+    for its slot are UNAVAILABLE at once (no slot will come), and a new worker serves."""
+    s = server(model="GrpcOps.Concurrency", cwd=PYMODELS, env={"GUNICORN_THREADS": "4"},
+               args=["--timeout", "1"])
+    s.wait_ready(workers=1)
+    first = s.workers()[0]
+    with channel(s) as ch:
+        fn, slow = predict_fn(ch, seldon_pb, 4.0)
+        _, quick = predict_fn(ch, seldon_pb, 0.0)
+        running = fn.future(slow, timeout=30)
+        wait_until(lambda: (gauge(s, "cserve_in_flight_requests") or 0) >= 1, 10, what="running")
+        waiting = [fn.future(quick, timeout=30) for _ in range(3)]
+        with pytest.raises(grpc.RpcError) as e:
+            running.result(timeout=15)
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.value.details()
+        for w in waiting:
+            with pytest.raises(grpc.RpcError) as e:
+                w.result(timeout=15)
+            assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+    wait_until(lambda: s.workers() and first not in s.workers(), 20, what="replaced worker")
+    s.wait_ready(workers=1)
+    with channel(s) as ch:
+        fn, quick = predict_fn(ch, seldon_pb, 0.0)
+        fn(quick, timeout=20)
+
+
+def test_a_client_opening_streams_between_the_goaways_is_bounded(server, seldon_pb):
+    """After TERM a client that never acks the PING (an ACK with other opaque data is no ACK)
+    and keeps opening streams still gets the final GOAWAY, naming the last stream served; every
+    stream up to it is answered, and the worker exits."""
+    import hpack
+    s = server(model=None, env={"GUNICORN_THREADS": "2"})
+    s.wait_ready(workers=1)
+    raw = RawH2(s.grpc_port)
+    try:
+        deadline = time.monotonic() + 15
+        assert raw.wait_for(H2_SETTINGS, deadline) is not None
+        time.sleep(0.2)
+        s.signal(signal.SIGTERM)
+        goaway, ping = raw.goaway_and_ping(deadline)
+        assert goaway is not None and ping is not None, s.logs()
+        raw.sock.sendall(h2_frame(H2_PING, ACK, 0, b"notours!"))  # a spoofed ACK
+        enc, dec = hpack.Encoder(), hpack.Decoder()
+        sid, final, status = 1, None, {}
+        while final is None and time.monotonic() < deadline:
+            try:
+                raw.sock.sendall(predict_frames(seldon_pb, sid, 1.0, enc))
+            except OSError:
+                break
+            sid += 2
+            until = time.monotonic() + 0.05
+            while (f := raw.next_frame(until)) is not None:
+                if f[0] == H2_HEADERS:
+                    fields = dict(dec.decode(f[3]))
+                    if "grpc-status" in fields:
+                        status[f[2]] = fields["grpc-status"]
+                elif f[0] == H2_GOAWAY:
+                    final = int.from_bytes(f[3][:4], "big") & 0x7fffffff
+        assert final is not None, s.logs()
+        assert final >= 3  # the spoofed ACK did not end the notice before our second stream
+        while len(status) < (final + 1) // 2 and (f := raw.next_frame(deadline)) is not None:
+            if f[0] == H2_HEADERS:
+                fields = dict(dec.decode(f[3]))
+                if "grpc-status" in fields:
+                    status[f[2]] = fields["grpc-status"]
+        assert status == {i: "0" for i in range(1, final + 1, 2)}, (final, status)
+    finally:
+        raw.close()
+    assert s.proc.wait(20) == 0, s.logs()
+
