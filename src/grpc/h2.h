@@ -77,11 +77,12 @@ int cs_h2_session_recv(cs_h2_session_t *s, const void *data, size_t len);
 int cs_h2_session_output(cs_h2_session_t *s, const char **data, size_t *len);
 void cs_h2_session_written(cs_h2_session_t *s, size_t n);
 
-/* Graceful stop, in two steps (RFC 9113 §6.8): a GOAWAY naming stream 2^31-1 and a PING now;
- * when the PING's ACK arrives (in cs_h2_session_recv) or at the latest one second later (see
- * cs_h2_session_expire), the final GOAWAY naming the last stream the session has seen. That
- * stream and every earlier one, those opened between the two GOAWAYs too, run to their end;
- * later ones are refused. Again after the first call: a no-op. 0 or -ENOMEM. */
+/* Graceful stop, in two steps (RFC 9113 §6.8): a GOAWAY naming stream 2^31-1 now, and a PING
+ * right behind it on the wire (never ahead of it); when the PING's ACK arrives (in
+ * cs_h2_session_recv) or at the latest one second later (see cs_h2_session_expire), the final
+ * GOAWAY naming the last stream the session has seen. That stream and every earlier one, those
+ * opened between the two GOAWAYs too, run to their end; later ones are refused. Again after the
+ * first call: a no-op. 0 or -ENOMEM. */
 int cs_h2_session_shutdown(cs_h2_session_t *s);
 
 /* Sends the final GOAWAY of a graceful stop whose PING is still unanswered at `now_ns`

@@ -370,3 +370,44 @@ def test_a_client_opening_streams_between_the_goaways_is_bounded(server, seldon_
         raw.close()
     assert s.proc.wait(20) == 0, s.logs()
 
+
+def test_the_shutdown_ping_follows_its_goaway_on_the_wire(server, seldon_pb):
+    """RFC 9113 §6.8: the PING times a round trip after the first GOAWAY, so it must not overtake
+    it. A client that reads frames in order, acks a PING at once and opens a stream whenever it
+    has not seen a GOAWAY yet: the first GOAWAY comes before the PING, and every stream the
+    client opened is served and covered by the final GOAWAY."""
+    import hpack
+    s = server(model=None, env={"GUNICORN_THREADS": "2"})
+    s.wait_ready(workers=1)
+    raw = RawH2(s.grpc_port)
+    try:
+        deadline = time.monotonic() + 15
+        assert raw.wait_for(H2_SETTINGS, deadline) is not None
+        time.sleep(0.2)
+        s.signal(signal.SIGTERM)
+        enc, dec = hpack.Encoder(), hpack.Decoder()
+        seen, opened, status, final = [], [], {}, None
+        while (f := raw.next_frame(deadline)) is not None:
+            if f[0] == H2_GOAWAY:
+                seen.append("GOAWAY")
+                if len(seen) > 1 or int.from_bytes(f[3][:4], "big") != 2**31 - 1:
+                    final = int.from_bytes(f[3][:4], "big") & 0x7fffffff
+            elif f[0] == H2_PING and not f[1] & ACK:
+                seen.append("PING")
+                raw.sock.sendall(h2_frame(H2_PING, ACK, 0, f[3]))
+                if "GOAWAY" not in seen:  # it may still open streams
+                    sid = 2 * len(opened) + 1
+                    raw.sock.sendall(predict_frames(seldon_pb, sid, 1.0, enc))
+                    opened.append(sid)
+            elif f[0] == H2_HEADERS:
+                fields = dict(dec.decode(f[3]))
+                if "grpc-status" in fields:
+                    status[f[2]] = fields["grpc-status"]
+            if final is not None and len(status) == len(opened):
+                break
+        assert seen[:2] == ["GOAWAY", "PING"], seen
+        assert final is not None and all(sid <= final for sid in opened), (final, opened)
+        assert status == {sid: "0" for sid in opened}, status
+    finally:
+        raw.close()
+    assert s.proc.wait(20) == 0, s.logs()
