@@ -87,7 +87,8 @@ int cs_h2_session_shutdown(cs_h2_session_t *s);
 
 /* Sends the final GOAWAY of a graceful stop whose PING is still unanswered at `now_ns`
  * (CLOCK_MONOTONIC, cs_now_ns) one second after cs_h2_session_shutdown(). Call it from the
- * loop's timer; a no-op otherwise. 0 or -ENOMEM. */
+ * loop's timer (or with UINT64_MAX when the stop itself is cut short: the final GOAWAY now); a
+ * no-op otherwise. 0 or -ENOMEM. */
 int cs_h2_session_expire(cs_h2_session_t *s, uint64_t now_ns);
 
 /* True when the session neither reads nor writes any more (after GOAWAY and the last stream, or

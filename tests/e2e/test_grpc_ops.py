@@ -411,3 +411,27 @@ def test_the_shutdown_ping_follows_its_goaway_on_the_wire(server, seldon_pb):
     finally:
         raw.close()
     assert s.proc.wait(20) == 0, s.logs()
+
+
+def test_a_stop_cut_short_by_the_graceful_timeout_still_sends_the_final_goaway(server):
+    """GRACEFUL_TIMEOUT=0 ends the stop before the PING's ACK or its one-second bound: the
+    connection still gets the final GOAWAY (naming the last stream served, none here) before
+    its end, so the client knows no stream it opened meanwhile was processed, rather than a
+    bare close after the notice."""
+    s = server(model=None, args=["--graceful-timeout", "0"])
+    s.wait_ready(workers=1)
+    silent = RawH2(s.grpc_port)  # never acks the PING
+    try:
+        deadline = time.monotonic() + 10
+        assert silent.wait_for(H2_SETTINGS, deadline) is not None
+        time.sleep(0.2)
+        s.signal(signal.SIGTERM)
+        goaways = []
+        while (f := silent.next_frame(deadline)) is not None:
+            if f[0] == H2_GOAWAY:
+                goaways.append(int.from_bytes(f[3][:4], "big") & 0x7fffffff)
+        assert silent.eof, "the connection did not end"
+        assert goaways == [2**31 - 1, 0], goaways
+    finally:
+        silent.close()
+    assert s.proc.wait(20) == 0, s.logs()
