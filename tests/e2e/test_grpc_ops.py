@@ -1,6 +1,7 @@
 """gRPC on the workers, the process side (spec §1.1, §5.3, §6.7): GRPC_THREADS bounding a
 worker's gRPC model calls, GUNICORN_MAX_REQUESTS counting RPCs, the two-phase GOAWAY of a
 graceful stop (seen with a hand-built HTTP/2 client), and a Python model's predict_grpc."""
+import json
 import signal
 import socket
 import struct
@@ -435,3 +436,35 @@ def test_a_stop_cut_short_by_the_graceful_timeout_still_sends_the_final_goaway(s
     finally:
         silent.close()
     assert s.proc.wait(20) == 0, s.logs()
+
+
+def test_the_graceful_timeout_answers_and_counts_a_call_still_being_received(server):
+    """A call whose message has not all arrived when a recycling worker's graceful timeout
+    passes is answered UNAVAILABLE by the server (as a partial HTTP request gets its 503) and
+    counted once, not left to the connection's end at the worker's exit, unseen by the
+    metrics."""
+    import threading
+    s = server(args=["--graceful-timeout", "1"],
+               env={"GUNICORN_MAX_REQUESTS": "1", "GUNICORN_MAX_REQUESTS_JITTER": "0"})
+    s.wait_ready(workers=1)
+    first = s.workers()[0]
+    stop = threading.Event()
+
+    def requests():
+        stop.wait(20)  # headers only: the message never comes
+        yield b""
+
+    with channel(s) as ch:
+        fut = ch.stream_unary(PREDICT).future(requests(), timeout=30)
+        time.sleep(0.3)
+        st, _, _ = s.request("POST", "/predict", json.dumps({"data": {"ndarray": [[1, 2]]}}),
+                             {"Content-Type": "application/json"})
+        assert st == 200  # the worker's one request: it recycles
+        with pytest.raises(grpc.RpcError) as e:
+            fut.result(timeout=15)
+        stop.set()
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+        assert "graceful timeout" in e.value.details(), e.value.details()
+    wait_until(lambda: s.workers() and first not in s.workers(), 20, what="recycled worker")
+    text = s.scrape()[2]
+    assert _samples(text, "cserve_requests_total", route=PREDICT, code="Unavailable") == 1, text
