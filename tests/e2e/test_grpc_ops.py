@@ -468,3 +468,39 @@ def test_the_graceful_timeout_answers_and_counts_a_call_still_being_received(ser
     wait_until(lambda: s.workers() and first not in s.workers(), 20, what="recycled worker")
     text = s.scrape()[2]
     assert _samples(text, "cserve_requests_total", route=PREDICT, code="Unavailable") == 1, text
+
+
+def test_a_cancel_storm_over_many_connections_leaves_the_slots_whole(server, seldon_pb):
+    """Four connections, 40 calls each waiting for the one slot; half cancelled one by one,
+    then every connection reset under the rest: the queue and the in-flight gauge go back to
+    zero, each call is counted once, and the worker serves the next call."""
+    import hpack
+    s = server(model="GrpcOps.Concurrency", cwd=PYMODELS, env={"GUNICORN_THREADS": "2"})
+    conns = [RawH2(s.grpc_port) for _ in range(4)]
+    try:
+        deadline = time.monotonic() + 10
+        for c in conns:
+            assert c.wait_for(H2_SETTINGS, deadline) is not None
+        encs = [hpack.Encoder() for _ in conns]
+        for i, c in enumerate(conns):
+            c.sock.sendall(b"".join(predict_frames(seldon_pb, 2 * k + 1, 0.3, encs[i])
+                                    for k in range(40)))
+        wait_until(lambda: (gauge(s, "cserve_in_flight_requests") or 0) == 160, 10,
+                   what="160 calls in")
+        RST_STREAM = 0x3
+        for i, c in enumerate(conns):  # every other stream: CANCEL (8)
+            c.sock.sendall(b"".join(h2_frame(RST_STREAM, 0, 2 * k + 1, struct.pack(">I", 8))
+                                    for k in range(0, 40, 2)))
+    finally:
+        for c in conns:
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+    wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 0 and
+               gauge(s, "cserve_in_flight_requests") == 0, 15, what="calls released")
+    with channel(s) as ch:
+        fn, quick = predict_fn(ch, seldon_pb, 0.0)
+        fn(quick, timeout=10)
+    text = s.scrape()[2]
+    assert _samples(text, "cserve_requests_total", route=PREDICT) == 161, text
+    assert _samples(text, "cserve_requests_total", route=PREDICT, code="OK") >= 1
+    assert s.proc.poll() is None
