@@ -711,12 +711,12 @@ void cs_grpc_serve_finish(cs_grpc_serve_t *s) {
         rstream_end(s, s->rstreams, CS_GRPC_UNAVAILABLE, "the worker stopped");
     for (gconn_t *gc = s->conns, *next; gc; gc = next) {
         next = gc->next;
-        /* The stop's notice is cut short too (a graceful timeout under its one-second bound):
-         * the final GOAWAY goes out now, before the close, so that the client knows which
-         * streams it opened meanwhile were never processed and may be retried. */
         if (!gc->lingering) {
-            /* as a partial HTTP request gets its 503: the client may retry it elsewhere */
+            /* calls still arriving are answered, as a partial HTTP request gets its 503 */
             cs_grpc_conn_abort_incoming(gc->conn, CS_GRPC_UNAVAILABLE, incoming_text);
+            /* The stop's notice is cut short too (a graceful timeout under its one-second
+             * bound): the final GOAWAY goes out now, before the close, so that the client
+             * knows which streams it opened meanwhile were never processed. */
             cs_h2_session_expire(cs_grpc_conn_session(gc->conn), UINT64_MAX);
         }
         if (flush(gc) && !gc->lingering &&
