@@ -277,18 +277,24 @@ def test_a_connection_closed_with_calls_running_and_waiting_leaks_no_slot(server
     assert s.proc.poll() is None
 
 
+def slow_call_and_waiting(s, ch, seldon_pb, n):
+    """A Concurrency call of 4 s running (seen in the in-flight gauge), then `n` quick ones sent
+    behind it; returns their futures."""
+    fn, slow = predict_fn(ch, seldon_pb, 4.0)
+    _, quick = predict_fn(ch, seldon_pb, 0.0)
+    running = fn.future(slow, timeout=30)
+    wait_until(lambda: (gauge(s, "cserve_in_flight_requests") or 0) >= 1, 10, what="running")
+    return running, [fn.future(quick, timeout=30) for _ in range(n)]
+
+
 def test_graceful_timeout_answers_running_and_waiting_calls_unavailable(server, seldon_pb):
     """TERM with one call running past the graceful timeout and two waiting for its slot: the
     running one is answered UNAVAILABLE at the timeout, the waiting ones too (the model never
-    saw them), each counted once, and the worker exits cleanly."""
+    saw them), and the worker exits cleanly."""
     s = server(model="GrpcOps.Concurrency", cwd=PYMODELS, env={"GUNICORN_THREADS": "4"},
                args=["--graceful-timeout", "1"])
     with channel(s) as ch:
-        fn, slow = predict_fn(ch, seldon_pb, 4.0)
-        _, quick = predict_fn(ch, seldon_pb, 0.0)
-        running = fn.future(slow, timeout=30)
-        wait_until(lambda: (gauge(s, "cserve_in_flight_requests") or 0) >= 1, 10, what="running")
-        waiting = [fn.future(quick, timeout=30) for _ in range(2)]
+        running, waiting = slow_call_and_waiting(s, ch, seldon_pb, 2)
         wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 2, 10, what="two waiting")
         s.signal(signal.SIGTERM)
         for f, text in [(running, "while the model call ran")] + \
@@ -308,11 +314,7 @@ def test_a_model_call_past_the_timeout_refuses_the_calls_waiting_behind_it(serve
     s.wait_ready(workers=1)
     first = s.workers()[0]
     with channel(s) as ch:
-        fn, slow = predict_fn(ch, seldon_pb, 4.0)
-        _, quick = predict_fn(ch, seldon_pb, 0.0)
-        running = fn.future(slow, timeout=30)
-        wait_until(lambda: (gauge(s, "cserve_in_flight_requests") or 0) >= 1, 10, what="running")
-        waiting = [fn.future(quick, timeout=30) for _ in range(3)]
+        running, waiting = slow_call_and_waiting(s, ch, seldon_pb, 3)
         with pytest.raises(grpc.RpcError) as e:
             running.result(timeout=15)
         assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.value.details()
@@ -327,19 +329,34 @@ def test_a_model_call_past_the_timeout_refuses_the_calls_waiting_behind_it(serve
         fn(quick, timeout=20)
 
 
+def stopping_server(server, **kw):
+    """A server with one hand-built connection settled on its worker's loop, then TERM: the
+    server, the connection and a deadline for the test's reads."""
+    s = server(**kw)
+    s.wait_ready(workers=1)
+    raw = RawH2(s.grpc_port)
+    deadline = time.monotonic() + 15
+    assert raw.wait_for(H2_SETTINGS, deadline) is not None
+    time.sleep(0.2)
+    s.signal(signal.SIGTERM)
+    return s, raw, deadline
+
+
+def note_status(frame, dec, status):
+    """Records the grpc-status of a HEADERS frame that carries one, by stream."""
+    if frame[0] == H2_HEADERS:
+        fields = dict(dec.decode(frame[3]))
+        if "grpc-status" in fields:
+            status[frame[2]] = fields["grpc-status"]
+
+
 def test_a_client_opening_streams_between_the_goaways_is_bounded(server, seldon_pb):
     """After TERM a client that never acks the PING (an ACK with other opaque data is no ACK)
     and keeps opening streams still gets the final GOAWAY, naming the last stream served; every
     stream up to it is answered, and the worker exits."""
     import hpack
-    s = server(model=None, env={"GUNICORN_THREADS": "2"})
-    s.wait_ready(workers=1)
-    raw = RawH2(s.grpc_port)
+    s, raw, deadline = stopping_server(server, model=None, env={"GUNICORN_THREADS": "2"})
     try:
-        deadline = time.monotonic() + 15
-        assert raw.wait_for(H2_SETTINGS, deadline) is not None
-        time.sleep(0.2)
-        s.signal(signal.SIGTERM)
         goaway, ping = raw.goaway_and_ping(deadline)
         assert goaway is not None and ping is not None, s.logs()
         raw.sock.sendall(h2_frame(H2_PING, ACK, 0, b"notours!"))  # a spoofed ACK
@@ -353,19 +370,13 @@ def test_a_client_opening_streams_between_the_goaways_is_bounded(server, seldon_
             sid += 2
             until = time.monotonic() + 0.05
             while (f := raw.next_frame(until)) is not None:
-                if f[0] == H2_HEADERS:
-                    fields = dict(dec.decode(f[3]))
-                    if "grpc-status" in fields:
-                        status[f[2]] = fields["grpc-status"]
-                elif f[0] == H2_GOAWAY:
+                note_status(f, dec, status)
+                if f[0] == H2_GOAWAY:
                     final = int.from_bytes(f[3][:4], "big") & 0x7fffffff
         assert final is not None, s.logs()
         assert final >= 3  # the spoofed ACK did not end the notice before our second stream
         while len(status) < (final + 1) // 2 and (f := raw.next_frame(deadline)) is not None:
-            if f[0] == H2_HEADERS:
-                fields = dict(dec.decode(f[3]))
-                if "grpc-status" in fields:
-                    status[f[2]] = fields["grpc-status"]
+            note_status(f, dec, status)
         assert status == {i: "0" for i in range(1, final + 1, 2)}, (final, status)
     finally:
         raw.close()
@@ -378,21 +389,16 @@ def test_the_shutdown_ping_follows_its_goaway_on_the_wire(server, seldon_pb):
     has not seen a GOAWAY yet: the first GOAWAY comes before the PING, and every stream the
     client opened is served and covered by the final GOAWAY."""
     import hpack
-    s = server(model=None, env={"GUNICORN_THREADS": "2"})
-    s.wait_ready(workers=1)
-    raw = RawH2(s.grpc_port)
+    s, raw, deadline = stopping_server(server, model=None, env={"GUNICORN_THREADS": "2"})
     try:
-        deadline = time.monotonic() + 15
-        assert raw.wait_for(H2_SETTINGS, deadline) is not None
-        time.sleep(0.2)
-        s.signal(signal.SIGTERM)
         enc, dec = hpack.Encoder(), hpack.Decoder()
         seen, opened, status, final = [], [], {}, None
         while (f := raw.next_frame(deadline)) is not None:
             if f[0] == H2_GOAWAY:
+                last = int.from_bytes(f[3][:4], "big") & 0x7fffffff
+                if "GOAWAY" in seen or last != 2**31 - 1:
+                    final = last
                 seen.append("GOAWAY")
-                if len(seen) > 1 or int.from_bytes(f[3][:4], "big") != 2**31 - 1:
-                    final = int.from_bytes(f[3][:4], "big") & 0x7fffffff
             elif f[0] == H2_PING and not f[1] & ACK:
                 seen.append("PING")
                 raw.sock.sendall(h2_frame(H2_PING, ACK, 0, f[3]))
@@ -400,10 +406,8 @@ def test_the_shutdown_ping_follows_its_goaway_on_the_wire(server, seldon_pb):
                     sid = 2 * len(opened) + 1
                     raw.sock.sendall(predict_frames(seldon_pb, sid, 1.0, enc))
                     opened.append(sid)
-            elif f[0] == H2_HEADERS:
-                fields = dict(dec.decode(f[3]))
-                if "grpc-status" in fields:
-                    status[f[2]] = fields["grpc-status"]
+            else:
+                note_status(f, dec, status)
             if final is not None and len(status) == len(opened):
                 break
         assert seen[:2] == ["GOAWAY", "PING"], seen
@@ -419,14 +423,8 @@ def test_a_stop_cut_short_by_the_graceful_timeout_still_sends_the_final_goaway(s
     connection still gets the final GOAWAY (naming the last stream served, none here) before
     its end, so the client knows no stream it opened meanwhile was processed, rather than a
     bare close after the notice."""
-    s = server(model=None, args=["--graceful-timeout", "0"])
-    s.wait_ready(workers=1)
-    silent = RawH2(s.grpc_port)  # never acks the PING
-    try:
-        deadline = time.monotonic() + 10
-        assert silent.wait_for(H2_SETTINGS, deadline) is not None
-        time.sleep(0.2)
-        s.signal(signal.SIGTERM)
+    s, silent, deadline = stopping_server(server, model=None, args=["--graceful-timeout", "0"])
+    try:  # `silent` never acks the PING
         goaways = []
         while (f := silent.next_frame(deadline)) is not None:
             if f[0] == H2_GOAWAY:
