@@ -649,6 +649,14 @@ uint64_t cs_grpc_conn_expire(cs_grpc_conn_t *conn, uint64_t now_ns) {
     return next;
 }
 
+void cs_grpc_conn_abort_incoming(cs_grpc_conn_t *conn, int status, const char *text) {
+    for (cs_grpc_call_t *c = conn->calls, *following; c; c = following) {
+        following = c->next; /* answering queues frames only: the stream closes later */
+        if (!c->delivered)
+            cs_grpc_call_abort(c, status, text);
+    }
+}
+
 void cs_grpc_call_abort(cs_grpc_call_t *c, int status, const char *text) {
     if (c->finished || c->st == NULL || status == CS_GRPC_OK)
         return;

@@ -151,6 +151,11 @@ cs_h2_session_t *cs_grpc_conn_session(cs_grpc_conn_t *c);
  * CS_GRPC_NO_DEADLINE: the loop's next timer. */
 uint64_t cs_grpc_conn_expire(cs_grpc_conn_t *c, uint64_t now_ns);
 
+/* Answers every call of the connection whose request is still arriving (not yet handed to the
+ * owner) with `status` (not CS_GRPC_OK) and `text`: a graceful stop that cannot wait for them.
+ * Calls the owner holds are left to it. */
+void cs_grpc_conn_abort_incoming(cs_grpc_conn_t *c, int status, const char *text);
+
 /* Finishes a call. CS_GRPC_OK sends response headers, `message` (copied; NULL with len 0 is an
  * empty message; on a streaming call NULL is none, non-NULL one last message) and the trailers; any
  * other status is a trailers-only response with `grpc-message` set to `text` (NULL: none),

@@ -26,6 +26,10 @@
  *    opened before it has arrived) or after SHUTDOWN_BOUND_NS, the final GOAWAY naming the last
  *    stream the session has seen. Without the first step such a stream would be dropped
  *    silently, and a client that did not see the GOAWAY in time could not tell it to retry.
+ *    The PING is submitted only once the first GOAWAY has been framed (on_frame_send): nghttp2
+ *    sends PINGs ahead of GOAWAYs, and a PING that overtakes its GOAWAY measures nothing (the
+ *    client may ack it and open a stream before it reads the GOAWAY, which the final one, sent
+ *    on that ACK, then excludes).
  * Streams are kept on a list of their own so that freeing the session can report every open one
  * to its owner (nghttp2_session_del calls no callbacks). */
 #include "grpc/h2.h"
@@ -49,7 +53,8 @@ static const uint8_t shutdown_ping[8] = {'c', 's', '-', 's', 't', 'o', 'p', 0};
 
 typedef enum {
     STOP_NONE,   /* serving */
-    STOP_NOTICE, /* first GOAWAY and PING submitted, waiting for the ACK */
+    STOP_GOAWAY, /* first GOAWAY submitted, not framed yet: the PING follows it */
+    STOP_NOTICE, /* first GOAWAY out and PING submitted, waiting for the ACK */
     STOP_FINAL,  /* the final GOAWAY submitted */
 } stop_t;
 
@@ -88,7 +93,8 @@ struct cs_h2_session {
     uint32_t nstreams;
     bool fatal;
     stop_t stop;
-    uint64_t stop_deadline_ns; /* STOP_NOTICE: when the final GOAWAY goes out without an ACK */
+    uint64_t stop_deadline_ns; /* STOP_GOAWAY, STOP_NOTICE: when the final GOAWAY goes out
+                                * without an ACK */
 };
 
 static void stream_free(cs_h2_stream_t *st) {
@@ -251,6 +257,13 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud) {
     cs_h2_session_t *s = ud;
     (void)ng;
+    if (frame->hd.type == NGHTTP2_GOAWAY && s->stop == STOP_GOAWAY) {
+        /* the shutdown notice is framed: its PING goes after it (if this fails, the final
+         * GOAWAY still comes at the bound, cs_h2_session_expire) */
+        if (nghttp2_submit_ping(s->ng, NGHTTP2_FLAG_NONE, shutdown_ping) == 0)
+            s->stop = STOP_NOTICE;
+        return 0;
+    }
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
@@ -400,17 +413,15 @@ int cs_h2_session_shutdown(cs_h2_session_t *s) {
     if (s->stop != STOP_NONE)
         return 0;
     int rv = nghttp2_submit_shutdown_notice(s->ng);
-    if (rv == 0)
-        rv = nghttp2_submit_ping(s->ng, NGHTTP2_FLAG_NONE, shutdown_ping);
     if (rv)
         return from_nghttp2(rv);
-    s->stop = STOP_NOTICE;
+    s->stop = STOP_GOAWAY; /* the PING is submitted once it is framed (on_frame_send) */
     s->stop_deadline_ns = cs_now_ns() + SHUTDOWN_BOUND_NS;
     return 0;
 }
 
 int cs_h2_session_expire(cs_h2_session_t *s, uint64_t now_ns) {
-    if (s->stop != STOP_NOTICE || now_ns < s->stop_deadline_ns)
+    if ((s->stop != STOP_GOAWAY && s->stop != STOP_NOTICE) || now_ns < s->stop_deadline_ns)
         return 0;
     return final_goaway(s);
 }

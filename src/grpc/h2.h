@@ -77,16 +77,18 @@ int cs_h2_session_recv(cs_h2_session_t *s, const void *data, size_t len);
 int cs_h2_session_output(cs_h2_session_t *s, const char **data, size_t *len);
 void cs_h2_session_written(cs_h2_session_t *s, size_t n);
 
-/* Graceful stop, in two steps (RFC 9113 §6.8): a GOAWAY naming stream 2^31-1 and a PING now;
- * when the PING's ACK arrives (in cs_h2_session_recv) or at the latest one second later (see
- * cs_h2_session_expire), the final GOAWAY naming the last stream the session has seen. That
- * stream and every earlier one, those opened between the two GOAWAYs too, run to their end;
- * later ones are refused. Again after the first call: a no-op. 0 or -ENOMEM. */
+/* Graceful stop, in two steps (RFC 9113 §6.8): a GOAWAY naming stream 2^31-1 now, and a PING
+ * right behind it on the wire (never ahead of it); when the PING's ACK arrives (in
+ * cs_h2_session_recv) or at the latest one second later (see cs_h2_session_expire), the final
+ * GOAWAY naming the last stream the session has seen. That stream and every earlier one, those
+ * opened between the two GOAWAYs too, run to their end; later ones are refused. Again after the
+ * first call: a no-op. 0 or -ENOMEM. */
 int cs_h2_session_shutdown(cs_h2_session_t *s);
 
 /* Sends the final GOAWAY of a graceful stop whose PING is still unanswered at `now_ns`
  * (CLOCK_MONOTONIC, cs_now_ns) one second after cs_h2_session_shutdown(). Call it from the
- * loop's timer; a no-op otherwise. 0 or -ENOMEM. */
+ * loop's timer (or with UINT64_MAX when the stop itself is cut short: the final GOAWAY now); a
+ * no-op otherwise. 0 or -ENOMEM. */
 int cs_h2_session_expire(cs_h2_session_t *s, uint64_t now_ns);
 
 /* True when the session neither reads nor writes any more (after GOAWAY and the last stream, or

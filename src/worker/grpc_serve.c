@@ -127,6 +127,8 @@ static const char health_check[] = "/grpc.health.v1.Health/Check";
 static const char stuck_text[] = "every model thread of this worker is past the timeout; retry";
 static const char stop_text[] = "the worker stopped (graceful timeout) before a model thread was "
                                 "free; retry";
+static const char incoming_text[] = "the worker stopped (graceful timeout) before the request was "
+                                    "received; retry";
 
 /* ---- I/O -------------------------------------------------------------------------------- */
 
@@ -663,6 +665,14 @@ void cs_grpc_serve_finish(cs_grpc_serve_t *s) {
         rstream_end(s, s->rstreams, CS_GRPC_UNAVAILABLE, "the worker stopped");
     for (gconn_t *gc = s->conns, *next; gc; gc = next) {
         next = gc->next;
+        if (!gc->lingering) {
+            /* calls still arriving are answered, as a partial HTTP request gets its 503 */
+            cs_grpc_conn_abort_incoming(gc->conn, CS_GRPC_UNAVAILABLE, incoming_text);
+            /* The stop's notice is cut short too (a graceful timeout under its one-second
+             * bound): the final GOAWAY goes out now, before the close, so that the client
+             * knows which streams it opened meanwhile were never processed. */
+            cs_h2_session_expire(cs_grpc_conn_session(gc->conn), UINT64_MAX);
+        }
         if (flush(gc) && !gc->lingering &&
             cs_h2_session_streams(cs_grpc_conn_session(gc->conn)) == 0)
             start_linger(gc);

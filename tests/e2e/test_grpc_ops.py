@@ -1,6 +1,7 @@
 """gRPC on the workers, the process side (spec §1.1, §5.3, §6.7): GRPC_THREADS bounding a
 worker's gRPC model calls, GUNICORN_MAX_REQUESTS counting RPCs, the two-phase GOAWAY of a
 graceful stop (seen with a hand-built HTTP/2 client), and a Python model's predict_grpc."""
+import json
 import signal
 import socket
 import struct
@@ -9,8 +10,8 @@ import time
 import pytest
 
 from conftest import wait_until
-from test_grpc import (PYMODELS, channel, gauge, predict_fn, predict_load,  # noqa: F401
-                       seldon_call, seldon_pb, server)
+from test_grpc import (PREDICT, PYMODELS, _samples, channel, gauge, predict_fn,  # noqa: F401
+                       predict_load, seldon_call, seldon_pb, server)
 
 grpc = pytest.importorskip("grpc")
 
@@ -231,3 +232,273 @@ def test_predict_grpc_gets_the_message_and_its_answer_is_the_response(server, se
         assert r == {"data": {"tensor": {"shape": [2, 1], "values": [9.0, 9.0]}}}
         r = seldon_call(ch, seldon_pb, "/seldon.protos.Seldon/Predict", {"strData": "hi"})
         assert r == {"strData": "SeldonMessage:hi"}
+
+
+# ---- hostile clients and models against the slots, the wait queue and the stop -------------
+
+def predict_frames(seldon_pb, sid, x, hpack_encoder):
+    """HEADERS and DATA (ending the stream) of one Model/Predict of [[x]] on stream `sid`."""
+    pb, jf = seldon_pb
+    headers = hpack_encoder.encode([(":method", "POST"), (":scheme", "http"),
+                                    (":path", "/seldon.protos.Model/Predict"),
+                                    (":authority", "127.0.0.1"),
+                                    ("content-type", "application/grpc"), ("te", "trailers")])
+    msg = jf.ParseDict({"data": {"ndarray": [[x]]}}, pb.SeldonMessage()).SerializeToString()
+    return (h2_frame(H2_HEADERS, END_HEADERS, sid, headers) +
+            h2_frame(H2_DATA, END_STREAM, sid, b"\0" + struct.pack(">I", len(msg)) + msg))
+
+
+def test_a_connection_closed_with_calls_running_and_waiting_leaks_no_slot(server, seldon_pb):
+    """A client sends a slow call and four that must wait for the one GRPC_THREADS slot, then
+    drops the connection: the waiting ones leave the queue unrun, the running one's answer is
+    dropped, each of the five is counted once (Canceled), and the slot serves the next call."""
+    import hpack
+    s = server(model="GrpcOps.Concurrency", cwd=PYMODELS, env={"GUNICORN_THREADS": "4"})
+    raw = RawH2(s.grpc_port)
+    try:
+        assert raw.wait_for(H2_SETTINGS, time.monotonic() + 10) is not None
+        enc = hpack.Encoder()
+        raw.sock.sendall(b"".join(predict_frames(seldon_pb, sid, 1.0 if sid == 1 else 0.0, enc)
+                                  for sid in (1, 3, 5, 7, 9)))
+        wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 4, 10, what="four waiting")
+    finally:
+        raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw.close()  # a reset, with five calls open
+    wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 0 and
+               gauge(s, "cserve_in_flight_requests") == 0, 10, what="calls released")
+    pb, jf = seldon_pb
+    with channel(s) as ch:
+        fn, quick = predict_fn(ch, seldon_pb, 0.0)
+        # the model ran the slow call and now this one: the four waiting never reached it
+        assert jf.MessageToDict(fn(quick, timeout=10))["data"]["ndarray"][0] == [1, 2]
+    text = s.scrape()[2]
+    assert _samples(text, "cserve_requests_total", route=PREDICT, code="Canceled") == 5, text
+    assert _samples(text, "cserve_requests_total", route=PREDICT) == 6, text
+    assert s.proc.poll() is None
+
+
+def slow_call_and_waiting(s, ch, seldon_pb, n):
+    """A Concurrency call of 4 s running (seen in the in-flight gauge), then `n` quick ones sent
+    behind it; returns their futures."""
+    fn, slow = predict_fn(ch, seldon_pb, 4.0)
+    _, quick = predict_fn(ch, seldon_pb, 0.0)
+    running = fn.future(slow, timeout=30)
+    wait_until(lambda: (gauge(s, "cserve_in_flight_requests") or 0) >= 1, 10, what="running")
+    return running, [fn.future(quick, timeout=30) for _ in range(n)]
+
+
+def test_graceful_timeout_answers_running_and_waiting_calls_unavailable(server, seldon_pb):
+    """TERM with one call running past the graceful timeout and two waiting for its slot: the
+    running one is answered UNAVAILABLE at the timeout, the waiting ones too (the model never
+    saw them), and the worker exits cleanly."""
+    s = server(model="GrpcOps.Concurrency", cwd=PYMODELS, env={"GUNICORN_THREADS": "4"},
+               args=["--graceful-timeout", "1"])
+    with channel(s) as ch:
+        running, waiting = slow_call_and_waiting(s, ch, seldon_pb, 2)
+        wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 2, 10, what="two waiting")
+        s.signal(signal.SIGTERM)
+        for f, text in [(running, "while the model call ran")] + \
+                [(w, "before a model thread was free") for w in waiting]:
+            with pytest.raises(grpc.RpcError) as e:
+                f.result(timeout=15)
+            assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+            assert text in e.value.details()
+    assert s.proc.wait(20) == 0, s.logs()
+
+
+def test_a_model_call_past_the_timeout_refuses_the_calls_waiting_behind_it(server, seldon_pb):
+    """--timeout with GRPC_THREADS=1: the stuck call is DEADLINE_EXCEEDED, the calls waiting
+    for its slot are UNAVAILABLE at once (no slot will come), and a new worker serves."""
+    s = server(model="GrpcOps.Concurrency", cwd=PYMODELS, env={"GUNICORN_THREADS": "4"},
+               args=["--timeout", "1"])
+    s.wait_ready(workers=1)
+    first = s.workers()[0]
+    with channel(s) as ch:
+        running, waiting = slow_call_and_waiting(s, ch, seldon_pb, 3)
+        with pytest.raises(grpc.RpcError) as e:
+            running.result(timeout=15)
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.value.details()
+        for w in waiting:
+            with pytest.raises(grpc.RpcError) as e:
+                w.result(timeout=15)
+            assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+    wait_until(lambda: s.workers() and first not in s.workers(), 20, what="replaced worker")
+    s.wait_ready(workers=1)
+    with channel(s) as ch:
+        fn, quick = predict_fn(ch, seldon_pb, 0.0)
+        fn(quick, timeout=20)
+
+
+def stopping_server(server, **kw):
+    """A server with one hand-built connection settled on its worker's loop, then TERM: the
+    server, the connection and a deadline for the test's reads."""
+    s = server(**kw)
+    s.wait_ready(workers=1)
+    raw = RawH2(s.grpc_port)
+    deadline = time.monotonic() + 15
+    assert raw.wait_for(H2_SETTINGS, deadline) is not None
+    time.sleep(0.2)
+    s.signal(signal.SIGTERM)
+    return s, raw, deadline
+
+
+def note_status(frame, dec, status):
+    """Records the grpc-status of a HEADERS frame that carries one, by stream."""
+    if frame[0] == H2_HEADERS:
+        fields = dict(dec.decode(frame[3]))
+        if "grpc-status" in fields:
+            status[frame[2]] = fields["grpc-status"]
+
+
+def test_a_client_opening_streams_between_the_goaways_is_bounded(server, seldon_pb):
+    """After TERM a client that never acks the PING (an ACK with other opaque data is no ACK)
+    and keeps opening streams still gets the final GOAWAY, naming the last stream served; every
+    stream up to it is answered, and the worker exits."""
+    import hpack
+    s, raw, deadline = stopping_server(server, model=None, env={"GUNICORN_THREADS": "2"})
+    try:
+        goaway, ping = raw.goaway_and_ping(deadline)
+        assert goaway is not None and ping is not None, s.logs()
+        raw.sock.sendall(h2_frame(H2_PING, ACK, 0, b"notours!"))  # a spoofed ACK
+        enc, dec = hpack.Encoder(), hpack.Decoder()
+        sid, final, status = 1, None, {}
+        while final is None and time.monotonic() < deadline:
+            try:
+                raw.sock.sendall(predict_frames(seldon_pb, sid, 1.0, enc))
+            except OSError:
+                break
+            sid += 2
+            until = time.monotonic() + 0.05
+            while (f := raw.next_frame(until)) is not None:
+                note_status(f, dec, status)
+                if f[0] == H2_GOAWAY:
+                    final = int.from_bytes(f[3][:4], "big") & 0x7fffffff
+        assert final is not None, s.logs()
+        assert final >= 3  # the spoofed ACK did not end the notice before our second stream
+        while len(status) < (final + 1) // 2 and (f := raw.next_frame(deadline)) is not None:
+            note_status(f, dec, status)
+        assert status == {i: "0" for i in range(1, final + 1, 2)}, (final, status)
+    finally:
+        raw.close()
+    assert s.proc.wait(20) == 0, s.logs()
+
+
+def test_the_shutdown_ping_follows_its_goaway_on_the_wire(server, seldon_pb):
+    """RFC 9113 §6.8: the PING times a round trip after the first GOAWAY, so it must not overtake
+    it. A client that reads frames in order, acks a PING at once and opens a stream whenever it
+    has not seen a GOAWAY yet: the first GOAWAY comes before the PING, and every stream the
+    client opened is served and covered by the final GOAWAY."""
+    import hpack
+    s, raw, deadline = stopping_server(server, model=None, env={"GUNICORN_THREADS": "2"})
+    try:
+        enc, dec = hpack.Encoder(), hpack.Decoder()
+        seen, opened, status, final = [], [], {}, None
+        while (f := raw.next_frame(deadline)) is not None:
+            if f[0] == H2_GOAWAY:
+                last = int.from_bytes(f[3][:4], "big") & 0x7fffffff
+                if "GOAWAY" in seen or last != 2**31 - 1:
+                    final = last
+                seen.append("GOAWAY")
+            elif f[0] == H2_PING and not f[1] & ACK:
+                seen.append("PING")
+                raw.sock.sendall(h2_frame(H2_PING, ACK, 0, f[3]))
+                if "GOAWAY" not in seen:  # it may still open streams
+                    sid = 2 * len(opened) + 1
+                    raw.sock.sendall(predict_frames(seldon_pb, sid, 1.0, enc))
+                    opened.append(sid)
+            else:
+                note_status(f, dec, status)
+            if final is not None and len(status) == len(opened):
+                break
+        assert seen[:2] == ["GOAWAY", "PING"], seen
+        assert final is not None and all(sid <= final for sid in opened), (final, opened)
+        assert status == {sid: "0" for sid in opened}, status
+    finally:
+        raw.close()
+    assert s.proc.wait(20) == 0, s.logs()
+
+
+def test_a_stop_cut_short_by_the_graceful_timeout_still_sends_the_final_goaway(server):
+    """GRACEFUL_TIMEOUT=0 ends the stop before the PING's ACK or its one-second bound: the
+    connection still gets the final GOAWAY (naming the last stream served, none here) before
+    its end, so the client knows no stream it opened meanwhile was processed, rather than a
+    bare close after the notice."""
+    s, silent, deadline = stopping_server(server, model=None, args=["--graceful-timeout", "0"])
+    try:  # `silent` never acks the PING
+        goaways = []
+        while (f := silent.next_frame(deadline)) is not None:
+            if f[0] == H2_GOAWAY:
+                goaways.append(int.from_bytes(f[3][:4], "big") & 0x7fffffff)
+        assert silent.eof, "the connection did not end"
+        assert goaways == [2**31 - 1, 0], goaways
+    finally:
+        silent.close()
+    assert s.proc.wait(20) == 0, s.logs()
+
+
+def test_the_graceful_timeout_answers_and_counts_a_call_still_being_received(server):
+    """A call whose message has not all arrived when a recycling worker's graceful timeout
+    passes is answered UNAVAILABLE by the server (as a partial HTTP request gets its 503) and
+    counted once, not left to the connection's end at the worker's exit, unseen by the
+    metrics."""
+    import threading
+    s = server(args=["--graceful-timeout", "1"],
+               env={"GUNICORN_MAX_REQUESTS": "1", "GUNICORN_MAX_REQUESTS_JITTER": "0"})
+    s.wait_ready(workers=1)
+    first = s.workers()[0]
+    stop = threading.Event()
+
+    def requests():
+        stop.wait(20)  # headers only: the message never comes
+        yield b""
+
+    with channel(s) as ch:
+        fut = ch.stream_unary(PREDICT).future(requests(), timeout=30)
+        time.sleep(0.3)
+        st, _, _ = s.request("POST", "/predict", json.dumps({"data": {"ndarray": [[1, 2]]}}),
+                             {"Content-Type": "application/json"})
+        assert st == 200  # the worker's one request: it recycles
+        with pytest.raises(grpc.RpcError) as e:
+            fut.result(timeout=15)
+        stop.set()
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+        assert "graceful timeout" in e.value.details(), e.value.details()
+    wait_until(lambda: s.workers() and first not in s.workers(), 20, what="recycled worker")
+    text = s.scrape()[2]
+    assert _samples(text, "cserve_requests_total", route=PREDICT, code="Unavailable") == 1, text
+
+
+def test_a_cancel_storm_over_many_connections_leaves_the_slots_whole(server, seldon_pb):
+    """Four connections, 40 calls each waiting for the one slot; half cancelled one by one,
+    then every connection reset under the rest: the queue and the in-flight gauge go back to
+    zero, each call is counted once, and the worker serves the next call."""
+    import hpack
+    s = server(model="GrpcOps.Concurrency", cwd=PYMODELS, env={"GUNICORN_THREADS": "2"})
+    conns = [RawH2(s.grpc_port) for _ in range(4)]
+    try:
+        deadline = time.monotonic() + 10
+        for c in conns:
+            assert c.wait_for(H2_SETTINGS, deadline) is not None
+        encs = [hpack.Encoder() for _ in conns]
+        for i, c in enumerate(conns):
+            c.sock.sendall(b"".join(predict_frames(seldon_pb, 2 * k + 1, 0.3, encs[i])
+                                    for k in range(40)))
+        wait_until(lambda: (gauge(s, "cserve_in_flight_requests") or 0) == 160, 10,
+                   what="160 calls in")
+        RST_STREAM = 0x3
+        for i, c in enumerate(conns):  # every other stream: CANCEL (8)
+            c.sock.sendall(b"".join(h2_frame(RST_STREAM, 0, 2 * k + 1, struct.pack(">I", 8))
+                                    for k in range(0, 40, 2)))
+    finally:
+        for c in conns:
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+    wait_until(lambda: gauge(s, "cserve_model_queue_depth") == 0 and
+               gauge(s, "cserve_in_flight_requests") == 0, 15, what="calls released")
+    with channel(s) as ch:
+        fn, quick = predict_fn(ch, seldon_pb, 0.0)
+        fn(quick, timeout=10)
+    text = s.scrape()[2]
+    assert _samples(text, "cserve_requests_total", route=PREDICT) == 161, text
+    assert _samples(text, "cserve_requests_total", route=PREDICT, code="OK") >= 1
+    assert s.proc.poll() is None
