@@ -843,6 +843,8 @@ static void drain_finish(worker_t *w) {
     if (w->booted)
         on_pool(w); /* calls that finished since the last poll are answered by their model */
     unsigned waiting = cs_pool_waiting(&w->pool);
+    if (w->gs)
+        cs_grpc_serve_finish(w->gs); /* first: its waiting calls get gRPC's own text */
     refuse_waiting(w, stop_info);
     char info[160];
     snprintf(info, sizeof(info),
@@ -854,8 +856,6 @@ static void drain_finish(worker_t *w) {
         answer_for_thread(w, c, 504, info); /* moves it to L_LINGER */
         running++;
     }
-    if (w->gs)
-        cs_grpc_serve_finish(w->gs);
     static const list_id_t lists[] = {L_READY, L_ACTIVE, L_IDLE};
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
         conn_list_t l = list_take(w, lists[i]);
