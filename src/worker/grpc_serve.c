@@ -120,7 +120,8 @@ struct cs_grpc_serve {
     unsigned stuck;      /* calls past the timeout (or the graceful timeout) still running */
     rstream_t *rstreams; /* reflection streams not yet responded */
     bool draining;
-    bool finishing; /* the graceful timeout passed: a new call is refused */
+    bool finishing;      /* the graceful timeout passed: a new call is refused */
+    uint64_t expired_ms; /* the last cs_grpc_serve_expire's clock */
 };
 
 static const char health_check[] = "/grpc.health.v1.Health/Check";
@@ -599,6 +600,12 @@ cs_grpc_serve_t *cs_grpc_serve_new(const cs_grpc_serve_host_t *host) {
 /* ---- time and stopping ------------------------------------------------------------------ */
 
 void cs_grpc_serve_expire(cs_grpc_serve_t *s, uint64_t now_ms) {
+    /* Deadlines and timeouts are kept in milliseconds: once per millisecond is enough, and the
+     * loop turns far more often than that under load (each turn would walk every call and
+     * connection). */
+    if (now_ms == s->expired_ms)
+        return;
+    s->expired_ms = now_ms;
     /* The calls first, writing nothing: a flush may close a connection, whose calls that wait
      * for a slot are then freed (on_cancel) under this loop. Their connections' output goes
      * out in the loop over connections below. */

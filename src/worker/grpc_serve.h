@@ -57,8 +57,9 @@ void cs_grpc_serve_done(cs_grpc_serve_t *s, cs_job_t *job);
  * UNAVAILABLE with `info` (the model never saw it: the client may retry). */
 void cs_grpc_serve_refuse(cs_grpc_serve_t *s, cs_job_t *job, const char *info);
 
-/* Per loop iteration: client deadlines (DEADLINE_EXCEEDED) and model calls running past the
- * timeout (answered DEADLINE_EXCEEDED; the worker retires, as for HTTP/1.1). */
+/* Per loop iteration (the work is done at most once per millisecond): client deadlines
+ * (DEADLINE_EXCEEDED) and model calls running past the timeout (answered DEADLINE_EXCEEDED; the
+ * worker retires, as for HTTP/1.1). */
 void cs_grpc_serve_expire(cs_grpc_serve_t *s, uint64_t now_ms);
 
 /* Graceful stop: GOAWAY on every connection (two-phase, see cs_h2_session_shutdown); calls
