@@ -75,13 +75,23 @@ static void lane_unlink(cs_pool_t *pool, cs_pool_lane_t *l, cs_job_t *job) {
     pool->waiting--;
 }
 
+/* Wakes the thread that went idle last (its stack and cache are warm, and for Python its
+ * thread state is the one the GIL last saw: waking the longest-idle one instead makes
+ * sequential calls hop from thread to thread). Under mu. */
+static void wake_one(cs_pool_t *pool) {
+    if (pool->nidle == 0)
+        return; /* every thread is busy or on its way back to look for work */
+    int t = pool->idle[--pool->nidle];
+    pool->signalled[t] = true;
+    pool->woken++;
+    pthread_cond_signal(&pool->cvs[t]);
+}
+
 /* Wakes one idle thread when a waiting job could run and no woken thread is on its way to it.
  * Under mu. */
 static void wake_for_runnable(cs_pool_t *pool) {
-    if (runnable(pool) > pool->woken && pool->busy + pool->woken < (unsigned)pool->nthreads) {
-        pool->woken++;
-        pthread_cond_signal(&pool->cv);
-    }
+    if (runnable(pool) > pool->woken && pool->busy + pool->woken < (unsigned)pool->nthreads)
+        wake_one(pool);
 }
 
 static void *thread_main(void *p) {
@@ -93,8 +103,12 @@ static void *thread_main(void *p) {
     pthread_mutex_lock(&pool->mu);
     for (;;) {
         cs_pool_lane_t *lane;
-        while ((lane = next_lane(pool)) == NULL)
-            pthread_cond_wait(&pool->cv, &pool->mu);
+        while ((lane = next_lane(pool)) == NULL) {
+            pool->signalled[a.index] = false;
+            pool->idle[pool->nidle++] = a.index;
+            while (!pool->signalled[a.index])
+                pthread_cond_wait(&pool->cvs[a.index], &pool->mu);
+        }
         /* whoever takes a job consumes one outstanding wake-up, signalled or not: a thread
          * that finds work on its way back must not leave the count stale */
         if (pool->woken)
@@ -120,7 +134,6 @@ static void *thread_main(void *p) {
 int cs_pool_start(cs_pool_t *pool, int n, void (*thread_start)(int, void *), void *arg) {
     pthread_mutex_init(&pool->mu, NULL);
     pthread_mutex_init(&pool->done_mu, NULL);
-    pthread_cond_init(&pool->cv, NULL);
     for (int i = 0; i < CS_POOL_LANES; i++)
         pool->lanes[i] = (cs_pool_lane_t){.limit = UINT_MAX};
     pool->done_head = pool->done_tail = NULL;
@@ -132,8 +145,14 @@ int cs_pool_start(cs_pool_t *pool, int n, void (*thread_start)(int, void *), voi
     if (pool->efd < 0)
         return -errno;
     pool->threads = calloc((size_t)n, sizeof(pthread_t));
-    if (pool->threads == NULL)
+    pool->cvs = calloc((size_t)n, sizeof(pthread_cond_t));
+    pool->idle = calloc((size_t)n, sizeof(int));
+    pool->signalled = calloc((size_t)n, sizeof(bool));
+    pool->nidle = 0;
+    if (pool->threads == NULL || pool->cvs == NULL || pool->idle == NULL || pool->signalled == NULL)
         return -ENOMEM;
+    for (int i = 0; i < n; i++)
+        pthread_cond_init(&pool->cvs[i], NULL);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     /* Model code (numpy, BLAS, user code) can recurse deeply: keep glibc's 8 MiB default stack
@@ -198,10 +217,8 @@ void cs_pool_submit(cs_pool_t *pool, cs_job_t *job) {
      * the lane takes it */
     unsigned active = pool->busy + pool->woken;
     if (runnable(pool) > pool->woken && (active == 0 || (pool->run_ewma_ns >= CS_POOL_EAGER_NS &&
-                                                         active < (unsigned)pool->nthreads))) {
-        pool->woken++;
-        pthread_cond_signal(&pool->cv);
-    }
+                                                         active < (unsigned)pool->nthreads)))
+        wake_one(pool);
     pthread_mutex_unlock(&pool->mu);
 }
 
@@ -219,10 +236,9 @@ bool cs_pool_nudge(cs_pool_t *pool, uint64_t now_ns, uint64_t patience_ns) {
              j = j->next, room--)
             overdue++;
     }
-    while (overdue > pool->woken && pool->busy + pool->woken < (unsigned)pool->nthreads) {
-        pool->woken++;
-        pthread_cond_signal(&pool->cv);
-    }
+    while (overdue > pool->woken && pool->busy + pool->woken < (unsigned)pool->nthreads &&
+           pool->nidle > 0)
+        wake_one(pool);
     pthread_mutex_unlock(&pool->mu);
     return waiting;
 }

@@ -37,7 +37,10 @@ typedef struct {
 
 typedef struct {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t *cvs; /* one per thread: a wake-up goes to the thread that idled last */
+    int *idle;           /* idle threads, the most recent on top */
+    bool *signalled;     /* per thread: popped off `idle` by a wake-up */
+    unsigned nidle;
     cs_pool_lane_t lanes[CS_POOL_LANES];
     unsigned waiting; /* in every lane */
     pthread_mutex_t done_mu;
@@ -101,7 +104,9 @@ unsigned cs_pool_waiting(cs_pool_t *pool);
  * calls have lately taken CS_POOL_EAGER_NS or more (then parallel threads pay). A call that
  * blocks or runs long while jobs wait is covered by cs_pool_nudge(), which the loop calls each
  * iteration: it wakes one idle thread for every waiting job that has waited `patience_ns`, and
- * returns true while jobs are waiting, so the caller polls again soon. Loop thread. */
+ * returns true while jobs are waiting, so the caller polls again soon. A wake-up goes to the
+ * thread that went idle last, so calls that come one at a time stay on one thread. Loop
+ * thread. */
 #define CS_POOL_EAGER_NS 100000 /* 100 us */
 bool cs_pool_nudge(cs_pool_t *pool, uint64_t now_ns, uint64_t patience_ns);
 

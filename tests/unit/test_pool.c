@@ -262,6 +262,42 @@ static void test_lane_remove_take_and_enter(void **state) {
     cs_pool_leave(pool, 1);
 }
 
+/* ---- which thread wakes ----------------------------------------------------------------- */
+
+typedef struct {
+    cs_job_t job;
+    int ran_on;
+} where_job_t;
+
+static void where_run(cs_job_t *job, int thread_index) {
+    ((where_job_t *)job)->ran_on = thread_index;
+}
+
+/* Calls one after another (each submitted after the last came back and its thread went idle)
+ * all run on one thread: a wake-up goes to the thread that idled last, so sequential calls do
+ * not hop across threads (for Python, every hop hands the GIL to a cold thread). */
+static void test_sequential_calls_stay_on_one_thread(void **state) {
+    (void)state;
+    cs_pool_t *pool = new_pool(4);
+    where_job_t jobs[12];
+    for (int i = 0; i < 12; i++) {
+        /* every thread idle first (at the start too: threads still starting would push
+         * themselves on top), the last one's on top */
+        for (uint64_t until = cs_now_ms() + 2000; cs_now_ms() < until;) {
+            pthread_mutex_lock(&pool->mu);
+            bool idle = pool->busy == 0 && pool->nidle == 4;
+            pthread_mutex_unlock(&pool->mu);
+            if (idle)
+                break;
+        }
+        jobs[i] = (where_job_t){.job.run = where_run, .ran_on = -1};
+        cs_pool_submit(pool, &jobs[i].job);
+        assert_int_equal(collect(pool, 1, 5000), 1);
+    }
+    for (int i = 1; i < 12; i++)
+        assert_int_equal(jobs[i].ran_on, jobs[0].ran_on);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_short_calls_one_thread),
@@ -272,6 +308,7 @@ int main(void) {
         cmocka_unit_test(test_lane_bound_holds),
         cmocka_unit_test(test_lane_drains_without_the_loop),
         cmocka_unit_test(test_lane_remove_take_and_enter),
+        cmocka_unit_test(test_sequential_calls_stay_on_one_thread),
     };
     return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
