@@ -488,6 +488,9 @@ static void stress(int threads, unsigned grpc_limit, unsigned seed, int steps) {
             struct timespec ts = {0, (rand_r(&seed) % 300) * 1000L};
             nanosleep(&ts, NULL); /* let threads go idle, then wake them again */
         } else if (op < 94) {
+            /* the bound moves (never above grpc_limit, so the peak stays under it) */
+            cs_pool_set_limit(pool, 1, 1 + (unsigned)rand_r(&seed) % grpc_limit);
+        } else if (op < 95) {
             /* quiet spell: everything handed over comes back by itself */
             int out = stress_drain(pool, jobs, NJOBS);
             if (out > 0) {
@@ -643,6 +646,44 @@ static void test_nudge_with_lanes(void **state) {
     assert_int_equal(collect(pool, 3, 5000), 3);
 }
 
+/* Lowering a lane's bound after a wake-up went out for one of its jobs: the woken thread finds
+ * the lane full and sleeps again without consuming its wake-up, so the bound's change must
+ * trim the count as a removal does. Left stale, every thread but the blocked one sleeps while
+ * `woken` says one is on its way: a job of the other lane then waits for the blocked call
+ * however often the loop nudges. */
+static void test_lowered_bound_keeps_wakeups_true(void **state) {
+    (void)state;
+    lanes_reset();
+    cs_pool_t *pool = new_pool(2);
+    cs_pool_set_limit(pool, 1, 1);
+    enum { TRIES = 20 };
+    test_job_t *jobs = calloc(TRIES + 2, sizeof(*jobs));
+    jobs[0] = (test_job_t){.job = {.run = lane_run, .lane = 1}, .sleep_ms = -1};
+    cs_pool_submit(pool, &jobs[0].job);
+    int held = 0;
+    /* the woken thread sometimes gets the job before the bound comes down again: then try
+     * again with another */
+    for (int i = 1; i <= TRIES + 1; i++) {
+        wait_settled(pool, 1, 1); /* the blocked thread busy, the other asleep */
+        if (i == TRIES + 1 || (held > 0 && job_waits(pool, &jobs[held].job)))
+            break;
+        held = i;
+        jobs[i] = (test_job_t){.job = {.run = lane_run, .lane = 1}, .sleep_ms = 0};
+        cs_pool_submit(pool, &jobs[i].job); /* held by the bound */
+        cs_pool_set_limit(pool, 1, 2);      /* wakes the idle thread for it ... */
+        cs_pool_set_limit(pool, 1, 1); /* ... which, unless it was quick, finds the lane full */
+    }
+    check_books(pool);
+    jobs[TRIES + 1] = (test_job_t){.job = {.run = lane_run, .lane = 0}, .sleep_ms = 0};
+    cs_pool_submit(pool, &jobs[TRIES + 1].job);
+    int stuck = job_waits(pool, &jobs[held].job) ? 1 : 0; /* 0 if every try was too quick */
+    /* the other lane's job and the held ones that got through, nudged, while the gate is shut */
+    int got = collect(pool, held + 1 - stuck, 1000);
+    atomic_store(&gate_open, true);
+    assert_int_equal(got, held + 1 - stuck);
+    assert_int_equal(collect(pool, 1 + stuck, 5000), 1 + stuck);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_short_calls_one_thread),
@@ -658,6 +699,7 @@ int main(void) {
         cmocka_unit_test(test_jobs_while_thread_zero_boots),
         cmocka_unit_test(test_lanes_oldest_first),
         cmocka_unit_test(test_nudge_with_lanes),
+        cmocka_unit_test(test_lowered_bound_keeps_wakeups_true),
         cmocka_unit_test(test_stress_one_thread),
         cmocka_unit_test(test_stress_lane_of_one),
         cmocka_unit_test(test_stress_lane_of_two),
