@@ -395,6 +395,15 @@ static void stress_run(cs_job_t *job, int thread_index) {
     stress_count(job->lane, -1);
 }
 
+static stress_job_t *stress_submit(cs_pool_t *pool, stress_job_t *j, int lane, int spin_us) {
+    j->state = 1;
+    j->job.run = stress_run;
+    j->job.lane = lane;
+    j->spin_us = spin_us;
+    cs_pool_submit(pool, &j->job);
+    return j;
+}
+
 /* Returns every finished job to the free set; the count of jobs still with the pool. */
 static int stress_reap(cs_pool_t *pool, stress_job_t *jobs, int njobs) {
     for (cs_job_t *j = cs_pool_take_done(pool), *next; j; j = next) {
@@ -449,12 +458,8 @@ static void stress(int threads, unsigned grpc_limit, unsigned seed, int steps) {
         stress_job_t *j = &jobs[rand_r(&seed) % NJOBS];
         if (op < 55) {
             if (j->state == 0) {
-                j->state = 1;
-                j->job.run = stress_run;
-                j->job.lane = rand_r(&seed) % CS_POOL_LANES;
-                j->spin_us = rand_r(&seed) % 4 == 0 ? 150 : 0;
-                cs_pool_submit(pool, &j->job);
-                last = j;
+                int lane = rand_r(&seed) % CS_POOL_LANES;
+                last = stress_submit(pool, j, lane, rand_r(&seed) % 4 == 0 ? 150 : 0);
             }
         } else if (op < 62) {
             /* a cancellation right after the submission: the thread woken for it finds
@@ -472,6 +477,10 @@ static void stress(int threads, unsigned grpc_limit, unsigned seed, int steps) {
             int lane = rand_r(&seed) % CS_POOL_LANES;
             if (cs_pool_enter(pool, lane)) { /* the loop runs one itself */
                 stress_count(lane, 1);
+                if (j->state == 0 && rand_r(&seed) % 2)
+                    /* one of the lane queued meanwhile: if the loop held the lane's last
+                     * slot, only the leave can send a thread for it */
+                    last = stress_submit(pool, j, lane, 0);
                 stress_count(lane, -1);
                 cs_pool_leave(pool, lane);
             }
