@@ -87,6 +87,17 @@ static void wake_one(cs_pool_t *pool) {
     pthread_cond_signal(&pool->cvs[t]);
 }
 
+/* After anything that leaves fewer jobs a thread could start (a job taken back, a lane's bound
+ * lowered): a thread signalled for one of them finds nothing and sleeps again without taking a
+ * job, so it never consumes its wake-up. A count left above what could run would keep later
+ * submissions and nudges from waking anyone while every thread sleeps; at worst the trim makes
+ * a later submission wake one thread too many. Under mu. */
+static void trim_woken(cs_pool_t *pool) {
+    unsigned n = runnable(pool);
+    if (pool->woken > n)
+        pool->woken = n;
+}
+
 /* Wakes one idle thread when a waiting job could run and no woken thread is on its way to it.
  * Under mu. */
 static void wake_for_runnable(cs_pool_t *pool) {
@@ -178,7 +189,8 @@ int cs_pool_start(cs_pool_t *pool, int n, void (*thread_start)(int, void *), voi
 void cs_pool_set_limit(cs_pool_t *pool, int lane, unsigned limit) {
     pthread_mutex_lock(&pool->mu);
     pool->lanes[lane].limit = limit ? limit : 1;
-    wake_for_runnable(pool);
+    trim_woken(pool);        /* lowered: a thread woken for one of the lane's jobs finds it full */
+    wake_for_runnable(pool); /* raised: one may start now */
     pthread_mutex_unlock(&pool->mu);
 }
 
@@ -273,11 +285,7 @@ static cs_job_t *take_lanes(cs_pool_t *pool, unsigned mask) {
         *tail = job;
         tail = &job->next;
     }
-    /* Threads already signalled may find nothing to start and sleep again without taking a
-     * job, so they would never consume these wake-ups: a stale count would keep later
-     * submissions from waking anyone. At worst a later submission wakes one thread too many. */
-    if (pool->woken > runnable(pool))
-        pool->woken = runnable(pool);
+    trim_woken(pool);
     pthread_mutex_unlock(&pool->mu);
     return list;
 }
@@ -295,10 +303,7 @@ bool cs_pool_remove(cs_pool_t *pool, cs_job_t *job) {
     bool waits = job->waits;
     if (waits) {
         lane_unlink(pool, &pool->lanes[job->lane], job);
-        /* as in take_lanes: a thread woken for this job finds nothing and would not consume
-         * its wake-up */
-        if (pool->woken > runnable(pool))
-            pool->woken = runnable(pool);
+        trim_woken(pool);
     }
     pthread_mutex_unlock(&pool->mu);
     return waits;

@@ -59,7 +59,9 @@ typedef struct {
  * Threads inherit the caller's signal mask. Returns 0 or -errno. Loop thread. */
 int cs_pool_start(cs_pool_t *pool, int n, void (*thread_start)(int, void *), void *arg);
 
-/* Bounds the jobs of `lane` running at once to `limit` (at least 1). Loop thread. */
+/* Bounds the jobs of `lane` running at once to `limit` (at least 1), at any time after
+ * cs_pool_start (which makes every lane unbounded): below the jobs running now, those finish and
+ * no other starts until the lane is under it. Loop thread. */
 void cs_pool_set_limit(cs_pool_t *pool, int lane, unsigned limit);
 
 /* The loop runs a job of `lane` itself: true (and it counts as running until cs_pool_leave)
