@@ -25,7 +25,7 @@ static ssize_t counting_recv(int fd, void *buf, size_t len, int flags) {
 
 typedef struct {
     cs_loop_t loop;
-    cs_pool_t pool; /* not started: no call reaches it */
+    cs_pool_t pool; /* not started (no call reaches it), only its mutex is set up */
     cs_config_t cfg;
     unsigned abandoned;
     bool booted;
@@ -40,6 +40,8 @@ static int setup(void **state) {
     f->cfg.limit_request_field_size = 8190;
     f->booted = true;
     f->pool.nthreads = 1;
+    /* cs_grpc_serve_new sets the gRPC lane's bound under the pool's mutex */
+    pthread_mutex_init(&f->pool.mu, NULL);
     cs_grpc_serve_host_t host = {.loop = &f->loop,
                                  .pool = &f->pool,
                                  .cfg = &f->cfg,
