@@ -44,6 +44,10 @@ static inline void *failing_arena_alloc(cs_arena_t *a, size_t n) {
     return alloc_fails() ? NULL : cs_arena_alloc(a, n);
 }
 
+static inline void *failing_arena_alloc_bytes(cs_arena_t *a, size_t n) {
+    return alloc_fails() ? NULL : cs_arena_alloc_bytes(a, n);
+}
+
 static inline char *failing_arena_strndup(cs_arena_t *a, const void *p, size_t n) {
     return alloc_fails() ? NULL : cs_arena_strndup(a, p, n);
 }

@@ -10,37 +10,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "base/arena.h"
+#include "fail_alloc.h"
 
-#include <stdbool.h>
-
-/* The codec's allocations: the next `alloc_pass` succeed, then all fail; -1 never fails. */
-static long alloc_pass = -1;
-
-static bool alloc_fails(void) {
-    if (alloc_pass < 0)
-        return false;
-    if (alloc_pass == 0)
-        return true;
-    alloc_pass--;
-    return false;
-}
-
-static void *failing_alloc(cs_arena_t *a, size_t n) {
-    return alloc_fails() ? NULL : cs_arena_alloc(a, n);
-}
-
-static void *failing_alloc_bytes(cs_arena_t *a, size_t n) {
-    return alloc_fails() ? NULL : cs_arena_alloc_bytes(a, n);
-}
-
-static char *failing_strndup(cs_arena_t *a, const void *p, size_t n) {
-    return alloc_fails() ? NULL : cs_arena_strndup(a, p, n);
-}
-
-#define cs_arena_alloc       failing_alloc
-#define cs_arena_alloc_bytes failing_alloc_bytes
-#define cs_arena_strndup     failing_strndup
+#define cs_arena_alloc       failing_arena_alloc
+#define cs_arena_alloc_bytes failing_arena_alloc_bytes
+#define cs_arena_strndup     failing_arena_strndup
 #include "../../src/protocol/grpc_codec.c"
 #include "../../src/protocol/grpc_json.c"
 #include "../../src/protocol/grpc_pack.c"
@@ -948,20 +922,19 @@ static void test_numeric_shape_is_checked_first(void **state) {
  * turn: a clean error each time, until none fails. */
 static void fail_each_allocation(const uint8_t *b, size_t n) {
     bool done = false;
-    for (long pass = 0; pass < 10000 && !done; pass++) {
+    for (int pass = 0; pass < 10000 && !done; pass++) {
         call_t c;
         call_init(&c);
-        alloc_pass = pass;
+        alloc_fail_after(pass);
         int rc = decode_bytes(&c, CS_ROUTE_PREDICT, b, n);
         if (rc == 0) {
             cs_result_t r = m_model(&c);
             rc = cs_seldon_grpc_codec.encode(CS_ROUTE_PREDICT, c.in.msgs, 1, &r, &env, &c.arena,
                                              &c.resp, &c.err);
         }
-        long left = alloc_pass;
-        alloc_pass = -1;
+        bool none_failed = alloc_pass_done(pass);
         if (rc == 0) {
-            done = left > 0; /* nothing failed */
+            done = none_failed;
         } else {
             assert_int_equal(rc, CS_EREQUEST);
             cs_seldon_grpc_codec.error(&c.err, NULL, &c.resp);
@@ -1245,10 +1218,9 @@ static void test_wire_reader_costs(void **state) {
         b = ndarray_wire(text, &n);
         call_t c;
         call_init(&c);
-        alloc_pass = 1L << 40;
+        alloc_fail_after(-1); /* counts, fails none */
         assert_int_equal(decode_bytes(&c, CS_ROUTE_PREDICT, b, n), 0);
-        used[k] = (1L << 40) - alloc_pass;
-        alloc_pass = -1;
+        used[k] = alloc_count;
         assert_true(c.in.msgs[0].numeric);
         assert_int_equal(c.in.msgs[0].array.count, k ? 1000 : 10);
         call_close(&c);
@@ -1353,13 +1325,12 @@ static void test_wire_writer_costs(void **state) {
         call_t c;
         call_init(&c);
         assert_int_equal(decode_bytes(&c, CS_ROUTE_TRANSFORM_INPUT, b, n), 0);
-        cs_result_t r = {0}; /* not implemented: the identity */
-        alloc_pass = 1L << 40;
+        cs_result_t r = {0};  /* not implemented: the identity */
+        alloc_fail_after(-1); /* counts, fails none */
         assert_int_equal(cs_seldon_grpc_codec.encode(CS_ROUTE_TRANSFORM_INPUT, c.in.msgs, 1, &r,
                                                      &env, &c.arena, &c.resp, &c.err),
                          0);
-        used[k] = (1L << 40) - alloc_pass;
-        alloc_pass = -1;
+        used[k] = alloc_count;
         /* the answer is the request's array */
         Seldon__Protos__SeldonMessage *m = seldon__protos__seldon_message__unpack(
             NULL, c.resp.body.len, (const uint8_t *)c.resp.body.data);
